@@ -1,0 +1,1 @@
+"""The issuing side of teacher-ecert: roster, records, credits, certificates."""

@@ -1,0 +1,1 @@
+"""Credit sheets: the engine (pure) and the ledger (reads the database)."""

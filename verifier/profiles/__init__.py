@@ -1,0 +1,298 @@
+"""Rules profiles: the published rules of a management cycle, as data.
+
+A profile is a TOML file beside this module. The issuer computes credit
+sheets with it; the verifier checks certified totals against it; the public
+API publishes it. Every amount is a Decimal parsed from a string.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from typing import Any
+
+from verifier.vocab import BUCKETS, CATEGORIES, GRADES, LEAF_BUCKETS, LEVELS, MODES
+
+DEFAULT_PROFILE = "horgos-7"
+
+
+class ProfileError(ValueError):
+    """A rules profile that cannot be used; the message names file and key."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    titles: frozenset[str]
+    minimums: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class Offset:
+    surplus_of: str
+    covers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Yearly:
+    minimums: dict[str, Decimal]
+    disqualifying: bool
+    offset: bool
+
+
+@dataclass(frozen=True)
+class Induction:
+    credits: Decimal
+    within_months: int
+    new_if_hired_on_or_after: date
+
+
+@dataclass(frozen=True)
+class LateJoiners:
+    rule: str
+    hired_after: date
+    min_years: int = 1
+
+
+@dataclass(frozen=True)
+class RulesProfile:
+    id: str
+    title: str
+    cycle: int
+    first_year: int
+    last_year: int
+    extended_expiry: date
+    issuer_code: str
+    issuer_name: str
+    hours_per_credit: dict[str, Decimal]
+    routing: dict[tuple[str, str], str]
+    minimums: dict[str, Decimal]
+    variants: tuple[Variant, ...] = ()
+    offset: Offset | None = None
+    yearly: Yearly | None = None
+    grade_rewards: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    lead_trainer_rewards: dict[str, Decimal] = field(default_factory=dict)
+    induction: Induction | None = None
+    late_joiners: LateJoiners | None = None
+    mandarin_credits: Decimal | None = None
+    interpretations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def years(self) -> range:
+        return range(self.first_year, self.last_year + 1)
+
+    @property
+    def cycle_start(self) -> date:
+        return date(self.first_year, 1, 1)
+
+    @property
+    def cycle_end(self) -> date:
+        return date(self.last_year, 12, 31)
+
+    def minimums_for(self, title: str | None) -> tuple[dict[str, Decimal], str | None]:
+        """The cycle minimums for a teacher of this title, and the variant used."""
+        for v in self.variants:
+            if title and title.strip() in v.titles:
+                return {**self.minimums, **v.minimums}, v.name
+        return dict(self.minimums), None
+
+    def public_dict(self) -> dict[str, Any]:
+        """The profile as published (JSON-ready: amounts as strings)."""
+        return {
+            "id": self.id, "title": self.title, "cycle": self.cycle,
+            "years": [self.first_year, self.last_year],
+            "extended_expiry": self.extended_expiry.isoformat(),
+            "issuer": {"code": self.issuer_code, "name": self.issuer_name},
+            "hours_per_credit": {k: str(v) for k, v in self.hours_per_credit.items()},
+            "minimums": {k: str(v) for k, v in self.minimums.items()},
+            "variants": [{"name": v.name, "titles": sorted(v.titles),
+                          "minimums": {k: str(m) for k, m in v.minimums.items()}}
+                         for v in self.variants],
+            "offset": None if not self.offset else
+            {"surplus_of": self.offset.surplus_of, "covers": list(self.offset.covers)},
+            "yearly": None if not self.yearly else
+            {"minimums": {k: str(v) for k, v in self.yearly.minimums.items()},
+             "disqualifying": self.yearly.disqualifying},
+            "interpretations": dict(self.interpretations),
+        }
+
+
+# -- loading ---------------------------------------------------------------
+
+def _dec(where: str, value: Any) -> Decimal:
+    if isinstance(value, float) or isinstance(value, bool):
+        raise ProfileError(f"{where}: write amounts as strings (\"4\"), not {type(value).__name__}")
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise ProfileError(f"{where}: not a decimal amount: {value!r}") from None
+    if not d.is_finite() or d < 0:
+        raise ProfileError(f"{where}: amount must be a finite number >= 0, got {value!r}")
+    return d
+
+
+def _date(where: str, value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ProfileError(f"{where}: not a date YYYY-MM-DD: {value!r}") from None
+
+
+def _only(where: str, table: dict, allowed: set[str]) -> None:
+    unknown = set(table) - allowed
+    if unknown:
+        raise ProfileError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+
+
+def _bucket_amounts(where: str, table: dict) -> dict[str, Decimal]:
+    _only(where, table, set(BUCKETS))
+    return {k: _dec(f"{where}.{k}", v) for k, v in table.items()}
+
+
+def _per_level(where: str, table: dict) -> dict[str, Any]:
+    _only(where, table, set(LEVELS))
+    return table
+
+
+def parse_profile(data: dict[str, Any], source: str) -> RulesProfile:
+    _only(source, data, {"id", "title", "cycle", "first_year", "last_year", "extended_expiry",
+                         "issuer", "hours_per_credit", "routing", "minimums", "variants",
+                         "offset", "yearly", "rewards", "induction", "late_joiners",
+                         "mandarin", "interpretations"})
+    try:
+        issuer = data["issuer"]
+        hpc = data["hours_per_credit"]
+        routing_t = data["routing"]
+    except KeyError as e:
+        raise ProfileError(f"{source}: missing table {e.args[0]!r}") from None
+    _only(f"{source}: hours_per_credit", hpc, set(MODES))
+    missing = set(MODES) - set(hpc)
+    if missing:
+        raise ProfileError(f"{source}: hours_per_credit lacks mode(s) {sorted(missing)}")
+    hours = {m: _dec(f"{source}: hours_per_credit.{m}", v) for m, v in hpc.items()}
+    if any(v == 0 for v in hours.values()):
+        raise ProfileError(f"{source}: hours_per_credit must be > 0")
+
+    routing: dict[tuple[str, str], str] = {}
+    _only(f"{source}: routing", routing_t, set(CATEGORIES))
+    for cat in CATEGORIES:
+        levels = _per_level(f"{source}: routing.{cat}", routing_t.get(cat, {}))
+        for lvl in LEVELS:
+            bucket = levels.get(lvl)
+            if bucket not in LEAF_BUCKETS:
+                raise ProfileError(
+                    f"{source}: routing.{cat}.{lvl} must name a leaf bucket {LEAF_BUCKETS}, got {bucket!r}")
+            routing[(cat, lvl)] = bucket
+
+    variants = tuple(
+        Variant(name=str(v["name"]), titles=frozenset(v.get("titles", [])),
+                minimums=_bucket_amounts(f"{source}: variants.{v['name']}.minimums", v["minimums"]))
+        for v in data.get("variants", []))
+
+    offset = None
+    if "offset" in data:
+        o = data["offset"]
+        _only(f"{source}: offset", o, {"surplus_of", "covers"})
+        for b in [o["surplus_of"], *o["covers"]]:
+            if b not in BUCKETS:
+                raise ProfileError(f"{source}: offset names unknown bucket {b!r}")
+        offset = Offset(o["surplus_of"], tuple(o["covers"]))
+
+    yearly = None
+    if "yearly" in data:
+        y = data["yearly"]
+        _only(f"{source}: yearly", y, {"minimums", "disqualifying", "offset"})
+        yearly = Yearly(_bucket_amounts(f"{source}: yearly.minimums", y["minimums"]),
+                        bool(y.get("disqualifying", False)), bool(y.get("offset", False)))
+
+    rewards = data.get("rewards", {})
+    _only(f"{source}: rewards", rewards, {"combine", "grade", "lead_trainer"})
+    if rewards.get("combine", "largest") != "largest":
+        raise ProfileError(f"{source}: rewards.combine: only \"largest\" is supported")
+    grade_rewards = {}
+    for lvl, by_grade in _per_level(f"{source}: rewards.grade", rewards.get("grade", {})).items():
+        _only(f"{source}: rewards.grade.{lvl}", by_grade, set(GRADES))
+        grade_rewards[lvl] = {g: _dec(f"{source}: rewards.grade.{lvl}.{g}", r) for g, r in by_grade.items()}
+    lead = {lvl: _dec(f"{source}: rewards.lead_trainer.{lvl}", r)
+            for lvl, r in _per_level(f"{source}: rewards.lead_trainer",
+                                     rewards.get("lead_trainer", {})).items()}
+
+    induction = None
+    if "induction" in data:
+        i = data["induction"]
+        _only(f"{source}: induction", i, {"credits", "within_months", "new_if_hired_on_or_after"})
+        induction = Induction(_dec(f"{source}: induction.credits", i["credits"]),
+                              int(i["within_months"]),
+                              _date(f"{source}: induction.new_if_hired_on_or_after",
+                                    i["new_if_hired_on_or_after"]))
+    late = None
+    if "late_joiners" in data:
+        lj = data["late_joiners"]
+        _only(f"{source}: late_joiners", lj, {"rule", "hired_after", "min_years"})
+        if lj["rule"] != "prorate_full_years":
+            raise ProfileError(f"{source}: late_joiners.rule: only \"prorate_full_years\" is known")
+        late = LateJoiners(lj["rule"], _date(f"{source}: late_joiners.hired_after", lj["hired_after"]),
+                           int(lj.get("min_years", 1)))
+    mandarin = data.get("mandarin")
+    if mandarin is not None:
+        _only(f"{source}: mandarin", mandarin, {"credits"})
+
+    first, last = int(data["first_year"]), int(data["last_year"])
+    if last < first:
+        raise ProfileError(f"{source}: last_year {last} is before first_year {first}")
+    return RulesProfile(
+        id=str(data["id"]), title=str(data["title"]), cycle=int(data["cycle"]),
+        first_year=first, last_year=last,
+        extended_expiry=_date(f"{source}: extended_expiry", data["extended_expiry"]),
+        issuer_code=str(issuer["code"]), issuer_name=str(issuer["name"]),
+        hours_per_credit=hours, routing=routing,
+        minimums=_bucket_amounts(f"{source}: minimums", data.get("minimums", {})),
+        variants=variants, offset=offset, yearly=yearly,
+        grade_rewards=grade_rewards, lead_trainer_rewards=lead,
+        induction=induction, late_joiners=late,
+        mandarin_credits=None if mandarin is None else _dec(f"{source}: mandarin.credits",
+                                                            mandarin["credits"]),
+        interpretations={str(k): str(v) for k, v in data.get("interpretations", {}).items()},
+    )
+
+
+_cache: dict[str, RulesProfile] = {}
+
+
+def available_profiles() -> list[str]:
+    files = resources.files(__name__).iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
+
+
+def load_profile(profile_id: str) -> RulesProfile:
+    if profile_id in _cache:
+        return _cache[profile_id]
+    if profile_id not in available_profiles():
+        raise ProfileError(f"no rules profile {profile_id!r}; known: {', '.join(available_profiles())}")
+    source = f"{profile_id}.toml"
+    text = resources.files(__name__).joinpath(source).read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ProfileError(f"{source}: {e}") from None
+    profile = parse_profile(data, source)
+    if profile.id != profile_id:
+        raise ProfileError(f"{source}: id {profile.id!r} does not match the file name")
+    _cache[profile_id] = profile
+    return profile
+
+
+def profile_for_cycle(cycle: int, issuer_code: str | None = None) -> RulesProfile:
+    """The profile of a cycle, for the given bureau (default: any)."""
+    matches = [p for p in map(load_profile, available_profiles())
+               if p.cycle == cycle and (issuer_code is None or p.issuer_code == issuer_code)]
+    if not matches:
+        raise ProfileError(f"no rules profile for cycle {cycle}"
+                           + (f" of bureau {issuer_code}" if issuer_code else ""))
+    if len(matches) > 1:
+        raise ProfileError(f"several profiles for cycle {cycle}: {[p.id for p in matches]}")
+    return matches[0]
