@@ -1,0 +1,86 @@
+"""`ecert`: the one command for every operation of the issuer."""
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import click
+from rich.console import Console
+
+from verifier.profiles import ProfileError, RulesProfile, load_profile, profile_for_cycle
+
+from ..config import Settings, load_settings
+from ..db import ensure_ready, make_engine
+from ..errors import ConfigError, EcertError
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def console(stderr: bool = False) -> Console:
+    # Wide enough for the tables when output goes to a file or a pipe.
+    return Console(stderr=stderr, width=None if sys.stdout.isatty() else 140, highlight=False)
+
+
+def today_in_china() -> date:
+    return datetime.now(CHINA).date()
+
+
+class Context:
+    """Settings and the database engine, made on first use."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._engine = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    def engine(self, *, ready: bool = True):
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database_url)
+        if ready:
+            ensure_ready(self._engine)
+        return self._engine
+
+    def profile(self, cycle: int | None) -> RulesProfile:
+        try:
+            default = load_profile(self.settings.profile_id)
+            return default if cycle is None else profile_for_cycle(cycle, default.issuer_code)
+        except ProfileError as e:
+            raise ConfigError(f"找不到适用的学分规则：{e}", str(e)) from None
+
+
+class Main(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except EcertError as e:
+            err = console(stderr=True)
+            err.print(f"[bold red]错误：[/]{e.message}")
+            if e.detail:
+                err.print(f"[dim]{e.detail}[/]")
+            if getattr(e, "errors", None):
+                from .show import print_refusal
+                print_refusal(err, e)
+            ctx.exit(e.exit_code)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """教师继续教育电子证书 · teacher continuing-education e-certificates.
+
+    Settings come from the environment: DATABASE_URL (default SQLite in
+    ECERT_DATA_DIR, default ./data), ECERT_PROFILE (default horgos-7).
+    """
+    ctx.obj = Context()
+
+
+cycle_option = click.option("--cycle", type=int, default=None,
+                            help="管理周期编号 cycle number (default: the bureau's current profile, 7).")
+
+from . import commands  # noqa: E402,F401  (registers the subcommands)

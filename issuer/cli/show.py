@@ -1,0 +1,106 @@
+"""How the CLI shows things to a clerk: tables in Chinese, aligned by
+display width (rich measures CJK characters as two columns)."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from verifier.numbers import CertificateNumber, mask_id_number
+from verifier.profiles import RulesProfile
+from verifier.vocab import BUCKET_LABELS, BUCKETS
+
+from ..credits.ledger import Holder
+from ..credits.sheet import CreditSheet, amount
+from ..importing.report import ImportRefused, ImportResult
+
+MAX_SHOWN = 100
+YEAR_STATUS = {"met": "[green]达标[/]", "short": "[yellow]未达 18/12/2/4[/]",
+               "not-required": "[dim]不作要求[/]", "not-yet": "[dim]进行中[/]"}
+
+
+def print_refusal(out: Console, e: ImportRefused) -> None:
+    table = Table("行", "列", "值", "问题 / problem", show_lines=False)
+    for err in e.errors[:MAX_SHOWN]:
+        table.add_row(str(err.row or "-"), err.column, err.value, f"{err.message}\n[dim]{err.detail}[/]")
+    out.print(table)
+    if len(e.errors) > MAX_SHOWN:
+        out.print(f"……另有 {len(e.errors) - MAX_SHOWN} 处错误未显示；用 --report FILE 导出完整报告")
+
+
+def print_import_result(out: Console, r: ImportResult) -> None:
+    out.print(f"[green]已导入[/] {r.summary()}")
+    for note in r.notes:
+        out.print(f"  {note}")
+    for line in r.changes[:MAX_SHOWN]:
+        out.print(f"  更新 {line}")
+    if len(r.changes) > MAX_SHOWN:
+        out.print(f"  ……另有 {len(r.changes) - MAX_SHOWN} 行更新")
+
+
+def print_sheet(out: Console, h: Holder, s: CreditSheet, p: RulesProfile) -> None:
+    out.print(f"[bold]{h.name}[/]  证书编号 {CertificateNumber.parse(h.number).printed}  "
+              f"身份证号 {mask_id_number(h.id_number)}")
+    out.print(f"{h.school_name}（{h.school_code}）  第 {p.cycle} 周期 {p.first_year}—{p.last_year}  "
+              f"规则 {p.id}")
+    rec = Table("完成日期", "项目编号", "基础", "奖励", "学分", "说明", title="培训记录")
+    for r in s.records:
+        style = None if r.counts else "dim"
+        rec.add_row(str(r.completed_on), r.project_code, amount(r.basic), amount(r.reward),
+                    amount(r.credits), r.why, style=style)
+    out.print(rec)
+    buckets = Table("类别", "学分", "最低要求", "状态", title="分类学分")
+    for b in BUCKETS:
+        minimum = s.minimums.get(b)
+        state = "" if minimum is None else ("[red]未达[/]" if b in s.unmet else "[green]达标[/]")
+        buckets.add_row(BUCKET_LABELS[b], amount(s.buckets[b]),
+                        "" if minimum is None else amount(minimum), state)
+    out.print(buckets)
+    if s.offset_used:
+        out.print(f"必修超出部分折抵选修、校本：{amount(s.offset_used)} 学分")
+    years = Table("年度", "合计", "必修", "选修", "校本", "年度要求", title="年度学分")
+    for y in s.years:
+        years.add_row(str(y.year), *(amount(y.amounts[k]) for k in ("total", "required", "elective", "school_based")),
+                      YEAR_STATUS[y.status])
+    out.print(years)
+    for note in s.notes:
+        out.print(f"注：{note}")
+    if s.qualified:
+        out.print("[bold green]结论：达到本周期学分要求（合格）[/]")
+    else:
+        unmet = "、".join(BUCKET_LABELS.get(u, u) for u in s.unmet)
+        out.print(f"[bold red]结论：尚未达到本周期要求[/]  未达：{unmet}")
+
+
+def summarise(sheets: Iterable[tuple[Holder, CreditSheet]]) -> dict:
+    schools: dict[str, dict] = {}
+    unmet: Counter[str] = Counter()
+    for holder, sheet in sheets:
+        row = schools.setdefault(holder.school_code, {"code": holder.school_code, "name": holder.school_name,
+                                                      "teachers": 0, "qualified": 0})
+        row["teachers"] += 1
+        row["qualified"] += sheet.qualified
+        unmet.update(sheet.unmet)
+    teachers = sum(r["teachers"] for r in schools.values())
+    qualified = sum(r["qualified"] for r in schools.values())
+    return {"teachers": teachers, "qualified": qualified,
+            "schools": [schools[k] for k in sorted(schools)],
+            "unmet": dict(unmet.most_common())}
+
+
+def print_summary(out: Console, result: dict, p: RulesProfile) -> None:
+    table = Table("学校代码", "学校名称", "教师", "合格", "合格率", title=f"第 {p.cycle} 周期学分汇总（{p.id}）")
+    for r in result["schools"]:
+        table.add_row(r["code"], r["name"], str(r["teachers"]), str(r["qualified"]), _pct(r))
+    table.add_section()
+    table.add_row("", "合计", str(result["teachers"]), str(result["qualified"]), _pct(result))
+    out.print(table)
+    if result["unmet"]:
+        out.print("未达要求的类别（人数）：" + "，".join(
+            f"{BUCKET_LABELS.get(k, k)} {v}" for k, v in result["unmet"].items()))
+
+
+def _pct(r: dict) -> str:
+    return f"{100 * r['qualified'] / r['teachers']:.1f}%" if r["teachers"] else "-"

@@ -1,0 +1,118 @@
+"""Credit sheets from the database: one teacher's, or every teacher's of a
+cycle in one streaming pass."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from itertools import groupby
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from verifier.numbers import CertificateNumber, NumberFormatError
+from verifier.profiles import RulesProfile
+
+from ..errors import InputRefused, NotFound
+from ..importing import fields as f
+from ..models import Project, Registration, School, Teacher, TrainingRecord
+from .engine import compute_sheet
+from .sheet import CreditSheet, RecordInput, TeacherInput
+
+STREAM_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Holder:
+    teacher_id: int
+    number: str
+    name: str
+    id_number: str
+    school_code: str
+    school_name: str
+    hired_on: date
+    title: str | None
+
+    def engine_input(self) -> TeacherInput:
+        return TeacherInput(self.number, self.hired_on, self.title)
+
+
+def _holders(profile: RulesProfile) -> Select:
+    return (select(Teacher.id, Registration.number, Teacher.name, Teacher.id_number,
+                   School.code, School.name, Teacher.hired_on, Teacher.title)
+            .join(Registration, Registration.teacher_id == Teacher.id)
+            .join(School, School.code == Teacher.school_code)
+            .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code))
+
+
+def _records(profile: RulesProfile) -> Select:
+    return (select(TrainingRecord.teacher_id, Project.code, Project.level, Project.category,
+                   Project.mode, Project.hours, Project.approved, Project.kind,
+                   TrainingRecord.grade, TrainingRecord.role, TrainingRecord.completed_on,
+                   TrainingRecord.status)
+            .join(Project, Project.code == TrainingRecord.project_code))
+
+
+def _record_input(row) -> RecordInput:
+    return RecordInput(row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+                       row[10], row[11] == "recognised")
+
+
+def find_holder(session: Session, ref: str, profile: RulesProfile) -> Holder:
+    """A registered teacher by certificate number or national ID number.
+    A malformed reference is refused before any lookup."""
+    ref = ref.strip()
+    compact = ref.replace("-", "").replace(" ", "").upper()
+    stmt = _holders(profile)
+    if len(compact) == 16:
+        try:
+            number = CertificateNumber.parse(compact).compact
+        except NumberFormatError as e:
+            raise InputRefused(f"证书编号 {ref} 无效：{e}", f"invalid certificate number: {e}") from None
+        stmt = stmt.where(Registration.number == number)
+    else:
+        try:
+            id_number = f.id_number(compact)
+        except f.FieldError as e:
+            raise InputRefused(f"“{ref}”既不是有效的证书编号（16 位），也不是有效的身份证号：{e.message}",
+                               f"neither a certificate number nor a valid ID number: {e.detail}") from None
+        stmt = stmt.where(Teacher.id_number == id_number)
+    row = session.execute(stmt).first()
+    if row is None:
+        raise NotFound(f"第 {profile.cycle} 周期没有登记该教师：{ref}",
+                       f"no teacher registered for cycle {profile.cycle} under {ref}")
+    return Holder(*row)
+
+
+def sheet_for(session: Session, holder: Holder, profile: RulesProfile,
+              as_of: date | None = None) -> CreditSheet:
+    rows = session.execute(_records(profile).where(TrainingRecord.teacher_id == holder.teacher_id))
+    return compute_sheet(profile, holder.engine_input(), map(_record_input, rows), as_of)
+
+
+def all_sheets(session: Session, profile: RulesProfile, *, school: str | None = None,
+               as_of: date | None = None) -> Iterator[tuple[Holder, CreditSheet]]:
+    """Every registered teacher's sheet, in teacher order. Holders and
+    records are read as two ordered streams and merged, so memory stays
+    flat however many teachers there are."""
+    holders_q = _holders(profile).order_by(Teacher.id)
+    records_q = (_records(profile).join(Registration, Registration.teacher_id == TrainingRecord.teacher_id)
+                 .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
+                 .order_by(TrainingRecord.teacher_id))
+    if school:
+        holders_q = holders_q.where(Teacher.school_code == school)
+        records_q = records_q.join(Teacher, Teacher.id == TrainingRecord.teacher_id).where(
+            Teacher.school_code == school)
+    opts = {"yield_per": STREAM_BATCH}
+    holders = session.execute(holders_q, execution_options=opts)
+    records = groupby(session.execute(records_q, execution_options=opts), key=lambda r: r[0])
+    pending = next(records, None)
+    for h in holders:
+        holder = Holder(*h)
+        while pending is not None and pending[0] < holder.teacher_id:
+            pending = next(records, None)
+        mine = []
+        if pending is not None and pending[0] == holder.teacher_id:
+            mine = [_record_input(r) for r in pending[1]]
+            pending = next(records, None)
+        yield holder, compute_sheet(profile, holder.engine_input(), mine, as_of)

@@ -1,0 +1,148 @@
+"""The issuer's tables (SQLAlchemy 2.x typed models).
+
+The schema itself is created by the Alembic migrations, never by
+create_all: a change here needs a new revision in issuer/migrations.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, MetaData, Numeric,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ExactDecimal(TypeDecorator):
+    """NUMERIC on PostgreSQL; text on SQLite, whose NUMERIC is a float."""
+    impl = String
+    cache_ok = True
+
+    def __init__(self, precision: int = 10, scale: int = 2) -> None:
+        super().__init__()
+        self.precision, self.scale = precision, scale
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(self.precision + 2))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(str(value))
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class School(Timestamps, Base):
+    __tablename__ = "schools"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Teacher(Timestamps, Base):
+    __tablename__ = "teachers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    gender: Mapped[str | None] = mapped_column(String(8))
+    school_code: Mapped[str] = mapped_column(ForeignKey("schools.code"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    hired_on: Mapped[date] = mapped_column(Date)
+    title: Mapped[str | None] = mapped_column(String(50))
+
+
+class NumberSequence(Base):
+    """The last sequence number handed out per bureau, cycle and kind. Its
+    row is locked by the transaction that registers teachers, so numbers are
+    gap-free: a rolled-back import gives its numbers back."""
+    __tablename__ = "number_sequences"
+    bureau_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Registration(Base):
+    """A teacher registered for a cycle, with her one certificate number."""
+    __tablename__ = "registrations"
+    __table_args__ = (
+        UniqueConstraint("teacher_id", "cycle"),
+        UniqueConstraint("bureau_code", "cycle", "kind", "seq"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.id"))
+    bureau_code: Mapped[str] = mapped_column(String(6))
+    cycle: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Project(Timestamps, Base):
+    __tablename__ = "projects"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    level: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="training")
+    hours: Mapped[Decimal] = mapped_column(ExactDecimal(10, 2))
+    year: Mapped[int] = mapped_column(Integer)
+    approved: Mapped[bool] = mapped_column(Boolean)
+
+
+class TrainingRecord(Timestamps, Base):
+    """One teacher's result in one project. Bureau imports are recognised at
+    once; a school's declaration waits for the bureau (status "declared")."""
+    __tablename__ = "training_records"
+    __table_args__ = (UniqueConstraint("teacher_id", "project_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.id"))
+    project_code: Mapped[str] = mapped_column(ForeignKey("projects.code"), index=True)
+    grade: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))
+    completed_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="recognised")
+    declared_by: Mapped[str | None] = mapped_column(String(32))
+    recognised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ImportBatch(Base):
+    """What each import did, for the bureau's own records."""
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+

@@ -1,0 +1,170 @@
+"""Imports: validated whole before anything is written, idempotent,
+corrections reported, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from issuer.db import read_session, write_session
+from issuer.importing.projects import import_projects
+from issuer.importing.records import import_records
+from issuer.importing.report import ImportRefused
+from issuer.importing.roster import import_roster
+from issuer.models import Project, Registration, School, Teacher, TrainingRecord
+from tests.builders import (PROJECT_HEADER, RECORD_HEADER, ROSTER_HEADER, id_number, project_row,
+                            record_row, teacher_row)
+from verifier.profiles import load_profile
+
+HORGOS = load_profile("horgos-7")
+
+
+def count(engine, model) -> int:
+    with read_session(engine) as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def do(engine, fn, *args):
+    with write_session(engine) as s:
+        return fn(s, *args)
+
+
+def refused(engine, fn, *args) -> ImportRefused:
+    with pytest.raises(ImportRefused) as e:
+        do(engine, fn, *args)
+    return e.value
+
+
+def test_roster_import_registers_numbers_in_file_order(engine, files):
+    a, b = id_number(), id_number()
+    path = files.csv("r.csv", ROSTER_HEADER, [teacher_row("张喆", a), teacher_row("阿依古丽·买买提", b)])
+    result = do(engine, import_roster, path, HORGOS)
+    assert (result.created, result.updated, result.unchanged) == (2, 0, 0)
+    with read_session(engine) as s:
+        numbers = dict(s.execute(select(Teacher.id_number, Registration.number)
+                                 .join(Registration, Registration.teacher_id == Teacher.id)).all())
+    assert numbers == {a: "6540040710000014", b: "6540040710000022"}
+
+
+def test_reimport_changes_nothing_and_correction_updates_and_says_so(engine, files):
+    a, b = id_number(), id_number()
+    rows = [teacher_row("张三", a), teacher_row("李四", b)]
+    path = files.csv("r.csv", ROSTER_HEADER, rows)
+    do(engine, import_roster, path, HORGOS)
+    again = do(engine, import_roster, path, HORGOS)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    rows[1] = teacher_row("李四", b, school=("6540040002", "霍尔果斯市第二中学"), title="一级教师")
+    fixed = do(engine, import_roster, files.csv("r2.csv", ROSTER_HEADER, rows), HORGOS)
+    assert (fixed.created, fixed.updated, fixed.unchanged) == (0, 1, 1)
+    assert "第 3 行" in fixed.changes[0] and "6540040002" in fixed.changes[0]
+    assert count(engine, Registration) == 2  # the number is kept, not reassigned
+    with read_session(engine) as s:
+        assert s.scalar(select(Teacher.title).where(Teacher.id_number == b)) == "一级教师"
+
+
+def test_a_file_with_one_bad_row_is_refused_whole(engine, files):
+    good = [teacher_row(idn=id_number()) for _ in range(5)]
+    bad_id = id_number()
+    bad_id = bad_id[:-1] + ("0" if bad_id[-1] != "0" else "1")
+    path = files.csv("r.csv", ROSTER_HEADER, good + [teacher_row("王五", bad_id, stage="大学")])
+    e = refused(engine, import_roster, path, HORGOS)
+    assert {(err.row, err.column) for err in e.errors} == {(7, "身份证号"), (7, "学段")}
+    assert count(engine, Teacher) == 0 and count(engine, Registration) == 0 and count(engine, School) == 0
+
+
+def test_refused_import_leaves_no_gap_in_numbers(engine, files):
+    do(engine, import_roster, files.csv("a.csv", ROSTER_HEADER, [teacher_row(idn=id_number())]), HORGOS)
+    dup = id_number()
+    refused(engine, import_roster,
+            files.csv("b.csv", ROSTER_HEADER, [teacher_row(idn=dup), teacher_row(idn=dup)]), HORGOS)
+    do(engine, import_roster, files.csv("c.csv", ROSTER_HEADER, [teacher_row(idn=id_number())]), HORGOS)
+    with read_session(engine) as s:
+        assert sorted(s.scalars(select(Registration.seq))) == [1, 2]
+
+
+def test_duplicate_rows_and_inconsistent_school_names_are_named(engine, files):
+    a = id_number()
+    path = files.csv("r.csv", ROSTER_HEADER, [
+        teacher_row(idn=a), teacher_row(idn=a),
+        teacher_row(idn=id_number(), school=("6540040001", "另一个名字"))])
+    e = refused(engine, import_roster, path, HORGOS)
+    msgs = {(err.row, err.message.split("（")[0]) for err in e.errors}
+    assert (3, "与第 2 行重复") in msgs
+    assert any(err.row == 4 and "第 2 行的名称" in err.message for err in e.errors)
+
+
+def test_hire_before_working_age_is_refused(engine, files):
+    path = files.csv("r.csv", ROSTER_HEADER, [teacher_row(idn=id_number(born="20000101"), hired="2010-09-01")])
+    e = refused(engine, import_roster, path, HORGOS)
+    assert e.errors[0].column == "入职日期" and "16 周岁" in e.errors[0].message
+
+
+def test_xlsx_bom_csv_and_english_headers_all_import(engine, files):
+    english = ["name", "id_number", "gender", "school_code", "school_name", "stage", "hired_on", "title"]
+    a, b, c = id_number(), id_number(), id_number()
+    do(engine, import_roster, files.xlsx("r.xlsx", ROSTER_HEADER, [teacher_row("甲", a)]), HORGOS)
+    do(engine, import_roster, files.csv("r.csv", ROSTER_HEADER, [teacher_row("乙", b)], bom=True), HORGOS)
+    do(engine, import_roster, files.csv("e.csv", english, [teacher_row("丙", c, stage="primary")]), HORGOS)
+    with read_session(engine) as s:
+        assert set(s.scalars(select(Teacher.name))) == {"甲", "乙", "丙"}
+
+
+def test_xlsx_id_number_stored_as_number_is_refused_with_a_hint(engine, files):
+    row = teacher_row()
+    row[1] = 654004198503120028
+    e = refused(engine, import_roster, files.xlsx("r.xlsx", ROSTER_HEADER, [row]), HORGOS)
+    assert "设为“文本”" in e.errors[0].message
+
+
+def test_missing_column_gbk_and_old_xls_are_refused_with_the_reason(engine, files):
+    e = refused(engine, import_roster, files.csv("r.csv", ROSTER_HEADER[:-3], [teacher_row()[:-3]]), HORGOS)
+    assert {err.message for err in e.errors} >= {"缺少必需的列「入职日期」（或 hired_on）"}
+    gbk = files.csv("g.csv", ROSTER_HEADER, [teacher_row()], encoding="gbk")
+    assert "GBK" in refused(engine, import_roster, gbk, HORGOS).errors[0].message
+    xls = files.folder / "old.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 100)
+    assert ".xls" in refused(engine, import_roster, xls, HORGOS).errors[0].message
+
+
+def _setup_projects_and_teacher(engine, files):
+    a = id_number()
+    do(engine, import_roster, files.csv("r.csv", ROSTER_HEADER, [teacher_row(idn=a)]), HORGOS)
+    do(engine, import_projects, files.csv("p.csv", PROJECT_HEADER, [
+        project_row("HEGS-2025-01"), project_row("XJ-2024-01", level="自治区级", hours="12.5", year="2024")]))
+    return a
+
+
+def test_records_import_is_idempotent_and_corrections_update(engine, files):
+    a = _setup_projects_and_teacher(engine, files)
+    rows = [record_row(a, "HEGS-2025-01"), record_row(a, "XJ-2024-01", grade="优秀", done="2024-05-02")]
+    r1 = do(engine, import_records, files.csv("rec.csv", RECORD_HEADER, rows))
+    r2 = do(engine, import_records, files.csv("rec.csv", RECORD_HEADER, rows))
+    assert (r1.created, r2.created, r2.unchanged) == (2, 0, 2)
+    rows[0] = record_row(a, "HEGS-2025-01", grade="不合格")
+    r3 = do(engine, import_records, files.csv("rec2.csv", RECORD_HEADER, rows))
+    assert (r3.updated, r3.unchanged) == (1, 1) and "pass → fail" in r3.changes[0]
+    with read_session(engine) as s:
+        assert s.scalar(select(Project.hours).where(Project.code == "XJ-2024-01")) == __import__("decimal").Decimal("12.50")
+
+
+def test_records_naming_unknown_teacher_or_project_are_refused_whole(engine, files):
+    a = _setup_projects_and_teacher(engine, files)
+    stranger = id_number(region="654002")
+    path = files.csv("rec.csv", RECORD_HEADER, [
+        record_row(a, "HEGS-2025-01"), record_row(stranger, "HEGS-2025-01"),
+        record_row(a, "NOPE-9"), record_row(a, "HEGS-2025-01", role="老师")])
+    e = refused(engine, import_records, path, )
+    found = {(err.row, err.column) for err in e.errors}
+    # row 5 repeats row 2 (same teacher, same project) as well as naming a bad role
+    assert found == {(3, "身份证号"), (4, "项目编号"), (5, "角色"), (5, "项目编号")}
+    assert stranger not in " ".join(err.value for err in e.errors)  # masked in the report
+    assert count(engine, TrainingRecord) == 0
+
+
+def test_projects_validate_enumerations_hours_and_duplicates(engine, files):
+    path = files.csv("p.csv", PROJECT_HEADER, [
+        project_row("A-1", level="省部级"), project_row("A-2", hours="0"),
+        project_row("A-3", mode="函授"), project_row("A-3"), project_row("A-4", approved="也许")])
+    e = refused(engine, import_projects, path)
+    assert {(err.row, err.column) for err in e.errors} == {
+        (2, "项目级别"), (3, "学时"), (4, "培训形式"), (5, "项目编号"), (6, "是否备案")}
+    assert count(engine, Project) == 0
