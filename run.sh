@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# teacher-ecert: one script for set-up, the main job and the tests.
+#   ./run.sh          install what is missing, then run the main job on the sample data
+#   ./run.sh test     install what is missing, then run the whole test suite
+# Anything after `test` goes to pytest (e.g. ./run.sh test -k credits).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# Debian packages the project needs on a fresh machine (none beyond Python
+# so far; fonts and the like join here as later features need them).
+SYSTEM_PACKAGES=()
+
+install_system_packages() {
+  local missing=()
+  for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+}
+
+install_python_env() {
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    echo "Python 3.11 or newer is needed; found $(python3 --version 2>&1)" >&2; exit 1; }
+  [ -x .venv/bin/python ] || { say "creating .venv"; python3 -m venv .venv; }
+  # Reinstall only when the dependencies changed.
+  local stamp=.venv/.ecert-deps
+  local want; want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing Python dependencies"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e ".[test]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+main_job() {
+  export ECERT_DATA_DIR="${ECERT_DATA_DIR:-$PWD/data}"
+  local ecert=.venv/bin/ecert
+  say "database (${DATABASE_URL:-SQLite in $ECERT_DATA_DIR})"
+  $ecert init
+  say "importing the sample data (sample/)"
+  $ecert projects import sample/projects.csv
+  $ecert roster import sample/roster.csv --cycle 7
+  $ecert records import sample/records.csv
+  say "credit sheets, by school"
+  $ecert summary --cycle 7
+  local first; first=$(.venv/bin/python - <<'PY'
+import csv
+with open("sample/roster.csv", encoding="utf-8-sig") as f:
+    print(next(csv.DictReader(f))["身份证号"])
+PY
+)
+  say "one teacher's credit sheet: ecert credits $first"
+  $ecert credits "$first"
+}
+
+install_system_packages
+install_python_env
+case "${1:-}" in
+  test) shift; exec .venv/bin/python -m pytest "$@" ;;
+  "") main_job ;;
+  *) echo "usage: ./run.sh [test [pytest args]]" >&2; exit 2 ;;
+esac
