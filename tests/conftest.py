@@ -3,8 +3,6 @@ and the `ecert` command run the way a clerk runs it."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -67,18 +65,23 @@ def engine(db_url):
 
 
 @pytest.fixture
-def run_ecert(db_url, tmp_path):
-    """Run `ecert ARGS` in a subprocess against the test database."""
-    env = {**os.environ, "DATABASE_URL": db_url, "ECERT_DATA_DIR": str(tmp_path / "data"),
-           "COLUMNS": "200"}
-    env.pop("ECERT_PROFILE", None)
+def run_ecert(db_url, tmp_path, monkeypatch):
+    """Run `ecert ARGS` in-process (click's runner) against the test database."""
+    from click.testing import CliRunner
 
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "issuer.cli", *args], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"ecert {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-        return proc
+    from issuer.cli import main
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("ECERT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ECERT_PROFILE", raising=False)
+    runner = CliRunner()
+
+    def run(*args: str, check: bool = True):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        result.returncode = result.exit_code
+        if check and result.exit_code != 0:
+            raise AssertionError(f"ecert {' '.join(args)} exited {result.exit_code}\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
     return run
 
 

@@ -46,6 +46,11 @@ class Context:
             ensure_ready(self._engine)
         return self._engine
 
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def profile(self, cycle: int | None) -> RulesProfile:
         try:
             default = load_profile(self.settings.profile_id)
@@ -78,6 +83,7 @@ def main(ctx: click.Context) -> None:
     ECERT_DATA_DIR, default ./data), ECERT_PROFILE (default horgos-7).
     """
     ctx.obj = Context()
+    ctx.call_on_close(ctx.obj.close)
 
 
 cycle_option = click.option("--cycle", type=int, default=None,

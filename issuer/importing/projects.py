@@ -86,7 +86,7 @@ def validate(path: Path) -> tuple[list[ProjectRow], set[str], str]:
                                    f"{PROJECT_KINDS[r.kind]}项目只能折算为 {'、'.join(CATEGORIES[c] for c in allowed)}",
                                    f"a {r.kind} project converts only into {allowed}"))
     if errors:
-        raise ImportRefused(table.file, sorted(errors, key=lambda e: (e.row or 0, e.column)))
+        raise ImportRefused(table.file, sorted(errors, key=lambda e: e.row or 0))
     return rows, set(table.positions), table.file
 
 

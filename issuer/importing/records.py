@@ -67,7 +67,7 @@ def validate(session: Session, path: Path) -> tuple[list[RecordRow], dict[str, i
                                    "未知的项目编号：该项目未导入备案项目清单",
                                    "unknown project code; import the approved projects first"))
     if errors:
-        raise ImportRefused(table.file, sorted(errors, key=lambda e: (e.row or 0, e.column)))
+        raise ImportRefused(table.file, sorted(errors, key=lambda e: e.row or 0))
     return rows, teachers, table.file
 
 

@@ -59,7 +59,7 @@ def validate(path: Path) -> tuple[list[RosterRow], set[str], str]:
     errors += _cross_check(parsed, table.headers)
     rows = [RosterRow(row=p.row, **p.values) for p in parsed if p.ok]
     if errors:
-        raise ImportRefused(table.file, sorted(errors, key=lambda e: (e.row or 0, e.column)))
+        raise ImportRefused(table.file, sorted(errors, key=lambda e: e.row or 0))
     return rows, set(table.positions), table.file
 
 

@@ -1,0 +1,33 @@
+"""The sample data set: reproducible from its script, and importable."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from issuer.credits.ledger import all_sheets
+from issuer.db import read_session, write_session
+from issuer.importing.projects import import_projects
+from issuer.importing.records import import_records
+from issuer.importing.roster import import_roster
+from scripts.make_sample import generate
+from verifier.profiles import load_profile
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample"
+
+
+def test_committed_sample_is_what_the_script_generates(tmp_path):
+    generate(tmp_path)
+    for name in ("roster.csv", "projects.csv", "records.csv"):
+        assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), name
+
+
+def test_a_generated_set_imports_cleanly_and_has_both_verdicts(engine, tmp_path):
+    counts = generate(tmp_path, teachers=150, schools=8, seed=3)
+    profile = load_profile("horgos-7")
+    with write_session(engine) as s:
+        import_projects(s, tmp_path / "projects.csv")
+        import_roster(s, tmp_path / "roster.csv", profile)
+        result = import_records(s, tmp_path / "records.csv")
+    assert result.created == counts["records.csv"]
+    with read_session(engine) as s:
+        verdicts = [sheet.qualified for _, sheet in all_sheets(s, profile)]
+    assert len(verdicts) == 150 and any(verdicts) and not all(verdicts)
