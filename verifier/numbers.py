@@ -76,11 +76,6 @@ class CertificateNumber:
         return cls(bureau=body[:6], cycle=int(body[6:8]), kind=int(body[8]), seq=int(body[9:15]))
 
 
-def looks_like_certificate_number(text: str) -> bool:
-    raw = text.strip().replace("-", "").replace(" ", "")
-    return len(raw) == 16 and raw[:6].isdigit() and raw[6:8].isdigit()
-
-
 def mask_id_number(id_number: str) -> str:
     """Public form of a national ID number: the last 4 characters kept, the
     14 before them starred, so region and birth date never show."""

@@ -104,14 +104,7 @@ def import_projects(session: Session, path: Path) -> ImportResult:
             new.append({"code": r.code, **{k: getattr(r, k) for k in _FIELDS},
                         "created_at": now, "updated_at": now})
             continue
-        diffs = [(k, getattr(p, k), getattr(r, k)) for k in compared if getattr(p, k) != getattr(r, k)]
-        if diffs:
-            for k, _, v in diffs:
-                setattr(p, k, v)
-            result.updated += 1
-            result.changes.append(f"第 {r.row} 行 {r.code}：" + "，".join(f"{k} {o} → {v}" for k, o, v in diffs))
-        else:
-            result.unchanged += 1
+        result.update(p, r, compared, f"第 {r.row} 行 {r.code}")
     if new:
         session.execute(Project.__table__.insert(), new)
         result.created = len(new)

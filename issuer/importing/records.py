@@ -31,7 +31,7 @@ COLUMNS = [
     Column("role", "角色", "role", lambda v: f.choice(v, _ROLES, what="角色")),
     Column("completed_on", "完成日期", "completed_on", lambda v: f.a_date(v, what="完成日期")),
 ]
-_FIELDS = ("grade", "role", "completed_on")
+_FIELDS = ("grade", "role", "completed_on", "status")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class RecordRow:
     grade: str
     role: str
     completed_on: date
+    status: str = "recognised"  # the bureau's own import recognises at once
 
 
 def validate(session: Session, path: Path) -> tuple[list[RecordRow], dict[str, int], str]:
@@ -95,18 +96,9 @@ def import_records(session: Session, path: Path) -> ImportResult:
                         "role": r.role, "completed_on": r.completed_on, "status": "recognised",
                         "recognised_at": now, "created_at": now, "updated_at": now})
             continue
-        diffs = [(k, getattr(rec, k), getattr(r, k)) for k in _FIELDS if getattr(rec, k) != getattr(r, k)]
-        if rec.status != "recognised":
-            diffs.append(("status", rec.status, "recognised"))
-        if diffs:
-            for k, _, v in diffs:
-                setattr(rec, k, v)
+        label = f"第 {r.row} 行 {mask_id_number(r.id_number)} {r.project_code}"
+        if result.update(rec, r, _FIELDS, label):
             rec.recognised_at = now
-            result.updated += 1
-            result.changes.append(f"第 {r.row} 行 {mask_id_number(r.id_number)} {r.project_code}："
-                                  + "，".join(f"{k} {o} → {v}" for k, o, v in diffs))
-        else:
-            result.unchanged += 1
     for part in chunks(new, 5000):
         session.execute(TrainingRecord.__table__.insert(), list(part))
     result.created = len(new)

@@ -53,6 +53,26 @@ class ImportResult:
     changes: list[str] = field(default_factory=list)  # one line per updated row
     notes: list[str] = field(default_factory=list)
 
+    def update(self, stored: object, incoming: object, fields: list[str] | tuple[str, ...], label: str) -> bool:
+        """Bring a stored row up to date with the file's row for `fields`;
+        count it as updated (with a line saying what changed) or unchanged."""
+        diffs = [(k, getattr(stored, k), getattr(incoming, k)) for k in fields
+                 if getattr(stored, k) != getattr(incoming, k)]
+        if not diffs:
+            self.unchanged += 1
+            return False
+        for k, _, v in diffs:
+            setattr(stored, k, v)
+        self.updated += 1
+        self.changes.append(f"{label}：" + "，".join(
+            f"{k} {_shown(old)} → {_shown(new)}" for k, old, new in diffs))
+        return True
+
     def summary(self) -> str:
         return (f"{self.file}：{self.rows} 行，新增 {self.created}，更新 {self.updated}，"
                 f"未变 {self.unchanged}")
+
+
+def _shown(value: object) -> str:
+    return "（空）" if value in (None, "") else str(value)
+

@@ -127,15 +127,7 @@ def _upsert_teachers(session: Session, rows: list[RosterRow], present: set[str],
         if t is None:
             new.append({k: getattr(r, k) for k in ("id_number", *_TEACHER_FIELDS)})
             continue
-        diffs = [(k, getattr(t, k), getattr(r, k)) for k in compared if getattr(t, k) != getattr(r, k)]
-        if diffs:
-            for k, _, v in diffs:
-                setattr(t, k, v)
-            result.updated += 1
-            result.changes.append(f"第 {r.row} 行 {mask_id_number(r.id_number)}："
-                                  + "，".join(f"{k} {old or '（空）'} → {v or '（空）'}" for k, old, v in diffs))
-        else:
-            result.unchanged += 1
+        result.update(t, r, compared, f"第 {r.row} 行 {mask_id_number(r.id_number)}")
     if new:
         session.execute(Teacher.__table__.insert(), [_stamped(n) for n in new])
         result.created = len(new)

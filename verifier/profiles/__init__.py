@@ -98,26 +98,6 @@ class RulesProfile:
                 return {**self.minimums, **v.minimums}, v.name
         return dict(self.minimums), None
 
-    def public_dict(self) -> dict[str, Any]:
-        """The profile as published (JSON-ready: amounts as strings)."""
-        return {
-            "id": self.id, "title": self.title, "cycle": self.cycle,
-            "years": [self.first_year, self.last_year],
-            "extended_expiry": self.extended_expiry.isoformat(),
-            "issuer": {"code": self.issuer_code, "name": self.issuer_name},
-            "hours_per_credit": {k: str(v) for k, v in self.hours_per_credit.items()},
-            "minimums": {k: str(v) for k, v in self.minimums.items()},
-            "variants": [{"name": v.name, "titles": sorted(v.titles),
-                          "minimums": {k: str(m) for k, m in v.minimums.items()}}
-                         for v in self.variants],
-            "offset": None if not self.offset else
-            {"surplus_of": self.offset.surplus_of, "covers": list(self.offset.covers)},
-            "yearly": None if not self.yearly else
-            {"minimums": {k: str(v) for k, v in self.yearly.minimums.items()},
-             "disqualifying": self.yearly.disqualifying},
-            "interpretations": dict(self.interpretations),
-        }
-
 
 # -- loading ---------------------------------------------------------------
 
