@@ -1,9 +1,19 @@
-"""Settings, read from the environment when asked for (never at import)."""
+"""Settings, read from the environment when asked for (never at import).
+
+The key passphrase is not a setting: it is read from ECERT_KEY_PASSPHRASE at
+the moment a key is opened (issuer/keystore.py), and never kept here.
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULT_BASE_URL = "HTTP://127.0.0.1:5000"
+# What a QR code's alphanumeric mode can carry (FORMATS.md).
+QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 
 
 @dataclass(frozen=True)
@@ -11,10 +21,38 @@ class Settings:
     data_dir: Path
     database_url: str
     profile_id: str
+    keys_dir: Path
+    base_url: str
+    actor: str
 
 
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("ECERT_DATA_DIR") or "data").resolve()
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'ecert.sqlite3'}"
     profile_id = os.environ.get("ECERT_PROFILE") or "horgos-7"
-    return Settings(data_dir=data_dir, database_url=url, profile_id=profile_id)
+    keys_dir = Path(os.environ.get("ECERT_KEYS_DIR") or "keys").resolve()
+    actor = os.environ.get("ECERT_ACTOR") or _os_user()
+    return Settings(data_dir=data_dir, database_url=url, profile_id=profile_id, keys_dir=keys_dir,
+                    base_url=base_url(os.environ.get("ECERT_BASE_URL") or DEFAULT_BASE_URL),
+                    actor=actor)
+
+
+def base_url(value: str) -> str:
+    """The verification URL's base, upper-cased, without a trailing slash.
+    Refused if the QR code could not carry it in alphanumeric mode."""
+    url = value.strip().rstrip("/").upper()
+    bad = sorted({c for c in url if c not in QR_ALPHANUMERIC or c == " "})
+    if not url.startswith(("HTTP://", "HTTPS://")) or bad:
+        raise ConfigError(
+            f"ECERT_BASE_URL 不可用：{value!r}",
+            "ECERT_BASE_URL must be an http(s) URL made of A-Z 0-9 $%*+-./: so the QR code can use "
+            f"alphanumeric mode{'; found ' + ''.join(bad) if bad else ''}")
+    return url
+
+
+def _os_user() -> str:
+    import getpass
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

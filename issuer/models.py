@@ -8,10 +8,12 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, MetaData, Numeric,
-                        String, Text, UniqueConstraint)
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from verifier import schema
 
 
 def utcnow() -> datetime:
@@ -42,13 +44,9 @@ class ExactDecimal(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    })
+    # One MetaData with the verifier's tables: keys and certificates are
+    # defined there (the verifier reads them alone) and mapped here.
+    metadata = schema.metadata
 
 
 class Timestamps:
@@ -146,3 +144,35 @@ class ImportBatch(Base):
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+
+
+class SigningKey(Base):
+    """A bureau's Ed25519 key; its private half is a file in ECERT_KEYS_DIR."""
+    __table__ = schema.signing_keys
+
+
+class Certificate(Base):
+    """One version of a teacher's certificate in a cycle."""
+    __table__ = schema.certificates
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained log of issuance, reissue, revocation and key
+    events. Triggers (migration 0002) refuse UPDATE and DELETE."""
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last entry, one row. Locking it serialises appends."""
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

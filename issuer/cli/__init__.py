@@ -46,6 +46,10 @@ class Context:
             ensure_ready(self._engine)
         return self._engine
 
+    def keystore(self):
+        from ..keystore import Keystore
+        return Keystore(self.settings.keys_dir, self.settings.actor)
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -80,7 +84,10 @@ def main(ctx: click.Context) -> None:
     """教师继续教育电子证书 · teacher continuing-education e-certificates.
 
     Settings come from the environment: DATABASE_URL (default SQLite in
-    ECERT_DATA_DIR, default ./data), ECERT_PROFILE (default horgos-7).
+    ECERT_DATA_DIR, default ./data), ECERT_PROFILE (default horgos-7),
+    ECERT_KEYS_DIR (default ./keys), ECERT_KEY_PASSPHRASE (opens the private
+    keys), ECERT_BASE_URL (the QR code's URL base), ECERT_ACTOR (the name in
+    the audit log; default the OS user).
     """
     ctx.obj = Context()
     ctx.call_on_close(ctx.obj.close)
@@ -89,4 +96,4 @@ def main(ctx: click.Context) -> None:
 cycle_option = click.option("--cycle", type=int, default=None,
                             help="管理周期编号 cycle number (default: the bureau's current profile, 7).")
 
-from . import commands  # noqa: E402,F401  (registers the subcommands)
+from . import certs, commands  # noqa: E402,F401  (registers the subcommands)

@@ -104,3 +104,58 @@ def print_summary(out: Console, result: dict, p: RulesProfile) -> None:
 
 def _pct(r: dict) -> str:
     return f"{100 * r['qualified'] / r['teachers']:.1f}%" if r["teachers"] else "-"
+
+
+# -- certificates ----------------------------------------------------------
+
+STATE_LABELS = {"current": "现行", "superseded": "已被取代", "revoked": "已撤销"}
+KEY_STATUS = {"active": "[green]使用中[/]", "retired": "停用（仍可查验）", "compromised": "[red]已泄露[/]"}
+
+
+def print_issue_summary(out: Console, s) -> None:
+    out.print(f"签发 {s.issued}，重新签发 {s.reissued}，未变化 {s.unchanged}，拒绝 {len(s.refused)}"
+              f"  [dim](issued {s.issued}, reissued {s.reissued}, unchanged {s.unchanged}, "
+              f"refused {len(s.refused)})[/]")
+    for reason, n in Counter(r for _, r in s.refused).most_common():
+        examples = [num for num, r in s.refused if r == reason][:5]
+        out.print(f"  拒绝 {n}：{reason}（如 {'、'.join(examples)}）")
+
+
+def print_keys(out: Console, keys) -> None:
+    table = Table("kid", "机关", "状态", "启用", "停用", "泄露自")
+    for k in sorted(keys, key=lambda k: k.not_before):
+        table.add_row(k.kid, k.issuer, KEY_STATUS[k.status], _t(k.not_before), _t(k.not_after),
+                      _t(k.compromised_at))
+    out.print(table)
+
+
+def _t(t) -> str:
+    from verifier.clock import CHINA
+    return "" if t is None else t.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def print_history(out: Console, versions) -> None:
+    table = Table("版本", "状态", "签发时间", "变更时间", "原因")
+    for v in versions:
+        table.add_row(str(v.version), STATE_LABELS.get(v.state, v.state), _t(v.issued_at),
+                      _t(v.changed_at), v.revoke_reason or "")
+    out.print(table)
+
+
+def print_verification(out: Console, result) -> None:
+    if result.valid:
+        out.print("[bold green]✔ 证书真实有效[/] [dim](genuine and current)[/]")
+    else:
+        fail = result.first_failure
+        out.print(f"[bold red]✘ 证书无效：{fail.message}[/] [dim]({fail.name}: {fail.detail})[/]")
+    c = result.certificate
+    if c:
+        out.print(f"持证人 {c['holder']}  身份证 {c['id_masked']}  学校 {c['school']}")
+        out.print(f"证书编号 {c['printed_number']}  第 {c['version']} 版  第 {c['cycle']} 周期  "
+                  f"有效期至 {c['valid_until']}  签发 {c['issuer']['name'] or c['issuer']['code']}")
+        out.print("学分 " + "  ".join(f"{BUCKET_LABELS[b]} {c['credits'][b]}" for b in BUCKETS))
+        out.print("年度 " + "  ".join(f"{y} {v}" for y, v in c["years"].items()))
+    table = Table("检查", "结果", "说明", "detail")
+    for ch in result.checks:
+        table.add_row(ch.name, "[green]通过[/]" if ch.ok else "[red]未通过[/]", ch.message, f"[dim]{ch.detail}[/]")
+    out.print(table)

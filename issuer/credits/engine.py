@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from verifier.profiles import Offset, RulesProfile
+from verifier.profiles import RulesProfile
+from verifier.requirements import check_minimums, prorate
 from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, GRADES, LEAF_BUCKETS, LEVELS, MODES, PASSING_GRADES
 
 from .sheet import (ZERO, CreditSheet, InductionTally, RecordCredit, RecordInput,
@@ -114,26 +115,6 @@ def tally(credits: Iterable[RecordCredit]) -> dict[str, Decimal]:
     return out
 
 
-def check_minimums(amounts: dict[str, Decimal], minimums: dict[str, Decimal],
-                   offset: Offset | None) -> tuple[Decimal, list[str]]:
-    """(offset used, names of unmet minimums). Sub-minimums are strict; only
-    the surplus of `offset.surplus_of` covers shortfalls, in `offset.covers`
-    order (interpretation offset_order)."""
-    short = {b: m - amounts[b] for b, m in minimums.items() if amounts[b] < m}
-    used = ZERO
-    if offset and offset.surplus_of in minimums:
-        surplus = max(ZERO, amounts[offset.surplus_of] - minimums[offset.surplus_of])
-        for b in offset.covers:
-            if b in short and surplus > 0:
-                take = min(surplus, short[b])
-                surplus -= take
-                used += take
-                short[b] -= take
-                if short[b] == 0:
-                    del short[b]
-    return used, [b for b in BUCKETS if b in short]
-
-
 # -- who owes what ---------------------------------------------------------
 
 def full_years_served(profile: RulesProfile, hired_on: date) -> list[int]:
@@ -152,8 +133,7 @@ def effective_minimums(profile: RulesProfile, teacher: TeacherInput) -> tuple[di
     if lj and teacher.hired_on > lj.hired_after:
         served = max(len(full_years_served(profile, teacher.hired_on)), lj.min_years)
         n = len(profile.years)
-        share = Decimal(served) / Decimal(n)
-        minimums = {b: round_half_up(m * share) for b, m in minimums.items()}
+        minimums = prorate(minimums, served, n)
         notes.append(f"{teacher.hired_on} 入职，本周期按完整服务 {served} 年计，"
                      f"各项学分要求按 {served}/{n} 折算（prorate_full_years）")
     return minimums, notes

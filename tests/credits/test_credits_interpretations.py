@@ -6,14 +6,23 @@ import re
 import pytest
 
 import issuer.credits.engine as engine
+import verifier.requirements as requirements
 from credit_builders import D, HORGOS, one, rec
 
 
 def _names_in_engine_docstrings():
-    """snake_case names cited in the engine's function docstrings (`code` spans excluded)."""
+    """snake_case names cited in the function docstrings of the engine and of
+    the minimums check it shares with the verifier (`code` spans excluded)."""
     names = set()
-    for f in vars(engine).values():
-        if inspect.isfunction(f) and f.__module__ == engine.__name__ and f.__doc__:
+    for module in (engine, requirements):
+        names |= _names_in_docstrings(module)
+    return names
+
+
+def _names_in_docstrings(module):
+    names = set()
+    for f in vars(module).values():
+        if inspect.isfunction(f) and f.__module__ == module.__name__ and f.__doc__:
             doc = re.sub(r"`[^`]*`", "", f.__doc__)
             names |= set(re.findall(r"\b[a-z]+(?:_[a-z]+)+\b", doc))
     return names

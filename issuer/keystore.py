@@ -1,0 +1,142 @@
+"""The bureau's Ed25519 signing keys.
+
+The private key is a PKCS#8 file encrypted with the passphrase in
+ECERT_KEY_PASSPHRASE (never argv, never a file in git), one file per key in
+ECERT_KEYS_DIR named <kid>.pem. The public half and its use window are rows
+of signing_keys, which the verifier reads and `ecert keys jwks` publishes.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cwt import COSEKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from verifier.clock import as_utc, now_utc
+from verifier.token import Claims, b64u, cose_private_key, key_id, sign
+
+from . import audit
+from .errors import ConfigError, NotFound
+from .models import SigningKey
+
+PASSPHRASE_ENV = "ECERT_KEY_PASSPHRASE"
+MIN_PASSPHRASE = 12
+
+
+@dataclass
+class Signer:
+    kid: bytes
+    cose: COSEKey
+    private: Ed25519PrivateKey
+
+    @property
+    def kid_text(self) -> str:
+        return b64u(self.kid)
+
+    def sign_token(self, claims: Claims) -> bytes:
+        return sign(claims, self.cose, self.kid)
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        return self.private.sign(data)
+
+
+def passphrase() -> bytes:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if not value:
+        raise ConfigError(f"未设置签名密钥口令：请在环境变量 {PASSPHRASE_ENV} 中提供",
+                          f"{PASSPHRASE_ENV} is not set; the private keys cannot be opened")
+    return value.encode()
+
+
+class Keystore:
+    def __init__(self, keys_dir: Path, actor: str) -> None:
+        self.dir, self.actor = keys_dir, actor
+
+    def path(self, kid: str) -> Path:
+        return self.dir / f"{kid}.pem"
+
+    def active(self, session: Session, bureau: str, *, lock: bool = False) -> SigningKey | None:
+        q = select(SigningKey).where(SigningKey.bureau_code == bureau, SigningKey.not_after.is_(None))
+        return session.scalars(q.with_for_update() if lock else q).first()
+
+    def create(self, session: Session, bureau: str) -> SigningKey:
+        """A new active key; the caller has retired the previous one."""
+        secret = passphrase()
+        if len(secret) < MIN_PASSPHRASE:
+            raise ConfigError(f"签名密钥口令太短：至少 {MIN_PASSPHRASE} 个字符",
+                              f"{PASSPHRASE_ENV} must be at least {MIN_PASSPHRASE} characters for a new key")
+        private = Ed25519PrivateKey.generate()
+        public_raw = private.public_key().public_bytes(serialization.Encoding.Raw,
+                                                       serialization.PublicFormat.Raw)
+        kid = b64u(key_id(public_raw))
+        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.BestAvailableEncryption(secret))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _write_private(self.path(kid), pem)
+        row = SigningKey(kid=kid, bureau_code=bureau, public_x=b64u(public_raw), not_before=now_utc())
+        session.add(row)
+        session.flush()
+        audit.append(session, self.actor, [audit.Event("key-create", kid, {"bureau": bureau})])
+        return row
+
+    def rotate(self, session: Session, bureau: str) -> tuple[SigningKey | None, SigningKey]:
+        old = self.active(session, bureau, lock=True)
+        if old is not None:
+            old.not_after = now_utc()
+            session.flush()
+            audit.append(session, self.actor, [audit.Event("key-retire", old.kid, {"bureau": bureau})])
+        return old, self.create(session, bureau)
+
+    def compromise(self, session: Session, kid: str, as_of: datetime, note: str) -> SigningKey:
+        key = session.scalars(select(SigningKey).where(SigningKey.kid == kid).with_for_update()).first()
+        if key is None:
+            raise NotFound(f"没有标识为 {kid} 的签名密钥", f"no signing key with kid {kid}")
+        key.compromised_at = as_utc(as_of)
+        key.compromise_note = note
+        if key.not_after is None:
+            key.not_after = now_utc()
+        session.flush()
+        audit.append(session, self.actor, [audit.Event(
+            "key-compromise", kid, {"as_of": as_utc(as_of).isoformat(), "note": note})])
+        return key
+
+    def signer(self, session: Session, bureau: str) -> Signer:
+        row = self.active(session, bureau)
+        if row is None:
+            raise ConfigError(f"机关 {bureau} 没有可用的签名密钥：请先运行 ecert keys init（或 keys rotate）",
+                              f"no active signing key for bureau {bureau}")
+        return self.open(row.kid)
+
+    def open(self, kid: str) -> Signer:
+        path = self.path(kid)
+        try:
+            pem = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(f"找不到签名密钥 {kid} 的私钥文件：{path}",
+                              f"private key file {path} is missing; check ECERT_KEYS_DIR") from None
+        try:
+            private = serialization.load_pem_private_key(pem, password=passphrase())
+        except (ValueError, TypeError):
+            raise ConfigError(f"签名密钥口令不正确，无法打开私钥 {kid}",
+                              f"{PASSPHRASE_ENV} does not open {path} (wrong passphrase or damaged file)") from None
+        if not isinstance(private, Ed25519PrivateKey):
+            raise ConfigError(f"私钥文件 {path} 不是 Ed25519 密钥", f"{path} is not an Ed25519 key")
+        public_raw = private.public_key().public_bytes(serialization.Encoding.Raw,
+                                                       serialization.PublicFormat.Raw)
+        if b64u(key_id(public_raw)) != kid:
+            raise ConfigError(f"私钥文件 {path} 与密钥标识 {kid} 不符", f"{path} holds another key")
+        raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                    serialization.NoEncryption())
+        return Signer(key_id(public_raw), cose_private_key(raw, public_raw), private)
+
+
+def _write_private(path: Path, pem: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)

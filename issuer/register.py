@@ -1,0 +1,70 @@
+"""The certificate register: a number's versions, the current one, and
+revocation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from verifier.clock import now_utc
+from verifier.numbers import CertificateNumber, NumberFormatError
+
+from . import audit
+from .errors import InputRefused, NotFound
+from .models import Certificate
+from .qr import verification_url
+
+
+def parse_number(text: str) -> str:
+    try:
+        return CertificateNumber.parse(text).compact
+    except NumberFormatError as e:
+        raise InputRefused(f"证书编号 {text} 无效：{e}", f"invalid certificate number: {e}") from None
+
+
+def history(session: Session, number: str) -> list[Certificate]:
+    rows = list(session.scalars(select(Certificate).where(Certificate.number == parse_number(number))
+                                .order_by(Certificate.version)))
+    if not rows:
+        raise NotFound(f"没有编号为 {number} 的证书", f"no certificate has number {number}")
+    return rows
+
+
+def latest(session: Session, number: str) -> Certificate:
+    """The current version, or the newest one if none is current (revoked)."""
+    rows = history(session, number)
+    return next((r for r in rows if r.state == "current"), rows[-1])
+
+
+def show_json(cert: Certificate, base_url: str) -> dict:
+    """FORMATS.md's `ecert show --json`, plus the verdict and check code."""
+    return {"number": cert.number, "version": cert.version, "status": cert.state,
+            "token": cert.token, "url": verification_url(base_url, cert.token),
+            "valid_until": cert.valid_until.isoformat(),
+            "verdict": ("in_progress", "qualified", "not_qualified")[cert.verdict],
+            "check_code": cert.check_code}
+
+
+@dataclass(frozen=True)
+class Revoked:
+    number: str
+    version: int
+
+
+def revoke(session: Session, number: str, reason: str, actor: str) -> Revoked:
+    reason = reason.strip()
+    if not reason:
+        raise InputRefused("撤销证书必须写明原因（--reason）", "a revocation needs a reason")
+    compact = parse_number(number)
+    cert = session.scalars(select(Certificate)
+                           .where(Certificate.number == compact, Certificate.state == "current")
+                           .with_for_update()).first()
+    if cert is None:
+        latest(session, compact)  # NotFound if there is no certificate at all
+        raise InputRefused(f"证书 {number} 没有现行版本（已撤销）", f"{number} has no current version to revoke")
+    cert.state, cert.changed_at, cert.revoke_reason = "revoked", now_utc(), reason
+    session.flush()
+    audit.append(session, actor, [audit.Event("revoke", compact, {"version": cert.version,
+                                                                   "reason": reason})])
+    return Revoked(compact, cert.version)

@@ -1,0 +1,37 @@
+"""`ecert status export`: the register's states, signed for offline
+verification (format in verifier/status.py)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from verifier.clock import as_utc, now_utc
+from verifier.status import SNAPSHOT_FORMAT, canonical
+from verifier.token import b64u
+
+from .keystore import Signer
+from .models import Certificate
+
+
+def build_snapshot(session: Session, bureau: str) -> dict:
+    c = Certificate
+    entries: dict[str, list] = {}
+    rows = session.execute(select(c.number, c.state, c.changed_at, c.revoke_reason)
+                           .where(c.bureau_code == bureau).order_by(c.number, c.version),
+                           execution_options={"yield_per": 5000})
+    for number, state, changed_at, reason in rows:
+        at = as_utc(changed_at).isoformat() if changed_at else None
+        entries.setdefault(number, []).append([state, at, reason])
+    return {"issuer": bureau, "generated_at": now_utc().isoformat(), "certificates": entries}
+
+
+def write_snapshot(snapshot: dict, signer: Signer, path: Path) -> None:
+    doc = {"format": SNAPSHOT_FORMAT, "kid": signer.kid_text,
+           "signature": b64u(signer.sign_bytes(canonical(snapshot))), "snapshot": snapshot}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, path)

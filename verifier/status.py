@@ -1,0 +1,147 @@
+"""Where a certificate stands in the register: current, superseded or revoked.
+
+Online, the verifier reads the register's table; offline, a status snapshot
+that `ecert status export` writes and signs with the bureau's current key:
+
+    {"format": "teacher-ecert-status/1", "kid": "<base64url>",
+     "signature": "<base64url Ed25519 over the canonical JSON of snapshot>",
+     "snapshot": {"issuer": "654004", "generated_at": "<ISO 8601>",
+                  "certificates": {"<number>": [[state, changed_at, reason], ...]}}}
+
+Each number lists its versions in order (version 1 first). Canonical JSON:
+sorted keys, no spaces, UTF-8.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Engine, select
+
+from verifier import schema
+from verifier.clock import as_utc
+from verifier.keyset import KeySet
+from verifier.token import from_b64u
+
+SNAPSHOT_FORMAT = "teacher-ecert-status/1"
+STATES = ("current", "superseded", "revoked")
+MAX_SNAPSHOT_BYTES = 200_000_000
+
+
+class SnapshotError(ValueError):
+    """A status snapshot that cannot be trusted or read."""
+
+
+@dataclass(frozen=True)
+class VersionState:
+    state: str
+    changed_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class NumberStatus:
+    number: str
+    versions: tuple[VersionState, ...]  # version 1 first
+
+    @property
+    def latest(self) -> int:
+        return len(self.versions)
+
+    def of(self, version: int) -> VersionState | None:
+        return self.versions[version - 1] if 1 <= version <= len(self.versions) else None
+
+
+class StatusSource(Protocol):
+    description: str
+
+    def lookup(self, number: str) -> NumberStatus | None: ...
+
+
+def canonical(obj: object) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class DatabaseStatus:
+    description = "online register"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def lookup(self, number: str) -> NumberStatus | None:
+        t = schema.certificates
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.version, t.c.state, t.c.changed_at, t.c.revoke_reason)
+                                .where(t.c.number == number).order_by(t.c.version)).all()
+        if not rows:
+            return None
+        return NumberStatus(number, tuple(VersionState(r.state, as_utc(r.changed_at), r.revoke_reason)
+                                          for r in rows))
+
+
+class SnapshotStatus:
+    def __init__(self, issuer: str, generated_at: datetime, entries: dict[str, list]) -> None:
+        self.issuer = issuer
+        self.generated_at = generated_at
+        self._entries = entries
+        self.description = f"status snapshot of {generated_at.isoformat()}"
+
+    def lookup(self, number: str) -> NumberStatus | None:
+        versions = self._entries.get(number)
+        if versions is None:
+            return None
+        return NumberStatus(number, tuple(
+            VersionState(s, datetime.fromisoformat(at) if at else None, reason)
+            for s, at, reason in versions))
+
+    @classmethod
+    def load(cls, path: Path, keys: KeySet) -> "SnapshotStatus":
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise SnapshotError(f"{path}: cannot read the status snapshot ({e.strerror})") from None
+        if len(data) > MAX_SNAPSHOT_BYTES:
+            raise SnapshotError(f"{path}: too large for a status snapshot")
+        try:
+            doc = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise SnapshotError(f"{path}: not JSON") from None
+        try:
+            return cls.from_document(doc, keys)
+        except SnapshotError as e:
+            raise SnapshotError(f"{path}: {e}") from None
+
+    @classmethod
+    def from_document(cls, doc: object, keys: KeySet) -> "SnapshotStatus":
+        if not isinstance(doc, dict) or doc.get("format") != SNAPSHOT_FORMAT:
+            raise SnapshotError(f"not a status snapshot (format {SNAPSHOT_FORMAT})")
+        snap = doc.get("snapshot")
+        try:
+            kid = from_b64u(str(doc["kid"]))
+            signature = from_b64u(str(doc["signature"]))
+            generated_at = datetime.fromisoformat(snap["generated_at"])
+            issuer, entries = str(snap["issuer"]), snap["certificates"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise SnapshotError(f"snapshot is missing or has a malformed member ({e})") from None
+        key = keys.get(kid)
+        if key is None:
+            raise SnapshotError(f"signed by key {doc['kid']}, which is not in the key set")
+        if key.compromised_at is not None and key.compromised_at <= generated_at:
+            raise SnapshotError(f"signed by key {key.kid} after it was compromised")
+        try:
+            Ed25519PublicKey.from_public_bytes(key.public_raw).verify(signature, canonical(snap))
+        except InvalidSignature:
+            raise SnapshotError("its signature does not verify: altered or not the bureau's") from None
+        if not isinstance(entries, dict) or not all(_well_formed(v) for v in entries.values()):
+            raise SnapshotError("malformed certificate entries")
+        return cls(issuer, generated_at, entries)
+
+
+def _well_formed(versions: object) -> bool:
+    return isinstance(versions, list) and all(
+        isinstance(v, list) and len(v) == 3 and v[0] in STATES for v in versions)

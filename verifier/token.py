@@ -1,0 +1,264 @@
+"""The signed token of FORMATS.md: a COSE_Sign1 (tag 18, EdDSA) over a CWT
+claims map, carried in the QR code's URL as unpadded base32.
+
+COSE and CWT are done by python-cwt; this module fixes the claims, their
+types and the header, and refuses anything else. The issuer signs with
+`sign`; the verifier parses with `parse` and checks with `verify_signature`.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import cbor2
+from cwt import COSE, COSEKey
+from cwt.exceptions import CWTError
+
+from verifier.clock import CHINA
+from verifier.numbers import CertificateNumber, NumberFormatError
+
+COSE_SIGN1_TAG = 18
+ALG_EDDSA = -8
+HDR_ALG, HDR_KID = 1, 4
+KID_BYTES = 8
+MAX_TOKEN_CHARS = 4096  # a real token is ~400; anything far larger is hostile
+CREDIT_SLOTS = 8  # seven leaf buckets and the total
+STATUS_NAMES = {0: "in_progress", 1: "qualified", 2: "not_qualified"}
+STATUS_LABELS = {0: "周期进行中", 1: "合格", 2: "不合格"}
+
+# claim key -> (name, python type)
+CLAIMS = {1: ("iss", str), 2: ("sub", str), 4: ("exp", int), 6: ("iat", int),
+          -1: ("version", int), -2: ("holder", str), -3: ("id_masked", str),
+          -4: ("cycle", int), -5: ("school", str), -6: ("credits", list),
+          -7: ("years", list), -8: ("status", int)}
+BASE32_RE = re.compile(r"[A-Z2-7]+")
+ID_MASKED_RE = re.compile(r"\*{14}[0-9]{3}[0-9X]")
+
+_cose = COSE.new(alg_auto_inclusion=False, kid_auto_inclusion=False)
+
+
+class TokenError(ValueError):
+    """A token that is not one of ours in form. `message` is Chinese for the
+    committee member, `detail` English."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(detail)
+        self.message, self.detail = message, detail
+
+
+@dataclass(frozen=True)
+class Claims:
+    issuer: str
+    number: str
+    expires: int
+    issued: int
+    version: int
+    holder: str
+    id_masked: str
+    cycle: int
+    school: str
+    credits: tuple[int, ...]  # hundredths; LEAF_BUCKETS order, then the total
+    years: tuple[int, ...]  # hundredths; first cycle year first
+    status: int
+
+    @property
+    def valid_until(self) -> date:
+        return datetime.fromtimestamp(self.expires, CHINA).date()
+
+    @property
+    def issued_at(self) -> datetime:
+        return datetime.fromtimestamp(self.issued, CHINA)
+
+    @property
+    def status_name(self) -> str:
+        return STATUS_NAMES[self.status]
+
+    def to_cbor_map(self) -> dict[int, object]:
+        return {1: self.issuer, 2: self.number, 4: self.expires, 6: self.issued,
+                -1: self.version, -2: self.holder, -3: self.id_masked, -4: self.cycle,
+                -5: self.school, -6: list(self.credits), -7: list(self.years), -8: self.status}
+
+    def fingerprint(self) -> str:
+        """What the certificate certifies, without when or which version: two
+        issues with the same fingerprint say the same thing."""
+        content = {k: v for k, v in self.to_cbor_map().items() if k not in (6, -1)}
+        return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False)
+                              .encode()).hexdigest()
+
+
+def end_of_day(day: date) -> int:
+    """exp: 23:59:59 China time of the valid-until day, as NumericDate."""
+    return int(datetime.combine(day, time(23, 59, 59), CHINA).timestamp())
+
+
+# -- text form -------------------------------------------------------------
+
+def to_base32(raw: bytes) -> str:
+    return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+
+def from_base32(text: str) -> bytes:
+    if len(text) > MAX_TOKEN_CHARS:
+        raise TokenError("查验码过长，不是本系统签发的证书", f"token of {len(text)} characters "
+                         f"exceeds the {MAX_TOKEN_CHARS} limit")
+    t = text.strip().upper()
+    if not t or not BASE32_RE.fullmatch(t):
+        bad = next((c for c in t if not ("A" <= c <= "Z" or "2" <= c <= "7")), "")
+        raise TokenError("证书数据含有非法字符，可能被截断或篡改",
+                         f"token is not base32 (A-Z, 2-7){f': found {bad!r}' if bad else ': empty'}")
+    try:
+        return base64.b32decode(t + "=" * (-len(t) % 8))
+    except binascii.Error:
+        raise TokenError("证书数据长度不正确，可能被截断", "token is not valid base32 (bad length)") from None
+
+
+# -- keys ------------------------------------------------------------------
+
+def b64u(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def from_b64u(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def key_id(public_raw: bytes) -> bytes:
+    """First 8 bytes of the RFC 7638 thumbprint of the Ed25519 public JWK."""
+    jwk = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": b64u(public_raw)},
+                     separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(jwk.encode()).digest()[:KID_BYTES]
+
+
+def cose_public_key(public_raw: bytes) -> COSEKey:
+    # The COSE_Key map form, so that kid is the raw 8 bytes of the header.
+    return COSEKey.new({1: 1, 2: key_id(public_raw), 3: ALG_EDDSA, -1: 6, -2: public_raw})
+
+
+def cose_private_key(private_raw: bytes, public_raw: bytes) -> COSEKey:
+    return COSEKey.new({1: 1, 2: key_id(public_raw), 3: ALG_EDDSA, -1: 6, -2: public_raw,
+                        -4: private_raw})
+
+
+# -- sign and parse --------------------------------------------------------
+
+def sign(claims: Claims, key: COSEKey, kid: bytes) -> bytes:
+    payload = cbor2.dumps(claims.to_cbor_map())
+    return _cose.encode_and_sign(payload, key, protected={HDR_ALG: ALG_EDDSA, HDR_KID: kid},
+                                 unprotected={})
+
+
+@dataclass(frozen=True)
+class ParsedToken:
+    raw: bytes
+    kid: bytes
+    claims: Claims
+
+
+def parse(raw: bytes) -> ParsedToken:
+    """Structure and claims, without the signature. Raises TokenError."""
+    try:
+        obj = cbor2.loads(raw)
+    except Exception:  # cbor2 raises several types on garbage; all mean the same
+        raise TokenError("证书数据无法解码，可能被截断或篡改", "token is not well-formed CBOR") from None
+    if not isinstance(obj, cbor2.CBORTag) or obj.tag != COSE_SIGN1_TAG:
+        raise TokenError("证书数据不是签名结构", "token is not a COSE_Sign1 (CBOR tag 18)")
+    msg = obj.value
+    if (not isinstance(msg, (list, tuple)) or len(msg) != 4 or not isinstance(msg[0], bytes)
+            or not isinstance(msg[1], dict) or not isinstance(msg[2], bytes)
+            or not isinstance(msg[3], bytes)):
+        raise TokenError("证书签名结构不完整", "COSE_Sign1 must be [protected, unprotected, payload, signature]")
+    kid = _protected_kid(msg[0])
+    if msg[1]:
+        raise TokenError("证书签名结构含有未知字段", "unprotected header must be empty")
+    return ParsedToken(raw, kid, _claims(msg[2]))
+
+
+def _protected_kid(protected: bytes) -> bytes:
+    try:
+        header = cbor2.loads(protected)
+    except Exception:
+        raise TokenError("证书签名头无法解码", "protected header is not CBOR") from None
+    if not isinstance(header, dict) or set(header) != {HDR_ALG, HDR_KID}:
+        raise TokenError("证书签名头不符合规范", "protected header must hold exactly alg (1) and kid (4)")
+    if header[HDR_ALG] != ALG_EDDSA:
+        raise TokenError("证书签名算法不是 EdDSA", f"alg is {header[HDR_ALG]!r}, expected -8 (EdDSA)")
+    kid = header[HDR_KID]
+    if not isinstance(kid, bytes) or len(kid) != KID_BYTES:
+        raise TokenError("证书签名密钥标识不符合规范", "kid must be a byte string of 8 bytes")
+    return kid
+
+
+def _claims(payload: bytes) -> Claims:
+    try:
+        m = cbor2.loads(payload)
+    except Exception:
+        raise TokenError("证书内容无法解码", "payload is not CBOR") from None
+    if not isinstance(m, dict):
+        raise TokenError("证书内容不是声明集合", "payload is not a CWT claims map")
+    unknown = set(m) - set(CLAIMS)
+    missing = set(CLAIMS) - set(m)
+    if unknown:
+        raise TokenError("证书含有未知内容项", f"unknown claim(s) {sorted(unknown, key=str)}")
+    if missing:
+        names = ", ".join(CLAIMS[k][0] for k in sorted(missing))
+        raise TokenError("证书缺少必要内容项", f"missing claim(s): {names}")
+    for k, (name, typ) in CLAIMS.items():
+        v = m[k]
+        if typ is list:
+            ok = isinstance(v, (list, tuple)) and all(_uint(x) for x in v)
+        elif typ is int:
+            ok = _uint(v)
+        else:
+            ok = isinstance(v, str)
+        if not ok:
+            raise TokenError("证书内容项类型不正确", f"claim {name} ({k}) has the wrong type")
+    claims = Claims(issuer=m[1], number=m[2], expires=m[4], issued=m[6], version=m[-1], holder=m[-2],
+                    id_masked=m[-3], cycle=m[-4], school=m[-5], credits=tuple(m[-6]),
+                    years=tuple(m[-7]), status=m[-8])
+    _check_values(claims)
+    return claims
+
+
+def _uint(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63
+
+
+def _check_values(c: Claims) -> None:
+    try:
+        number = CertificateNumber.parse(c.number)
+    except NumberFormatError as e:
+        raise TokenError("证书编号校验位错误或格式不正确", f"sub: {e}") from None
+    if c.number != number.compact:
+        raise TokenError("证书编号格式不正确", "sub must be the 16-character compact number")
+    if c.issuer != number.bureau or c.cycle != number.cycle:
+        raise TokenError("证书编号与签发机关或周期不一致",
+                         f"sub {c.number} does not belong to issuer {c.issuer}, cycle {c.cycle}")
+    if not ID_MASKED_RE.fullmatch(c.id_masked):
+        raise TokenError("身份证号掩码格式不正确", "id_masked must be 14 '*' and the last 4 characters")
+    if c.version < 1:
+        raise TokenError("证书版本号不正确", "version must be 1 or more")
+    if c.status not in STATUS_NAMES:
+        raise TokenError("证书结论代码未知", f"status {c.status} is not 0, 1 or 2")
+    if len(c.credits) != CREDIT_SLOTS:
+        raise TokenError("证书学分项数不正确", f"credits must have {CREDIT_SLOTS} entries, has {len(c.credits)}")
+    if not 1 <= len(c.years) <= 10:
+        raise TokenError("证书年度学分项数不正确", f"years must have 1..10 entries, has {len(c.years)}")
+    if not c.holder.strip() or len(c.holder) > 100 or len(c.school) > 200:
+        raise TokenError("持证人或学校名称不正确", "holder must be non-empty; holder ≤ 100, school ≤ 200 characters")
+    try:
+        c.valid_until, c.issued_at  # noqa: B018  (out-of-range timestamps raise here)
+    except (OverflowError, OSError, ValueError):
+        raise TokenError("证书日期超出范围", "exp or iat is out of range") from None
+
+
+def verify_signature(token: ParsedToken, key: COSEKey) -> bool:
+    """True when the token's signature is good under this key."""
+    try:
+        return _cose.decode(token.raw, key) is not None
+    except (CWTError, ValueError):  # cwt says "bad signature" as VerifyError or ValueError
+        return False

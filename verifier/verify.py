@@ -1,0 +1,259 @@
+"""The verification engine: the checks of FORMATS.md, in order, each with a
+Chinese message for the committee and an English detail.
+
+    format → signature → key → status → validity → credits
+
+A check that cannot run because an earlier one failed is reported as not
+run (ok false). `valid` is true only when every check is ok.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from verifier.clock import CHINA, today_in_china
+from verifier.keyset import KeySet, PublicKey
+from verifier.profiles import ProfileError, RulesProfile, profile_for_cycle
+from verifier.requirements import check_minimums, prorate
+from verifier.status import StatusSource
+from verifier.inputs import token_from_input
+from verifier.numbers import CertificateNumber
+from verifier.token import STATUS_LABELS, ParsedToken, TokenError, b64u, parse, verify_signature
+from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, LEAF_BUCKETS
+
+CHECKS = ("format", "signature", "key", "status", "validity", "credits")
+HUNDRED = Decimal(100)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    message: str
+    detail: str
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "message": self.message, "detail": self.detail}
+
+
+@dataclass
+class Result:
+    checks: list[Check]
+    certificate: dict | None = None
+    claims: object = None  # verifier.token.Claims when the format check passed
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return len(self.checks) == len(CHECKS) and all(c.ok for c in self.checks)
+
+    def check(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+    @property
+    def first_failure(self) -> Check | None:
+        return next((c for c in self.checks if not c.ok), None)
+
+    def to_json(self) -> dict:
+        return {"valid": self.valid, "checks": [c.to_json() for c in self.checks],
+                "certificate": self.certificate}
+
+
+def cents(n: int) -> Decimal:
+    return Decimal(n) / HUNDRED
+
+
+def amount(d: Decimal) -> str:
+    return f"{d:.2f}"
+
+
+class Verifier:
+    """Checks tokens against a key set and a status source (online: the
+    database; offline: a JWKS file and a signed status snapshot)."""
+
+    def __init__(self, keys: KeySet, status: StatusSource) -> None:
+        self.keys, self.status = keys, status
+
+    def verify_input(self, value: str, at: date | None = None) -> Result:
+        """INPUT as the CLI takes it: a token, a URL, or a file's path."""
+        try:
+            raw = token_from_input(value)
+        except TokenError as e:
+            return _format_failed(e)
+        return self.verify_raw(raw, at)
+
+    def verify_raw(self, raw: bytes, at: date | None = None) -> Result:
+        try:
+            token = parse(raw)
+        except TokenError as e:
+            return _format_failed(e)
+        return self._verify(token, at or today_in_china())
+
+    def _verify(self, token: ParsedToken, at: date) -> Result:
+        c = token.claims
+        profile = _profile(c.issuer, c.cycle)
+        checks = [Check("format", True, "证书数据格式正确",
+                        f"COSE_Sign1/EdDSA token with the claims of FORMATS.md; number {c.number} "
+                        "has a good check character")]
+        key = self.keys.get(token.kid)
+        checks.append(_signature(token, key))
+        if checks[-1].ok:
+            checks += [_key(token, key), self._status(token), _validity(token, at),
+                       _credits(token, profile)]
+        else:
+            checks += [_not_run(n, "signature") for n in CHECKS[2:]]
+        return Result(checks, _certificate(token, key, profile), c)
+
+    def _status(self, token: ParsedToken) -> Check:
+        c = token.claims
+        info = self.status.lookup(c.number)
+        where = self.status.description
+        if info is None:
+            return Check("status", False, "登记系统中查无此证书",
+                         f"number {c.number} is not in the register ({where})")
+        state = info.of(c.version)
+        if state is None:
+            return Check("status", False, "登记系统中查无此证书版本",
+                         f"version {c.version} of {c.number} is not in the register; "
+                         f"latest is {info.latest} ({where})")
+        when = state.changed_at.astimezone(CHINA).date().isoformat() if state.changed_at else "?"
+        if state.state == "revoked":
+            return Check("status", False, "证书已被撤销",
+                         f"revoked on {when}: {state.reason or 'no reason given'} ({where})")
+        if state.state == "superseded":
+            return Check("status", False, f"证书已被新版本取代（现行为第 {info.latest} 版）",
+                         f"superseded by version {info.latest} on {when} ({where})")
+        return Check("status", True, f"证书为现行版本（第 {c.version} 版）",
+                     f"current version {c.version} ({where})")
+
+
+def _format_failed(e: TokenError) -> Result:
+    checks = [Check("format", False, e.message, e.detail)]
+    checks += [_not_run(n, "format") for n in CHECKS[1:]]
+    return Result(checks, None)
+
+
+def _not_run(name: str, because: str) -> Check:
+    return Check(name, False, "未检查（前一项未通过）", f"not run: the {because} check failed")
+
+
+def _profile(issuer: str, cycle: int) -> RulesProfile | None:
+    try:
+        return profile_for_cycle(cycle, issuer)
+    except ProfileError:
+        return None
+
+
+def _signature(token: ParsedToken, key: PublicKey | None) -> Check:
+    kid = b64u(token.kid)
+    if key is None:
+        return Check("signature", False, "签名密钥未知：不是本机关公布的密钥签发的证书",
+                     f"no published key has kid {kid}; the signature cannot be checked")
+    if not verify_signature(token, key.cose):
+        return Check("signature", False, "签名无效：证书内容被篡改或并非本机关签发",
+                     f"the Ed25519 signature does not verify under key {kid}")
+    return Check("signature", True, "签名有效", f"Ed25519 signature verifies under key {kid}")
+
+
+def _key(token: ParsedToken, key: PublicKey) -> Check:
+    iat = token.claims.issued_at
+    if key.issuer != token.claims.issuer:
+        return Check("key", False, "签名密钥不属于该签发机关",
+                     f"key {key.kid} belongs to {key.issuer}, the token says {token.claims.issuer}")
+    if key.compromised_at is not None and key.compromised_at <= iat:
+        return Check("key", False, "签名密钥已泄露作废，此后签发的证书无效",
+                     f"key {key.kid} was compromised as of {key.compromised_at.astimezone(CHINA).isoformat()}; "
+                     f"the token was issued at {iat.isoformat()}")
+    if iat < key.not_before or (key.not_after is not None and iat > key.not_after):
+        until = key.not_after.astimezone(CHINA).isoformat() if key.not_after else "now"
+        return Check("key", False, "证书签发时间不在签名密钥的使用期内",
+                     f"issued at {iat.isoformat()}, outside key {key.kid}'s use window "
+                     f"{key.not_before.astimezone(CHINA).isoformat()} .. {until}")
+    return Check("key", True, "签名密钥有效",
+                 f"key {key.kid} of bureau {key.issuer} ({key.status}), in use at the issue time, "
+                 "not compromised")
+
+
+def _validity(token: ParsedToken, at: date) -> Check:
+    c = token.claims
+    until, issued = c.valid_until, c.issued_at.date()
+    if at > until:
+        return Check("validity", False, f"证书已过有效期（有效期至 {until}）",
+                     f"on {at} the certificate had expired: valid until {until}")
+    if at < issued:
+        return Check("validity", False, f"所查日期早于证书签发日期（{issued}）",
+                     f"on {at} this version had not been issued yet (issued {issued})")
+    return Check("validity", True, f"在有效期内（有效期至 {until}）", f"on {at}: valid until {until}")
+
+
+def _credits(token: ParsedToken, profile: RulesProfile | None) -> Check:
+    c = token.claims
+    leaves, total = c.credits[:7], c.credits[7]
+    if sum(leaves) != total:
+        return Check("credits", False, "各类学分之和与总学分不符",
+                     f"buckets add up to {amount(cents(sum(leaves)))}, total says {amount(cents(total))}")
+    if sum(c.years) != total:
+        return Check("credits", False, "各年度学分之和与总学分不符",
+                     f"years add up to {amount(cents(sum(c.years)))}, total says {amount(cents(total))}")
+    if profile is None:
+        return Check("credits", False, "未找到该周期公布的学分规则",
+                     f"no published rules profile for cycle {c.cycle} of bureau {c.issuer}")
+    if len(c.years) != len(profile.years):
+        return Check("credits", False, "年度学分项数与本周期不符",
+                     f"{len(c.years)} years in the token, cycle {c.cycle} has {len(profile.years)}")
+    if c.status != 1:
+        return Check("credits", True, f"学分合计一致（结论：{STATUS_LABELS[c.status]}）",
+                     f"parts add up to the total {amount(cents(total))}; status "
+                     f"{c.status_name}, so the minimums are not claimed")
+    return _meets_profile(c, profile)
+
+
+def _meets_profile(c, profile: RulesProfile) -> Check:
+    buckets = bucket_amounts(c.credits)
+    _, unmet = check_minimums(buckets, profile.minimums, profile.offset)
+    if not unmet:
+        return Check("credits", True, "学分合计一致，达到本周期合格要求",
+                     f"parts add up to {amount(buckets['total'])} and meet profile {profile.id}")
+    # A teacher who joined during the cycle owes prorated minimums; the token
+    # does not say her years of service, so accept the smallest share the
+    # profile allows that the totals meet, and say so.
+    lj = profile.late_joiners
+    n = len(profile.years)
+    if lj is not None:
+        shares = [s for s in range(n - 1, lj.min_years - 1, -1)
+                  if not check_minimums(buckets, prorate(profile.minimums, s, n), profile.offset)[1]]
+        if shares:
+            k = shares[0]
+            return Check("credits", True, f"学分合计一致，达到周期内入职教师按 {k}/{n} 折算的合格要求",
+                         f"parts add up to {amount(buckets['total'])}; the full minimums of "
+                         f"{profile.id} are not met ({', '.join(unmet)}), the minimums prorated "
+                         f"for {k} of {n} years served (rule {lj.rule}) are; the token "
+                         "does not carry the years served")
+    labels = "、".join(BUCKET_LABELS[b] for b in unmet)
+    return Check("credits", False, f"证书标为合格，但学分未达到本周期要求：{labels}",
+                 f"status says qualified but {', '.join(unmet)} below the minimums of {profile.id}")
+
+
+def bucket_amounts(credits: tuple[int, ...]) -> dict[str, Decimal]:
+    leaves = {b: cents(v) for b, v in zip(LEAF_BUCKETS, credits)}
+    out = dict(leaves)
+    for name, parts in AGGREGATES.items():
+        out[name] = sum((leaves[p] for p in parts), Decimal(0))
+    return out
+
+
+def _certificate(token: ParsedToken, key: PublicKey | None, profile: RulesProfile | None) -> dict:
+    c = token.claims
+    buckets = bucket_amounts(c.credits)
+    first = profile.first_year if profile else None
+    years = {str(first + i) if first else str(i + 1): amount(cents(v)) for i, v in enumerate(c.years)}
+    return {
+        "number": c.number, "printed_number": CertificateNumber.parse(c.number).printed,
+        "version": c.version, "holder": c.holder, "id_masked": c.id_masked,
+        "school": c.school, "cycle": c.cycle, "status": c.status_name,
+        "credits": {b: amount(buckets[b]) for b in BUCKETS}, "years": years,
+        "issued_at": c.issued_at.isoformat(), "valid_until": c.valid_until.isoformat(),
+        "issuer": {"code": c.issuer, "name": profile.issuer_name if profile else None,
+                   "kid": b64u(token.kid)},
+    }
