@@ -58,6 +58,28 @@ PY
 )
   say "one teacher's credit sheet: ecert credits $first"
   $ecert credits "$first"
+  local first_number; first_number=$($ecert credits "$first" --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["certificate_number"])')
+  demo_passphrase
+  say "signing key (ECERT_KEYS_DIR=${ECERT_KEYS_DIR:-keys})"
+  $ecert keys init
+  say "issuing the certificates of cycle 7"
+  $ecert issue --cycle 7
+  local url; url=$($ecert show "$first_number" --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+  say "verifying one: ecert verify URL"
+  $ecert verify "$url"
+}
+
+# A real bureau sets ECERT_KEY_PASSPHRASE itself. For the sample run, one is
+# made once and kept beside the database (data/ is not in git), so that a
+# second run opens the same key.
+demo_passphrase() {
+  [ -n "${ECERT_KEY_PASSPHRASE:-}" ] && return 0
+  local file="$ECERT_DATA_DIR/demo-key-passphrase"
+  if [ ! -s "$file" ]; then
+    (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))' > "$file")
+  fi
+  ECERT_KEY_PASSPHRASE=$(cat "$file"); export ECERT_KEY_PASSPHRASE
+  say "ECERT_KEY_PASSPHRASE not set: using the sample passphrase in $file"
 }
 
 install_system_packages

@@ -78,19 +78,30 @@ class ChainReport:
 
 def verify_chain(session: Session) -> ChainReport:
     """Recompute every hash; the first break is named by its sequence number."""
-    prev, n, expected_seq = GENESIS, 0, 1
     rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq),
                            execution_options={"yield_per": 5000}).scalars()
-    for e in rows:
-        if e.seq != expected_seq:
-            return ChainReport(n, False, f"entry {expected_seq} is missing (next is {e.seq})")
-        if e.prev_hash != prev:
-            return ChainReport(n, False, f"entry {e.seq} does not point at entry {e.seq - 1}")
-        if entry_hash(prev, e.seq, e.at, e.actor, e.action, e.subject, e.detail) != e.hash:
-            return ChainReport(n, False, f"entry {e.seq} ({e.action} {e.subject}) was altered")
-        prev, n, expected_seq = e.hash, n + 1, e.seq + 1
+    try:
+        n, prev, problem = _walk(rows)
+    finally:
+        rows.close()  # a server-side cursor on PostgreSQL, left early on a break
+    if problem:
+        return ChainReport(n, False, problem)
     head = session.get(AuditHead, HEAD_ID)
     if head is not None and (head.seq, head.hash) != (n, prev):
         return ChainReport(n, False, f"the chain ends at entry {n}, but the head says {head.seq}: "
                                      "entries were removed from the end")
     return ChainReport(n, True)
+
+
+def _walk(rows) -> tuple[int, str, str]:
+    """(good entries, last good hash, the first problem or "")."""
+    prev, n, expected_seq = GENESIS, 0, 1
+    for e in rows:
+        if e.seq != expected_seq:
+            return n, prev, f"entry {expected_seq} is missing (next is {e.seq})"
+        if e.prev_hash != prev:
+            return n, prev, f"entry {e.seq} does not point at entry {e.seq - 1}"
+        if entry_hash(prev, e.seq, e.at, e.actor, e.action, e.subject, e.detail) != e.hash:
+            return n, prev, f"entry {e.seq} ({e.action} {e.subject}) was altered"
+        prev, n, expected_seq = e.hash, n + 1, e.seq + 1
+    return n, prev, ""

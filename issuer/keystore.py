@@ -79,7 +79,7 @@ class Keystore:
                                     serialization.BestAvailableEncryption(secret))
         self.dir.mkdir(parents=True, exist_ok=True)
         _write_private(self.path(kid), pem)
-        row = SigningKey(kid=kid, bureau_code=bureau, public_x=b64u(public_raw), not_before=now_utc())
+        row = SigningKey(kid=kid, bureau_code=bureau, public_x=b64u(public_raw), not_before=_whole_second())
         session.add(row)
         session.flush()
         audit.append(session, self.actor, [audit.Event("key-create", kid, {"bureau": bureau})])
@@ -88,7 +88,7 @@ class Keystore:
     def rotate(self, session: Session, bureau: str) -> tuple[SigningKey | None, SigningKey]:
         old = self.active(session, bureau, lock=True)
         if old is not None:
-            old.not_after = now_utc()
+            old.not_after = _whole_second()
             session.flush()
             audit.append(session, self.actor, [audit.Event("key-retire", old.kid, {"bureau": bureau})])
         return old, self.create(session, bureau)
@@ -100,7 +100,7 @@ class Keystore:
         key.compromised_at = as_utc(as_of)
         key.compromise_note = note
         if key.not_after is None:
-            key.not_after = now_utc()
+            key.not_after = _whole_second()
         session.flush()
         audit.append(session, self.actor, [audit.Event(
             "key-compromise", kid, {"as_of": as_utc(as_of).isoformat(), "note": note})])
@@ -140,3 +140,8 @@ def _write_private(path: Path, pem: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
+
+
+def _whole_second():
+    """Use windows in whole seconds, as the token's iat is."""
+    return now_utc().replace(microsecond=0)

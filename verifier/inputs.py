@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from pathlib import Path
 
 from verifier.token import TokenError, from_base32
@@ -85,7 +86,15 @@ def token_from_image(data: bytes, name: str = "image") -> bytes:
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise TokenError("图片过大", f"{name}: image pixels exceeds {MAX_IMAGE_PIXELS:,}") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise TokenError("图片损坏或无法读取", f"{name}: not a readable PNG or JPEG") from None
+    try:
+        with img:
             w, h = img.size
             if w * h > MAX_IMAGE_PIXELS:
                 raise TokenError("图片过大", f"{name}: {w}×{h} pixels exceeds {MAX_IMAGE_PIXELS:,}")

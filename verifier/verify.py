@@ -215,14 +215,17 @@ def _meets_profile(c, profile: RulesProfile) -> Check:
     if not unmet:
         return Check("credits", True, "学分合计一致，达到本周期合格要求",
                      f"parts add up to {amount(buckets['total'])} and meet profile {profile.id}")
-    # A teacher who joined during the cycle owes prorated minimums; the token
-    # does not say her years of service, so accept the smallest share the
-    # profile allows that the totals meet, and say so.
+    # A teacher who joined during the cycle owes prorated minimums, and the
+    # token does not say her years of service. Accept the largest share the
+    # totals meet, if the years agree with it: with k full years served she
+    # was hired in year n-k, so every earlier year shows no credits
+    # (pre-service records register nothing).
     lj = profile.late_joiners
     n = len(profile.years)
     if lj is not None:
         shares = [s for s in range(n - 1, lj.min_years - 1, -1)
-                  if not check_minimums(buckets, prorate(profile.minimums, s, n), profile.offset)[1]]
+                  if not any(c.years[: n - s - 1])
+                  and not check_minimums(buckets, prorate(profile.minimums, s, n), profile.offset)[1]]
         if shares:
             k = shares[0]
             return Check("credits", True, f"学分合计一致，达到周期内入职教师按 {k}/{n} 折算的合格要求",

@@ -1,0 +1,205 @@
+"""Batch issuance, reissue, revocation and compromise, through `ecert` as the
+bureau runs it, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+
+from issuer.db import make_engine
+from issuer.models import AuditEntry, Certificate
+from tests.builders import RECORD_HEADER, record_row
+
+from .conftest import show, verify
+
+A, B, C = "6540040710000014", "6540040710000022", "6540040710000030"
+
+
+@pytest.fixture
+def db(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def states(db, number: str) -> list[tuple[int, str]]:
+    with db.connect() as c:
+        return [tuple(r) for r in c.execute(select(Certificate.version, Certificate.state)
+                                            .where(Certificate.number == number).order_by(Certificate.version))]
+
+
+def test_issue_then_again_changes_nothing(keyed, bureau, db):
+    out = keyed("issue").stdout
+    assert "签发 3，重新签发 0，未变化 0，拒绝 0" in out
+    assert "签发 0，重新签发 0，未变化 3，拒绝 0" in keyed("issue").stdout
+    for n in (A, B, C):
+        assert states(db, n) == [(1, "current")]
+        cert = show(keyed, n)
+        assert list(cert)[:6] == ["number", "version", "status", "token", "url", "valid_until"]
+        assert cert["url"].endswith("/V/" + cert["token"]) and cert["valid_until"] == "2028-12-31"
+        assert verify(keyed, cert["url"])["valid"] is True
+
+
+def test_a_corrected_record_reissues_one_teacher_and_supersedes_the_old_version(keyed, bureau, files, db):
+    keyed("issue")
+    before = show(keyed, B)
+    keyed("records", "import", str(files.csv("fix.csv", RECORD_HEADER, [
+        record_row(bureau[1], "X-ELE", grade="优秀")])))
+    assert "签发 0，重新签发 1，未变化 2" in keyed("issue").stdout
+    after = show(keyed, B)
+    assert (after["version"], after["check_code"]) == (2, before["check_code"])
+    assert states(db, B) == [(1, "superseded"), (2, "current")]
+    old = verify(keyed, before["token"])
+    assert old["valid"] is False and [c["name"] for c in old["checks"] if not c["ok"]] == ["status"]
+    assert "superseded by version 2" in old["checks"][3]["detail"]
+    assert verify(keyed, after["token"])["valid"] is True
+
+
+def test_final_review_qualified_until_the_extended_expiry(keyed, bureau):
+    keyed("issue")
+    refused = keyed("issue", "--final", check=False)
+    assert refused.returncode == 2 and "2028-12-01" in refused.stderr
+    assert "重新签发 3" in keyed("issue", "--final", "--as-of", "2028-12-31").stdout
+    a, b = show(keyed, A), show(keyed, B)
+    assert (a["verdict"], a["valid_until"]) == ("qualified", "2029-12-31")
+    assert (b["verdict"], b["valid_until"]) == ("not_qualified", "2028-12-31")
+    result = verify(keyed, a["token"], "--at", "2029-12-31")
+    assert result["valid"] and result["certificate"]["status"] == "qualified"
+    assert verify(keyed, a["token"], "--at", "2030-01-01")["checks"][4]["ok"] is False
+    # a routine run afterwards does not undo the final review
+    assert "未变化 3" in keyed("issue", "--as-of", "2029-01-05").stdout
+
+
+def test_revoke_then_batch_refuses_and_a_single_reissue_restores(keyed, bureau, db):
+    keyed("issue")
+    token = show(keyed, C)["token"]
+    assert keyed("revoke", C, "--reason", "重复登记").returncode == 0
+    result = verify(keyed, token)
+    assert result["valid"] is False and result["checks"][3]["message"] == "证书已被撤销"
+    assert "重复登记" in result["checks"][3]["detail"]
+    out = keyed("issue").stdout
+    assert "拒绝 1" in out and C in out
+    again = keyed("revoke", C, "--reason", "x", check=False)
+    assert again.returncode == 2
+    keyed("issue", "--teacher", C)
+    assert states(db, C) == [(1, "revoked"), (2, "current")]
+    assert verify(keyed, show(keyed, C)["token"])["valid"] is True
+
+
+def test_revoke_needs_a_reason_and_a_real_number(keyed, bureau):
+    keyed("issue")
+    assert keyed("revoke", A, "--reason", "  ", check=False).returncode == 2
+    assert keyed("revoke", "6540040710000015", "--reason", "x", check=False).returncode == 2  # check char
+    assert keyed("revoke", "6540040710009991", "--reason", "x", check=False).returncode == 3
+
+
+def test_a_compromised_key_fails_its_later_tokens_until_they_are_reissued(keyed, bureau):
+    keyed("issue")
+    token = show(keyed, A)["token"]
+    kid = verify(keyed, token)["certificate"]["issuer"]["kid"]
+    keyed("keys", "rotate")
+    keyed("keys", "compromise", kid, "--as-of", "2026-01-01", "--note", "备份盘丢失")
+    result = verify(keyed, token)
+    assert [c["name"] for c in result["checks"] if not c["ok"]] == ["key"]
+    assert "重新签发 3" in keyed("issue").stdout
+    fresh = verify(keyed, show(keyed, A)["token"])
+    assert fresh["valid"] and fresh["certificate"]["issuer"]["kid"] != kid
+
+
+def test_a_retired_key_still_verifies_what_it_signed(keyed, bureau):
+    keyed("issue")
+    token = show(keyed, A)["token"]
+    keyed("keys", "rotate")
+    assert verify(keyed, token)["valid"] is True
+    assert "未变化 3" in keyed("issue").stdout  # rotation alone does not reissue
+
+
+def test_offline_verification_with_the_jwks_and_a_signed_snapshot(keyed, bureau, tmp_path):
+    keyed("issue")
+    keyed("revoke", B, "--reason", "调离本市")
+    jwks, status = tmp_path / "jwks.json", tmp_path / "status.json"
+    keyed("keys", "jwks", "-o", str(jwks))
+    keyed("status", "export", "-o", str(status))
+    offline = ("--offline", "--jwks", str(jwks), "--status", str(status))
+    assert verify(keyed, show(keyed, A)["token"], *offline)["valid"] is True
+    revoked = verify(keyed, show(keyed, B)["token"], *offline)
+    assert revoked["checks"][3]["ok"] is False and "snapshot" in revoked["checks"][3]["detail"]
+    status.write_text(status.read_text(encoding="utf-8").replace("revoked", "current"), encoding="utf-8")
+    tampered = keyed("verify", show(keyed, B)["token"], *offline, check=False)
+    assert tampered.returncode == 1 and "signature does not verify" in tampered.stderr
+
+
+def test_one_current_certificate_per_number_is_enforced_by_the_database(keyed, bureau, db):
+    keyed("issue")
+    with db.connect() as c:
+        row = dict(c.execute(select(Certificate.__table__).where(Certificate.number == A)).mappings().one())
+    row.pop("id")
+    row["version"] = 2
+    with pytest.raises(Exception, match="(?i)unique"):
+        with db.begin() as c:
+            c.execute(Certificate.__table__.insert(), row)
+
+
+def test_the_audit_log_chains_every_event_and_refuses_rewrites(keyed, bureau, db):
+    keyed("issue")
+    keyed("revoke", A, "--reason", "测试")
+    assert "哈希链无断裂" in keyed("audit", "verify").stdout
+    with db.connect() as c:
+        actions = [r[0] for r in c.execute(select(AuditEntry.action).order_by(AuditEntry.seq))]
+        actors = set(c.scalars(select(AuditEntry.actor)))
+    assert actions == ["key-create", "issue", "issue", "issue", "revoke"] and actors == {"测试员"}
+    for sql in ("update audit_log set actor = 'x' where seq = 2", "delete from audit_log where seq = 5"):
+        with pytest.raises(Exception, match="append-only"):
+            with db.begin() as c:
+                c.execute(text(sql))
+
+
+def test_audit_verify_names_the_altered_entry(keyed, bureau, db, db_url):
+    keyed("issue")
+    with db.begin() as c:  # someone with the database owner's rights goes around the trigger
+        if db.dialect.name == "sqlite":
+            c.execute(text("drop trigger audit_log_no_update"))
+        else:
+            c.execute(text("alter table audit_log disable trigger audit_log_append_only"))
+        c.execute(text("update audit_log set subject = '6540040710009999' where seq = 3"))
+    result = keyed("audit", "verify", check=False)
+    assert result.returncode == 1 and "entry 3" in result.stderr
+
+
+def test_keys_need_the_passphrase_and_keep_private_keys_encrypted(keyed, monkeypatch, tmp_path):
+    pems = list((tmp_path / "keys").glob("*.pem"))
+    assert len(pems) == 1 and pems[0].stat().st_mode & 0o777 == 0o600
+    assert b"ENCRYPTED PRIVATE KEY" in pems[0].read_bytes()
+    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", "wrong passphrase!")
+    r = keyed("issue", check=False)
+    assert r.returncode == 1 and "口令不正确" in r.stderr
+    monkeypatch.delenv("ECERT_KEY_PASSPHRASE")
+    r = keyed("keys", "rotate", check=False)
+    assert r.returncode == 1 and "ECERT_KEY_PASSPHRASE" in r.stderr
+    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", "short")
+    assert "至少" in keyed("keys", "rotate", check=False).stderr
+
+
+def test_jwks_lists_every_key_with_its_window_and_status(keyed):
+    import json
+    keyed("keys", "rotate")
+    keys = json.loads(keyed("keys", "jwks").stdout)["keys"]
+    assert [k["status"] for k in keys] == ["retired", "active"]
+    assert all({"kty", "crv", "x", "kid", "alg", "use", "not_before", "not_after"} <= set(k) for k in keys)
+    assert keys[0]["not_after"] is not None and keys[1]["not_after"] is None
+    assert all("d" not in k for k in keys)
+
+
+def test_verify_exit_codes_and_hostile_input(keyed, bureau):
+    keyed("issue")
+    url = show(keyed, A)["url"]
+    assert keyed("verify", url.lower(), check=False).returncode == 0
+    for bad in (url[:-20], "////", "A" * 10_000, "证书"):
+        r = keyed("verify", bad, "--json", check=False)
+        assert r.returncode == 4 and '"valid": false' in r.stdout
+
+
+def test_issue_for_one_school_only(keyed, bureau, db):
+    assert "签发 0" in keyed("issue", "--school", "9999999999").stdout
+    assert "签发 3" in keyed("issue", "--school", "6540040001").stdout
+    with db.connect() as c:
+        assert c.scalar(select(func.count()).select_from(Certificate)) == 3

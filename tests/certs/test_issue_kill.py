@@ -1,0 +1,84 @@
+"""A batch issuance killed half-way (a real process, SIGKILL) and run again
+ends with exactly one current certificate per teacher, no duplicate, and an
+unbroken audit chain."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from issuer.audit import verify_chain
+from issuer.db import make_engine, migrate, read_session, write_session
+from issuer.importing.projects import import_projects
+from issuer.importing.records import import_records
+from issuer.importing.roster import import_roster
+from issuer.issuance import CHUNK
+from issuer.keystore import Keystore
+from issuer.models import AuditEntry, Certificate, Registration
+from scripts.make_sample import generate
+from verifier.profiles import load_profile
+
+from .conftest import PASSPHRASE
+
+TEACHERS = 2000
+
+
+@pytest.fixture
+def loaded(db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
+    engine = make_engine(db_url)
+    migrate(engine)
+    generate(tmp_path / "in", teachers=TEACHERS, records_per_teacher=3)
+    profile = load_profile("horgos-7")
+    with write_session(engine) as s:
+        import_projects(s, tmp_path / "in" / "projects.csv")
+        import_roster(s, tmp_path / "in" / "roster.csv", profile)
+        import_records(s, tmp_path / "in" / "records.csv")
+        Keystore(tmp_path / "keys", "test").create(s, profile.issuer_code)
+    yield engine
+    engine.dispose()
+
+
+def _issue(db_url, tmp_path) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": db_url, "ECERT_KEYS_DIR": str(tmp_path / "keys"),
+           "ECERT_KEY_PASSPHRASE": PASSPHRASE, "ECERT_DATA_DIR": str(tmp_path / "data")}
+    return subprocess.Popen([sys.executable, "-m", "issuer.cli", "issue"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _count(engine, *where) -> int:
+    with read_session(engine) as s:
+        return s.scalar(select(func.count()).select_from(Certificate).where(*where))
+
+
+def test_kill_mid_batch_then_rerun_is_consistent(loaded, db_url, tmp_path):
+    proc = _issue(db_url, tmp_path)
+    deadline = time.monotonic() + 120
+    while _count(loaded) < CHUNK and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    done = _count(loaded)
+    assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
+    assert CHUNK <= done < TEACHERS and done % CHUNK == 0  # whole chunks only
+
+    rerun = _issue(db_url, tmp_path)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert f"签发 {TEACHERS - done}，重新签发 0，未变化 {done}，拒绝 0" in out
+
+    with read_session(loaded) as s:
+        registered = s.scalar(select(func.count()).select_from(Registration))
+        per_number = s.execute(select(Certificate.number, func.count()).group_by(Certificate.number)
+                               .having(func.count() > 1)).all()
+        issues = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "issue"))
+        chain = verify_chain(s)
+    assert registered == TEACHERS
+    assert _count(loaded, Certificate.state == "current") == TEACHERS == _count(loaded)
+    assert per_number == []
+    assert issues == TEACHERS and chain.ok, chain.problem
