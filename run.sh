@@ -8,9 +8,11 @@ cd "$(dirname "$0")"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-# Debian packages the project needs on a fresh machine (none beyond Python
-# so far; fonts and the like join here as later features need them).
-SYSTEM_PACKAGES=()
+# Debian packages the project needs on a fresh machine: the certificate's
+# CJK font; HarfBuzz's subsetter, without which WeasyPrint embeds fonts
+# through fontTools at ~7 s a PDF; Pango, which WeasyPrint lays text out
+# with; poppler-utils, whose pdftoppm the tests rasterise PDFs with.
+SYSTEM_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)
 
 install_system_packages() {
   local missing=()

@@ -10,6 +10,7 @@ certificate says tells it which teachers are already done.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from verifier.vocab import LEAF_BUCKETS
 
 from . import audit
 from .credits.ledger import Holder, all_sheets, find_holder, sheet_for
-from .credits.sheet import CreditSheet
+from .credits.sheet import CreditSheet, amount
 from .db import read_session, write_session
 from .errors import InputRefused
 from .keystore import Keystore, Signer
@@ -89,6 +90,16 @@ def build_claims(profile: RulesProfile, holder: Holder, sheet: CreditSheet, *, f
         id_masked=mask_id_number(holder.id_number), cycle=profile.cycle, school=holder.school_name,
         credits=tuple(hundredths(sheet.buckets[b]) for b in (*LEAF_BUCKETS, "total")),
         years=tuple(hundredths(y.amounts["total"]) for y in sheet.years), status=status)
+
+
+def sheet_summary(sheet: CreditSheet) -> dict:
+    """What the PDF shows beyond the token: each year's parts and status,
+    the minimums that applied, what is unmet, and the sheet's notes."""
+    return {"years": [{"year": y.year, "status": y.status, "short": list(y.short),
+                       **{k: amount(v) for k, v in y.amounts.items()}} for y in sheet.years],
+            "minimums": {b: amount(m) for b, m in sheet.minimums.items()},
+            "offset_used": amount(sheet.offset_used), "unmet": list(sheet.unmet),
+            "notes": list(sheet.notes)}
 
 
 class Issuer:
@@ -157,7 +168,7 @@ class Issuer:
                     and not _signed_while_compromised(prev, compromised):
                 summary.unchanged += 1
                 continue
-            row = self._signed_row(signer, claims, prev, now)
+            row = self._signed_row(signer, claims, prev, now, sheet)
             if row is None:
                 summary.refused.append((holder.number, "证书数据过大，二维码无法容纳（请检查姓名、学校名称长度）"))
                 continue
@@ -184,7 +195,8 @@ class Issuer:
             return "证书已撤销：如需重新签发，请单独运行 ecert issue --teacher 编号"
         return None
 
-    def _signed_row(self, signer: Signer, claims: Claims, prev: Latest | None, now: datetime) -> dict | None:
+    def _signed_row(self, signer: Signer, claims: Claims, prev: Latest | None, now: datetime,
+                    sheet: CreditSheet) -> dict | None:
         token = to_base32(signer.sign_token(claims))
         if qr_version(verification_url(self.base_url, token)) is None:
             return None
@@ -192,7 +204,8 @@ class Issuer:
                 "cycle": claims.cycle, "state": "current", "verdict": claims.status,
                 "kid": signer.kid_text, "issued_at": now, "valid_until": claims.valid_until,
                 "token": token, "fingerprint": claims.fingerprint(),
-                "check_code": prev.check_code if prev else new_check_code()}
+                "check_code": prev.check_code if prev else new_check_code(),
+                "summary": json.dumps(sheet_summary(sheet), ensure_ascii=False)}
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

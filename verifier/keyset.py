@@ -14,12 +14,12 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from cwt import COSEKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, select
 
 from verifier import schema
 from verifier.clock import as_utc
-from verifier.token import b64u, cose_public_key, from_b64u, key_id
+from verifier.token import b64u, from_b64u, key_id
 
 MAX_JWKS_BYTES = 1_000_000
 
@@ -44,8 +44,8 @@ class PublicKey:
         return "retired" if self.not_after is not None else "active"
 
     @cached_property
-    def cose(self) -> COSEKey:
-        return cose_public_key(self.public_raw)
+    def verifying_key(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey.from_public_bytes(self.public_raw)
 
     def to_jwk(self) -> dict:
         return {"kty": "OKP", "crv": "Ed25519", "x": b64u(self.public_raw), "kid": self.kid,

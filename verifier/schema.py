@@ -52,6 +52,7 @@ certificates = Table(
     Column("token", Text, nullable=False),  # base32, as in the QR code's URL
     Column("fingerprint", String(64), nullable=False),  # what the token certifies, bar iat/version
     Column("check_code", String(12), nullable=False),  # 查验码, kept across versions
+    Column("summary", Text, nullable=False),  # JSON: the sheet's years and minimums at issue, for the PDF
     Column("changed_at", DateTime(timezone=True)),  # when it was superseded or revoked
     Column("revoke_reason", Text),
     UniqueConstraint("number", "version"),

@@ -14,6 +14,7 @@ sorted keys, no spaces, UTF-8.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.exc import DBAPIError
 
 from verifier import schema
 from verifier.clock import as_utc
@@ -68,20 +70,42 @@ def canonical(obj: object) -> bytes:
 
 
 class DatabaseStatus:
+    """The register, read one statement at a time in autocommit on a
+    connection kept per thread: a pool checkout and a transaction per token
+    cost more than the signature check, and no transaction is held open (on
+    SQLite a held one would keep showing an old snapshot)."""
     description = "online register"
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._local = threading.local()
+        t = schema.certificates
+        self._query = (select(t.c.version, t.c.state, t.c.changed_at, t.c.revoke_reason)
+                       .where(t.c.number == bindparam("number")).order_by(t.c.version))
 
     def lookup(self, number: str) -> NumberStatus | None:
-        t = schema.certificates
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(t.c.version, t.c.state, t.c.changed_at, t.c.revoke_reason)
-                                .where(t.c.number == number).order_by(t.c.version)).all()
+        try:
+            rows = self._connection().execute(self._query, {"number": number}).all()
+        except DBAPIError:
+            self.close()  # a dropped connection: one retry on a fresh one
+            rows = self._connection().execute(self._query, {"number": number}).all()
         if not rows:
             return None
         return NumberStatus(number, tuple(VersionState(r.state, as_utc(r.changed_at), r.revoke_reason)
                                           for r in rows))
+
+    def _connection(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
 
 class SnapshotStatus:

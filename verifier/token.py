@@ -8,7 +8,6 @@ types and the header, and refuses anything else. The issuer signs with
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import re
@@ -17,7 +16,8 @@ from datetime import date, datetime, time
 
 import cbor2
 from cwt import COSE, COSEKey
-from cwt.exceptions import CWTError
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from verifier.clock import CHINA
 from verifier.numbers import CertificateNumber, NumberFormatError
@@ -102,7 +102,13 @@ def to_base32(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=")
 
 
+_TO_INT32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
+
+
 def from_base32(text: str) -> bytes:
+    """Unpadded RFC 4648 base32, either case. Decoded through int(…, 32),
+    which is C, instead of base64.b32decode, which is Python and was a
+    fifth of a verification's time."""
     if len(text) > MAX_TOKEN_CHARS:
         raise TokenError("查验码过长，不是本系统签发的证书", f"token of {len(text)} characters "
                          f"exceeds the {MAX_TOKEN_CHARS} limit")
@@ -111,10 +117,11 @@ def from_base32(text: str) -> bytes:
         bad = next((c for c in t if not ("A" <= c <= "Z" or "2" <= c <= "7")), "")
         raise TokenError("证书数据含有非法字符，可能被截断或篡改",
                          f"token is not base32 (A-Z, 2-7){f': found {bad!r}' if bad else ': empty'}")
-    try:
-        return base64.b32decode(t + "=" * (-len(t) % 8))
-    except binascii.Error:
-        raise TokenError("证书数据长度不正确，可能被截断", "token is not valid base32 (bad length)") from None
+    if len(t) % 8 in (1, 3, 6):
+        raise TokenError("证书数据长度不正确，可能被截断", "token is not valid base32 (bad length)")
+    n_bytes = len(t) * 5 // 8
+    value = int(t.translate(_TO_INT32), 32) >> (len(t) * 5 - n_bytes * 8)
+    return value.to_bytes(n_bytes, "big")
 
 
 # -- keys ------------------------------------------------------------------
@@ -157,6 +164,9 @@ class ParsedToken:
     raw: bytes
     kid: bytes
     claims: Claims
+    protected: bytes
+    payload: bytes
+    signature: bytes
 
 
 def parse(raw: bytes) -> ParsedToken:
@@ -175,7 +185,7 @@ def parse(raw: bytes) -> ParsedToken:
     kid = _protected_kid(msg[0])
     if msg[1]:
         raise TokenError("证书签名结构含有未知字段", "unprotected header must be empty")
-    return ParsedToken(raw, kid, _claims(msg[2]))
+    return ParsedToken(raw, kid, _claims(msg[2]), msg[0], msg[2], msg[3])
 
 
 def _protected_kid(protected: bytes) -> bytes:
@@ -256,9 +266,14 @@ def _check_values(c: Claims) -> None:
         raise TokenError("证书日期超出范围", "exp or iat is out of range") from None
 
 
-def verify_signature(token: ParsedToken, key: COSEKey) -> bool:
-    """True when the token's signature is good under this key."""
+def verify_signature(token: ParsedToken, key: Ed25519PublicKey) -> bool:
+    """True when the token's signature is good under this key. The
+    Sig_structure of RFC 9052 §4.4 is checked here rather than by cwt,
+    which would decode the whole token again (half a verification's time);
+    the tests check the same tokens with cwt and with pycose."""
+    sig_structure = cbor2.dumps(["Signature1", token.protected, b"", token.payload])
     try:
-        return _cose.decode(token.raw, key) is not None
-    except (CWTError, ValueError):  # cwt says "bad signature" as VerifyError or ValueError
+        key.verify(token.signature, sig_structure)
+        return True
+    except InvalidSignature:
         return False

@@ -8,7 +8,8 @@ run (ok false). `valid` is true only when every check is ok.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 
@@ -37,12 +38,21 @@ class Check:
         return {"name": self.name, "ok": self.ok, "message": self.message, "detail": self.detail}
 
 
-@dataclass
 class Result:
-    checks: list[Check]
-    certificate: dict | None = None
-    claims: object = None  # verifier.token.Claims when the format check passed
-    extra: dict = field(default_factory=dict)
+    """The checks, and what the token says. `certificate` (the JSON's
+    object) is built when asked for: the verdict does not need it."""
+
+    def __init__(self, checks: list[Check], token: ParsedToken | None = None,
+                 key: PublicKey | None = None, profile: RulesProfile | None = None) -> None:
+        self.checks, self._token, self._key, self._profile = checks, token, key, profile
+
+    @property
+    def claims(self):
+        return self._token.claims if self._token else None
+
+    @cached_property
+    def certificate(self) -> dict | None:
+        return _certificate(self._token, self._profile) if self._token else None
 
     @property
     def valid(self) -> bool:
@@ -75,6 +85,10 @@ class Verifier:
     def __init__(self, keys: KeySet, status: StatusSource) -> None:
         self.keys, self.status = keys, status
 
+    def close(self) -> None:
+        """Give back the status source's connection, if it holds one."""
+        getattr(self.status, "close", lambda: None)()
+
     def verify_input(self, value: str, at: date | None = None) -> Result:
         """INPUT as the CLI takes it: a token, a URL, or a file's path."""
         try:
@@ -103,7 +117,7 @@ class Verifier:
                        _credits(token, profile)]
         else:
             checks += [_not_run(n, "signature") for n in CHECKS[2:]]
-        return Result(checks, _certificate(token, key, profile), c)
+        return Result(checks, token, key, profile)
 
     def _status(self, token: ParsedToken) -> Check:
         c = token.claims
@@ -131,7 +145,7 @@ class Verifier:
 def _format_failed(e: TokenError) -> Result:
     checks = [Check("format", False, e.message, e.detail)]
     checks += [_not_run(n, "format") for n in CHECKS[1:]]
-    return Result(checks, None)
+    return Result(checks)
 
 
 def _not_run(name: str, because: str) -> Check:
@@ -150,7 +164,7 @@ def _signature(token: ParsedToken, key: PublicKey | None) -> Check:
     if key is None:
         return Check("signature", False, "签名密钥未知：不是本机关公布的密钥签发的证书",
                      f"no published key has kid {kid}; the signature cannot be checked")
-    if not verify_signature(token, key.cose):
+    if not verify_signature(token, key.verifying_key):
         return Check("signature", False, "签名无效：证书内容被篡改或并非本机关签发",
                      f"the Ed25519 signature does not verify under key {kid}")
     return Check("signature", True, "签名有效", f"Ed25519 signature verifies under key {kid}")
@@ -246,7 +260,7 @@ def bucket_amounts(credits: tuple[int, ...]) -> dict[str, Decimal]:
     return out
 
 
-def _certificate(token: ParsedToken, key: PublicKey | None, profile: RulesProfile | None) -> dict:
+def _certificate(token: ParsedToken, profile: RulesProfile | None) -> dict:
     c = token.claims
     buckets = bucket_amounts(c.credits)
     first = profile.first_year if profile else None

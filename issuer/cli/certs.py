@@ -178,7 +178,10 @@ def verify(ctx: Context, input_: str, at, as_json: bool, offline: bool, jwks: Pa
            status_file: Path | None) -> None:
     """查验证书 · verify INPUT: a token, a verification URL, a PDF or a QR image."""
     verifier = _offline_verifier(jwks, status_file) if offline else _online_verifier(ctx)
-    result = verifier.verify_input(input_, at.date() if at else None)
+    try:
+        result = verifier.verify_input(input_, at.date() if at else None)
+    finally:
+        verifier.close()
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -108,3 +108,22 @@ def test_base32_round_trip_ignores_case_and_refuses_other_alphabets():
 def test_parse_reads_back_the_claims():
     c = claims(version=3, status=0, issued=int(ISSUED.timestamp()))
     assert parse(Key().token(c)).claims == c
+
+
+def test_python_cwt_agrees_with_our_signature_check():
+    from cwt import COSE
+    from verifier.token import cose_public_key, verify_signature
+    key, stranger = Key(), Key()
+    raw = key.token(claims())
+    assert COSE.new().decode(raw, cose_public_key(key.public_raw)) == parse(raw).payload
+    assert verify_signature(parse(raw), key.public().verifying_key)
+    assert not verify_signature(parse(raw), stranger.public().verifying_key)
+
+
+def test_fast_base32_matches_the_standard_library():
+    import base64
+    for n in range(0, 40):
+        data = bytes(range(256))[:n] + b"\xff" * (n % 3)
+        text = base64.b32encode(data).decode().rstrip("=")
+        if text:
+            assert from_base32(text) == data

@@ -6,6 +6,7 @@ API publishes it. Every amount is a Decimal parsed from a string.
 """
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -266,8 +267,10 @@ def load_profile(profile_id: str) -> RulesProfile:
     return profile
 
 
+@functools.lru_cache(maxsize=64)
 def profile_for_cycle(cycle: int, issuer_code: str | None = None) -> RulesProfile:
-    """The profile of a cycle, for the given bureau (default: any)."""
+    """The profile of a cycle, for the given bureau (default: any). Cached:
+    the verifier asks once a token."""
     matches = [p for p in map(load_profile, available_profiles())
                if p.cycle == cycle and (issuer_code is None or p.issuer_code == issuer_code)]
     if not matches:

@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.Column('token', sa.Text(), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('check_code', sa.String(length=12), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('changed_at', TZ, nullable=True),
     sa.Column('revoke_reason', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_certificates')),

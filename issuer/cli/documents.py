@@ -1,0 +1,76 @@
+"""The subcommands of `ecert` for PDF certificates: pdf, render, fonts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..db import read_session
+from ..pdf.batch import BatchRenderer, current_certificates, write_atomically
+from ..pdf.document import view
+from ..pdf.fonts import prepare
+from ..pdf.render import Renderer
+from ..register import latest
+from . import Context, console, cycle_option, main
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def font_cache(ctx: Context) -> Path:
+    return ctx.settings.data_dir / "fonts"
+
+
+@main.command()
+@click.argument("number")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="PDF 文件 / the PDF file to write.")
+@pass_context
+def pdf(ctx: Context, number: str, output: Path) -> None:
+    """生成一份 PDF 证书 · write the current certificate of NUMBER as a PDF."""
+    profile = ctx.profile(None)
+    with read_session(ctx.engine()) as session:
+        cert = latest(session, number)
+    data = Renderer(font_cache(ctx)).render(view(cert, profile, ctx.settings.base_url))
+    write_atomically(output, data)
+    console().print(f"已生成 {output}（{len(data) // 1024} KB，第 {cert.version} 版）")
+
+
+@main.command()
+@cycle_option
+@click.option("--school", help="只生成该学校代码的证书 / only this school.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="输出目录 / the folder for the PDFs (<number>.pdf).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="并行进程数 / parallel processes.")
+@pass_context
+def render(ctx: Context, cycle: int | None, school: str | None, out_dir: Path, workers: int) -> None:
+    """批量生成 PDF 证书，内容未变的跳过 · render every current certificate in scope."""
+    profile = ctx.profile(cycle)
+    batch = BatchRenderer(profile, ctx.settings.base_url, font_cache(ctx), out_dir, workers)
+    total = _count(ctx, profile, school)
+    columns = (TextColumn("生成 PDF"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console(stderr=True)) as bar:
+        task = bar.add_task("render", total=total)
+        summary = batch.run(current_certificates(ctx.engine(), profile, school),
+                            progress=lambda n: bar.advance(task, n))
+    out = console()
+    out.print(f"生成 {summary.rendered}，未变化 {summary.unchanged}，失败 {len(summary.failed)}"
+              f"  [dim](rendered {summary.rendered}, unchanged {summary.unchanged}, "
+              f"failed {len(summary.failed)})[/]  → {out_dir}")
+    for number, reason in summary.failed[:20]:
+        out.print(f"  失败 {number}：{reason}")
+    if summary.failed:
+        raise click.exceptions.Exit(1)
+
+
+def _count(ctx: Context, profile, school) -> int:
+    return sum(1 for _ in current_certificates(ctx.engine(), profile, school))
+
+
+@main.command()
+@pass_context
+def fonts(ctx: Context) -> None:
+    """检查并准备证书字体 · check the CJK font and cut the certificate's copy."""
+    f = prepare(font_cache(ctx))
+    console().print(f"字体就绪：{f.source_regular}、{f.source_bold} → {f.regular.parent}")

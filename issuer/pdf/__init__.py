@@ -1,0 +1,2 @@
+"""The certificate as a PDF: fonts, the document's content, rendering, and
+rendering a whole batch."""

@@ -1,0 +1,181 @@
+"""`ecert render`: every current certificate in scope to a PDF file, in
+parallel processes, skipping those whose PDF would come out the same.
+
+The parent streams certificates from the database and decides what to
+skip from a manifest in the output folder (number → the render key of the
+file there); workers, each with one Renderer made at start, render the rest.
+A failure on one certificate is reported and the batch goes on.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from verifier.profiles import RulesProfile, load_profile
+
+from ..db import read_session
+from ..models import Certificate, Registration, Teacher
+from . import fonts as fontlib
+from .document import view
+from .render import TEMPLATES, Renderer
+
+MANIFEST = ".ecert-render.json"
+
+
+@dataclass
+class RenderSummary:
+    rendered: int = 0
+    unchanged: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to render one certificate: plain data, picklable."""
+    number: str
+    token: str
+    state: str
+    check_code: str
+    summary: str
+    key: str  # has the fields of a Certificate that document.view reads
+
+
+def render_key(token: str, state: str, check_code: str, summary: str, base_url: str, digest: str) -> str:
+    """Everything a certificate's PDF depends on; same key, same PDF."""
+    return hashlib.sha256("\x1f".join((token, state, check_code, summary, base_url, digest))
+                          .encode()).hexdigest()
+
+
+def style_digest(font_cache: Path) -> str:
+    """The template's, stylesheet's and fonts' part of the render key."""
+    fonts = fontlib.prepare(font_cache)
+    h = hashlib.sha256(fonts.digest.encode())
+    for name in sorted(os.listdir(TEMPLATES)):
+        h.update((TEMPLATES / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def current_certificates(engine: Engine, profile: RulesProfile, school: str | None) -> Iterator[Certificate]:
+    with read_session(engine) as session:
+        q = (select(Certificate).where(Certificate.state == "current", Certificate.cycle == profile.cycle,
+                                       Certificate.bureau_code == profile.issuer_code)
+             .order_by(Certificate.number))
+        if school:
+            q = (q.join(Registration, Registration.number == Certificate.number)
+                 .join(Teacher, Teacher.id == Registration.teacher_id).where(Teacher.school_code == school))
+        yield from session.scalars(q, execution_options={"yield_per": 1000})
+
+
+class BatchRenderer:
+    def __init__(self, profile: RulesProfile, base_url: str, font_cache: Path, out_dir: Path,
+                 workers: int = 1) -> None:
+        self.profile, self.base_url, self.font_cache = profile, base_url, font_cache
+        self.out, self.workers = out_dir, max(1, workers)
+        self.digest = style_digest(font_cache)
+
+    def run(self, certificates: Iterator[Certificate], progress: Callable[[int], None] = lambda n: None
+            ) -> RenderSummary:
+        self.out.mkdir(parents=True, exist_ok=True)
+        manifest = self._load_manifest()
+        summary = RenderSummary()
+        jobs = self._jobs(certificates, manifest, summary, progress)
+        try:
+            if self.workers == 1:
+                self._serial(jobs, manifest, summary, progress)
+            else:
+                self._parallel(jobs, manifest, summary, progress)
+        finally:
+            self._save_manifest(manifest)
+        return summary
+
+    def _jobs(self, certificates, manifest, summary, progress) -> Iterator[Job]:
+        for c in certificates:
+            key = render_key(c.token, c.state, c.check_code, c.summary, self.base_url, self.digest)
+            if manifest.get(c.number) == key and (self.out / f"{c.number}.pdf").is_file():
+                summary.unchanged += 1
+                progress(1)
+                continue
+            yield Job(c.number, c.token, c.state, c.check_code, c.summary, key)
+
+    def _serial(self, jobs, manifest, summary, progress) -> None:
+        _init_worker(self.profile.id, self.base_url, str(self.font_cache), str(self.out))
+        for job in jobs:
+            self._record(job, _render_one(job), manifest, summary)
+            progress(1)
+
+    def _parallel(self, jobs, manifest, summary, progress) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no inherited database connections
+        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(self.profile.id, self.base_url, str(self.font_cache),
+                                           str(self.out))) as pool:
+            pending: dict[Future, Job] = {}
+            for job in jobs:
+                pending[pool.submit(_render_one, job)] = job
+                if len(pending) >= self.workers * 4:  # bounded: memory stays flat
+                    self._drain(pending, manifest, summary, progress, FIRST_COMPLETED)
+            while pending:
+                self._drain(pending, manifest, summary, progress, FIRST_COMPLETED)
+
+    def _drain(self, pending, manifest, summary, progress, how) -> None:
+        done, _ = wait(pending, return_when=how)
+        for fut in done:
+            job = pending.pop(fut)
+            try:
+                error = fut.result()
+            except Exception as e:  # a dead worker: report it, keep going
+                error = f"{type(e).__name__}: {e}"
+            self._record(job, error, manifest, summary)
+            progress(1)
+
+    def _record(self, job: Job, error: str | None, manifest: dict, summary: RenderSummary) -> None:
+        if error:
+            summary.failed.append((job.number, error))
+            manifest.pop(job.number, None)
+        else:
+            summary.rendered += 1
+            manifest[job.number] = job.key
+
+    def _load_manifest(self) -> dict:
+        try:
+            return json.loads((self.out / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def _save_manifest(self, manifest: dict) -> None:
+        tmp = self.out / f"{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.out / MANIFEST)
+
+
+# -- in the worker ---------------------------------------------------------
+
+_worker: dict = {}
+
+
+def _init_worker(profile_id: str, base_url: str, font_cache: str, out_dir: str) -> None:
+    _worker.update(renderer=Renderer(Path(font_cache)), profile=load_profile(profile_id),
+                   base_url=base_url, out=Path(out_dir))
+
+
+def _render_one(job: Job) -> str | None:
+    """None when written; else why not, for the summary."""
+    try:
+        pdf = _worker["renderer"].render(view(job, _worker["profile"], _worker["base_url"]))
+        write_atomically(_worker["out"] / f"{job.number}.pdf", pdf)
+        return None
+    except Exception as e:  # one bad certificate must not stop the batch
+        return f"{type(e).__name__}: {e}"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

