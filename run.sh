@@ -69,6 +69,23 @@ PY
   local url; url=$($ecert show "$first_number" --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["url"])')
   say "verifying one: ecert verify URL"
   $ecert verify "$url"
+  say "rendering every certificate to PDF (out/pdfs)"
+  $ecert render --cycle 7 --out out/pdfs --workers "$(nproc)"
+  local school; school=$(.venv/bin/python - <<'PY'
+import csv
+with open("sample/roster.csv", encoding="utf-8-sig") as f:
+    print(next(csv.DictReader(f))["学校代码"])
+PY
+)
+  say "one-time sign-in codes for the teachers of school $school (data/codes-$school.csv)"
+  # Made once: a second run keeps the codes (and any password a teacher chose).
+  [ -s "$ECERT_DATA_DIR/codes-$school.csv" ] || \
+    $ecert passwords issue --cycle 7 --school "$school" -o "$ECERT_DATA_DIR/codes-$school.csv"
+  local code; code=$(.venv/bin/python -c 'import csv,sys; r=list(csv.reader(open(sys.argv[1], encoding="utf-8-sig"))); print(r[1][0], r[1][3]) if len(r) > 1 else print("")' "$ECERT_DATA_DIR/codes-$school.csv")
+  [ -n "$code" ] && say "a sample teacher can sign in with: ${code% *} / ${code#* } (then choose a password)"
+  [ "${ECERT_NO_SERVE:-}" = 1 ] && return 0
+  say "starting the service (Ctrl-C stops it)"
+  exec $ecert serve --host 127.0.0.1 --port "${ECERT_PORT:-5000}"
 }
 
 # A real bureau sets ECERT_KEY_PASSPHRASE itself. For the sample run, one is

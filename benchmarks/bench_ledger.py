@@ -57,7 +57,7 @@ import sqlalchemy  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from issuer.credits.engine import compute_sheet  # noqa: E402
-from issuer.credits.ledger import (STREAM_BATCH, Holder, _holders, _record_input,  # noqa: E402
+from issuer.credits.ledger import (STREAM_BATCH, Holder, holders_query, _record_input,  # noqa: E402
                                    _records, all_sheets)
 from issuer.db import make_engine, migrate, normalise_url, read_session, write_session  # noqa: E402
 from issuer.importing.projects import import_projects  # noqa: E402
@@ -225,7 +225,7 @@ def bench_backend(backend: str, url: str, files: dict[str, Path], counts: dict[s
             n = 0
             with read_session(engine) as session:
                 opts = {"yield_per": STREAM_BATCH}
-                for h in session.execute(_holders(profile).order_by(Teacher.id), execution_options=opts):
+                for h in session.execute(holders_query(profile).order_by(Teacher.id), execution_options=opts):
                     Holder(*h)
                 for r in session.execute(_records_stream(profile), execution_options=opts):
                     _record_input(r)
@@ -291,7 +291,7 @@ def load_inputs(engine, profile: RulesProfile) -> dict:
     own queries and row conversion."""
     by_teacher: dict[int, list] = {}
     with read_session(engine) as session:
-        holders = [Holder(*h) for h in session.execute(_holders(profile).order_by(Teacher.id))]
+        holders = [Holder(*h) for h in session.execute(holders_query(profile).order_by(Teacher.id))]
         for r in session.execute(_records_stream(profile), execution_options={"yield_per": STREAM_BATCH}):
             by_teacher.setdefault(r[0], []).append(_record_input(r))
     work = [(h.engine_input(), by_teacher.get(h.teacher_id, [])) for h in holders]

@@ -176,3 +176,16 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class TeacherAccount(Base):
+    """A teacher's sign-in: an argon2 hash of her password (first a one-time
+    code the bureau hands out, changed at first sign-in)."""
+    __tablename__ = "teacher_accounts"
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.id"), primary_key=True, autoincrement=False)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    must_change: Mapped[bool] = mapped_column(Boolean, default=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=1)  # bumped on change: older sessions end
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -37,7 +37,7 @@ class Holder:
         return TeacherInput(self.number, self.hired_on, self.title)
 
 
-def _holders(profile: RulesProfile) -> Select:
+def holders_query(profile: RulesProfile) -> Select:
     return (select(Teacher.id, Registration.number, Teacher.name, Teacher.id_number,
                    School.code, School.name, Teacher.hired_on, Teacher.title)
             .join(Registration, Registration.teacher_id == Teacher.id)
@@ -63,7 +63,7 @@ def find_holder(session: Session, ref: str, profile: RulesProfile) -> Holder:
     A malformed reference is refused before any lookup."""
     ref = ref.strip()
     compact = ref.replace("-", "").replace(" ", "").upper()
-    stmt = _holders(profile)
+    stmt = holders_query(profile)
     if len(compact) == 16:
         try:
             number = CertificateNumber.parse(compact).compact
@@ -95,7 +95,7 @@ def all_sheets(session: Session, profile: RulesProfile, *, school: str | None = 
     """Every registered teacher's sheet, in teacher order. Holders and
     records are read as two ordered streams and merged, so memory stays
     flat however many teachers there are."""
-    holders_q = _holders(profile).order_by(Teacher.id)
+    holders_q = holders_query(profile).order_by(Teacher.id)
     records_q = (_records(profile).join(Registration, Registration.teacher_id == TrainingRecord.teacher_id)
                  .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
                  .order_by(TrainingRecord.teacher_id))

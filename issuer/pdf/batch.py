@@ -25,7 +25,8 @@ from ..db import read_session
 from ..models import Certificate, Registration, Teacher
 from . import fonts as fontlib
 from .document import view
-from .render import TEMPLATES, Renderer
+from . import render
+from .render import Renderer
 
 MANIFEST = ".ecert-render.json"
 
@@ -55,12 +56,7 @@ def render_key(token: str, state: str, check_code: str, summary: str, base_url: 
 
 
 def style_digest(font_cache: Path) -> str:
-    """The template's, stylesheet's and fonts' part of the render key."""
-    fonts = fontlib.prepare(font_cache)
-    h = hashlib.sha256(fonts.digest.encode())
-    for name in sorted(os.listdir(TEMPLATES)):
-        h.update((TEMPLATES / name).read_bytes())
-    return h.hexdigest()[:16]
+    return render.style_digest(fontlib.prepare(font_cache).digest)
 
 
 def current_certificates(engine: Engine, profile: RulesProfile, school: str | None) -> Iterator[Certificate]:

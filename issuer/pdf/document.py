@@ -18,7 +18,7 @@ from verifier.token import STATUS_LABELS, from_base32, parse
 from verifier.verify import amount, bucket_amounts
 from verifier.vocab import BUCKET_LABELS, BUCKETS
 
-from ..qr import verification_url
+from ..qr import qr_version, verification_url
 
 YEAR_STATUS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "进行中"}
 STATE_LABELS = {"current": "现行有效", "superseded": "已被新版本取代", "revoked": "已撤销"}
@@ -66,7 +66,7 @@ class CertificateView:
     url: str
     lookup_url: str
     check_code: str
-    qr_svg: str
+    qr: tuple[tuple[bool, ...], ...]
     notes: tuple[str, ...]
 
     def content_hash(self) -> str:
@@ -95,7 +95,7 @@ def view(cert, profile: RulesProfile, base_url: str) -> CertificateView:
         issued_on=claims.issued_at.astimezone(CHINA).date().isoformat(),
         valid_until=claims.valid_until.isoformat(), url=url,
         lookup_url=f"{base_url.lower()}/verify", check_code=cert.check_code,
-        qr_svg=qr_svg(url), notes=tuple(summary.get("notes", ())))
+        qr=qr_modules(url), notes=tuple(summary.get("notes", ())))
 
 
 def _bucket_row(bucket: str, value: Decimal, minimum: Decimal | None) -> BucketRow:
@@ -116,33 +116,11 @@ def _yearly_rule(profile: RulesProfile) -> str:
     return "年度原则要求：" + "，".join(parts)
 
 
-QR_SIZE_MM = 40  # version 13 with its quiet zone: 0.52 mm a module, safe at 300 dpi
-QUIET_ZONE = 4
-
-
-def qr_svg(url: str, size_mm: int = QR_SIZE_MM) -> str:
-    """The QR code as vector SVG: alphanumeric mode, level M, the standard
-    4-module quiet zone, drawn size_mm square. Each row's dark modules are
-    drawn as runs, each run one stroke a module wide (two path commands):
-    a path of filled single modules cost WeasyPrint, which parses SVG paths
-    in Python, about a third of the whole page's time."""
-    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0)
+def qr_modules(url: str) -> tuple[tuple[bool, ...], ...]:
+    """The QR code's dark modules, row by row, without the quiet zone:
+    alphanumeric mode, level M."""
+    # The version from the capacity table: qrcode's own fit tries each in turn.
+    qr = qrcode.QRCode(version=qr_version(url), error_correction=ERROR_CORRECT_M, border=0)
     qr.add_data(qrcode.util.QRData(url, mode=qrcode.util.MODE_ALPHA_NUM))
-    qr.make(fit=True)
-    rows = qr.get_matrix()
-    n = len(rows) + 2 * QUIET_ZONE
-    path = []
-    for y, row in enumerate(rows, start=QUIET_ZONE):
-        x = 0
-        while x < len(row):
-            if row[x]:
-                end = x
-                while end < len(row) and row[end]:
-                    end += 1
-                path.append(f"M{x + QUIET_ZONE} {y}.5h{end - x}")
-                x = end
-            else:
-                x += 1
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size_mm}mm" height="{size_mm}mm" '
-            f'viewBox="0 0 {n} {n}" shape-rendering="crispEdges"><rect width="{n}" height="{n}" fill="#fff"/>'
-            f'<path d="{"".join(path)}" stroke="#000" stroke-width="1" fill="none"/></svg>')
+    qr.make(fit=False)
+    return tuple(tuple(row) for row in qr.get_matrix())

@@ -1,0 +1,159 @@
+"""The teacher's pages: sign in with the certificate number or ID number,
+change the one-time code, see the credit sheet and the certificate's
+versions, download the current PDF. Every page works on the signed-in
+teacher alone: no teacher is ever named by the URL."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+                   send_file, session, url_for)
+from sqlalchemy import select
+
+from verifier.clock import today_in_china
+from verifier.numbers import CertificateNumber, mask_id_number
+from verifier.profiles import load_profile
+from verifier.vocab import BUCKET_LABELS, BUCKETS
+
+from ..accounts import SignInError, authenticate, change_password
+from ..credits.ledger import Holder, find_holder, sheet_for
+from ..credits.sheet import amount
+from ..db import read_session, write_session
+from ..errors import EcertError
+from ..models import Certificate, TeacherAccount
+from ..pdf.batch import render_key, style_digest, write_atomically
+from ..pdf.document import STATE_LABELS, view
+from ..pdf.render import Renderer
+from . import limiter
+
+bp = Blueprint("teacher", __name__, url_prefix="/teacher")
+
+
+def engine():
+    return current_app.extensions["ecert_engine"]
+
+
+def settings():
+    return current_app.config["ECERT_SETTINGS"]
+
+
+def profile():
+    return load_profile(settings().profile_id)
+
+
+def signed_in(view_fn):
+    """The teacher of this session, whose password epoch still matches
+    (a password change ends every other session)."""
+    @functools.wraps(view_fn)
+    def wrapper(*args, **kwargs):
+        number, epoch = session.get("number"), session.get("epoch")
+        if not number:
+            return redirect(url_for("teacher.login"))
+        with read_session(engine()) as s:
+            try:
+                holder = find_holder(s, number, profile())
+            except EcertError:
+                holder = None
+            account = s.get(TeacherAccount, holder.teacher_id) if holder else None
+        if account is None or account.epoch != epoch:
+            session.clear()
+            return redirect(url_for("teacher.login"))
+        g.holder, g.account = holder, account
+        if account.must_change and view_fn.__name__ != "password":
+            return redirect(url_for("teacher.password"))
+        return view_fn(*args, **kwargs)
+    return wrapper
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 60 per hour", methods=["POST"])
+def login():
+    if request.method == "POST":
+        ref = request.form.get("account", "").strip()[:40]
+        with write_session(engine()) as s:  # a failure's count is committed too
+            try:
+                holder, account = authenticate(s, ref, request.form.get("password", "")[:200], profile())
+                epoch, must_change, refused = account.epoch, account.must_change, None
+            except SignInError as e:
+                refused = e
+        if refused:
+            flash(refused.message)
+            return render_template("teacher/login.html", account=ref), 401
+        session.clear()
+        session.permanent = True
+        session["number"], session["epoch"] = holder.number, epoch
+        return redirect(url_for("teacher.password" if must_change else "teacher.home"))
+    return render_template("teacher/login.html", account="")
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("teacher.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@signed_in
+def password():
+    if request.method == "POST":
+        try:
+            if request.form.get("new") != request.form.get("again"):
+                raise EcertError("两次输入的新密码不一致", "the new passwords differ")
+            with write_session(engine()) as s:
+                account = s.get(TeacherAccount, g.holder.teacher_id, with_for_update=True)
+                change_password(account, g.holder, request.form.get("old", ""), request.form.get("new", ""))
+                epoch = account.epoch
+        except EcertError as e:
+            flash(e.message)
+            return render_template("teacher/password.html", must=g.account.must_change), 400
+        session["epoch"] = epoch
+        flash("密码已修改")
+        return redirect(url_for("teacher.home"))
+    return render_template("teacher/password.html", must=g.account.must_change)
+
+
+@bp.get("/")
+@signed_in
+def home():
+    p, h = profile(), g.holder
+    with read_session(engine()) as s:
+        sheet = sheet_for(s, h, p, today_in_china())
+        versions = list(s.scalars(select(Certificate).where(Certificate.number == h.number)
+                                  .order_by(Certificate.version.desc())))
+    return render_template(
+        "teacher/home.html", holder=h, printed=CertificateNumber.parse(h.number).printed,
+        id_masked=mask_id_number(h.id_number), sheet=sheet, profile=p, amount=amount,
+        buckets=[(BUCKET_LABELS[b], sheet.buckets[b], sheet.minimums.get(b)) for b in BUCKETS],
+        versions=versions, state_labels=STATE_LABELS,
+        current=next((v for v in versions if v.state == "current"), None))
+
+
+@bp.get("/certificate.pdf")
+@signed_in
+@limiter.limit("30 per minute")
+def certificate_pdf():
+    with read_session(engine()) as s:
+        cert = s.scalars(select(Certificate).where(Certificate.number == g.holder.number,
+                                                   Certificate.state == "current")).first()
+    if cert is None:
+        abort(404)
+    path = _cached_pdf(cert)
+    return send_file(path, mimetype="application/pdf", as_attachment=True,
+                     download_name=f"继续教育证书-{cert.number}-v{cert.version}.pdf")
+
+
+def _cached_pdf(cert) -> Path:
+    """Rendered on first download, then served from the cache until what it
+    says, the template or the fonts change."""
+    st = settings()
+    fonts = st.data_dir / "fonts"
+    key = render_key(cert.token, cert.state, cert.check_code, cert.summary, st.base_url, style_digest(fonts))
+    path = st.data_dir / "pdf-cache" / f"{cert.number}-{key[:20]}.pdf"
+    if not path.is_file():
+        renderer = current_app.extensions.get("ecert_renderer")
+        if renderer is None:
+            renderer = current_app.extensions["ecert_renderer"] = Renderer(fonts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, renderer.render(view(cert, profile(), st.base_url)))
+    return path

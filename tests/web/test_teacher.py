@@ -1,0 +1,152 @@
+"""The teacher's sign-in and download, as a browser would use them: real
+CSRF tokens, real cookies, one-time codes from `ecert passwords issue`."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from pypdf import PdfReader
+
+from issuer.config import load_settings
+from issuer.web import create_app, limiter
+from verifier.inputs import TOKEN_ATTACHMENT
+
+A, B = "6540040710000014", "6540040710000022"
+
+
+@pytest.fixture
+def codes(keyed, bureau, tmp_path):
+    keyed("issue")
+    out = tmp_path / "codes.csv"
+    keyed("passwords", "issue", "-o", str(out))
+    with out.open(encoding="utf-8-sig") as f:
+        return {row["证书编号"]: row["一次性登录码"] for row in csv.DictReader(f)}
+
+
+@pytest.fixture
+def app(codes):
+    app = create_app(load_settings())
+    limiter.reset()  # the limiter's memory is per process: each test starts afresh
+    yield app
+    app.extensions["ecert_engine"].dispose()
+
+
+def csrf(client, path):
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, account, password):
+    return client.post("/teacher/login", data={"account": account, "password": password,
+                                               "csrf_token": csrf(client, "/teacher/login")})
+
+
+def fetch(client, path):
+    """GET, read, close: a file response holds its file open until closed."""
+    r = client.get(path)
+    r.get_data()
+    r.close()
+    return r
+
+
+def first_sign_in(client, number, code, new="我的新密码-2026"):
+    assert sign_in(client, number, code).headers["Location"].endswith("/teacher/password")
+    r = client.post("/teacher/password", data={"old": code, "new": new, "again": new,
+                                               "csrf_token": csrf(client, "/teacher/password")})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    return new
+
+
+def test_codes_file_is_private_and_holds_one_code_each(codes, tmp_path):
+    assert set(codes) == {A, B, "6540040710000030"} and len(set(codes.values())) == 3
+    assert (tmp_path / "codes.csv").stat().st_mode & 0o777 == 0o600
+
+
+def test_first_sign_in_forces_a_new_password_then_shows_the_sheet_and_pdf(app, codes):
+    c = app.test_client()
+    first_sign_in(c, A, codes[A])
+    home = c.get("/teacher/").get_data(as_text=True)
+    assert "热依拉·阿不都热合曼" in home and "654004-07-1-000001-4" in home and "已达到本周期要求" in home
+    r = fetch(c, "/teacher/certificate.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
+    url = PdfReader(io.BytesIO(r.data)).attachments[TOKEN_ATTACHMENT][0].decode()
+    assert "/V/" in url
+    assert fetch(c, "/teacher/certificate.pdf").data == r.data  # served from the cache
+
+
+def test_a_teacher_never_reaches_another_teachers_sheet_or_pdf(app, codes):
+    c = app.test_client()
+    first_sign_in(c, A, codes[A])
+    own = fetch(c, "/teacher/certificate.pdf").data
+    for path in (f"/teacher/certificate.pdf?number={B}", f"/teacher/?number={B}",
+                 f"/teacher/{B}", f"/teacher/certificate.pdf/{B}"):
+        r = fetch(c, path)
+        if r.mimetype == "application/pdf":
+            assert r.data == own
+        else:
+            assert B not in r.get_data(as_text=True) and "王芳" not in r.get_data(as_text=True)
+    # the session cookie cannot be edited into B's: it is signed
+    cookie = c.get_cookie("session")
+    c.set_cookie("session", cookie.value.replace(cookie.value[5:9], "AAAA"))
+    assert c.get("/teacher/").headers["Location"].endswith("/teacher/login")
+
+
+def test_wrong_passwords_lock_the_account(app, codes):
+    c = app.test_client()
+    for _ in range(5):
+        assert sign_in(c, A, "wrong-password").status_code == 401
+    r = sign_in(c, A, codes[A])
+    assert r.status_code == 401 and "15 分钟" in r.get_data(as_text=True)
+
+
+def test_unknown_account_and_wrong_password_look_the_same(app, codes):
+    c = app.test_client()
+    a = sign_in(c, "6540040710009991", "x").get_data(as_text=True)
+    b = sign_in(c, A, "x").get_data(as_text=True)
+    assert "证书编号/身份证号或密码不正确" in a and "证书编号/身份证号或密码不正确" in b
+
+
+def test_sign_in_is_rate_limited_per_client(app, codes):
+    c = app.test_client()
+    statuses = [sign_in(c, "6540040710009991", "x").status_code for _ in range(11)]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+
+
+def test_forms_need_the_csrf_token(app, codes):
+    c = app.test_client()
+    r = c.post("/teacher/login", data={"account": A, "password": codes[A]})
+    assert r.status_code == 400
+
+
+def test_a_password_change_ends_other_sessions(app, codes):
+    one, two = app.test_client(), app.test_client()
+    new = first_sign_in(one, A, codes[A])
+    assert sign_in(two, A, new).status_code == 302
+    assert two.get("/teacher/").status_code == 200
+    newer = "另一个新密码-2027"
+    one.post("/teacher/password", data={"old": new, "new": newer, "again": newer,
+                                        "csrf_token": csrf(one, "/teacher/password")})
+    assert two.get("/teacher/").headers["Location"].endswith("/teacher/login")
+    assert one.get("/teacher/").status_code == 200
+
+
+def test_weak_or_mismatched_new_passwords_are_refused(app, codes):
+    c = app.test_client()
+    sign_in(c, A, codes[A])
+    for new, again in (("short", "short"), ("一个足够长的新密码", "另一个足够长的新密码"), (codes[A], codes[A])):
+        r = c.post("/teacher/password", data={"old": codes[A], "new": new, "again": again,
+                                              "csrf_token": csrf(c, "/teacher/password")})
+        assert r.status_code == 400
+    assert c.get("/teacher/").headers["Location"].endswith("/teacher/password")  # still must change
+
+
+def test_security_headers_and_cookie_flags(app, codes):
+    c = app.test_client()
+    r = sign_in(c, A, codes[A])
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    h = c.get("/teacher/login").headers
+    assert "frame-ancestors 'none'" in h["Content-Security-Policy"] and "unsafe-inline" not in h["Content-Security-Policy"]
+    assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "no-referrer"
