@@ -18,7 +18,7 @@ from verifier.keyset import KeySet, PublicKey
 from verifier.profiles import ProfileError, RulesProfile, profile_for_cycle
 from verifier.requirements import check_minimums, prorate
 from verifier.status import StatusSource
-from verifier.inputs import token_from_input
+from verifier.inputs import token_from_bytes, token_from_input, token_from_text
 from verifier.numbers import CertificateNumber
 from verifier.token import STATUS_LABELS, ParsedToken, TokenError, b64u, parse, verify_signature
 from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, LEAF_BUCKETS
@@ -90,9 +90,21 @@ class Verifier:
         getattr(self.status, "close", lambda: None)()
 
     def verify_input(self, value: str, at: date | None = None) -> Result:
-        """INPUT as the CLI takes it: a token, a URL, or a file's path."""
+        """INPUT as the CLI takes it: a token, a URL, or a file's path.
+        Never for web input: it reads files."""
+        return self._verify_from(token_from_input, value, at)
+
+    def verify_text(self, text: str, at: date | None = None) -> Result:
+        """A token or a verification URL, as typed or pasted."""
+        return self._verify_from(token_from_text, text, at)
+
+    def verify_bytes(self, data: bytes, name: str, at: date | None = None) -> Result:
+        """An uploaded file: a PDF, a photo of the QR code, or text."""
+        return self._verify_from(lambda d: token_from_bytes(d, name), data, at)
+
+    def _verify_from(self, extract, value, at: date | None) -> Result:
         try:
-            raw = token_from_input(value)
+            raw = extract(value)
         except TokenError as e:
             return _format_failed(e)
         return self.verify_raw(raw, at)

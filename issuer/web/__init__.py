@@ -8,16 +8,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+
+from verifier.web import init_verifier, limiter, security_headers
 
 from ..config import Settings, load_settings
 from ..db import make_engine
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-limiter = Limiter(key_func=get_remote_address, default_limits=[],
-                  storage_uri=os.environ.get("ECERT_RATELIMIT_STORAGE", "memory://"))
 csrf = CSRFProtect()
 
 
@@ -36,12 +34,16 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         ECERT_SETTINGS=settings,
     )
     app.config.update(overrides)
-    app.extensions["ecert_engine"] = make_engine(settings.database_url)
+    app.json.sort_keys = False  # keep FORMATS.md's order of keys
+    engine = app.extensions["ecert_engine"] = make_engine(settings.database_url)
     csrf.init_app(app)
     limiter.init_app(app)
     from . import teacher
     app.register_blueprint(teacher.bp)
-    app.after_request(_security_headers)
+    init_verifier(app, engine, app.config.get("KEYS_TTL", 30.0))
+    for name in ("verify", "api"):  # public and stateless: no session to forge a request with
+        csrf.exempt(app.blueprints[name])
+    app.after_request(security_headers)
     return app
 
 
@@ -60,13 +62,3 @@ def _secret_key(settings: Settings) -> bytes:
         except FileExistsError:
             pass  # another worker made it first
     return path.read_text().strip().encode()
-
-
-def _security_headers(response):
-    h = response.headers
-    h.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
-                 "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "no-referrer")
-    h.setdefault("X-Frame-Options", "DENY")
-    return response

@@ -30,6 +30,7 @@ def app(codes):
     app = create_app(load_settings())
     limiter.reset()  # the limiter's memory is per process: each test starts afresh
     yield app
+    app.extensions["ecert_verifier"].close()
     app.extensions["ecert_engine"].dispose()
 
 

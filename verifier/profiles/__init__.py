@@ -92,6 +92,36 @@ class RulesProfile:
     def cycle_end(self) -> date:
         return date(self.last_year, 12, 31)
 
+    def public_dict(self) -> dict[str, Any]:
+        """The published rules, as the API serves them: amounts as strings."""
+        def amounts(d: dict) -> dict:
+            return {k: str(v) for k, v in d.items()}
+        return {
+            "id": self.id, "title": self.title, "cycle": self.cycle,
+            "years": [self.first_year, self.last_year], "extended_expiry": self.extended_expiry.isoformat(),
+            "issuer": {"code": self.issuer_code, "name": self.issuer_name},
+            "hours_per_credit": amounts(self.hours_per_credit),
+            "routing": {f"{cat}/{lvl}": b for (cat, lvl), b in sorted(self.routing.items())},
+            "minimums": amounts(self.minimums),
+            "variants": [{"name": v.name, "titles": sorted(v.titles), "minimums": amounts(v.minimums)}
+                         for v in self.variants],
+            "offset": None if self.offset is None else {"surplus_of": self.offset.surplus_of,
+                                                         "covers": list(self.offset.covers)},
+            "yearly": None if self.yearly is None else {
+                "minimums": amounts(self.yearly.minimums), "disqualifying": self.yearly.disqualifying,
+                "offset": self.yearly.offset},
+            "rewards": {"grade": {lvl: amounts(g) for lvl, g in self.grade_rewards.items()},
+                        "lead_trainer": amounts(self.lead_trainer_rewards), "combine": "largest"},
+            "induction": None if self.induction is None else {
+                "credits": str(self.induction.credits), "within_months": self.induction.within_months,
+                "new_if_hired_on_or_after": self.induction.new_if_hired_on_or_after.isoformat()},
+            "late_joiners": None if self.late_joiners is None else {
+                "rule": self.late_joiners.rule, "hired_after": self.late_joiners.hired_after.isoformat(),
+                "min_years": self.late_joiners.min_years},
+            "mandarin_credits": None if self.mandarin_credits is None else str(self.mandarin_credits),
+            "interpretations": dict(self.interpretations),
+        }
+
     def minimums_for(self, title: str | None) -> tuple[dict[str, Decimal], str | None]:
         """The cycle minimums for a teacher of this title, and the variant used."""
         for v in self.variants:

@@ -1,0 +1,211 @@
+"""The public verifier, pages and API, as a phone and another system use
+them; hostile input included. Runs on the full service's app (the verifier
+mounted) and, for independence, the verifier alone."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from issuer.config import load_settings
+from issuer.web import create_app
+from verifier.web import limiter
+from tests.certs.conftest import show
+
+A, B, C = "6540040710000014", "6540040710000022", "6540040710000030"
+FULL_ID = re.compile(r"(?<![\d*])\d{17}[\dX](?!\d)")
+
+
+@pytest.fixture
+def service(keyed, bureau):
+    keyed("issue")
+    keyed("revoke", C, "--reason", "重复登记")
+    app = create_app(load_settings(), KEYS_TTL=0)
+    limiter.reset()
+    yield app, keyed
+    app.extensions["ecert_verifier"].close()
+    app.extensions["ecert_engine"].dispose()
+
+
+def path_of(url: str) -> str:
+    return url[url.index("/V/"):]
+
+
+def page(client, path, status=200):
+    r = client.get(path)
+    assert r.status_code in ((status,) if isinstance(status, int) else status), r.get_data(as_text=True)[:500]
+    text = r.get_data(as_text=True)
+    assert not FULL_ID.search(text)
+    return text
+
+
+def test_the_landing_page_says_genuine_and_shows_what_it_certifies(service):
+    app, run = service
+    c = app.test_client()
+    url = show(run, A)["url"]
+    for p in (path_of(url), path_of(url).lower().replace("/v/", "/v/"), "/v/" + url.split("/V/")[1].lower()):
+        html = page(c, p)
+        assert "✔ 证书真实有效" in html and "热依拉·阿不都热合曼" in html
+        assert "654004-07-1-000001-4" in html and "90.00" in html and "霍尔果斯市教育局" in html
+        assert html.count("✔") >= 7  # the banner and six checks
+
+
+def test_a_tampered_token_says_not_valid_with_the_reason_first(service):
+    app, run = service
+    token = show(run, A)["token"]
+    tampered = token[:100] + ("A" if token[100] != "A" else "B") + token[101:]
+    html = page(app.test_client(), "/V/" + tampered, status=(200, 400))  # 400 if it no longer decodes
+    assert "✘ 证书无效" in html
+    verdict = re.search(r'id="verdict">(.*?)</section>', html, re.S).group(1)
+    assert "签名" in verdict or "解码" in verdict
+
+
+def test_revoked_and_expired_say_why(service):
+    app, run = service
+    c = app.test_client()
+    assert "证书已被撤销" in re.search(r'id="verdict">(.*?)</section>',
+                                   page(c, path_of(show(run, C)["url"])), re.S).group(1)
+    html = page(c, path_of(show(run, A)["url"]) + "?at=2029-01-01")
+    assert "证书已过有效期" in html
+
+
+def test_lookup_by_number_alone_shows_status_and_a_masked_surname_only(service):
+    app, run = service
+    html = page(app.test_client(), f"/verify?no=654004-07-1-000001-4")
+    assert "现行有效" in html and "热＊" in html and "热依拉" not in html
+    assert "2028-12-31" in html and "**" not in html  # no ID digits, masked or not
+    assert "已撤销" in page(app.test_client(), f"/verify?no={C}")
+
+
+def test_lookup_with_the_check_code_shows_everything(service):
+    app, run = service
+    code = show(run, A)["check_code"]
+    html = page(app.test_client(), f"/verify?no={A}&code={code.lower()}")
+    assert "✔ 证书真实有效" in html and "热依拉·阿不都热合曼" in html
+
+
+def test_wrong_codes_are_logged_and_rate_limited(service, caplog):
+    app, _ = service
+    c = app.test_client()
+    statuses = [c.get(f"/verify?no={A}&code=WRONGCODE{i:03d}").status_code for i in range(11)]
+    assert statuses[:10] == [403] * 10 and statuses[10] == 429
+    assert any("wrong 查验码" in r.getMessage() and A in r.getMessage() for r in caplog.records)
+
+
+def test_bad_numbers_are_refused_before_any_lookup(service):
+    app, _ = service
+    assert "校验位" in page(app.test_client(), "/verify?no=6540040710000015", status=400)
+    assert "查无此证书" in page(app.test_client(), "/verify?no=6540040710009991", status=404)
+
+
+def test_upload_a_pdf_and_hostile_uploads(service, tmp_path):
+    app, run = service
+    c = app.test_client()
+    run("pdf", A, "-o", str(tmp_path / "a.pdf"))
+    ok = c.post("/verify/upload", data={"file": (io.BytesIO((tmp_path / "a.pdf").read_bytes()), "a.pdf")},
+                content_type="multipart/form-data")
+    assert ok.status_code == 200 and "✔ 证书真实有效" in ok.get_data(as_text=True)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x.txt", b"\0" * 50_000_000)
+    for name, data in (("bomb.zip", bomb.getvalue()), ("fake.pdf", b"%PDF-1.7\n\x00garbage"),
+                       ("x.png", b"\x89PNG\r\n\x1a\nnot really")):
+        r = c.post("/verify/upload", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+        assert r.status_code == 400 and "✘ 证书无效" in r.get_data(as_text=True)
+    # refused on its Content-Length, before a byte is read
+    big = c.post("/api/v1/verify", data=b"%PDF-" + b"A" * (13 * 2**20), content_type="application/pdf")
+    assert big.status_code == 413 and big.json["valid"] is False
+
+
+def test_api_verify_get_and_post(service, tmp_path):
+    app, run = service
+    c = app.test_client()
+    cert = show(run, A)
+    r = c.get(f"/api/v1/verify?token={cert['token']}&at=2027-06-01")
+    assert r.status_code == 200 and r.json["valid"] is True
+    assert list(r.json) == ["valid", "checks", "certificate"]
+    assert [ch["name"] for ch in r.json["checks"]] == ["format", "signature", "key", "status", "validity", "credits"]
+    assert c.post("/api/v1/verify", json={"url": cert["url"].lower()}).json["valid"] is True
+    run("pdf", A, "-o", str(tmp_path / "a.pdf"))
+    pdf = (tmp_path / "a.pdf").read_bytes()
+    assert c.post("/api/v1/verify", data=pdf, content_type="application/pdf").json["valid"] is True
+    r = c.post("/api/v1/verify", data={"file": (io.BytesIO(pdf), "a.pdf")}, content_type="multipart/form-data")
+    assert r.json["valid"] is True
+    revoked = c.get(f"/api/v1/verify?token={show(run, C)['token']}")
+    assert revoked.status_code == 200 and revoked.json["valid"] is False
+    assert revoked.json["checks"][3]["ok"] is False
+
+
+@pytest.mark.parametrize("query", [
+    "token=" + "A" * 20_000, "token=证书", "token=%00%01", "token=/etc/passwd", "token=../../etc/passwd",
+    "token=http://evil.example/v/../../etc/passwd", "token=", "token=AAAA&at=2029-13-45"])
+def test_api_malformed_input_is_a_400_with_the_same_shape(service, query):
+    app, _ = service
+    r = app.test_client().get(f"/api/v1/verify?{query}")
+    assert r.status_code == 400 and r.json["valid"] is False and r.json["checks"][0]["name"] == "format"
+    assert len(r.json["checks"]) == 6 and "root:" not in r.get_data(as_text=True)
+
+
+def test_api_wrong_content_types_and_bodies(service):
+    c = service[0].test_client()
+    assert c.post("/api/v1/verify", data="x", content_type="application/xml").status_code == 415
+    assert c.post("/api/v1/verify", data="{not json", content_type="application/json").status_code == 400
+    assert c.post("/api/v1/verify", json=["a"]).status_code == 400
+    assert c.post("/api/v1/verify", data=b"%PDF-1.4 nope", content_type="application/pdf").status_code == 400
+
+
+def test_path_tricks_on_the_landing_page(service):
+    c = service[0].test_client()
+    for p in ("/v/../../etc/passwd", "/v/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/V/" + "A" * 9000, "/v/证书"):
+        r = c.get(p)
+        assert r.status_code in (400, 404) and "root:" not in r.get_data(as_text=True)
+
+
+def test_keys_profiles_status_and_openapi(service):
+    app, run = service
+    c = app.test_client()
+    keys = c.get("/.well-known/jwks.json").json["keys"]
+    assert keys and all(k["kty"] == "OKP" and "d" not in k for k in keys)
+    assert c.get("/api/v1/profiles/7").json["minimums"]["total"] == "90"
+    assert c.get("/api/v1/profiles/14").json["issuer"]["code"] == "310107"
+    assert c.get("/api/v1/profiles/99").status_code == 404
+    st = c.get(f"/api/v1/status/{A}").json
+    assert (st["current_version"], st["status"], st["valid_until"]) == (1, "current", "2028-12-31")
+    assert c.get(f"/api/v1/status/{C}").json["status"] == "revoked"
+    assert c.get("/api/v1/status/6540040710000015").status_code == 400
+    assert c.get("/api/v1/status/6540040710009991").status_code == 404
+    doc = c.get("/api/v1/openapi.json").json
+    assert doc["openapi"].startswith("3.") and "/api/v1/verify" in doc["paths"]
+    assert c.get("/api/v1/nothing").status_code == 404 and c.get("/api/v1/nothing").json["error"] == "not_found"
+
+
+def test_every_response_carries_the_security_headers(service):
+    app, run = service
+    c = app.test_client()
+    for p in ("/verify", path_of(show(run, A)["url"]), "/api/v1/verify?token=x", "/.well-known/jwks.json",
+              "/api/v1/nothing", "/nothing"):
+        h = c.get(p).headers
+        assert "frame-ancestors 'none'" in h["Content-Security-Policy"]
+        assert "'unsafe-inline'" not in h["Content-Security-Policy"]
+        assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_verifier_runs_alone_without_the_issuer(service, db_url):
+    app, run = service
+    token = show(run, A)["token"]
+    code = f"""
+import sys, json
+from verifier.web import create_app
+app = create_app({db_url!r}, KEYS_TTL=0)
+assert not [m for m in sys.modules if m == "issuer" or m.startswith("issuer.")], "issuer imported"
+r = app.test_client().get("/api/v1/verify?token={token}")
+print(json.dumps([r.status_code, r.json["valid"]]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [200, True]

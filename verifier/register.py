@@ -1,0 +1,43 @@
+"""Looking a certificate up by its number, for a paper copy whose QR code
+is damaged: the newest version in the register, and its 查验码."""
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from verifier import schema
+
+
+@dataclass(frozen=True)
+class Entry:
+    number: str
+    version: int
+    state: str
+    token: str
+    check_code: str
+
+
+def newest(engine: Engine, number: str) -> Entry | None:
+    """The current version, or the newest if none is current."""
+    t = schema.certificates
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.version, t.c.state, t.c.token, t.c.check_code)
+                            .where(t.c.number == number).order_by(t.c.version.desc())).all()
+    if not rows:
+        return None
+    row = next((r for r in rows if r.state == "current"), rows[0])
+    return Entry(number, row.version, row.state, row.token, row.check_code)
+
+
+def code_matches(entry: Entry, code: str) -> bool:
+    """Case-insensitive, constant time."""
+    return hmac.compare_digest(entry.check_code.encode(), code.strip().upper().encode())
+
+
+def mask_name(name: str) -> str:
+    """The surname only: a name's first character (for a name with a middle
+    dot, the first character of its first part), the rest starred."""
+    name = name.strip()
+    return name[:1] + "＊" * max(len(name.replace("·", "")) - 1, 1)

@@ -1,0 +1,128 @@
+"""The JSON API: verify, the public keys, the published rules, a number's
+status, and the OpenAPI document describing them."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from verifier.numbers import CertificateNumber, NumberFormatError
+from verifier.profiles import ProfileError, profile_for_cycle
+from verifier.register import newest
+from verifier.token import from_base32, parse
+from verifier.verify import CHECKS, Check, Result
+
+from . import limiter
+from .common import BadDate, asked_date, online
+from .openapi import OPENAPI
+
+bp = Blueprint("api", __name__)
+MAX_TEXT = 5000
+
+
+def format_failure(message: str, detail: str, status: int = 400):
+    checks = [Check("format", False, message, detail)] + [
+        Check(n, False, "未检查（前一项未通过）", "not run: the format check failed") for n in CHECKS[1:]]
+    return jsonify(Result(checks).to_json()), status
+
+
+def _answer(result: Result):
+    return jsonify(result.to_json()), (200 if result.checks[0].ok else 400)
+
+
+@bp.get("/api/v1/verify")
+@limiter.limit("600 per minute")
+def verify_get():
+    try:
+        at = asked_date()
+    except BadDate as e:
+        return format_failure(str(e), "at must be YYYY-MM-DD")
+    token = request.args.get("token", "")
+    if not token:
+        return format_failure("缺少 token 参数", "query parameter token is required")
+    return _answer(online().verifier().verify_text(token[:MAX_TEXT + 1], at))
+
+
+@bp.post("/api/v1/verify")
+@limiter.limit("300 per minute")
+def verify_post():
+    try:
+        at = asked_date()
+    except BadDate as e:
+        return format_failure(str(e), "at must be YYYY-MM-DD")
+    v = online().verifier()
+    ctype = request.mimetype or ""
+    if ctype == "application/json":
+        body = request.get_json(silent=True)
+        text = body.get("token") or body.get("url") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text:
+            return format_failure("JSON 中缺少 token 或 url", 'JSON body must be {"token": "..."} or {"url": "..."}')
+        return _answer(v.verify_text(text[:MAX_TEXT + 1], at))
+    if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        f = request.files.get("file")
+        if f is not None:
+            try:
+                data = f.read()
+            finally:
+                f.close()
+            return _answer(v.verify_bytes(data, (f.filename or "upload")[:100], at))
+        text = request.form.get("token") or request.form.get("url")
+        if text:
+            return _answer(v.verify_text(text[:MAX_TEXT + 1], at))
+        return format_failure("缺少 token、url 或 file", "send token, url or file")
+    if ctype in ("application/pdf", "image/png", "image/jpeg", "text/plain", "application/octet-stream"):
+        return _answer(v.verify_bytes(request.get_data(), "body", at))
+    return format_failure("不支持的内容类型", f"unsupported Content-Type {ctype or '(none)'}", 415)
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks():
+    resp = jsonify(online().keys().to_jwks())
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+@bp.get("/api/v1/profiles/<int:cycle>")
+def profile(cycle: int):
+    try:
+        p = profile_for_cycle(cycle, request.args.get("issuer") or None)
+    except ProfileError as e:
+        return jsonify({"error": "not_found", "message": "未找到该周期公布的学分规则", "detail": str(e)}), 404
+    return jsonify(p.public_dict())
+
+
+@bp.get("/api/v1/status/<number>")
+@limiter.limit("120 per minute")
+def status(number: str):
+    try:
+        compact = CertificateNumber.parse(number[:40]).compact
+    except NumberFormatError as e:
+        return jsonify({"error": "bad_number", "message": "证书编号无效", "detail": str(e)}), 400
+    entry = newest(online().engine, compact)
+    if entry is None:
+        return jsonify({"error": "not_found", "message": "查无此证书编号", "detail": compact}), 404
+    claims = parse(from_base32(entry.token)).claims
+    return jsonify({"number": compact, "version": entry.version,
+                    "current_version": entry.version if entry.state == "current" else None,
+                    "status": entry.state, "cycle": claims.cycle, "issuer": claims.issuer,
+                    "valid_until": claims.valid_until.isoformat()})
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi():
+    return jsonify(OPENAPI)
+
+
+@bp.app_errorhandler(404)
+def not_found(_e):
+    if request.path.startswith("/api/"):
+        return jsonify({"error": "not_found", "message": "没有这个接口", "detail": request.path[:200]}), 404
+    return "<!DOCTYPE html><title>404</title><p>页面不存在 · not found</p>", 404
+
+
+@bp.app_errorhandler(405)
+def not_allowed(_e):
+    return jsonify({"error": "method_not_allowed", "message": "不支持的请求方法", "detail": request.method}), 405
+
+
+@bp.app_errorhandler(500)
+def server_error(_e):
+    return jsonify({"error": "internal", "message": "服务器内部错误，请稍后再试", "detail": ""}), 500

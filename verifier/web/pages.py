@@ -1,0 +1,124 @@
+"""The pages a person sees: the QR landing page, lookup by number, upload."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, render_template, request
+
+from verifier.numbers import CertificateNumber, NumberFormatError
+from verifier.profiles import ProfileError, profile_for_cycle
+from verifier.register import code_matches, mask_name, newest
+from verifier.token import from_base32, parse
+from verifier.verify import CHECKS, Check, Result
+from verifier.vocab import BUCKET_LABELS, BUCKETS
+
+from . import limiter
+from .common import BadDate, asked_date, online
+
+bp = Blueprint("verify", __name__)
+log = logging.getLogger("ecert.verifier")
+STATE_LABELS = {"current": "现行有效", "superseded": "已被新版本取代", "revoked": "已撤销"}
+
+
+def _page(result: Result, at, status: int = 200, **extra):
+    cert, minimums = result.certificate, {}
+    if cert:
+        try:
+            minimums = {b: f"{m:.2f}" for b, m in
+                        profile_for_cycle(cert["cycle"], cert["issuer"]["code"]).minimums.items()}
+        except ProfileError:
+            pass
+    rows = [(BUCKET_LABELS[b], cert["credits"][b], minimums.get(b, "—")) for b in BUCKETS] if cert else []
+    return render_template("verifier/result.html", result=result, cert=cert, rows=rows, at=at,
+                           **extra), status
+
+
+def _date_or_today():
+    try:
+        return asked_date(), None
+    except BadDate as e:
+        from verifier.clock import today_in_china
+        return today_in_china(), str(e)
+
+
+@bp.get("/v/<path:token>")
+@bp.get("/V/<path:token>")
+def landing(token: str):
+    at, date_error = _date_or_today()
+    v = online().verifier()
+    result = v.verify_text(token[:5000], at)
+    return _page(result, at, 200 if result.checks[0].ok else 400, date_error=date_error,
+                 here=request.path)
+
+
+@bp.get("/verify")
+@limiter.limit("60 per minute")
+def lookup():
+    at, date_error = _date_or_today()
+    no, code = request.args.get("no", "").strip()[:40], request.args.get("code", "").strip()[:40]
+    if not no:
+        return render_template("verifier/lookup.html", no="", error=date_error)
+    try:
+        number = CertificateNumber.parse(no).compact
+    except NumberFormatError:
+        return render_template("verifier/lookup.html", no=no, error="证书编号无效（校验位不符或位数不对）"), 400
+    entry = newest(online().engine, number)
+    if entry is None:
+        return render_template("verifier/lookup.html", no=no, error="查无此证书编号"), 404
+    if code:
+        return _with_code(entry, code, at)
+    return render_template("verifier/summary.html", summary=_summary(entry, at), no=no)
+
+
+def _with_code(entry, code, at):
+    # Each attempt with a 查验码 counts against the client, right or wrong:
+    # 12 characters of 31 cannot be guessed at 10 a minute.
+    with limiter.limit("10 per minute; 100 per day", key_func=lambda: f"code:{request.remote_addr}"):
+        pass
+    if not code_matches(entry, code):
+        log.warning("wrong 查验码 for %s from %s", entry.number, request.remote_addr)
+        return render_template("verifier/lookup.html", no=entry.number, error="查验码不正确"), 403
+    return _page(online().verifier().verify_raw(from_base32(entry.token), at), at)
+
+
+def _summary(entry, at) -> dict:
+    claims = parse(from_base32(entry.token)).claims
+    state = STATE_LABELS.get(entry.state, entry.state)
+    if entry.state == "current" and at > claims.valid_until:
+        state = "已过有效期"
+    return {"number": CertificateNumber.parse(entry.number).printed, "state": state,
+            "issuer": claims.issuer, "cycle": claims.cycle, "valid_until": claims.valid_until,
+            "holder": mask_name(claims.holder), "version": entry.version, "issuer_name": _issuer_name(claims)}
+
+
+def _issuer_name(claims) -> str:
+    try:
+        return profile_for_cycle(claims.cycle, claims.issuer).issuer_name
+    except ProfileError:
+        return claims.issuer
+
+
+@bp.post("/verify/upload")
+@limiter.limit("20 per minute")
+def upload():
+    at, date_error = _date_or_today()
+    f = request.files.get("file")
+    if f is None or not f.filename:
+        result = Result([Check("format", False, "请选择 PDF 证书或二维码图片", "no file uploaded")]
+                        + [Check(n, False, "未检查（前一项未通过）", "not run: the format check failed")
+                           for n in CHECKS[1:]])
+        return _page(result, at, 400, date_error=date_error)
+    try:
+        data = f.read()
+    finally:
+        f.close()
+    result = online().verifier().verify_bytes(data, f.filename[:100], at)
+    return _page(result, at, 200 if result.checks[0].ok else 400, date_error=date_error)
+
+
+@bp.app_errorhandler(413)
+def too_large(_e):
+    if request.path.startswith("/api/"):
+        from .api import format_failure
+        return format_failure("上传的文件过大（上限 10 MB）", "request body larger than 10 MB", 413)
+    return render_template("verifier/lookup.html", no="", error="文件过大（上限 10 MB）"), 413
