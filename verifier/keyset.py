@@ -8,7 +8,6 @@ key-id bytes), `alg` EdDSA and `use` sig, plus members of ours: `issuer`
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -19,6 +18,7 @@ from sqlalchemy import Engine, select
 
 from verifier import schema
 from verifier.clock import as_utc
+from verifier.files import read_json
 from verifier.token import b64u, from_b64u, key_id
 
 MAX_JWKS_BYTES = 1_000_000
@@ -87,16 +87,9 @@ class KeySet:
 
     @classmethod
     def from_jwks_file(cls, path: Path) -> "KeySet":
+        doc = read_json(path, "JWKS file", MAX_JWKS_BYTES, KeySetError)
         try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise KeySetError(f"{path}: cannot read the JWKS file ({e.strerror})") from None
-        if len(data) > MAX_JWKS_BYTES:
-            raise KeySetError(f"{path}: too large for a JWKS ({len(data)} bytes)")
-        try:
-            return cls.from_jwks(json.loads(data))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise KeySetError(f"{path}: not JSON") from None
+            return cls.from_jwks(doc)
         except KeySetError as e:
             raise KeySetError(f"{path}: {e}") from None
 

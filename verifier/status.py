@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from verifier import schema
 from verifier.clock import as_utc
+from verifier.files import read_json
 from verifier.keyset import KeySet
 from verifier.token import from_b64u
 
@@ -125,16 +126,7 @@ class SnapshotStatus:
 
     @classmethod
     def load(cls, path: Path, keys: KeySet) -> "SnapshotStatus":
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise SnapshotError(f"{path}: cannot read the status snapshot ({e.strerror})") from None
-        if len(data) > MAX_SNAPSHOT_BYTES:
-            raise SnapshotError(f"{path}: too large for a status snapshot")
-        try:
-            doc = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise SnapshotError(f"{path}: not JSON") from None
+        doc = read_json(path, "status snapshot", MAX_SNAPSHOT_BYTES, SnapshotError)
         try:
             return cls.from_document(doc, keys)
         except SnapshotError as e:

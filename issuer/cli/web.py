@@ -65,5 +65,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
             return app
 
     base = f"http://{host}:{port}"
-    console().print(f"教师登录：{base}/teacher/login")
+    console().print(f"教师登录 teachers:   {base}/teacher/login")
+    console().print(f"证书查验 verifier:   {base}/verify   （扫码网址 {ctx.settings.base_url}/V/…）")
+    console().print(f"查验接口 API:        {base}/api/v1/openapi.json")
     Server().run()

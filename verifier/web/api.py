@@ -2,6 +2,8 @@
 status, and the OpenAPI document describing them."""
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, jsonify, request
 
 from verifier.numbers import CertificateNumber, NumberFormatError
@@ -28,13 +30,22 @@ def _answer(result: Result):
     return jsonify(result.to_json()), (200 if result.checks[0].ok else 400)
 
 
+def _checked_date(view):
+    """The view gets the asked date; a malformed one is a 400 of the usual shape."""
+    @functools.wraps(view)
+    def wrapper():
+        try:
+            at = asked_date()
+        except BadDate as e:
+            return format_failure(str(e), "at must be YYYY-MM-DD")
+        return view(at)
+    return wrapper
+
+
 @bp.get("/api/v1/verify")
 @limiter.limit("600 per minute")
-def verify_get():
-    try:
-        at = asked_date()
-    except BadDate as e:
-        return format_failure(str(e), "at must be YYYY-MM-DD")
+@_checked_date
+def verify_get(at):
     token = request.args.get("token", "")
     if not token:
         return format_failure("缺少 token 参数", "query parameter token is required")
@@ -43,11 +54,8 @@ def verify_get():
 
 @bp.post("/api/v1/verify")
 @limiter.limit("300 per minute")
-def verify_post():
-    try:
-        at = asked_date()
-    except BadDate as e:
-        return format_failure(str(e), "at must be YYYY-MM-DD")
+@_checked_date
+def verify_post(at):
     v = online().verifier()
     ctype = request.mimetype or ""
     if ctype == "application/json":
