@@ -11,8 +11,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # Debian packages the project needs on a fresh machine: the certificate's
 # CJK font; HarfBuzz's subsetter, without which WeasyPrint embeds fonts
 # through fontTools at ~7 s a PDF; Pango, which WeasyPrint lays text out
-# with; poppler-utils, whose pdftoppm the tests rasterise PDFs with.
-SYSTEM_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)
+# with; poppler-utils, whose pdftoppm the tests rasterise PDFs with;
+# chromium, the real browser of the end-to-end tests (driven by Playwright).
+SYSTEM_PACKAGES=(fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils chromium)
 
 install_system_packages() {
   local missing=()

@@ -63,6 +63,7 @@ def test_a_tampered_token_says_not_valid_with_the_reason_first(service):
     assert "✘ 证书无效" in html
     verdict = re.search(r'id="verdict">(.*?)</section>', html, re.S).group(1)
     assert "签名" in verdict or "解码" in verdict
+    assert "热依拉" not in html  # nothing an unsigned token says is shown as if true
 
 
 def test_revoked_and_expired_say_why(service):

@@ -51,6 +51,11 @@ def landing(token: str):
                  here=request.path)
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    return "", 204  # none: the page must not log a failed request
+
+
 @bp.get("/verify")
 @limiter.limit("60 per minute")
 def lookup():
