@@ -48,7 +48,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
@@ -59,6 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import cpu_name, run_main  # noqa: E402
 import sqlalchemy  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -429,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[PASSPHRASE_ENV] = PASSPHRASE
     say(f"bench_issue {date.today().isoformat()}  Python {platform.python_version()}  "
         f"SQLAlchemy {sqlalchemy.__version__}  SQLite {sqlite3.sqlite_version}  "
-        f"{platform.machine()} {_cpu_name()} ×{os.cpu_count()}")
+        f"{platform.machine()} {cpu_name()} ×{os.cpu_count()}")
     profile = load_profile(PROFILE_ID)
     with tempfile.TemporaryDirectory(prefix="ecert-bench-") as tmp:
         sizes = [bench_size(Path(tmp) / "large", args.teachers, args.records_per_teacher, profile)]
@@ -443,22 +443,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as e:  # a real error: say it and fail
-        traceback.print_exc()
-        print(f"\nbench_issue: error: {type(e).__name__}: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "bench_issue")

@@ -41,7 +41,6 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import cpu_name, run_main  # noqa: E402
 import sqlalchemy  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
 
     say(f"bench_ledger {date.today().isoformat()}  Python {platform.python_version()}  "
-        f"SQLAlchemy {sqlalchemy.__version__}  {platform.machine()} {_cpu_name()} ×{os.cpu_count()}")
+        f"SQLAlchemy {sqlalchemy.__version__}  {platform.machine()} {cpu_name()} ×{os.cpu_count()}")
     profile = load_profile(PROFILE_ID)
     figures: list[Figure] = []
     if "postgresql" in backends:
@@ -429,22 +429,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as e:  # a real error: say it and fail
-        traceback.print_exc()
-        print(f"\nbench_ledger: error: {type(e).__name__}: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "bench_ledger")

@@ -60,7 +60,6 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -73,6 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import cpu_name, run_main  # noqa: E402
 from issuer.db import make_engine, migrate, write_session  # noqa: E402
 from issuer.importing.projects import import_projects  # noqa: E402
 from issuer.importing.records import import_records  # noqa: E402
@@ -538,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[PASSPHRASE_ENV] = PASSPHRASE
     say(f"bench_render {date.today().isoformat()}  Python {platform.python_version()}  "
         f"WeasyPrint {version('weasyprint')}  pydyf {version('pydyf')}  qrcode {version('qrcode')}  "
-        f"SQLite {sqlite3.sqlite_version}  {platform.machine()} {_cpu_name()} ×{os.cpu_count()}")
+        f"SQLite {sqlite3.sqlite_version}  {platform.machine()} {cpu_name()} ×{os.cpu_count()}")
     load0 = _load()
     profile = load_profile(PROFILE_ID)
     with tempfile.TemporaryDirectory(prefix="ecert-bench-render-") as tmp:
@@ -585,22 +585,5 @@ def _load() -> str:
         return "?"
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as e:  # a real error: say it and fail
-        traceback.print_exc()
-        print(f"\nbench_render: error: {type(e).__name__}: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "bench_render")
