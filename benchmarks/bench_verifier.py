@@ -1,0 +1,890 @@
+#!/usr/bin/env python3
+"""Speed of the public verifier over HTTP: the JSON API and the QR landing
+page under gunicorn, loaded with wrk on loopback, beside a bare baseline.
+
+    .venv/bin/python benchmarks/bench_verifier.py [--teachers 1000]
+        [--records-per-teacher 10] [--duration 15] [--connections 16]
+        [--threads 2] [--workers 2] [--clients 1000] [--rounds 3]
+        [--runs 3] [--profile]
+
+Needs wrk (Debian: `sudo apt-get install -y wrk`); without it the script
+says how to install it and exits 0.
+
+Generates the sample files (scripts/make_sample.py, deterministic) into a
+temporary folder, imports them into a fresh SQLite file (migrate; projects,
+roster with registration, records, each in its own write_session), creates
+a signing key and issues every teacher's certificate (as_of 2026-11-23), as
+bench_issue.py does. Every issued token is then a request.
+
+In a fresh process (spawned: its heap is a server worker's, not this
+process's after the imports and issuance), over the same tokens, each the
+best of --runs: raw Ed25519 verifications (cryptography, a 300-byte message:
+the machine's yardstick), the baseline's work alone (base32 → bytes, COSE
+decode, Ed25519 over the Sig_structure), a DatabaseStatus lookup alone,
+Verifier.verify_raw with the online status source (DatabaseStatus, one
+SQLite query a token), what the API handler does without Flask
+(verify_text, to_json, JSON encoding), and the whole Flask stack without a
+server (the test client) for the API, the landing page and the baseline.
+
+Then, over HTTP, each app served by gunicorn as production serves it (sync
+workers, --workers of them, bound to 127.0.0.1, no access log), each
+endpoint loaded by `wrk -t THREADS -c CONNECTIONS -d DURATION --latency`
+after a 3 s warm-up, through a Lua script that rotates over every issued
+token so that each request verifies a different certificate:
+
+  - ours, JSON API:     GET /api/v1/verify?token=<base32>   (rate limiter off)
+  - ours, landing page: GET /V/<base32>                     (rate limiter off)
+  - ours, JSON API with the rate limiter on (Flask-Limiter, memory storage),
+    each request from one of --clients simulated client addresses (a
+    header the benchmark's WSGI wrapper turns into REMOTE_ADDR), so that no
+    client reaches the API's 600 a minute: the limiter's own cost;
+  - baseline: a bare Flask app with one route, GET /b/<base32>, that only
+    decodes the token (base32 → bytes → COSE_Sign1) and checks its Ed25519
+    signature, answering {"valid": true}.
+
+The API allows 600 requests a minute per client address, and every wrk
+connection comes from 127.0.0.1: with the limiter on, a load test from one
+address measures 429s. So the headline runs set RATELIMIT_ENABLED=False
+(which Flask-Limiter honours) and the limiter's cost is measured apart.
+
+Before loading, every token is fetched once from each server and must come
+back valid (else an error). Each run prints requests/s, p50/p90/p99 and max
+latency, non-2xx responses and socket errors (a run with any is marked not
+valid), and the CPU used per request by the server (gunicorn master and
+workers, from /proc), by the Flask app inside the workers (a benchmark-only
+WSGI wrapper sums process_time around each call) and by wrk (which shares
+the machine's cores with the server), and how many cores other processes
+kept busy meanwhile (from /proc/stat; a run above 0.25 is flagged). The
+three servers run side by side (idle but for the one loaded), and each of
+--rounds rounds loads every configuration, the order reversed every other
+round, after measuring raw Ed25519 in this process (the machine's speed
+drifts on a shared VM: the yardstick shows by how much). Then, for each
+configuration, the median round, and ours ÷ baseline taken round by round
+(median and range), beside the in-process rates; and the issue's target
+(JSON API ≥ 1,500 verifications/s with p99 < 50 ms). With --profile,
+cProfile of the API through the Flask test client, limiter off and on.
+
+Prints figures only: it never fails on speed. It exits non-zero only on a
+real error (an import refused, a teacher not issued, a token that does not
+verify, a server that does not start, wrk failing).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import math
+import os
+import platform
+import pstats
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import cpu_name, run_main  # noqa: E402
+import cbor2  # noqa: E402
+import sqlalchemy  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,  # noqa: E402
+                                                               Ed25519PublicKey)
+from sqlalchemy import select  # noqa: E402
+
+from issuer.db import make_engine, migrate, read_session, write_session  # noqa: E402
+from issuer.importing.projects import import_projects  # noqa: E402
+from issuer.importing.records import import_records  # noqa: E402
+from issuer.importing.roster import import_roster  # noqa: E402
+from issuer.issuance import IssueOptions, Issuer  # noqa: E402
+from issuer.keystore import PASSPHRASE_ENV, Keystore  # noqa: E402
+from issuer.models import Certificate  # noqa: E402
+from scripts.make_sample import generate  # noqa: E402
+from verifier.clock import today_in_china  # noqa: E402
+from verifier.keyset import KeySet  # noqa: E402
+from verifier.profiles import load_profile  # noqa: E402
+from verifier.status import DatabaseStatus  # noqa: E402
+from verifier.token import from_b64u, from_base32, parse  # noqa: E402
+from verifier.verify import Verifier  # noqa: E402
+
+PROFILE_ID = "horgos-7"
+AS_OF = date(2026, 11, 23)  # the credit sheets' date, fixed so that runs compare
+BASE_URL = "HTTP://127.0.0.1:5000"
+ACTOR = "bench"
+PASSPHRASE = "bench-only-throwaway-passphrase"  # a temp key in a temp folder
+RAW_MESSAGE_BYTES = 300
+TARGET_RPS = 1500.0
+TARGET_P99_MS = 50.0
+ISSUE_BASELINE = "about 2,800 req/s, p99 15 ms"  # the issue's figure for the bare app, this machine
+WARMUP_SECONDS = 3
+BUSY_CORES = 0.25  # other processes' load during a run above which it is flagged
+WRK_INSTALL = ("wrk is not installed. On Debian/Ubuntu: sudo apt-get install -y wrk\n"
+               "(macOS: brew install wrk; or build it from https://github.com/wg/wrk). "
+               "Then run this script again.")
+
+
+class BenchError(Exception):
+    """A real error: the benchmark's run is not valid."""
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    gc.collect()
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def best_rate(work: Callable[[], int], runs: int) -> float:
+    """Items per second of the best of `runs` runs."""
+    best = float("inf")
+    for _ in range(runs):
+        n, seconds = timed(work)
+        best = min(best, seconds / n)
+    return 1 / best
+
+
+# -- data and database -----------------------------------------------------
+
+def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> dict:
+    """Sample files, a fresh SQLite database with them imported, a signing
+    key, every teacher issued; the issued tokens and the public keys."""
+    counts, gen_s = timed(lambda: generate(folder / "files", teachers=teachers,
+                                           records_per_teacher=per_teacher))
+    files = {k: folder / "files" / f"{k}.csv" for k in ("projects", "roster", "records")}
+    db_path = folder / "bench.sqlite3"
+    url, keys_dir = f"sqlite:///{db_path}", folder / "keys"
+    engine = make_engine(url)
+    try:
+        def setup() -> object:
+            migrate(engine)
+            for name, work in (("projects", lambda s: import_projects(s, files["projects"])),
+                               ("roster", lambda s: import_roster(s, files["roster"], profile)),
+                               ("records", lambda s: import_records(s, files["records"]))):
+                with write_session(engine) as session:
+                    result = work(session)
+                if result.created != counts[f"{name}.csv"]:
+                    raise BenchError(f"{result.summary()}: {result.created:,} of "
+                                     f"{counts[f'{name}.csv']:,} rows created")
+            with write_session(engine) as session:
+                Keystore(keys_dir, actor=ACTOR).create(session, profile.issuer_code)
+            return Issuer(engine, profile, Keystore(keys_dir, actor=ACTOR), BASE_URL, ACTOR).run(
+                IssueOptions(as_of=AS_OF))
+        summary, setup_s = timed(setup)
+        if summary.issued != counts["roster.csv"] or summary.refused:
+            raise BenchError(f"issuance of {counts['roster.csv']:,} teachers: {summary.issued:,} issued, "
+                             f"{len(summary.refused):,} refused")
+        with read_session(engine) as session:
+            rows = session.execute(select(Certificate.number, Certificate.token)
+                                   .where(Certificate.state == "current")
+                                   .order_by(Certificate.number)).all()
+        keys = {from_b64u(k.kid): k.public_raw for k in KeySet.from_database(engine)}
+    finally:
+        engine.dispose()
+    say(f"  {counts['roster.csv']:,} teachers, {counts['records.csv']:,} records generated in "
+        f"{gen_s:.1f} s; imported and issued in {setup_s:.1f} s (not measured further)")
+    return {"url": url, "db_path": str(db_path), "tokens": [r.token for r in rows], "keys": keys,
+            "teachers": counts["roster.csv"]}
+
+
+# -- the apps ----------------------------------------------------------------
+
+OURS_MODULE = '''\
+"""The verifier alone, as the benchmark serves it (written by bench_verifier.py)."""
+import sys
+sys.path.insert(0, {root!r})
+from verifier.web import create_app
+
+app = create_app({url!r}{config})
+'''
+
+CLIENT_WRAPPER = '''
+# Benchmark only: each request's client address from X-Bench-Client, so that
+# the load spreads over many clients and none reaches the API's rate limit.
+_inner = app.wsgi_app
+
+
+def _as_client(environ, start_response):
+    client = environ.get("HTTP_X_BENCH_CLIENT")
+    if client:
+        environ["REMOTE_ADDR"] = client
+    return _inner(environ, start_response)
+
+
+app.wsgi_app = _as_client
+'''
+
+BASELINE_MODULE = '''\
+"""The baseline (written by bench_verifier.py): a bare Flask route that
+decodes the token (base32 -> bytes -> COSE_Sign1) and checks its Ed25519
+signature over the RFC 9052 Sig_structure. Nothing else: no claims, no key
+window, no status, no database; the public keys are in this file."""
+import sys
+sys.path.insert(0, {root!r})
+import cbor2
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from flask import Flask, jsonify
+
+from verifier.token import from_base32  # the fastest base32 decoder at hand
+
+KEYS = {{bytes.fromhex(kid): Ed25519PublicKey.from_public_bytes(bytes.fromhex(x))
+        for kid, x in {keys!r}.items()}}
+app = Flask(__name__)
+
+
+@app.get("/b/<token>")
+def verify(token):
+    try:
+        protected, _unprotected, payload, signature = cbor2.loads(from_base32(token)).value
+        kid = cbor2.loads(protected)[4]
+        KEYS[kid].verify(signature, cbor2.dumps(["Signature1", protected, b"", payload]))
+        return jsonify(valid=True)
+    except Exception:  # any failure is "not valid", as a bare checker would say
+        return jsonify(valid=False), 400
+'''
+
+
+APP_TIMER = '''
+# Benchmark only: the CPU time each worker spends inside the WSGI app (Flask
+# and the view), summed, written every 100 requests to {stats}/app-cpu-<pid>.json;
+# the rest of a worker's CPU is gunicorn's (HTTP parsing, sockets) and the kernel's.
+import json as _json, os as _os, time as _time
+
+_timed_inner, _cpu = app.wsgi_app, [0, 0.0]
+
+
+def _timed(environ, start_response):
+    c0 = _time.process_time()
+    try:
+        return _timed_inner(environ, start_response)
+    finally:
+        _cpu[0] += 1
+        _cpu[1] += _time.process_time() - c0
+        if _cpu[0] % 100 == 0:
+            _f = f"{stats}/app-cpu-{{_os.getpid()}}.json"
+            with open(_f + ".tmp", "w") as _out:
+                _out.write(_json.dumps({{"requests": _cpu[0], "cpu": _cpu[1]}}))
+            _os.replace(_f + ".tmp", _f)
+
+
+app.wsgi_app = _timed
+'''
+
+
+def write_apps(folder: Path, db: dict) -> dict[str, str]:
+    """The WSGI modules gunicorn serves; name → module:app. Each served
+    module is also written bare (bench_*_inproc.py, for the test client)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    root, url = str(ROOT), f"sqlite:///{db['db_path']}"
+    modules = {
+        "bench_ours": OURS_MODULE.format(root=root, url=url, config=", RATELIMIT_ENABLED=False"),
+        "bench_ours_limited": OURS_MODULE.format(root=root, url=url, config=", RATELIMIT_ENABLED=True")
+        + CLIENT_WRAPPER,
+        "bench_baseline": BASELINE_MODULE.format(
+            root=root, keys={k.hex(): v.hex() for k, v in db["keys"].items()}),
+    }
+    for name, text in modules.items():
+        stats = folder / f"stats-{name}"
+        stats.mkdir(exist_ok=True)
+        (folder / f"{name}_inproc.py").write_text(text)
+        (folder / f"{name}.py").write_text(text + APP_TIMER.format(stats=str(stats)))
+    return {"ours": "bench_ours:app", "ours+limiter": "bench_ours_limited:app",
+            "baseline": "bench_baseline:app"}
+
+
+def app_cpu(folder: Path, module: str) -> tuple[int, float]:
+    """Requests and CPU seconds inside the app so far, over the workers."""
+    n, cpu = 0, 0.0
+    for f in (folder / f"stats-{module}").glob("app-cpu-*.json"):
+        try:
+            d = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        n, cpu = n + d["requests"], cpu + d["cpu"]
+    return n, cpu
+
+
+def load_module(folder: Path, name: str):
+    """A written app module, imported in this process (for the test client)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- in a fresh process ----------------------------------------------------------
+
+def in_fresh_process(db: dict, apps_dir: Path, runs: int, profile: bool) -> dict:
+    """_in_process in a new interpreter (spawn), whose heap is a server
+    worker's, not this one's (the imports and issuance leave a large heap
+    that makes the collector, and so everything, slower)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_in_process, db, str(apps_dir), runs, profile).result()
+
+
+def bare_check(keys: dict[bytes, Ed25519PublicKey], text: str) -> bool:
+    """The baseline route's work, without Flask."""
+    protected, _u, payload, signature = cbor2.loads(from_base32(text)).value
+    keys[cbor2.loads(protected)[4]].verify(signature, cbor2.dumps(["Signature1", protected, b"", payload]))
+    return True
+
+
+def _in_process(db: dict, apps_dir_text: str, runs: int, profile: bool) -> dict:
+    """The child: every loop over the same tokens, each the best of `runs`;
+    with `profile`, cProfile of the API through the test client."""
+    apps_dir = Path(apps_dir_text)
+    tokens = db["tokens"]
+    n = len(tokens)
+    at = max(AS_OF, today_in_china())  # not before the tokens' issue date
+    engine = make_engine(db["url"])
+    try:
+        status = DatabaseStatus(engine)
+        verifier = Verifier(KeySet.from_database(engine), status)
+        keys = {k: Ed25519PublicKey.from_public_bytes(v) for k, v in db["keys"].items()}
+        numbers = [parse(from_base32(t)).claims.number for t in tokens]
+        private = Ed25519PrivateKey.generate()
+        message = os.urandom(RAW_MESSAGE_BYTES)
+        signature, public = private.sign(message), private.public_key()
+
+        def raw() -> int:
+            for _ in range(n):
+                public.verify(signature, message)
+            return n
+
+        def verify_all(fn: Callable[[str], object]) -> Callable[[], int]:
+            def run() -> int:
+                for t in tokens:
+                    result = fn(t)
+                    if not result.valid:
+                        raise BenchError(f"an issued token does not verify in process: "
+                                         f"{result.first_failure}")
+                return n
+            return run
+
+        def api_work(t: str):
+            result = verifier.verify_text(t, at)
+            json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":"))
+            return result
+
+        rates = {
+            "raw": best_rate(raw, runs),
+            "bare": best_rate(lambda: sum(bare_check(keys, t) for t in tokens), runs),
+            "status": best_rate(lambda: sum(1 for x in numbers if status.lookup(x)), runs),
+            "verify_raw": best_rate(verify_all(lambda t: verifier.verify_raw(from_base32(t), at)), runs),
+            "api_work": best_rate(verify_all(api_work), runs),
+        }
+        verifier.close()
+    finally:
+        engine.dispose()
+    ours = load_module(apps_dir, "bench_ours_inproc").app.test_client()
+    base = load_module(apps_dir, "bench_baseline_inproc").app.test_client()
+    api_paths = [f"/api/v1/verify?token={t}" for t in tokens]
+    valid_json, valid_page = b'"valid":true', "证书真实有效".encode()
+    rates["client_api"] = best_rate(_client_loop(ours, api_paths, valid_json), runs)
+    rates["client_landing"] = best_rate(_client_loop(ours, [f"/V/{t}" for t in tokens], valid_page), runs)
+    rates["client_baseline"] = best_rate(_client_loop(base, [f"/b/{t}" for t in tokens], valid_json), runs)
+    out: dict = {"rates": rates}
+    if profile:
+        out["profile"] = [("the JSON API, rate limiter off",
+                           _profile(_client_loop(ours, api_paths, valid_json)))]
+        # Last: flask_limiter's Limiter is one object for the process (verifier.web.limiter),
+        # and each app's init_app sets whether it is enabled for all.
+        limited = load_module(apps_dir, "bench_ours_limited_inproc").app.test_client()
+        out["profile"].append(("the JSON API, rate limiter on, 1,000 client addresses",
+                               _profile(_client_loop(limited, api_paths, valid_json, clients=1000))))
+    return out
+
+
+def _client_loop(client, paths: list[str], marker: bytes, clients: int = 0) -> Callable[[], int]:
+    def run() -> int:
+        for k, p in enumerate(paths):
+            headers = {"X-Bench-Client": client_address(k % clients)} if clients else None
+            r = client.get(p, headers=headers)
+            if r.status_code != 200 or marker not in r.data:
+                raise BenchError(f"test client GET {p[:60]}…: {r.status_code} {r.data[:300]!r}")
+        return len(paths)
+    return run
+
+
+def client_address(c: int) -> str:
+    return f"10.{(c >> 16) & 255}.{(c >> 8) & 255}.{c & 255}"
+
+
+def _profile(work: Callable[[], int]) -> str:
+    work()  # warm
+    prof = cProfile.Profile()
+    prof.enable()
+    n = work()
+    prof.disable()
+    text = [f"{n:,} requests"]
+    for sort, top in (("tottime", 20), ("cumulative", 35)):
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats(sort).print_stats(top)
+        body = out.getvalue()
+        start = body.find("   ncalls")
+        text.append(f"-- by {sort} --\n" + (body[start:] if start >= 0 else body).rstrip()
+                    .replace(str(ROOT) + "/", "").replace(sys.prefix + "/", ""))
+    return "\n".join(text)
+
+
+def report_in_process(r: dict[str, float], n: int) -> None:
+    say(f"\n== in a fresh process, one core, over the {n:,} issued tokens (best of the runs) ==")
+    lines = (("raw Ed25519 verify", "raw", f"{RAW_MESSAGE_BYTES}-byte message, cryptography"),
+             ("baseline's work, no Flask", "bare", "base32 → COSE → Ed25519 over the Sig_structure"),
+             ("status lookup alone", "status", "DatabaseStatus.lookup: one SQLite query"),
+             ("verify_raw, online status", "verify_raw", "from_base32 + Verifier.verify_raw, DatabaseStatus"),
+             ("API handler's work, no Flask", "api_work", "verify_text + to_json + JSON encoding"),
+             ("Flask test client: JSON API", "client_api", "whole app, limiter off, no server"),
+             ("Flask test client: landing", "client_landing", "whole app + Jinja page, no server"),
+             ("Flask test client: baseline", "client_baseline", "the bare app, no server"))
+    for name, key, note in lines:
+        say(f"  {name:<30}{r[key]:>9,.0f} /s  {1e6 / r[key]:6.0f} µs   ({note})")
+
+
+
+# -- gunicorn ----------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of one process, in clock ticks (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+class Server:
+    """gunicorn serving one app module on a free loopback port."""
+
+    def __init__(self, app_dir: Path, target: str, workers: int, log: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        cmd = [str(gunicorn) if gunicorn.exists() else "gunicorn", "--workers", str(workers),
+               "--worker-class", "sync", "--bind", f"127.0.0.1:{self.port}", "--chdir", str(app_dir),
+               "--log-level", "warning", target]
+        env = {**os.environ, "ECERT_RATELIMIT_STORAGE": "memory://"}
+        self.log = log
+        self._log_file = open(log, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
+                                     cwd=str(app_dir))
+        self.workers = workers
+        self.app_dir, self.module = app_dir, target.split(":")[0]
+
+    def wait_ready(self, path: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"gunicorn exited with {self.proc.returncode}:\n{self._log_tail()}")
+            try:
+                with urllib.request.urlopen(self.base + path, timeout=5) as r:
+                    r.read()
+                if len(children(self.proc.pid)) >= self.workers:
+                    return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.2)
+        raise BenchError(f"gunicorn did not answer within {timeout:.0f} s:\n{self._log_tail()}")
+
+    def cpu(self) -> int:
+        return cpu_ticks(self.proc.pid) + sum(cpu_ticks(c) for c in children(self.proc.pid))
+
+    def _log_tail(self) -> str:
+        self._log_file.flush()
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_file.close()
+
+
+@contextmanager
+def serving(app_dir: Path, target: str, workers: int, ready_path: str):
+    server = Server(app_dir, target, workers, app_dir / f"gunicorn-{target.split(':')[0]}.log")
+    try:
+        server.wait_ready(ready_path)
+        yield server
+    finally:
+        server.stop()
+
+
+def precheck(server: Server, paths: list[str], marker: bytes) -> None:
+    """Every path once, sequentially: 200 and a valid verdict (also warms up)."""
+    for p in paths:
+        try:
+            with urllib.request.urlopen(server.base + p, timeout=10) as r:
+                status, body = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, body = e.code, e.read()
+        if status != 200 or marker not in body:
+            raise BenchError(f"GET {p[:70]}… from gunicorn: {status} {body[:300]!r}")
+
+
+# -- wrk -------------------------------------------------------------------------
+
+WRK_LUA = r'''-- Rotate over request paths, one a line ("path" or "path<TAB>client").
+-- Written by bench_verifier.py. Run: wrk ... -s rotate.lua URL -- PATHS_FILE THREADS
+local reqs, n, i = {}, 0, 0
+local count = 0
+
+function setup(thread)
+  thread:set("id", count)
+  count = count + 1
+end
+
+function init(args)
+  local f = assert(io.open(args[1], "r"))
+  for line in f:lines() do
+    local path, client = line:match("^([^\t]+)\t?(.*)$")
+    local headers = {}
+    if client ~= nil and client ~= "" then headers["X-Bench-Client"] = client end
+    n = n + 1
+    reqs[n] = wrk.format("GET", path, headers)
+  end
+  f:close()
+  i = (id or 0) * math.floor(n / tonumber(args[2] or 1))  -- threads start apart
+end
+
+function request()
+  i = i % n + 1
+  return reqs[i]
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,' ..
+    '"status":%d,"timeout":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d,"mean":%.1f,"max":%d}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
+    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.mean, latency.max))
+end
+'''
+
+
+def write_paths(folder: Path, name: str, paths: list[str], clients: int = 0) -> Path:
+    f = folder / f"paths-{name}.txt"
+    lines = []
+    for k, p in enumerate(paths):
+        if clients:
+            lines.append(f"{p}\t{client_address(k % clients)}")
+        else:
+            lines.append(p)
+    f.write_text("\n".join(lines) + "\n")
+    return f
+
+
+def run_wrk(wrk: str, lua: Path, base: str, paths_file: Path, threads: int, connections: int,
+            seconds: int) -> dict:
+    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
+           "-s", str(lua), base, "--", str(paths_file), str(threads)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise BenchError(f"wrk exited with {proc.returncode}: {proc.stderr.strip() or proc.stdout.strip()}")
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
+    if line is None:
+        raise BenchError(f"no summary from wrk's Lua script:\n{proc.stdout}\n{proc.stderr}")
+    out = json.loads(line[len("WRKJSON "):])
+    out["non2xx"] = _non2xx(proc.stdout)
+    out["wrk_cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
+    return out
+
+
+def _non2xx(text: str) -> int:
+    for ln in text.splitlines():
+        if "Non-2xx or 3xx responses:" in ln:
+            return int(ln.split(":")[1])
+    return 0
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def load(server: Server, wrk: str, lua: Path, paths_file: Path, args) -> dict:
+    """A warm-up, then the measured wrk run, with the CPU the server, its
+    app, wrk and the rest of the machine used meanwhile."""
+    run_wrk(wrk, lua, server.base, paths_file, args.threads, args.connections, WARMUP_SECONDS)
+    time.sleep(0.5)  # the warm-up's last app-cpu snapshots written
+    ticks = os.sysconf("SC_CLK_TCK")
+    c0, (n0, a0), m0 = server.cpu(), app_cpu(server.app_dir, server.module), machine_busy()
+    out = run_wrk(wrk, lua, server.base, paths_file, args.threads, args.connections, args.duration)
+    m1 = machine_busy()
+    out["server_cpu"] = (server.cpu() - c0) / ticks
+    time.sleep(0.5)
+    n1, a1 = app_cpu(server.app_dir, server.module)
+    out["app_cpu_per_request"] = (a1 - a0) / (n1 - n0) if n1 > n0 else float("nan")
+    seconds = out["duration_us"] / 1e6
+    out["others_cores"] = max(0.0, (m1 - m0) - out["server_cpu"] - out["wrk_cpu"]) / seconds
+    return out
+
+
+CONFIGS = (  # key, server, paths file, label
+    ("baseline", "baseline", "baseline", "baseline: bare Flask route"),
+    ("api", "ours", "api", "ours: JSON API"),
+    ("landing", "ours", "landing", "ours: landing page /V/…"),
+    ("api+limiter", "ours+limiter", "api-clients", "ours: JSON API, limiter on*"),
+)
+
+
+def ed25519_now(n: int = 2000) -> float:
+    """Raw Ed25519 verifications a second right now: the machine's speed
+    at the time of a round (it varies on a shared VM)."""
+    key = Ed25519PrivateKey.generate()
+    public, message = key.public_key(), os.urandom(RAW_MESSAGE_BYTES)
+    signature = key.sign(message)
+
+    def run() -> int:
+        for _ in range(n):
+            public.verify(signature, message)
+        return n
+    return best_rate(run, 3)
+
+
+def bench_http(db: dict, apps_dir: Path, targets: dict[str, str], wrk: str, args) -> list[dict]:
+    """The three servers up at once; every configuration loaded in each
+    round, the order reversed every other round (the machine's speed drifts)."""
+    tokens = db["tokens"]
+    lua = apps_dir / "rotate.lua"
+    lua.write_text(WRK_LUA)
+    api_paths = [f"/api/v1/verify?token={t}" for t in tokens]
+    files = {
+        "api": write_paths(apps_dir, "api", api_paths),
+        "landing": write_paths(apps_dir, "landing", [f"/V/{t}" for t in tokens]),
+        "api-clients": write_paths(apps_dir, "api-clients", api_paths, args.clients),
+        "baseline": write_paths(apps_dir, "baseline", [f"/b/{t}" for t in tokens]),
+    }
+    valid_json, valid_page = b'"valid":true', "证书真实有效".encode()
+    rounds: list[dict] = []
+    with ExitStack() as stack:
+        servers = {
+            "baseline": stack.enter_context(serving(apps_dir, targets["baseline"], args.workers,
+                                                    f"/b/{tokens[0]}")),
+            "ours": stack.enter_context(serving(apps_dir, targets["ours"], args.workers,
+                                                "/api/v1/openapi.json")),
+            "ours+limiter": stack.enter_context(serving(apps_dir, targets["ours+limiter"], args.workers,
+                                                        "/api/v1/openapi.json")),
+        }
+        precheck(servers["baseline"], [f"/b/{t}" for t in tokens], valid_json)
+        precheck(servers["ours"], api_paths, valid_json)
+        precheck(servers["ours"], [f"/V/{t}" for t in tokens], valid_page)
+        precheck(servers["ours+limiter"], api_paths[:100], valid_json)  # few: one client address
+        say(f"\n== over HTTP: wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
+            f"after a {WARMUP_SECONDS} s warm-up; gunicorn, {args.workers} sync workers each ==")
+        for k in range(args.rounds):
+            results: dict[str, dict] = {"ed25519": ed25519_now()}
+            say(f"  round {k + 1} of {args.rounds} (raw Ed25519 in this process just before: "
+                f"{results['ed25519']:,.0f}/s)")
+            say(f"  {'':<27}{'req/s':>7} {'p50':>6} {'p90':>6} {'p99':>6} {'max':>6} {'non-2xx':>7} "
+                f"{'errors':>6}  {'server':>6} {'in app':>6} {'wrk':>5}  {'others':>6}")
+            for key, server, paths, label in (CONFIGS if k % 2 == 0 else CONFIGS[::-1]):
+                results[key] = _show(label, load(servers[server], wrk, lua, files[paths], args))
+            rounds.append(results)
+    say(f"  latencies in ms. CPU per request in µs: the server (gunicorn master and workers), of which "
+        f"inside the\n  Flask app, and wrk; others: cores busy with other processes during the run "
+        f"(flagged above {BUSY_CORES}).\n"
+        f"  * rate limiter on (memory storage), the requests spread over {args.clients:,} simulated "
+        "client addresses")
+    return rounds
+
+
+def _show(name: str, r: dict) -> dict:
+    errors = r["connect"] + r["read"] + r["write"] + r["timeout"]
+    r["errors"] = errors
+    r["valid"] = r["non2xx"] == 0 and r["status"] == 0 and errors == 0 and r["requests"] > 0
+    n = max(r["requests"], 1)
+    r["cpu_per_request"] = r["server_cpu"] / n
+    say(f"  {name:<27}{r['rps']:>7,.0f} {r['p50'] / 1e3:>6.1f} {r['p90'] / 1e3:>6.1f} "
+        f"{r['p99'] / 1e3:>6.1f} {r['max'] / 1e3:>6.0f} {max(r['non2xx'], r['status']):>7,} {errors:>6,}  "
+        f"{r['cpu_per_request'] * 1e6:>6,.0f} {r['app_cpu_per_request'] * 1e6:>6,.0f} "
+        f"{r['wrk_cpu'] / n * 1e6:>5,.0f}  {r['others_cores']:>6.2f}"
+        + ("" if r["valid"] else "   NOT VALID: errors")
+        + ("   (busy machine)" if r["others_cores"] > BUSY_CORES else ""))
+    return r
+
+
+def median_run(rounds: list[dict], key: str) -> dict:
+    """The round whose req/s is the median (the lower middle for an even count)."""
+    runs = sorted((r[key] for r in rounds), key=lambda x: x["rps"])
+    return runs[(len(runs) - 1) // 2]
+
+
+def report_http(rounds: list[dict], rates: dict[str, float], args) -> None:
+    n = len(rounds)
+    invalid = [(k, i + 1) for i, r in enumerate(rounds) for k, *_ in CONFIGS if not r[k]["valid"]]
+    busy = sum(1 for r in rounds for k, *_ in CONFIGS if r[k]["others_cores"] > BUSY_CORES)
+    base = median_run(rounds, "baseline")
+    say(f"\n== ours ÷ baseline: the median of {n} round{'s' if n > 1 else ''} (range), ratios taken "
+        f"round by round ==")
+    say(f"  {'':<28}{'req/s':>7} {'(range)':<15} {'p50':>5} {'p99':>5}  {'req/s ÷ base':<18} "
+        f"{'CPU/req ÷ base':<14}")
+    for key, _server, _paths, label in CONFIGS:
+        r = median_run(rounds, key)
+        rps = [x[key]["rps"] for x in rounds]
+        ratios = sorted(x[key]["rps"] / x["baseline"]["rps"] for x in rounds)
+        cpu = sorted(x[key]["cpu_per_request"] / x["baseline"]["cpu_per_request"] for x in rounds)
+        spread = f"({min(rps):,.0f}–{max(rps):,.0f})"
+        say(f"  {label.rstrip('*'):<28}{r['rps']:>7,.0f} {spread:<15} "
+            f"{r['p50'] / 1e3:>5.1f} {r['p99'] / 1e3:>5.1f}  "
+            f"{statistics.median(ratios):.2f} ({ratios[0]:.2f}–{ratios[-1]:.2f})     "
+            f"{statistics.median(cpu):.2f} ({cpu[0]:.2f}–{cpu[-1]:.2f})")
+    say("  p50/p99 in ms, of the median run.")
+    say(f"  in a fresh process, one core, this run: raw Ed25519 {rates['raw']:,.0f}/s; verify_raw "
+        f"{rates['verify_raw']:,.0f}/s ({rates['verify_raw'] / rates['raw']:.2f}× raw); the baseline's "
+        f"work {rates['bare']:,.0f}/s; test client: API {rates['client_api']:,.0f}/s, landing "
+        f"{rates['client_landing']:,.0f}/s, baseline {rates['client_baseline']:,.0f}/s.")
+    say(f"  The issue's figure for the baseline on this machine: {ISSUE_BASELINE}.")
+    if invalid:
+        say(f"  NOT VALID (non-2xx or socket errors): {', '.join(f'{k} round {i}' for k, i in invalid)}")
+    if busy:
+        say(f"  {busy} run(s) flagged: other processes kept more than {BUSY_CORES} of a core busy.")
+    say(f"\n== against the target: JSON API ≥ {TARGET_RPS:,.0f} verifications/s with p99 < "
+        f"{TARGET_P99_MS:.0f} ms (median run; best run) ==")
+    for key, name in (("api", "limiter off"), ("api+limiter", "limiter on, many clients")):
+        med = median_run(rounds, key)
+        top = max((x[key] for x in rounds), key=lambda x: (x["valid"], x["rps"]))
+        say(f"  JSON API, {name:<25}" + "; ".join(
+            f"{r['rps']:,.0f} req/s ({_floor2(r['rps'] / TARGET_RPS)}× the target), "
+            f"p99 {r['p99'] / 1e3:.1f} ms: {'meets' if _meets(r) else 'misses'}" for r in (med, top)))
+    api = median_run(rounds, "api")
+    cores = os.cpu_count() or 1
+    seconds = api["duration_us"] / 1e6
+    per, base_per = api["cpu_per_request"], base["cpu_per_request"]
+    say(f"  {cores} cores shared: during the median API run the server used {api['server_cpu'] / seconds:.2f} "
+        f"cores, wrk {api['wrk_cpu'] / seconds:.2f}, other processes {api['others_cores']:.2f}.")
+    say(f"  At {per * 1e6:,.0f} µs of server CPU a request ({api['app_cpu_per_request'] * 1e6:,.0f} inside "
+        f"the Flask app), {cores} whole cores would serve at most {cores / per:,.0f} req/s; the baseline's "
+        f"{base_per * 1e6:,.0f} µs ({base['app_cpu_per_request'] * 1e6:,.0f} in the app), "
+        f"{cores / base_per:,.0f} req/s.")
+
+
+def _floor2(x: float) -> str:
+    """Two decimals, rounded down: 1,497 of 1,500 shows as 0.99, not 1.00."""
+    return f"{math.floor(x * 100) / 100:.2f}"
+
+
+def _meets(r: dict) -> bool:
+    return r["valid"] and r["rps"] >= TARGET_RPS and r["p99"] / 1e3 < TARGET_P99_MS
+
+
+# -- main ------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--teachers", type=int, default=1_000, help="teachers issued: one token each")
+    ap.add_argument("--records-per-teacher", type=float, default=10)
+    ap.add_argument("--duration", type=int, default=15, help="seconds of each wrk run (after a warm-up)")
+    ap.add_argument("--connections", type=int, default=16, help="wrk connections")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    ap.add_argument("--clients", type=int, default=1_000,
+                    help="simulated client addresses for the run with the rate limiter on")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the HTTP runs (each round: every configuration)")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each in-process loop (best is reported)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also cProfile the JSON API through the Flask test client")
+    args = ap.parse_args(argv)
+    wrk = shutil.which("wrk")
+    say(f"bench_verifier {date.today().isoformat()}  Python {platform.python_version()}  "
+        f"Flask {_version('flask')}  "
+        f"gunicorn {_version('gunicorn')}  SQLAlchemy {sqlalchemy.__version__}  SQLite {sqlite3.sqlite_version}  "
+        f"{platform.machine()} {cpu_name()} ×{os.cpu_count()}  {_wrk_version(wrk)}")
+    if wrk is None:
+        say(f"\n{WRK_INSTALL}")
+        return 0
+    os.environ[PASSPHRASE_ENV] = PASSPHRASE
+    os.environ.setdefault("ECERT_RATELIMIT_STORAGE", "memory://")
+    profile = load_profile(PROFILE_ID)
+    with tempfile.TemporaryDirectory(prefix="ecert-bench-verifier-") as tmp:
+        say(f"\n== {args.teachers:,} teachers: a fresh SQLite file, imported and issued ==")
+        db = prepare(Path(tmp) / "data", args.teachers, args.records_per_teacher, profile)
+        tokens = db["tokens"]
+        say(f"  {len(tokens):,} tokens of {len(tokens[0])} base32 characters "
+            f"({len(from_base32(tokens[0]))} bytes); each HTTP run rotates over all of them")
+        apps_dir = Path(tmp) / "apps"
+        targets = write_apps(apps_dir, db)
+        inproc = in_fresh_process(db, apps_dir, args.runs, args.profile)
+        rates = inproc["rates"]
+        report_in_process(rates, len(tokens))
+        rounds = bench_http(db, apps_dir, targets, wrk, args)
+        report_http(rounds, rates, args)
+        for what, text in inproc.get("profile", []):
+            say(f"\n== cProfile of {what}, through the Flask test client in the fresh process: {text}")
+    return 0
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "?"
+
+
+def _wrk_version(wrk: str | None) -> str:
+    if wrk is None:
+        return "wrk: not installed"
+    try:
+        out = subprocess.run([wrk, "--version"], capture_output=True, text=True, timeout=10)
+        text = (out.stdout or out.stderr).strip().splitlines()
+        return text[0].split(" [")[0] if text else "wrk ?"
+    except (OSError, subprocess.SubprocessError):
+        return "wrk ?"
+
+
+if __name__ == "__main__":
+    run_main(main, "bench_verifier")
