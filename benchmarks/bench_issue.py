@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import cpu_name, run_main  # noqa: E402
+from benchmarks.common import BenchError, best_rate, cpu_name, run_main, say, timed  # noqa: E402
 import sqlalchemy  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -90,14 +90,6 @@ TARGET_VERIFY_RATIO = 1 / 3
 RAW_MESSAGE_BYTES = 300
 
 
-class BenchError(Exception):
-    """A real error: the benchmark's run is not valid."""
-
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
-
-
 def peak_rss_mb() -> float:
     """The process's high-water RSS. On Linux VmHWM, its own: ru_maxrss of a
     spawned child also counts the parent it was forked from before exec."""
@@ -126,14 +118,6 @@ def current_rss_mb() -> float:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return float("nan")
-
-
-def timed(fn: Callable[[], object]) -> tuple[object, float]:
-    """Wall time of fn(), after collecting the previous steps' garbage."""
-    gc.collect()
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
 
 
 class RssProbe:
@@ -313,15 +297,6 @@ def verify_all(verify: Callable[[str], object], tokens: list[str]) -> Callable[[
                 raise BenchError(f"an issued token does not verify: {result.first_failure}")
         return len(tokens)
     return run
-
-
-def best_rate(work: Callable[[], int], runs: int) -> float:
-    """Items per second of the best of `runs` runs."""
-    best = float("inf")
-    for _ in range(runs):
-        n, seconds = timed(work)
-        best = min(best, seconds / n)
-    return 1 / best
 
 
 def bench_verify(db: dict, n_tokens: int, runs: int) -> dict[str, float]:

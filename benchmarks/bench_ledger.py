@@ -32,7 +32,6 @@ sheet count that does not match, a database error).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import resource
@@ -52,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import cpu_name, run_main  # noqa: E402
+from benchmarks.common import BenchError, cpu_name, run_main, say, timed  # noqa: E402
 import sqlalchemy  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
@@ -71,10 +70,6 @@ PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TARGET_SECONDS = 10.0  # the issue's target for the pure engine
 PROFILE_ID = "horgos-7"
 AS_OF = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # as `ecert summary` does
-
-
-class BenchError(Exception):
-    """A real error: the benchmark's run is not valid."""
 
 
 @dataclass
@@ -103,19 +98,6 @@ def current_rss_mb() -> float:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return float("nan")
-
-
-def timed(fn: Callable[[], object]) -> tuple[object, float]:
-    """Wall time of fn(), after collecting the previous steps' garbage so
-    that no step pays for another's."""
-    gc.collect()
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
-
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
 
 
 # -- backends --------------------------------------------------------------

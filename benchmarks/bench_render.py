@@ -72,7 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import cpu_name, run_main  # noqa: E402
+from benchmarks.common import BenchError, cpu_name, run_main, say, timed  # noqa: E402
 from issuer.db import make_engine, migrate, write_session  # noqa: E402
 from issuer.importing.projects import import_projects  # noqa: E402
 from issuer.importing.records import import_records  # noqa: E402
@@ -98,22 +98,6 @@ KB = 1024  # as `ecert pdf` prints sizes
 WARM_SKIP_PER_WORKER = 4  # completions per worker left out of the warm rate
 BASELINE_PAGE = ("<html><body><p style=\"font-family: 'Noto Sans CJK SC'\">"
                  "教师继续教育学分证书 · 霍尔果斯市教育局</p></body></html>")
-
-
-class BenchError(Exception):
-    """A real error: the benchmark's run is not valid."""
-
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def timed(fn: Callable[[], object]) -> tuple[object, float]:
-    """Wall time of fn(), after collecting the previous steps' garbage."""
-    gc.collect()
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
 
 
 def current_rss_mb() -> float:

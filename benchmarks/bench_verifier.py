@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import io
 import json
 import math
@@ -102,7 +101,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import cpu_name, run_main  # noqa: E402
+from benchmarks.common import BenchError, best_rate, cpu_name, run_main, say, timed  # noqa: E402
 import cbor2  # noqa: E402
 import sqlalchemy  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,  # noqa: E402
@@ -138,30 +137,6 @@ BUSY_CORES = 0.25  # other processes' load during a run above which it is flagge
 WRK_INSTALL = ("wrk is not installed. On Debian/Ubuntu: sudo apt-get install -y wrk\n"
                "(macOS: brew install wrk; or build it from https://github.com/wg/wrk). "
                "Then run this script again.")
-
-
-class BenchError(Exception):
-    """A real error: the benchmark's run is not valid."""
-
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def timed(fn: Callable[[], object]) -> tuple[object, float]:
-    gc.collect()
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
-
-
-def best_rate(work: Callable[[], int], runs: int) -> float:
-    """Items per second of the best of `runs` runs."""
-    best = float("inf")
-    for _ in range(runs):
-        n, seconds = timed(work)
-        best = min(best, seconds / n)
-    return 1 / best
 
 
 # -- data and database -----------------------------------------------------
@@ -460,7 +435,6 @@ def report_in_process(r: dict[str, float], n: int) -> None:
              ("Flask test client: baseline", "client_baseline", "the bare app, no server"))
     for name, key, note in lines:
         say(f"  {name:<30}{r[key]:>9,.0f} /s  {1e6 / r[key]:6.0f} µs   ({note})")
-
 
 
 # -- gunicorn ----------------------------------------------------------------

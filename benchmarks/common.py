@@ -2,8 +2,10 @@
 and how a script ends (figures only; non-zero only on a real error)."""
 from __future__ import annotations
 
+import gc
 import platform
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -29,3 +31,30 @@ def run_main(main: Callable[[], int], name: str) -> None:
         traceback.print_exc()
         print(f"\n{name}: error: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)
+
+
+class BenchError(Exception):
+    """A real error: the benchmark's run is not valid."""
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    """Wall time of fn(), after collecting the previous steps' garbage so
+    that no step pays for another's."""
+    gc.collect()
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def best_rate(work: Callable[[], int], runs: int) -> float:
+    """Items per second of the best of `runs` runs of work (which returns
+    how many items it did)."""
+    best = float("inf")
+    for _ in range(runs):
+        n, seconds = timed(work)
+        best = min(best, seconds / n)
+    return 1 / best
