@@ -24,7 +24,8 @@ def _scan(pdf, tmp_path) -> list[str]:
     out = tmp_path / "scan"
     subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(out)], check=True)
     with Image.open(f"{out}.png") as img:
-        return [r.text for r in zxingcpp.read_barcodes(img)]
+        # QR codes only: a table rule once read as a 1D barcode ("C7+B")
+        return [r.text for r in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)]
 
 
 def _banner_colour(phone) -> str:

@@ -42,7 +42,8 @@ def _qr_from_raster(path, dpi: int) -> list[str]:
     png = path.with_suffix(f".{dpi}")
     subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-singlefile", str(path), str(png)], check=True)
     with Image.open(f"{png}.png") as img:
-        return [r.text for r in zxingcpp.read_barcodes(img)]
+        # QR codes only: a table rule once read as a 1D barcode ("C7+B")
+        return [r.text for r in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)]
 
 
 def missing_glyph_count(path) -> int:
