@@ -2,7 +2,6 @@
 lock-out after repeated failures, a forced change at first sign-in."""
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,12 +15,12 @@ from verifier.profiles import RulesProfile
 
 from .credits.ledger import Holder, holders_query, find_holder
 from .errors import EcertError, InputRefused
+from .issuance import new_check_code
 from .models import Teacher, TeacherAccount
 
 # OWASP's minimum for argon2id (19 MiB, 2 passes): ~20 ms here, so a school's
 # codes are made in seconds and a guess still costs an attacker real memory.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z to misread
 CODE_LENGTH = 10
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
@@ -40,10 +39,6 @@ class IssuedCode:
     code: str
 
 
-def new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
 def issue_codes(session: Session, profile: RulesProfile, *, school: str | None = None,
                 reset: bool = False) -> list[IssuedCode]:
     """A one-time code for every registered teacher in scope who has no
@@ -57,7 +52,7 @@ def issue_codes(session: Session, profile: RulesProfile, *, school: str | None =
         h = Holder(*row)
         if h.teacher_id in have and not reset:
             continue
-        code = new_code()
+        code = new_check_code(CODE_LENGTH)
         account = session.get(TeacherAccount, h.teacher_id) or TeacherAccount(teacher_id=h.teacher_id, epoch=0)
         account.password_hash, account.must_change = HASHER.hash(code), True
         account.epoch, account.failed, account.locked_until = account.epoch + 1, 0, None

@@ -43,8 +43,8 @@ class Result:
     object) is built when asked for: the verdict does not need it."""
 
     def __init__(self, checks: list[Check], token: ParsedToken | None = None,
-                 key: PublicKey | None = None, profile: RulesProfile | None = None) -> None:
-        self.checks, self._token, self._key, self._profile = checks, token, key, profile
+                 profile: RulesProfile | None = None) -> None:
+        self.checks, self._token, self._profile = checks, token, profile
 
     @property
     def claims(self):
@@ -106,14 +106,14 @@ class Verifier:
         try:
             raw = extract(value)
         except TokenError as e:
-            return _format_failed(e)
+            return format_failed(e.message, e.detail)
         return self.verify_raw(raw, at)
 
     def verify_raw(self, raw: bytes, at: date | None = None) -> Result:
         try:
             token = parse(raw)
         except TokenError as e:
-            return _format_failed(e)
+            return format_failed(e.message, e.detail)
         return self._verify(token, at or today_in_china())
 
     def _verify(self, token: ParsedToken, at: date) -> Result:
@@ -129,7 +129,7 @@ class Verifier:
                        _credits(token, profile)]
         else:
             checks += [_not_run(n, "signature") for n in CHECKS[2:]]
-        return Result(checks, token, key, profile)
+        return Result(checks, token, profile)
 
     def _status(self, token: ParsedToken) -> Check:
         c = token.claims
@@ -154,10 +154,10 @@ class Verifier:
                      f"current version {c.version} ({where})")
 
 
-def _format_failed(e: TokenError) -> Result:
-    checks = [Check("format", False, e.message, e.detail)]
-    checks += [_not_run(n, "format") for n in CHECKS[1:]]
-    return Result(checks)
+def format_failed(message: str, detail: str) -> Result:
+    """The result for input that is not a token of ours: the format check
+    failed, nothing else ran."""
+    return Result([Check("format", False, message, detail)] + [_not_run(n, "format") for n in CHECKS[1:]])
 
 
 def _not_run(name: str, because: str) -> Check:

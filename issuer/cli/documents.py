@@ -7,7 +7,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..db import read_session
-from ..pdf.batch import BatchRenderer, current_certificates, write_atomically
+from ..pdf.batch import BatchRenderer, count_current, current_certificates, write_atomically
 from ..pdf.document import view
 from ..pdf.fonts import prepare
 from ..pdf.render import Renderer
@@ -48,7 +48,7 @@ def render(ctx: Context, cycle: int | None, school: str | None, out_dir: Path, w
     """批量生成 PDF 证书，内容未变的跳过 · render every current certificate in scope."""
     profile = ctx.profile(cycle)
     batch = BatchRenderer(profile, ctx.settings.base_url, font_cache(ctx), out_dir, workers)
-    total = _count(ctx, profile, school)
+    total = count_current(ctx.engine(), profile, school)
     columns = (TextColumn("生成 PDF"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console(stderr=True)) as bar:
         task = bar.add_task("render", total=total)
@@ -62,10 +62,6 @@ def render(ctx: Context, cycle: int | None, school: str | None, out_dir: Path, w
         out.print(f"  失败 {number}：{reason}")
     if summary.failed:
         raise click.exceptions.Exit(1)
-
-
-def _count(ctx: Context, profile, school) -> int:
-    return sum(1 for _ in current_certificates(ctx.engine(), profile, school))
 
 
 @main.command()

@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from verifier.profiles import RulesProfile, load_profile
 
@@ -59,15 +59,24 @@ def style_digest(font_cache: Path) -> str:
     return render.style_digest(fontlib.prepare(font_cache).digest)
 
 
+def _in_scope(q, profile: RulesProfile, school: str | None):
+    q = q.where(Certificate.state == "current", Certificate.cycle == profile.cycle,
+                Certificate.bureau_code == profile.issuer_code)
+    if school:
+        q = (q.join(Registration, Registration.number == Certificate.number)
+             .join(Teacher, Teacher.id == Registration.teacher_id).where(Teacher.school_code == school))
+    return q
+
+
 def current_certificates(engine: Engine, profile: RulesProfile, school: str | None) -> Iterator[Certificate]:
     with read_session(engine) as session:
-        q = (select(Certificate).where(Certificate.state == "current", Certificate.cycle == profile.cycle,
-                                       Certificate.bureau_code == profile.issuer_code)
-             .order_by(Certificate.number))
-        if school:
-            q = (q.join(Registration, Registration.number == Certificate.number)
-                 .join(Teacher, Teacher.id == Registration.teacher_id).where(Teacher.school_code == school))
+        q = _in_scope(select(Certificate), profile, school).order_by(Certificate.number)
         yield from session.scalars(q, execution_options={"yield_per": 1000})
+
+
+def count_current(engine: Engine, profile: RulesProfile, school: str | None) -> int:
+    with read_session(engine) as session:
+        return session.scalar(_in_scope(select(func.count()).select_from(Certificate), profile, school))
 
 
 class BatchRenderer:

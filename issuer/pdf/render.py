@@ -15,6 +15,7 @@ same code cost a quarter of the page: WeasyPrint parses paths in Python).
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import shutil
 from pathlib import Path
@@ -54,7 +55,7 @@ class Renderer:
     def render(self, view: CertificateView) -> bytes:
         from weasyprint import Attachment
         html = self.template.render(c=view)
-        document = _CertificateHTML(string=html, base_url=str(TEMPLATES)).render(
+        document = _certificate_html()(string=html, base_url=str(TEMPLATES)).render(
             stylesheets=[self.css], font_config=self.font_config)
         box = _box_by_id(document.pages[0]._page_box, QR_BOX_ID)
         return document.write_pdf(
@@ -76,35 +77,17 @@ br::before { content: "\\A"; white-space: pre-line }
 """
 
 
-def _ua():
-    from weasyprint import CSS
-    global _UA
-    if _UA is None:
-        _UA = CSS(string=UA_STYLESHEET)
-    return _UA
-
-
-_UA = None
-
-
-def _certificate_html_class():
-    from weasyprint import HTML
+@functools.cache
+def _certificate_html():
+    """HTML with the small user-agent stylesheet the template needs (made on
+    first use: importing WeasyPrint is slow)."""
+    from weasyprint import CSS, HTML
+    ua = CSS(string=UA_STYLESHEET)
 
     class CertificateHTML(HTML):
-        """HTML with the small user-agent stylesheet the template needs."""
         def _ua_stylesheets(self, forms=False):
-            return [_ua()]
+            return [ua]
     return CertificateHTML
-
-
-def _CertificateHTML(**kwargs):
-    global _html_class
-    if _html_class is None:
-        _html_class = _certificate_html_class()
-    return _html_class(**kwargs)
-
-
-_html_class = None
 
 
 def _box_by_id(root, element_id: str):

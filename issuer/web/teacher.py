@@ -148,7 +148,10 @@ def _cached_pdf(cert) -> Path:
     says, the template or the fonts change."""
     st = settings()
     fonts = st.data_dir / "fonts"
-    key = render_key(cert.token, cert.state, cert.check_code, cert.summary, st.base_url, style_digest(fonts))
+    digest = current_app.extensions.get("ecert_style_digest")
+    if digest is None:  # the fonts and template do not change under a running service
+        digest = current_app.extensions["ecert_style_digest"] = style_digest(fonts)
+    key = render_key(cert.token, cert.state, cert.check_code, cert.summary, st.base_url, digest)
     path = st.data_dir / "pdf-cache" / f"{cert.number}-{key[:20]}.pdf"
     if not path.is_file():
         renderer = current_app.extensions.get("ecert_renderer")

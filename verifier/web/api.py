@@ -10,7 +10,7 @@ from verifier.numbers import CertificateNumber, NumberFormatError
 from verifier.profiles import ProfileError, profile_for_cycle
 from verifier.register import newest
 from verifier.token import from_base32, parse
-from verifier.verify import CHECKS, Check, Result
+from verifier.verify import Result, format_failed
 
 from . import limiter
 from .common import BadDate, asked_date, online
@@ -21,9 +21,7 @@ MAX_TEXT = 5000
 
 
 def format_failure(message: str, detail: str, status: int = 400):
-    checks = [Check("format", False, message, detail)] + [
-        Check(n, False, "未检查（前一项未通过）", "not run: the format check failed") for n in CHECKS[1:]]
-    return jsonify(Result(checks).to_json()), status
+    return jsonify(format_failed(message, detail).to_json()), status
 
 
 def _answer(result: Result):
