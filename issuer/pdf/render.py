@@ -57,7 +57,9 @@ class Renderer:
 
     def render(self, view: CertificateView) -> bytes:
         from weasyprint import Attachment
-        html = self.template.render(c=view)
+        # Whitespace between tags is text to WeasyPrint's parser and box builder:
+        # squeezing it out saves a few ms a page (values are escaped: no '<').
+        html = BETWEEN_TAGS.sub("><", self.template.render(c=view))
         document = _certificate_html()(string=html, base_url=str(TEMPLATES)).render(
             stylesheets=[self.css], font_config=self.font_config)
         box = _box_by_id(document.pages[0]._page_box, QR_BOX_ID)
@@ -139,6 +141,7 @@ def _draw_qr(modules, box):
 
 
 DARK_RUN = re.compile(b"\x01+")
+BETWEEN_TAGS = re.compile(r">\s+<")
 
 
 def _runs(row):
