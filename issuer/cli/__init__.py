@@ -96,4 +96,4 @@ def main(ctx: click.Context) -> None:
 cycle_option = click.option("--cycle", type=int, default=None,
                             help="管理周期编号 cycle number (default: the bureau's current profile, 7).")
 
-from . import certs, commands, documents, web  # noqa: E402,F401  (registers the subcommands)
+from . import certs, commands, documents, staff, web  # noqa: E402,F401  (registers the subcommands)
