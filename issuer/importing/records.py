@@ -1,9 +1,12 @@
 """Training records (培训记录). Records the bureau imports are recognised
 at once (FORMATS.md); a later import of the same teacher and project
-corrects the record."""
+corrects the record. A school's registrar declares (申报) records of her
+own school's teachers instead: they wait, as "declared", for the bureau to
+recognise them, and a record the bureau already recognised is not hers to
+change."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -45,14 +48,18 @@ class RecordRow:
     status: str = "recognised"  # the bureau's own import recognises at once
 
 
-def validate(session: Session, path: Path) -> tuple[list[RecordRow], dict[str, int], str]:
+def validate(session: Session, path: Path, school: str | None = None) -> tuple[list[RecordRow], dict[str, int], str]:
     """Rows, and the teacher id of each ID number; refuses the file if any
-    row is bad, names an unknown teacher or project, or repeats a pair."""
+    row is bad, names an unknown teacher or project (or, for a school's
+    declaration, another school's teacher), or repeats a pair."""
     table = read_table(path, COLUMNS)
     parsed, errors = parse_rows(table, COLUMNS)
     rows = [RecordRow(row=p.row, **p.values) for p in parsed if p.ok]
-    teachers = _lookup(session, Teacher.id_number, Teacher.id, {r.id_number for r in rows})
-    projects = _lookup(session, Project.code, Project.code, {r.project_code for r in rows})
+    q = select(Teacher.id_number, Teacher.id)
+    if school is not None:
+        q = q.where(Teacher.school_code == school)  # another school's teacher is "not in the roster"
+    teachers = _lookup(session, q, Teacher.id_number, {r.id_number for r in rows})
+    projects = _lookup(session, select(Project.code, Project.code), Project.code, {r.project_code for r in rows})
     h = table.headers
     errors += [RowError(p.row, h["project_code"], p.values["project_code"],
                         f"与第 {first} 行重复（同一教师、同一项目）",
@@ -61,7 +68,8 @@ def validate(session: Session, path: Path) -> tuple[list[RecordRow], dict[str, i
     for r in rows:
         if r.id_number not in teachers:
             errors.append(RowError(r.row, h["id_number"], mask_id_number(r.id_number),
-                                   "该身份证号不在教师名册中：请先导入名册",
+                                   "该身份证号不在本校教师名册中" if school else "该身份证号不在教师名册中：请先导入名册",
+                                   f"no teacher of school {school} with this ID number" if school else
                                    "no teacher with this ID number in the roster; import the roster first"))
         if r.project_code not in projects:
             errors.append(RowError(r.row, h["project_code"], r.project_code,
@@ -72,20 +80,26 @@ def validate(session: Session, path: Path) -> tuple[list[RecordRow], dict[str, i
     return rows, teachers, table.file
 
 
-def _lookup(session: Session, key_col, value_col, keys: set[str]) -> dict:
+def _lookup(session: Session, query, key_col, keys: set[str]) -> dict:
     out = {}
     for part in chunks(sorted(keys)):
-        out.update(session.execute(select(key_col, value_col).where(key_col.in_(part))).all())
+        out.update(session.execute(query.where(key_col.in_(part))).all())
     return out
 
 
-def import_records(session: Session, path: Path) -> ImportResult:
-    rows, teachers, file = validate(session, path)
+def import_records(session: Session, path: Path, *, school: str | None = None) -> ImportResult:
+    """The bureau's import (recognised at once), or with `school` a school's
+    declaration (declared, waiting for recognition)."""
+    rows, teachers, file = validate(session, path, school)
+    if school is not None:
+        rows = [replace(r, status="declared") for r in rows]
     result = ImportResult("records", file, len(rows))
     existing: dict[tuple[int, str], TrainingRecord] = {}
     for part in chunks(sorted(set(teachers.values()))):
         for rec in session.scalars(select(TrainingRecord).where(TrainingRecord.teacher_id.in_(part))):
             existing[(rec.teacher_id, rec.project_code)] = rec
+    if school is not None:
+        _refuse_recognised(rows, teachers, existing, file)
     now = utcnow()
     new = []
     for r in rows:
@@ -93,15 +107,31 @@ def import_records(session: Session, path: Path) -> ImportResult:
         rec = existing.get((tid, r.project_code))
         if rec is None:
             new.append({"teacher_id": tid, "project_code": r.project_code, "grade": r.grade,
-                        "role": r.role, "completed_on": r.completed_on, "status": "recognised",
-                        "recognised_at": now, "created_at": now, "updated_at": now})
+                        "role": r.role, "completed_on": r.completed_on, "status": r.status,
+                        "recognised_at": now if r.status == "recognised" else None,
+                        "declared_by": school, "created_at": now, "updated_at": now})
             continue
         label = f"第 {r.row} 行 {mask_id_number(r.id_number)} {r.project_code}"
         if result.update(rec, r, _FIELDS, label):
-            rec.recognised_at = now
+            if r.status == "recognised":
+                rec.recognised_at = now
+            else:  # a declaration again: the earlier review no longer applies
+                rec.declared_by, rec.recognised_at, rec.reviewed_by, rec.reject_reason = school, None, None, None
     for part in chunks(new, 5000):
         session.execute(TrainingRecord.__table__.insert(), list(part))
     result.created = len(new)
     session.flush()
     log_batch(session, path, result)
     return result
+
+
+def _refuse_recognised(rows: list[RecordRow], teachers: dict[str, int],
+                       existing: dict[tuple[int, str], TrainingRecord], file: str) -> None:
+    errors = [RowError(r.row, "项目编号", r.project_code,
+                       "该记录已由教育局认定，学校不能再修改；如需更正请联系教育局",
+                       "the bureau has recognised this record; a school cannot change it")
+              for r in rows
+              if (rec := existing.get((teachers[r.id_number], r.project_code))) is not None
+              and rec.status == "recognised"]
+    if errors:
+        raise ImportRefused(file, errors)
