@@ -38,8 +38,9 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     engine = app.extensions["ecert_engine"] = make_engine(settings.database_url)
     csrf.init_app(app)
     limiter.init_app(app)
-    from . import teacher
+    from . import office, teacher
     app.register_blueprint(teacher.bp)
+    app.register_blueprint(office.bp)
     init_verifier(app, engine, app.config.get("KEYS_TTL", 30.0))
     for name in ("verify", "api"):  # public and stateless: no session to forge a request with
         csrf.exempt(app.blueprints[name])

@@ -1,0 +1,141 @@
+"""The bureau's and schools' pages (工作台): sign-in for staff, and the
+declare → review → recognise → issue → query flow, each page bounded by
+the signed-in account's Scope. An object outside the scope is a 404.
+
+Route modules: declare (a registrar's declarations), review (the auditor's
+queue), queries (tables, a teacher's sheet, XLSX), jobs (background
+batches), records of the office (certificates, audit log, accounts)."""
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from verifier.profiles import load_profile
+
+from ... import review as review_lib
+from ... import staff as staff_lib
+from ...db import read_session, write_session
+from ...errors import EcertError
+from ...models import StaffAccount
+from ...passwords import SignInError, change
+from .. import limiter
+
+bp = Blueprint("office", __name__, url_prefix="/office")
+
+
+def engine():
+    return current_app.extensions["ecert_engine"]
+
+
+def settings():
+    return current_app.config["ECERT_SETTINGS"]
+
+
+def profile():
+    return load_profile(settings().profile_id)
+
+
+def staff_required(permission: str | None = None):
+    """The signed-in staff member (g.account, g.scope), whose password epoch
+    still matches; a role without `permission` gets a 404, as if the page
+    did not exist."""
+    def decorate(view_fn):
+        @functools.wraps(view_fn)
+        def wrapper(*args, **kwargs):
+            account_id, epoch = session.get("staff_id"), session.get("staff_epoch")
+            if not account_id:
+                return redirect(url_for("office.login", next=request.path))
+            with read_session(engine()) as s:
+                account = s.get(StaffAccount, account_id)
+            if account is None or not account.active or account.epoch != epoch:
+                session.pop("staff_id", None)
+                return redirect(url_for("office.login"))
+            g.account, g.scope = account, staff_lib.Scope.of(account)
+            if account.must_change and view_fn.__name__ != "password":
+                return redirect(url_for("office.password"))
+            if permission and not g.scope.can(permission):
+                abort(404)
+            return view_fn(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 60 per hour", methods=["POST"])
+def login():
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()[:64]
+        with write_session(engine()) as s:  # a failure's count is committed too
+            try:
+                account = staff_lib.authenticate(s, username, request.form.get("password", "")[:200])
+                account_id, epoch, must_change, refused = account.id, account.epoch, account.must_change, None
+            except SignInError as e:
+                refused = e
+        if refused:
+            flash(refused.message)
+            return render_template("office/login.html", username=username), 401
+        session.clear()
+        session.permanent = True
+        session["staff_id"], session["staff_epoch"] = account_id, epoch
+        return redirect(url_for("office.password" if must_change else "office.home"))
+    return render_template("office/login.html", username="")
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("office.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@staff_required()
+def password():
+    if request.method == "POST":
+        try:
+            if request.form.get("new") != request.form.get("again"):
+                raise EcertError("两次输入的新密码不一致", "the new passwords differ")
+            with write_session(engine()) as s:
+                account = s.get(StaffAccount, g.account.id, with_for_update=True)
+                change(account, request.form.get("old", ""), request.form.get("new", ""),
+                       forbidden=(account.username,))
+                epoch = account.epoch
+        except EcertError as e:
+            flash(e.message)
+            return render_template("office/password.html", must=g.account.must_change), 400
+        session["staff_epoch"] = epoch
+        flash("密码已修改")
+        return redirect(url_for("office.home"))
+    return render_template("office/password.html", must=g.account.must_change)
+
+
+@bp.get("/")
+@staff_required()
+def home():
+    with read_session(engine()) as s:
+        pending = review_lib.pending_by_school(s, g.scope) if g.scope.can("review") or g.scope.school_code else []
+    return render_template("office/home.html", pending=pending)
+
+
+# Pages the route modules add to the navigation: (endpoint, label, permission).
+NAV: list[tuple[str, str, str]] = []
+
+
+@bp.app_template_global()
+def office_nav() -> list[tuple[str, str, str]]:
+    return NAV
+
+
+@bp.app_template_global()
+def role_label(role: str) -> str:
+    return staff_lib.ROLES.get(role, role)
+
+
+def int_list(values: list[str]) -> list[int]:
+    """Record ids from a form; anything else is a bad request."""
+    try:
+        return [int(v) for v in values if v.strip()]
+    except ValueError:
+        abort(400)
+
+
+from . import declare, review  # noqa: E402,F401  (registers the routes)
