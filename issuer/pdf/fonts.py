@@ -8,7 +8,12 @@ The full font stays behind it in the CSS font stack, so a rare character
 outside the table still renders. The cut is made once by HarfBuzz's
 subsetter (uharfbuzz, ~0.2 s) and cached beside the database.
 
-The bold weight is cut much smaller, to the closed vocabulary the
+The regular weight is cut in two: the 3,500 characters of the table's
+first level (with Latin, punctuation and the template's own text) in one
+font, its second and third levels in "ECert Sans Rare", next in the font
+stack. WeasyPrint subsets every embedded font for every PDF, keeping glyph
+ids, so a font's cost goes with its glyph count; most names need only the
+first. The bold weight is cut much smaller, to the closed vocabulary the
 template sets in bold (emphasis_characters: its own text, the labels of
 buckets, verdicts and states, the bureaus' names, Latin and digits):
 WeasyPrint subsets and compresses every embedded font for every PDF, and a
@@ -36,6 +41,8 @@ FACE_INDEX = 2  # SC in Debian's NotoSansCJK-*.ttc (JP, KR, SC, TC, HK)
 SEARCH_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto",
                "/usr/local/share/fonts", str(Path.home() / ".local/share/fonts"))
 WEIGHTS = {"regular": "NotoSansCJK-Regular.ttc", "bold": "NotoSansCJK-Bold.ttc"}
+CUTS = {"regular": "regular", "rare": "regular", "bold": "bold"}  # each cut and the weight it comes from
+LEVEL_ONE = 3500  # 通用规范汉字表 一级字表: the first 3,500 of the list
 EXTRA_RANGES = [(0x20, 0x7F), (0xA0, 0x100), (0x2000, 0x2070), (0x2100, 0x2200), (0x2460, 0x2500),
                 (0x25A0, 0x2600), (0x3000, 0x3040), (0xFF00, 0xFFF0)]
 CUT_FLAGS = "desubroutinize,no-hinting"  # part of the digest: a change re-cuts the fonts
@@ -51,15 +58,27 @@ class FontMissing(ConfigError):
 class Fonts:
     regular: Path  # the cut copies
     bold: Path
+    rare: Path
     source_regular: Path
     source_bold: Path
     digest: str  # changes when the sources or the character list change
 
 
 def characters() -> str:
-    table = resources.files(__package__).joinpath("data/tongyong-guifan-8105.txt").read_text("utf-8")
+    """Every character the cut fonts hold: the table, Latin, punctuation."""
     extra = "".join(chr(c) for lo, hi in EXTRA_RANGES for c in range(lo, hi))
-    return table.strip() + extra + "·•"
+    return _table() + extra + "·•"
+
+
+def _table() -> str:
+    return resources.files(__package__).joinpath("data/tongyong-guifan-8105.txt").read_text("utf-8").strip()
+
+
+def cut_characters() -> dict[str, str]:
+    """What each cut holds; together, characters() and the template's text."""
+    table, common = _table(), emphasis_characters()
+    rare = "".join(sorted(set(table[LEVEL_ONE:]) - set(common)))
+    return {"regular": "".join(sorted(set(characters()) - set(rare))), "rare": rare, "bold": common}
 
 
 def emphasis_characters(template: Path = TEMPLATE) -> str:
@@ -96,19 +115,19 @@ def prepare(cache_dir: Path) -> Fonts:
     """The cut fonts, made on first use and cached under cache_dir."""
     require_harfbuzz_subset()
     sources = {w: find_source(f) for w, f in WEIGHTS.items()}
-    chars = {"regular": characters(), "bold": emphasis_characters()}
+    chars = cut_characters()
     h = hashlib.sha256(CUT_FLAGS.encode())
-    for w in WEIGHTS:
-        h.update(chars[w].encode())
+    for name in CUTS:
+        h.update(chars[name].encode())
     for src in sources.values():
         st = src.stat()
         h.update(f"{src}:{st.st_size}:{int(st.st_mtime)}".encode())
     digest = h.hexdigest()[:16]
-    cut = {w: cache_dir / f"ecert-sans-{w}-{digest}.otf" for w in WEIGHTS}
-    for w, path in cut.items():
+    cut = {name: cache_dir / f"ecert-sans-{name}-{digest}.otf" for name in CUTS}
+    for name, path in cut.items():
         if not path.is_file():
-            _cut(sources[w], chars[w], path)
-    return Fonts(cut["regular"], cut["bold"], sources["regular"], sources["bold"], digest)
+            _cut(sources[CUTS[name]], chars[name], path)
+    return Fonts(cut["regular"], cut["bold"], cut["rare"], sources["regular"], sources["bold"], digest)
 
 
 def _cut(source: Path, chars: str, target: Path) -> None:

@@ -160,5 +160,6 @@ def style_digest(font_digest: str, templates: Path = TEMPLATES) -> str:
 
 def _font_faces(fonts: fontlib.Fonts) -> str:
     return "".join(
-        f'@font-face {{ font-family: "ECert Sans"; font-weight: {w}; src: url("{p.as_uri()}"); }}\n'
-        for w, p in (("normal", fonts.regular), ("bold", fonts.bold)))
+        f'@font-face {{ font-family: "{family}"; font-weight: {w}; src: url("{p.as_uri()}"); }}\n'
+        for family, w, p in (("ECert Sans", "normal", fonts.regular), ("ECert Sans", "bold", fonts.bold),
+                             ("ECert Sans Rare", "normal", fonts.rare)))

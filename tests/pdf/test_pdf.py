@@ -126,13 +126,15 @@ def test_a_missing_harfbuzz_subsetter_is_named(monkeypatch):
         fontlib.require_harfbuzz_subset()
 
 
-def test_the_cut_font_holds_the_whole_character_table(tmp_path):
+def test_the_two_regular_cuts_hold_the_whole_character_table(tmp_path):
     from fontTools.ttLib import TTFont
     fonts = fontlib.prepare(tmp_path)
-    cmap = TTFont(fonts.regular).getBestCmap()
+    common, rare = TTFont(fonts.regular).getBestCmap(), TTFont(fonts.rare).getBestCmap()
     table = fontlib.characters()[:8105]
-    assert len(table) == 8105 and all(ord(ch) in cmap for ch in table)
-    assert ord("·") in cmap and ord("陳") not in cmap
+    assert len(table) == 8105 and all(ord(ch) in common or ord(ch) in rare for ch in table)
+    assert all(ord(ch) in common for ch in table[:3500])  # level one: most names need no second font
+    assert ord("喆") in rare and ord("喆") not in common
+    assert ord("·") in common and ord("陳") not in common and ord("陳") not in rare
 
 
 def test_one_page_of_a4(issued, tmp_path):
