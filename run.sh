@@ -84,9 +84,26 @@ PY
     $ecert passwords issue --cycle 7 --school "$school" -o "$ECERT_DATA_DIR/codes-$school.csv"
   local code; code=$(.venv/bin/python -c 'import csv,sys; r=list(csv.reader(open(sys.argv[1], encoding="utf-8-sig"))); print(r[1][0], r[1][3]) if len(r) > 1 else print("")' "$ECERT_DATA_DIR/codes-$school.csv")
   [ -n "$code" ] && say "a sample teacher can sign in with: ${code% *} / ${code#* } (then choose a password)"
+  demo_staff "$school"
   [ "${ECERT_NO_SERVE:-}" = 1 ] && return 0
   say "starting the service (Ctrl-C stops it)"
   exec $ecert serve --host 127.0.0.1 --port "${ECERT_PORT:-5000}"
+}
+
+# Sample staff accounts for the office (工作台), made once; their one-time
+# codes stay in data/staff-codes.txt, readable by you alone.
+demo_staff() {
+  local file="$ECERT_DATA_DIR/staff-codes.txt" ecert=.venv/bin/ecert
+  if [ ! -s "$file" ]; then
+    say "staff accounts for the office ($file)"
+    (umask 077
+     { $ecert staff add demo-admin --role admin --name 演示管理员 --exist-ok
+       $ecert staff add demo-auditor --role auditor --name 演示审核员 --exist-ok
+       $ecert staff add demo-registrar --role registrar --school "$1" --name 演示专管员 --exist-ok
+     } > "$file")
+  fi
+  say "office sign-in (http://127.0.0.1:${ECERT_PORT:-5000}/office/login), one-time codes:"
+  cat "$file"
 }
 
 # A real bureau sets ECERT_KEY_PASSPHRASE itself. For the sample run, one is

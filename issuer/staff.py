@@ -119,8 +119,12 @@ def list_accounts(session: Session) -> list[StaffAccount]:
     return list(session.scalars(select(StaffAccount).order_by(StaffAccount.role, StaffAccount.username)))
 
 
+def find_account(session: Session, username: str) -> StaffAccount | None:
+    return session.scalar(select(StaffAccount).where(StaffAccount.username == username.strip().lower()))
+
+
 def _by_username(session: Session, username: str) -> StaffAccount:
-    account = session.scalar(select(StaffAccount).where(StaffAccount.username == username.strip().lower()))
+    account = find_account(session, username)
     if account is None:
         raise NotFound(f"没有用户名为 {username} 的账号", "no such staff account")
     return account

@@ -21,10 +21,17 @@ def staff() -> None:
               help="admin 管理员 · auditor 审核员 · registrar 学校专管员")
 @click.option("--school", help="学校专管员所属学校代码 / a registrar's school code.")
 @click.option("--name", "display_name", default="", help="显示名称 / display name.")
+@click.option("--exist-ok", is_flag=True,
+              help="账号已存在（同一角色和学校）时不报错、不改动 / an existing identical account is fine.")
 @pass_context
-def staff_add(ctx: Context, username: str, role: str, school: str | None, display_name: str) -> None:
+def staff_add(ctx: Context, username: str, role: str, school: str | None, display_name: str,
+              exist_ok: bool) -> None:
     """新建账号并显示一次性密码 · create an account; prints its one-time code."""
     with write_session(ctx.engine()) as session:
+        existing = staff_accounts.find_account(session, username)
+        if exist_ok and existing is not None and (existing.role, existing.school_code) == (role, school):
+            console().print(f"账号 {existing.username} 已存在，未改动")
+            return
         code = staff_accounts.create_account(session, username, display_name or username, role, school)
     console().print(f"已创建 {staff_accounts.ROLES[role]} 账号 {username.lower()}，一次性密码：{code}"
                     "（首次登录后须修改）")

@@ -146,3 +146,12 @@ def test_api_tokens_act_as_their_account_until_revoked(region):
         assert staff.revoke_tokens(s, "reg-a") == 1
     with read_session(region.engine) as s:
         assert staff.account_for_token(s, token) is None
+
+
+def test_staff_add_with_exist_ok_leaves_an_identical_account_alone(region):
+    out = region.run("staff", "add", "reg-a", "--role", "registrar", "--school", SCHOOL_A[0], "--exist-ok").stdout
+    assert "已存在" in out
+    with write_session(region.engine) as s:  # the first one-time code still signs in
+        assert staff.authenticate(s, "reg-a", region.codes["reg-a"]).username == "reg-a"
+    refused = region.run("staff", "add", "reg-a", "--role", "auditor", "--exist-ok", check=False)
+    assert refused.returncode == 2 and "已存在" in refused.stdout + refused.stderr
