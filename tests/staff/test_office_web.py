@@ -134,8 +134,13 @@ def test_a_registrar_stays_inside_her_school(app, region):
                                                    "record": ["1"]}).status_code == 404
     assert reg.post(f"/office/review/school/{SCHOOL_A[0]}", data={"csrf_token": token,
                                                                   "confirm": SCHOOL_A[0]}).status_code == 404
-    # naming another school in the declare form changes nothing: her own school is used
+    # naming another school on the declare page is a 404; her own school is fine
+    assert reg.get("/office/declare?school=" + SCHOOL_B[0]).status_code == 404
     r = reg.post("/office/declare?school=" + SCHOOL_B[0], data={
+        "csrf_token": token, "file": (io.BytesIO(csv_upload([record_row(region.b[0], "X-PRO")])), "r.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 404
+    r = reg.post("/office/declare", data={
         "csrf_token": token, "file": (io.BytesIO(csv_upload([record_row(region.b[0], "X-PRO")])), "r.csv")},
         content_type="multipart/form-data")
     assert r.status_code == 400 and "本校" in r.get_data(as_text=True)

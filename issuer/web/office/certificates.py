@@ -1,0 +1,145 @@
+"""The records of the office: revoke or reissue one teacher's certificate
+(each in the audit log), the audit log itself with its chain check, and
+the administrator's staff accounts."""
+from __future__ import annotations
+
+import os
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from verifier.clock import today_in_china
+
+from ... import audit as audit_lib
+from ... import queries as q
+from ... import register
+from ... import staff as staff_lib
+from ...db import read_session, write_session
+from ...errors import ConfigError, EcertError, NotFound
+from ...issuance import IssueOptions, Issuer
+from ...keystore import PASSPHRASE_ENV, Keystore
+from ...models import AuditEntry, School
+from . import NAV, bp, engine, profile, settings, staff_required
+
+AUDIT_PAGE = 100
+MAX_REASON = 500
+
+NAV.append(("office.audit_log", "审计日志", "audit"))
+NAV.append(("office.accounts", "账号管理", "accounts"))
+
+AUDIT_ACTIONS = {"issue": "签发", "reissue": "重新签发", "revoke": "撤销", "key-create": "生成密钥",
+                 "key-retire": "停用密钥", "key-compromise": "标记密钥泄露", "records-recognise": "认定记录",
+                 "records-reject": "退回记录", "staff-create": "新建账号"}
+
+
+@bp.app_template_global()
+def audit_action(action: str) -> str:
+    return AUDIT_ACTIONS.get(action, action)
+
+
+def _holder_or_404(number: str):
+    """The teacher under `number`, if the signed-in scope reaches her."""
+    with read_session(engine()) as s:
+        try:
+            return q.find_in_scope(s, profile(), g.scope, number)
+        except NotFound:
+            abort(404)
+
+
+@bp.post("/teachers/<number>/revoke")
+@staff_required("revoke")
+def revoke(number: str):
+    holder = _holder_or_404(number)
+    reason = " ".join(request.form.get("reason", "").split())[:MAX_REASON]
+    if not reason:
+        flash("撤销证书必须写明原因")
+        return redirect(url_for("office.teacher", number=holder.number))
+    try:
+        with write_session(engine()) as s:
+            r = register.revoke(s, holder.number, reason, g.scope.actor)
+        flash(f"证书 {holder.number} 第 {r.version} 版已撤销：{reason}")
+    except EcertError as e:  # no certificate yet, or already revoked
+        flash(e.message)
+    return redirect(url_for("office.teacher", number=holder.number))
+
+
+@bp.post("/teachers/<number>/reissue")
+@staff_required("issue")
+def reissue(number: str):
+    """Sign this one teacher's certificate now, from today's sheet (also
+    after a revocation). One teacher is quick enough for the request."""
+    holder = _holder_or_404(number)
+    st = settings()
+    if not os.environ.get(PASSPHRASE_ENV):
+        flash(f"无法签发：服务器未配置签名密钥口令（环境变量 {PASSPHRASE_ENV}），请联系系统管理员")
+        return redirect(url_for("office.teacher", number=holder.number))
+    issuer = Issuer(engine(), profile(), Keystore(st.keys_dir, g.scope.actor), st.base_url, g.scope.actor)
+    try:
+        summary = issuer.run(IssueOptions(as_of=today_in_china(), teacher=holder.number))
+    except ConfigError as e:
+        flash(f"无法签发：{e.message}")
+    except EcertError as e:
+        flash(e.message)
+    else:
+        if summary.refused:
+            flash(f"未签发：{summary.refused[0][1]}")
+        elif summary.unchanged:
+            flash("证书内容没有变化，现行版本继续有效，未重新签发")
+        else:
+            flash("已签发证书" if summary.issued else "已重新签发证书（旧版本已被取代）")
+    return redirect(url_for("office.teacher", number=holder.number))
+
+
+# -- the audit log -------------------------------------------------------------
+
+@bp.get("/audit")
+@staff_required("audit")
+def audit_log():
+    return _audit_page(None)
+
+
+@bp.post("/audit/verify")
+@staff_required("audit")
+def audit_verify():
+    with read_session(engine()) as s:
+        report = audit_lib.verify_chain(s)
+    return _audit_page(report)
+
+
+def _audit_page(report):
+    page = max(0, request.args.get("page", 0, type=int))
+    with read_session(engine()) as s:
+        total = s.scalar(select(func.count()).select_from(AuditEntry)) or 0
+        entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())
+                                 .limit(AUDIT_PAGE).offset(page * AUDIT_PAGE)))
+    return render_template("office/audit.html", entries=entries, total=total, page=page, page_size=AUDIT_PAGE,
+                           report=report)
+
+
+# -- staff accounts --------------------------------------------------------------
+
+@bp.route("/accounts", methods=["GET", "POST"])
+@staff_required("accounts")
+def accounts():
+    created, status = None, 200
+    if request.method == "POST":
+        form = request.form
+        role = form.get("role", "")
+        school = (form.get("school", "").strip() or None) if role == "registrar" else None
+        try:
+            with write_session(engine()) as s:
+                code = staff_lib.create_account(s, form.get("username", "")[:64], form.get("display_name", ""),
+                                                role, school)
+                username = form.get("username", "").strip().lower()
+                audit_lib.append(s, g.scope.actor, [audit_lib.Event(
+                    "staff-create", username, {"role": role, **({"school": school} if school else {})})])
+            created = (username, code)
+        except EcertError as e:
+            flash(e.message)
+            status = 400
+    with read_session(engine()) as s:
+        rows = staff_lib.list_accounts(s)
+        schools = [tuple(r) for r in s.execute(select(School.code, School.name).order_by(School.code))]
+    response = render_template("office/accounts.html", rows=rows, schools=schools, created=created,
+                               roles=staff_lib.ROLES, form=request.form if status != 200 else {})
+    return response, status, {"Cache-Control": "no-store"}

@@ -1,0 +1,126 @@
+"""Queries (查询): a school's table of teachers, filterable by what they are
+short of; one teacher's credit sheet and certificate versions; both as
+XLSX. A registrar sees her own school only: another school, or a teacher
+of it, is a 404."""
+from __future__ import annotations
+
+import tempfile
+from itertools import islice
+
+from flask import abort, g, render_template, request, send_file
+
+from verifier.clock import CHINA, as_utc, today_in_china
+from verifier.vocab import BUCKET_LABELS, BUCKETS
+
+from ... import queries as q
+from ...credits.sheet import amount
+from ...db import read_session
+from ...errors import InputRefused, NotFound
+from . import NAV, bp, engine, profile, staff_required
+
+PAGE = 100
+PAGE_BUCKETS = ("prefecture", "county", "digital", "required", "elective", "school_based", "total")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SPOOL = 8 * 1024 * 1024
+
+NAV.append(("office.teachers", "查询", "query"))
+
+
+@bp.app_template_filter("china_time")
+def china_time(t) -> str:
+    """A stored (UTC) moment as Beijing time, to the minute."""
+    return as_utc(t).astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if t else ""
+
+
+ALL = "all"  # the region's staff asking for every school at once
+
+
+def _filters() -> tuple[str | None, str | None]:
+    return (request.args.get("school", "").strip()[:32] or None,
+            request.args.get("short", "").strip()[:32] or None)
+
+
+def _bound(school: str | None) -> str | None:
+    """The school to query: "all" means the whole region to the region's
+    staff, and to a registrar it is just another school that is not hers."""
+    return None if school == ALL and g.scope.school_code is None else school
+
+
+@bp.get("/teachers")
+@staff_required("query")
+def teachers():
+    school, short = _filters()
+    page = max(0, request.args.get("page", 0, type=int))
+    prof = profile()
+    with read_session(engine()) as s:
+        schools = q.schools(s, g.scope)
+        if school is None and g.scope.school_code is None:  # the region's staff first choose a school
+            rows = None
+        else:
+            try:
+                stream = q.school_rows(s, prof, g.scope, school=_bound(school), short=short,
+                                       as_of=today_in_china())
+            except NotFound:
+                abort(404)
+            except InputRefused:
+                abort(400)
+            rows = list(islice(stream, page * PAGE, (page + 1) * PAGE + 1))
+    return render_template("office/teachers.html", rows=rows and rows[:PAGE], more=bool(rows) and len(rows) > PAGE,
+                           page=page, landing=rows is None,
+                           school=g.scope.school_code or school, short=short, schools=schools,
+                           short_options=q.short_options(prof), buckets=PAGE_BUCKETS,
+                           bucket_labels=BUCKET_LABELS, amount=amount)
+
+
+@bp.get("/teachers.xlsx")
+@staff_required("query")
+def teachers_xlsx():
+    """The same table with the same filters, every row; without a school,
+    everything the account can see."""
+    school, short = _filters()
+    with read_session(engine()) as s:
+        try:
+            stream = q.school_rows(s, profile(), g.scope, school=_bound(school), short=short,
+                                   as_of=today_in_china())
+        except NotFound:
+            abort(404)
+        except InputRefused:
+            abort(400)
+        name = "-".join(p for p in ("teachers", g.scope.school_code or school, short) if p)
+        return _xlsx([q.school_table(stream)], f"{name}-{today_in_china()}.xlsx")
+
+
+@bp.get("/teachers/<number>")
+@staff_required("query")
+def teacher(number: str):
+    with read_session(engine()) as s:
+        try:
+            d = q.teacher_detail(s, profile(), g.scope, number, as_of=today_in_china())
+        except NotFound:
+            abort(404)
+    return render_template("office/teacher.html", d=d, sheet=d.sheet, buckets=BUCKETS,
+                           bucket_labels=BUCKET_LABELS, amount=amount, unmet_label=q.unmet_label,
+                           state_labels=q.STATE_LABELS, verdict_labels=q.VERDICT_LABELS,
+                           year_labels=q.YEAR_STATUS_LABELS)
+
+
+@bp.get("/teachers/<number>.xlsx")
+@staff_required("query")
+def teacher_xlsx(number: str):
+    with read_session(engine()) as s:
+        try:
+            d = q.teacher_detail(s, profile(), g.scope, number, as_of=today_in_china())
+        except NotFound:
+            abort(404)
+    return _xlsx(q.teacher_tables(d), f"teacher-{d.holder.number}-{today_in_china()}.xlsx")
+
+
+def _xlsx(tables, download_name: str):
+    """The workbook is written to a spooled file (memory, then disk when
+    large) and sent from there; personal data, so never cached."""
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL)
+    q.write_xlsx(out, tables)
+    out.seek(0)
+    response = send_file(out, mimetype=XLSX, as_attachment=True, download_name=download_name)
+    response.headers["Cache-Control"] = "no-store"
+    return response

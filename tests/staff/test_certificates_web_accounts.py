@@ -1,0 +1,55 @@
+"""The administrator's accounts page: create an account, its one-time code
+shown once; nobody else reaches the page."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from issuer.db import read_session
+from issuer.models import AuditEntry
+from tests.staff.conftest import SCHOOL_A
+from tests.staff.test_office_web import app, csrf, signed_in  # noqa: F401  (app is a fixture)
+
+
+def last_entry(region) -> AuditEntry:
+    with read_session(region.engine) as s:
+        return s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+
+
+def test_the_admin_creates_an_account_and_the_code_shown_signs_in(app, region):  # noqa: F811
+    admin = signed_in(app, region, "admin")
+    page = admin.get("/office/accounts").get_data(as_text=True)
+    assert all(u in page for u in ("admin", "auditor", "reg-a", "reg-b"))
+    token = csrf(admin, "/office/accounts")
+    r = admin.post("/office/accounts", data={"csrf_token": token, "username": "Reg-C", "display_name": "教务处",
+                                             "role": "registrar", "school": SCHOOL_A[0]})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    code = re.search(r'<strong class="code">(\w+)</strong>', html).group(1)
+    assert "已创建账号 reg-c" in html and code not in admin.get("/office/accounts").get_data(as_text=True)
+    entry = last_entry(region)
+    assert (entry.action, entry.subject, entry.actor) == ("staff-create", "reg-c", "staff:admin")
+
+    region.codes["reg-c"] = code
+    new = signed_in(app, region, "reg-c")  # the code signs in, and must be changed first
+    assert new.get(f"/office/teachers?school={SCHOOL_A[0]}").status_code == 200
+    assert new.get("/office/accounts").status_code == 404
+
+    for bad, message in (({"username": "reg-c", "role": "auditor"}, "已存在"),
+                         ({"username": "reg-d", "role": "registrar"}, "学校专管员须指定"),
+                         ({"username": "x", "role": "auditor"}, "不合规")):
+        r = admin.post("/office/accounts", data={"csrf_token": token, **bad})
+        assert r.status_code == 400 and message in r.get_data(as_text=True)
+        assert '<strong class="code">' not in r.get_data(as_text=True)
+
+
+def test_only_the_admin_reaches_the_accounts_page(app, region):  # noqa: F811
+    for user in ("auditor", "reg-a"):
+        c = signed_in(app, region, user)
+        assert c.get("/office/accounts").status_code == 404
+        r = c.post("/office/accounts", data={"csrf_token": csrf(c, "/office/teachers"), "username": "sneaky",
+                                             "role": "admin"})
+        assert r.status_code == 404
+        assert "账号管理" not in c.get("/office/").get_data(as_text=True)
+    assert "账号管理" in signed_in(app, region, "admin").get("/office/").get_data(as_text=True)
