@@ -1,4 +1,4 @@
-"""The subcommands of `ecert` for the web service: passwords, serve."""
+"""The subcommands of `ecert` for the web service: passwords, serve, worker."""
 from __future__ import annotations
 
 import csv
@@ -68,4 +68,31 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     console().print(f"教师登录 teachers:   {base}/teacher/login")
     console().print(f"证书查验 verifier:   {base}/verify   （扫码网址 {ctx.settings.base_url}/V/…）")
     console().print(f"查验接口 API:        {base}/api/v1/openapi.json")
-    Server().run()
+    # Background batches: without CELERY_BROKER_URL, one worker of our own
+    # on the embedded broker (issuer/tasks.py); with it, `ecert worker`s.
+    from .. import tasks
+    job_worker = tasks.start_embedded_worker() if tasks.embedded() else None
+    console().print("批量任务 jobs:       " + ("内置工作进程（embedded worker, broker in the data folder）"
+                                            if job_worker else "由 ecert worker 处理（CELERY_BROKER_URL）"))
+    try:
+        Server().run()
+    finally:
+        if job_worker is not None:
+            tasks.stop_worker(job_worker)
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+              help="并行进程数（默认 CPU 核数；内置队列时为 1）/ processes (default: one per CPU).")
+@click.option("--pool", type=click.Choice(["prefork", "solo"]), default=None,
+              help="Celery 进程池 / the Celery pool (default prefork; solo on the embedded broker).")
+@click.option("--loglevel", default="info", show_default=True)
+@click.option("-n", "--hostname", default=None, help="工作进程名 / the worker's node name (name@host).")
+@pass_context
+def worker(ctx: Context, concurrency: int | None, pool: str | None, loglevel: str,
+           hostname: str | None) -> None:
+    """后台批量任务的工作进程（Celery）· run a worker for the background batches."""
+    from .. import tasks
+    ctx.engine()  # refuse to start on a database that is not ready
+    tasks.app.worker_main(tasks.worker_argv(concurrency=concurrency, pool=pool, loglevel=loglevel,
+                                            hostname=hostname))

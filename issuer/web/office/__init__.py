@@ -138,4 +138,4 @@ def int_list(values: list[str]) -> list[int]:
         abort(400)
 
 
-from . import declare, review, queries, certificates  # noqa: E402,F401  (registers the routes)
+from . import declare, review, queries, certificates, jobs  # noqa: E402,F401  (registers the routes)

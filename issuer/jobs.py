@@ -1,0 +1,381 @@
+"""Background batches (批量任务): issuance or rendering for the region or
+one school, started from the web, run by Celery workers (issuer/tasks.py).
+
+Everything a page shows lives in the `jobs` table, never in a Celery result
+backend: a job is queued by the web request, planned by one task (the
+teachers in scope, split into chunks whose numbers are stored in the job's
+params) and worked by chunk tasks that any worker may take.
+
+Exactly once. A chunk's certificates, audit entries and its line in the
+job's tally commit in one transaction, and the tally names the chunks it
+holds. A chunk delivered twice (a worker lost, a plan redelivered) finds
+its index there and does nothing; two copies running at once take turns on
+the teachers' registration rows (PostgreSQL) or the write lock (SQLite),
+and the later one, finding the index recorded when it comes to record its
+own, rolls its whole transaction back. Issuance itself is idempotent too
+(an unchanged certificate is not reissued; one current version per number).
+A failure marks the job failed with a message a clerk can act on; chunks
+already committed stay (each whole), the rest are skipped, and starting the
+job again finishes it without issuing anyone twice.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, timezone
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, defer
+
+from verifier.clock import CHINA, now_utc, today_in_china
+from verifier.profiles import RulesProfile, load_profile
+
+from .config import Settings
+from .credits import ledger
+from .credits.engine import compute_sheet
+from .credits.ledger import Holder, holders_query
+from .credits.sheet import CreditSheet
+from .db import read_session, write_session
+from .errors import EcertError, InputRefused, NotFound
+from .issuance import IssueOptions, Issuer, IssueSummary
+from .keystore import Keystore
+from .models import Certificate, Job, Registration, School, Teacher, TrainingRecord
+from .pdf import batch as pdf_batch
+from .pdf import fonts as fontlib
+from .staff import Scope
+
+log = logging.getLogger(__name__)
+
+KINDS = {"issue": "批量签发证书", "render": "批量生成 PDF"}
+STATES = {"queued": "排队中", "running": "进行中", "done": "已完成", "failed": "失败"}
+# Teachers per chunk task: a few seconds of work each, so that several
+# workers share a batch and a lost worker costs little.
+CHUNK = {"issue": 250, "render": 50}
+COUNTS = {"issue": (("issued", "签发"), ("reissued", "重新签发"), ("unchanged", "未变化"),
+                    ("refused", "拒绝")),
+          "render": (("rendered", "生成"), ("unchanged", "未变化"), ("failed", "失败"))}
+LISTED = {"issue": "refused", "render": "failed"}  # the (number, reason) pairs a page lists
+
+
+class _AlreadyRecorded(Exception):
+    """Another copy of this chunk recorded it first: roll this one back."""
+
+
+# -- the web's side: start, read -------------------------------------------
+
+def start(engine: Engine, settings: Settings, scope: Scope, kind: str, school: str | None,
+          enqueue: Callable[[int], None], *, chunk: int | None = None) -> int:
+    """A queued job, committed, then handed to the queue by `enqueue(id)`.
+    The school is bounded by the scope (NotFound outside it). If the queue
+    cannot be reached the job is marked failed, saying so, and its id
+    returned all the same: the page shows why."""
+    if kind not in KINDS:
+        raise InputRefused(f"未知的任务类型 {kind!r}", f"kind must be one of {', '.join(KINDS)}")
+    if not scope.can("issue"):
+        raise NotFound("没有这个页面", f"role {scope.role} may not start batches")
+    school = scope.school_or_own(school)
+    profile = load_profile(settings.profile_id)
+    with write_session(engine) as s:
+        if school and s.get(School, school) is None:
+            raise NotFound("没有这所学校", f"no school {school!r}")
+        job = Job(kind=kind, school_code=school, state="queued", total=0, done=0, result="", error="",
+                  started_by=scope.actor,
+                  params=json.dumps({"profile": profile.id, "as_of": today_in_china().isoformat(),
+                                     "chunk": chunk or CHUNK[kind]}))
+        s.add(job)
+        s.flush()
+        job_id = job.id
+    try:
+        enqueue(job_id)
+    except Exception as e:  # the broker is down or misconfigured: say so on the page
+        log.exception("job %s: could not be queued", job_id)
+        fail(engine, job_id, "无法把任务交给后台队列（CELERY_BROKER_URL 所指的服务不可用？）："
+                             f"{type(e).__name__}: {e}。请检查队列服务后重新发起。")
+    return job_id
+
+
+def get(session: Session, scope: Scope, job_id: int) -> Job:
+    job = session.get(Job, job_id, options=[defer(Job.params)])
+    if job is None or (scope.school_code is not None and job.school_code != scope.school_code):
+        raise NotFound("没有这个任务", f"no job {job_id} in this account's scope")
+    return job
+
+
+def recent(session: Session, scope: Scope, limit: int = 50) -> list[Job]:
+    q = select(Job).options(defer(Job.params)).order_by(Job.id.desc()).limit(limit)
+    if scope.school_code:
+        q = q.where(Job.school_code == scope.school_code)
+    return list(session.scalars(q))
+
+
+def schools(session: Session, scope: Scope) -> list[tuple[str, str]]:
+    q = select(School.code, School.name).order_by(School.code)
+    if scope.school_code:
+        q = q.where(School.code == scope.school_code)
+    return [tuple(r) for r in session.execute(q)]
+
+
+def describe(job: Job) -> dict:
+    """A job as its page and its JSON show it."""
+    result = json.loads(job.result) if job.result else {}
+    counts = {key: (len(result[key]) if isinstance(result.get(key), list) else result.get(key, 0))
+              for key, _ in COUNTS[job.kind]}
+    listed = result.get(LISTED[job.kind], [])
+    return {
+        "id": job.id, "kind": job.kind, "kind_label": KINDS[job.kind], "school": job.school_code,
+        "state": job.state, "state_label": STATES[job.state], "total": job.total, "done": job.done,
+        "percent": (100 * job.done // job.total) if job.total else (100 if job.state == "done" else 0),
+        "counts": counts, "count_labels": dict(COUNTS[job.kind]),
+        LISTED[job.kind]: [{"number": n, "reason": r} for n, r in listed],
+        "reasons": Counter(r for _, r in listed).most_common(),
+        "chunks": result.get("chunks", 0), "chunks_done": len(result.get("chunks_done", [])),
+        "workers": result.get("workers", {}), "error": job.error or None,
+        "started_by": job.started_by, "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
+    }
+
+
+def _iso(t) -> str | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:  # SQLite hands back naive UTC
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(CHINA).isoformat(timespec="seconds")
+
+
+# -- the worker's side: plan, chunks, failure ------------------------------
+
+def plan(engine: Engine, job_id: int, settings: Settings, dispatch: Callable[[int, int], None]) -> int:
+    """Split a queued job into chunks, stored with it, and dispatch each
+    chunk not yet done; a plan delivered again only re-dispatches (chunks
+    are idempotent). Returns how many chunks were dispatched."""
+    try:
+        with write_session(engine) as s:
+            job = s.get(Job, job_id, with_for_update=True)
+            if job is None or job.state not in ("queued", "running"):
+                return 0
+            params = json.loads(job.params)
+            if job.state == "queued":
+                profile = load_profile(params["profile"])
+                _check_ready(s, job.kind, profile, settings)
+                numbers = _in_scope(s, job.kind, profile, job.school_code)
+                size = max(1, int(params["chunk"]))
+                params["chunks"] = [numbers[i:i + size] for i in range(0, len(numbers), size)]
+                job.params = json.dumps(params)
+                job.total, job.done, job.state, job.started_at = len(numbers), 0, "running", now_utc()
+                job.result = json.dumps(_empty_result(job.kind, len(params["chunks"])))
+                if not numbers:
+                    job.state, job.finished_at = "done", now_utc()
+            done = set(json.loads(job.result)["chunks_done"])
+            pending = [i for i in range(len(params["chunks"])) if i not in done]
+    except Exception as e:
+        fail(engine, job_id, clerk_message(e, "准备任务时"))
+        return 0
+    for index in pending:
+        dispatch(job_id, index)
+    return len(pending)
+
+
+def run_chunk(engine: Engine, job_id: int, index: int, settings: Settings, worker: str = "") -> str:
+    """Do one chunk; 'done', or 'skipped' when the job has failed or the
+    chunk was done already, or 'failed' (the job is marked failed)."""
+    try:
+        with read_session(engine) as s:
+            job = s.get(Job, job_id)
+            if job is None or job.state != "running" or index in json.loads(job.result)["chunks_done"]:
+                return "skipped"
+            kind, params, actor = job.kind, json.loads(job.params), job.started_by
+        numbers = params["chunks"][index]
+        profile = load_profile(params["profile"])
+        record = _recorder(job_id, index, len(numbers), worker)
+        if kind == "issue":
+            options = IssueOptions(as_of=date.fromisoformat(params["as_of"]))
+            issuer = _ChunkIssuer(engine, profile, Keystore(settings.keys_dir, actor), settings.base_url, actor)
+            issuer.run_numbers(numbers, options, record)
+        else:
+            _render(engine, profile, settings, numbers, record)
+        return "done"
+    except _AlreadyRecorded:
+        return "skipped"
+    except Exception as e:
+        log.exception("job %s chunk %s failed", job_id, index)
+        fail(engine, job_id, clerk_message(e, f"第 {index + 1} 批"))
+        return "failed"
+
+
+def unfinished(engine: Engine) -> list[int]:
+    """Jobs still queued or running, oldest first."""
+    with read_session(engine) as s:
+        return list(s.scalars(select(Job.id).where(Job.state.in_(("queued", "running"))).order_by(Job.id)))
+
+
+def fail(engine: Engine, job_id: int, message: str) -> None:
+    """Mark a job failed (the first failure's message is kept)."""
+    with write_session(engine) as s:
+        job = s.get(Job, job_id, with_for_update=True)
+        if job is not None and job.state in ("queued", "running"):
+            job.state, job.error, job.finished_at = "failed", message[:4000], now_utc()
+
+
+def clerk_message(e: Exception, where: str) -> str:
+    tail = "已完成的批次已保存；处理后重新发起任务即可，已签发的证书不会重复签发。"
+    if isinstance(e, EcertError):
+        return f"{where}出错：{e.message}" + (f"（{e.detail}）" if e.detail else "") + "。" + tail
+    return f"{where}出错：{type(e).__name__}: {e}。" + tail
+
+
+def _check_ready(s: Session, kind: str, profile: RulesProfile, settings: Settings) -> None:
+    """Refuse early what every chunk would fail on: the signing key (its
+    passphrase in this worker's environment) or the fonts."""
+    if kind == "issue":
+        Keystore(settings.keys_dir, settings.actor).signer(s, profile.issuer_code)
+    else:
+        fontlib.prepare(settings.data_dir / "fonts")
+
+
+def _in_scope(s: Session, kind: str, profile: RulesProfile, school: str | None) -> list[str]:
+    """The numbers a job covers, in a stable order: registrations (issue,
+    as Issuer.count counts them) or current certificates (render)."""
+    if kind == "issue":
+        q = (select(Registration.number).join(Teacher, Teacher.id == Registration.teacher_id)
+             .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
+             .order_by(Teacher.id))
+        if school:
+            q = q.where(Teacher.school_code == school)
+    else:
+        q = (select(Certificate.number)
+             .where(Certificate.state == "current", Certificate.cycle == profile.cycle,
+                    Certificate.bureau_code == profile.issuer_code).order_by(Certificate.number))
+        if school:
+            q = (q.join(Registration, Registration.number == Certificate.number)
+                 .join(Teacher, Teacher.id == Registration.teacher_id).where(Teacher.school_code == school))
+    return list(s.scalars(q))
+
+
+def _empty_result(kind: str, chunks: int) -> dict:
+    counts = {key: ([] if key == LISTED[kind] else 0) for key, _ in COUNTS[kind]}
+    return {"chunks": chunks, "chunks_done": [], "workers": {}, **counts}
+
+
+def _recorder(job_id: int, index: int, n: int, worker: str) -> Callable[[Session, dict], None]:
+    """Adds a chunk's counts to its job, in the caller's transaction; raises
+    _AlreadyRecorded if the chunk is there already."""
+    def record(s: Session, counts: dict) -> None:
+        job = s.get(Job, job_id, with_for_update=True, populate_existing=True)
+        result = json.loads(job.result)
+        if index in result["chunks_done"]:
+            raise _AlreadyRecorded
+        for key, value in counts.items():
+            result[key] = result[key] + value
+        result["chunks_done"].append(index)
+        result["workers"][worker or "?"] = result["workers"].get(worker or "?", 0) + 1
+        job.result = json.dumps(result, ensure_ascii=False)
+        job.done += n
+        if job.state == "running" and len(result["chunks_done"]) == result["chunks"]:
+            job.state, job.finished_at = "done", now_utc()
+    return record
+
+
+class _ChunkIssuer(Issuer):
+    """Issuer.run for a list of numbers, whose one transaction also records
+    the chunk in its job."""
+
+    def run_numbers(self, numbers: list[str], options: IssueOptions,
+                    record: Callable[[Session, dict], None]) -> IssueSummary:
+        self._refuse_early_final(options)
+        with read_session(self.engine) as s:
+            signer = self.keystore.signer(s, self.profile.issuer_code)
+            chunk = _sheets(s, self.profile, numbers, options.as_of)
+        summary = IssueSummary()
+        with write_session(self.engine) as s:
+            if chunk:
+                self._issue_chunk(s, signer, chunk, options, summary)
+            record(s, {"issued": summary.issued, "reissued": summary.reissued,
+                       "unchanged": summary.unchanged, "refused": [list(r) for r in summary.refused]})
+        return summary
+
+
+def _sheets(s: Session, profile: RulesProfile, numbers: list[str], as_of: date | None
+            ) -> list[tuple[Holder, CreditSheet]]:
+    """The chunk's teachers' sheets, as ledger.sheet_for makes each, with
+    their records read in one query rather than one a teacher."""
+    holders = [Holder(*r) for r in s.execute(holders_query(profile).where(Registration.number.in_(numbers))
+                                             .order_by(Teacher.id))]
+    records: dict[int, list] = defaultdict(list)
+    for row in s.execute(ledger._records(profile).where(
+            TrainingRecord.teacher_id.in_([h.teacher_id for h in holders]))):
+        records[row[0]].append(ledger._record_input(row))
+    return [(h, compute_sheet(profile, h.engine_input(), records[h.teacher_id], as_of)) for h in holders]
+
+
+# -- rendering -------------------------------------------------------------
+
+def pdf_dir(settings: Settings) -> Path:
+    """Where a render job writes <number>.pdf (the worker's data folder)."""
+    return settings.data_dir / "pdfs"
+
+
+def _render(engine: Engine, profile: RulesProfile, settings: Settings, numbers: list[str],
+            record: Callable[[Session, dict], None]) -> None:
+    renderer = _ChunkRenderer(profile, settings.base_url, settings.data_dir / "fonts", pdf_dir(settings),
+                              numbers)
+    with read_session(engine) as s:
+        certs = list(s.scalars(select(Certificate).where(Certificate.number.in_(numbers),
+                                                         Certificate.state == "current")
+                               .order_by(Certificate.number)))
+    summary = renderer.run(iter(certs))
+    with write_session(engine) as s:
+        record(s, {"rendered": summary.rendered, "unchanged": summary.unchanged,
+                   "failed": [list(f) for f in summary.failed]})
+
+
+class _ChunkRenderer(pdf_batch.BatchRenderer):
+    """BatchRenderer over one chunk, in this process, sharing the output
+    folder's manifest with other chunks: the manifest is read at the start,
+    and at the end merged under a lock, touching only this chunk's numbers.
+    The worker process keeps its Renderer from one chunk to the next."""
+
+    def __init__(self, profile, base_url, font_cache: Path, out_dir: Path, numbers: list[str]) -> None:
+        super().__init__(profile, base_url, font_cache, out_dir, workers=1)
+        self.numbers = numbers
+
+    def _serial(self, jobs, manifest, summary, progress) -> None:
+        wanted = (self.profile.id, self.base_url, self.font_cache, self.out, self.digest)
+        if _renderer_for.get("key") != wanted:
+            old = pdf_batch._worker.get("renderer")
+            pdf_batch._init_worker(self.profile.id, self.base_url, str(self.font_cache), str(self.out))
+            if old is not None:
+                old.close()
+            _renderer_for["key"] = wanted
+        for job in jobs:
+            self._record(job, pdf_batch._render_one(job), manifest, summary)
+            progress(1)
+
+    def _save_manifest(self, manifest: dict) -> None:
+        with _locked(self.out / ".ecert-render.lock"):
+            merged = self._load_manifest()
+            for number in self.numbers:
+                if number in manifest:
+                    merged[number] = manifest[number]
+                else:
+                    merged.pop(number, None)
+            super()._save_manifest(merged)
+
+
+_renderer_for: dict = {}
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -1,0 +1,185 @@
+"""The Celery app and the background batches' tasks (issuer/jobs.py does
+the work; these only carry a job's id and a chunk's index).
+
+The broker: CELERY_BROKER_URL (Redis, RabbitMQ, ...) when set, and any
+number of workers on any number of machines share a batch; they need the
+same DATABASE_URL and, for issuance, the signing keys (ECERT_KEYS_DIR,
+ECERT_KEY_PASSPHRASE). Unset, the embedded default: kombu's SQLAlchemy
+transport on a SQLite file in the data folder (`celery-broker.sqlite3`), on
+which `ecert serve` runs one worker of its own. It needs no server, and
+each put and get is one SQLite transaction (BEGIN IMMEDIATE), so a message
+is never seen half-written, which kombu's filesystem transport cannot
+promise (its reader may move a file its writer has created but not yet
+filled). No result backend: progress and results are in the `jobs` table.
+
+Every setting is read from the environment when the app is first
+configured (a worker at start), never at import. ECERT_CELERY_QUEUE names
+the queue (default "ecert"), so that several deployments can share a broker.
+
+    celery -A issuer.tasks worker        # or: ecert worker
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import warnings
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_ready
+
+from . import jobs
+from .config import load_settings
+from .db import make_engine
+
+DEFAULT_QUEUE = "ecert"
+
+
+def broker_url() -> str:
+    """CELERY_BROKER_URL, or the embedded broker in the data folder."""
+    url = os.environ.get("CELERY_BROKER_URL")
+    if url:
+        return url
+    data_dir = load_settings().data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqla+sqlite:///{data_dir / 'celery-broker.sqlite3'}"
+
+
+def embedded() -> bool:
+    return not os.environ.get("CELERY_BROKER_URL")
+
+
+def queue_name() -> str:
+    return os.environ.get("ECERT_CELERY_QUEUE") or DEFAULT_QUEUE
+
+
+def _defaults() -> dict:
+    local = embedded()
+    return {
+        "broker_url": broker_url(),  # Celery itself prefers CELERY_BROKER_URL when set
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": queue_name(),
+        "task_ignore_result": True,  # the jobs table holds every result
+        "task_acks_late": True,  # a chunk whose worker died is delivered again (chunks are idempotent)
+        "task_reject_on_worker_lost": True,
+        # One message at a time per process, so that the workers share a batch
+        # chunk by chunk; the embedded worker is alone and may hold a few.
+        "worker_prefetch_multiplier": 4 if local else 1,
+        "worker_enable_remote_control": not local,  # no pidbox polling on the SQLite broker
+        "worker_hijack_root_logger": False,
+    }
+
+
+app = Celery("ecert", set_as_current=False)
+app.add_defaults(_defaults)  # a promise: evaluated on first use
+
+
+_engines: dict = {}
+
+
+def _engine():
+    """This process's engine (a forked pool process makes its own)."""
+    settings = load_settings()
+    key = (os.getpid(), settings.database_url)
+    if key not in _engines:
+        _engines[key] = make_engine(settings.database_url)
+    return _engines[key], settings
+
+
+@app.task(name="ecert.jobs.plan", bind=True)
+def plan(self, job_id: int) -> int:
+    engine, settings = _engine()
+    queue = (self.request.delivery_info or {}).get("routing_key") or queue_name()
+    return jobs.plan(engine, job_id, settings,
+                     dispatch=lambda j, i: chunk.apply_async((j, i), queue=queue))
+
+
+@app.task(name="ecert.jobs.chunk", bind=True)
+def chunk(self, job_id: int, index: int) -> str:
+    engine, settings = _engine()
+    return jobs.run_chunk(engine, job_id, index, settings, worker=self.request.hostname or "")
+
+
+@worker_process_init.connect
+def _after_fork(**_) -> None:
+    """A pool process must not share its parent's SQLite connections to the
+    embedded broker (kombu caches its engines in the class)."""
+    try:
+        from kombu.transport.sqlalchemy import Channel
+    except ImportError:  # pragma: no cover  (SQLAlchemy is a dependency)
+        return
+    for engine, _session in list(Channel._engines.values()):
+        engine.dispose(close=False)
+
+
+@worker_ready.connect
+def _resume(sender=None, **_) -> None:
+    """The embedded worker is the only one: a job still queued or running
+    when it starts was cut short (the service stopped), and its messages
+    may be gone. Plan it again: that dispatches the chunks not done, and a
+    chunk that turns out to be queued twice is done once."""
+    if not embedded():
+        return
+    engine, _settings = _engine()
+    for job_id in jobs.unfinished(engine):
+        plan.apply_async((job_id,), queue=queue_name())
+
+
+def enqueue(job_id: int) -> None:
+    """Hand a job to the queue, on the broker the environment names now (a
+    connection of its own: the web process may outlive a setting's change
+    in tests, and this is rare)."""
+    with warnings.catch_warnings():
+        # kombu's SQLAlchemy transport maps its tables with lazy="noload",
+        # which SQLAlchemy 2.1 deprecates; harmless for its two tables.
+        warnings.filterwarnings("ignore", message=r".*``noload``.*")
+        with app.connection_for_write(broker_url()) as conn:
+            plan.apply_async((job_id,), connection=conn, queue=queue_name(), retry=True,
+                             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5})
+
+
+# -- the worker ------------------------------------------------------------
+
+def worker_argv(*, concurrency: int | None = None, pool: str | None = None, loglevel: str = "info",
+                hostname: str | None = None) -> list[str]:
+    argv = ["worker", "--queues", queue_name(), "--loglevel", loglevel,
+            "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    pool = pool or ("solo" if embedded() else None)
+    if pool:
+        argv += ["--pool", pool]
+    if pool == "solo":
+        concurrency = 1  # what solo means; Celery's banner would say the CPU count
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    if hostname:
+        argv += ["--hostname", hostname]
+    return argv
+
+
+def start_embedded_worker(loglevel: str = "info", **popen) -> subprocess.Popen:
+    """`ecert worker` in a child process, for `ecert serve` without
+    CELERY_BROKER_URL: one process (solo pool) on the embedded broker. It is
+    told to stop if its parent dies."""
+    return subprocess.Popen([sys.executable, "-m", "issuer.cli", "worker", "--loglevel", loglevel],
+                            env=dict(os.environ), preexec_fn=_die_with_parent, **popen)
+
+
+def stop_worker(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """A warm shutdown (the current chunk finishes), then a kill."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _die_with_parent() -> None:
+    try:  # Linux: SIGTERM when the parent goes, however it goes
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass

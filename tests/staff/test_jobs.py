@@ -1,0 +1,279 @@
+"""Background batches from the office pages, the fast way: the web request
+queues a job (the queue is a list here), and the test then calls the
+tasks' functions directly (issuer.jobs.plan and run_chunk, what the Celery
+tasks in issuer/tasks.py call), step by step, reading the pages between
+steps. Real workers and brokers: tests/staff/test_jobs_workers.py."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from issuer import jobs as jobs_lib
+from issuer import tasks
+from issuer.config import load_settings
+from issuer.db import read_session, write_session
+from issuer.models import AuditEntry, Certificate, Job
+from issuer.pdf.batch import MANIFEST
+from tests.builders import ROSTER_HEADER, id_number, record_row, teacher_row
+from tests.staff.conftest import SCHOOL_A, SCHOOL_B
+from tests.staff.test_office_web import app, csrf, signed_in  # noqa: F401  (app is a fixture)
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture
+def keys(region, monkeypatch, tmp_path):
+    monkeypatch.setenv("ECERT_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
+    region.run("keys", "init")
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[int]:
+    """The queue: job ids the web request handed to it."""
+    ids: list[int] = []
+    monkeypatch.setattr(tasks, "enqueue", ids.append)
+    return ids
+
+
+def plan(region, job_id: int) -> list[int]:
+    """The plan task's work; the chunks it dispatched."""
+    out: list[int] = []
+    jobs_lib.plan(region.engine, job_id, load_settings(), dispatch=lambda j, i: out.append(i))
+    return out
+
+
+def run(region, job_id: int, index: int, worker: str = "w1@test") -> str:
+    return jobs_lib.run_chunk(region.engine, job_id, index, load_settings(), worker)
+
+
+def start(c, kind: str, school: str = ""):
+    return c.post("/office/jobs", data={"kind": kind, "school": school,
+                                        "csrf_token": csrf(c, "/office/jobs")})
+
+
+def progress(c, job_id: int) -> dict:
+    r = c.get(f"/office/jobs/{job_id}.json")
+    assert r.status_code == 200
+    return r.get_json()
+
+
+def number_of(region, idn: str) -> str:
+    return json.loads(region.run("credits", idn, "--json").stdout)["certificate_number"]
+
+
+def refreshes(html: str) -> bool:
+    return bool(re.search(r'<meta http-equiv="refresh" content="\d+">', html))
+
+
+def test_an_issue_job_runs_in_chunks_and_its_page_lists_what_happened(app, region, keys, queued,
+                                                                      monkeypatch):
+    monkeypatch.setitem(jobs_lib.CHUNK, "issue", 1)  # three teachers, three chunks
+    aud = signed_in(app, region, "auditor")
+    r = start(aud, "issue")
+    assert r.status_code == 302 and queued == [int(r.headers["Location"].rsplit("/", 1)[1])]
+    job_id = queued[0]
+    page = aud.get(f"/office/jobs/{job_id}").get_data(as_text=True)
+    assert "排队中" in page and refreshes(page) and "<script" not in page
+
+    assert plan(region, job_id) == [0, 1, 2]
+    p = progress(aud, job_id)
+    assert (p["state"], p["total"], p["done"], p["chunks"]) == ("running", 3, 0, 3)
+    assert run(region, job_id, 0) == "done"
+    p = progress(aud, job_id)
+    assert (p["state"], p["done"], p["counts"]["issued"]) == ("running", 1, 1)
+    assert refreshes(aud.get(f"/office/jobs/{job_id}").get_data(as_text=True))
+    run(region, job_id, 1, worker="w2@test")
+    run(region, job_id, 2)
+    p = progress(aud, job_id)
+    assert p["state"] == "done" and p["done"] == 3 and p["finished_at"]
+    assert p["counts"] == {"issued": 3, "reissued": 0, "unchanged": 0, "refused": 0}
+    assert p["workers"] == {"w1@test": 2, "w2@test": 1}
+    with read_session(region.engine) as s:
+        actors = set(s.scalars(select(AuditEntry.actor).where(AuditEntry.action == "issue")))
+    assert actors == {"staff:auditor"}
+
+    # A second run: one new teacher, one with a new record, one revoked, one as she was.
+    new = id_number(seq=303)
+    region.run("roster", "import", str(region.files.csv("r2.csv", ROSTER_HEADER, [
+        teacher_row("赵敏", new, school=SCHOOL_A)])))
+    region.run("records", "import", str(region.records_file("rec.csv", [record_row(region.a[0], "X-PRO")])))
+    revoked = number_of(region, region.b[0])
+    region.run("revoke", revoked, "--reason", "测试撤销")
+    r = start(aud, "issue")
+    second = queued[1]
+    for i in plan(region, second):
+        run(region, second, i)
+    p = progress(aud, second)
+    assert p["counts"] == {"issued": 1, "reissued": 1, "unchanged": 1, "refused": 1}
+    assert [x["number"] for x in p["refused"]] == [revoked] and "撤销" in p["refused"][0]["reason"]
+
+    # The page is the database's: a reload, or another person's browser, shows the same.
+    admin = signed_in(app, region, "admin")
+    for c in (aud, admin):
+        page = c.get(f"/office/jobs/{second}").get_data(as_text=True)
+        assert "已完成" in page and not refreshes(page)
+        for label, n in (("签发", 1), ("重新签发", 1), ("未变化", 1), ("拒绝", 1)):
+            assert re.search(rf"<th>{label}</th><td class=\"num\" id=\"count-\w+\">{n}</td>", page), label
+        assert revoked in page and "证书已撤销" in page
+    listing = admin.get("/office/jobs").get_data(as_text=True)
+    assert f"#{job_id}" in listing and f"#{second}" in listing and "批量任务" in listing
+
+
+def test_a_school_job_covers_that_school_only(app, region, keys, queued):
+    aud = signed_in(app, region, "auditor")
+    start(aud, "issue", SCHOOL_B[0])
+    for i in plan(region, queued[0]):
+        run(region, queued[0], i)
+    p = progress(aud, queued[0])
+    assert (p["school"], p["total"], p["counts"]["issued"]) == (SCHOOL_B[0], 1, 1)
+    with read_session(region.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Certificate)) == 1
+    assert start(aud, "issue", "9999999999").status_code == 404  # no such school
+    assert aud.post("/office/jobs", data={"kind": "delete-all", "csrf_token": csrf(aud, "/office/jobs")}
+                    ).status_code == 400
+    assert aud.post("/office/jobs", data={"kind": "issue"}).status_code == 400  # no CSRF token
+
+
+def test_a_registrar_gets_404_on_every_job_route(app, region, keys, queued):
+    aud = signed_in(app, region, "auditor")
+    start(aud, "issue", SCHOOL_A[0])
+    job_id = queued[0]
+    reg = signed_in(app, region, "reg-a")
+    token = csrf(reg, "/office/declare")
+    tried = {
+        "office.jobs": reg.get("/office/jobs"),
+        "office.job_start": reg.post("/office/jobs", data={"kind": "issue", "school": SCHOOL_A[0],
+                                                           "csrf_token": token}),
+        "office.job": reg.get(f"/office/jobs/{job_id}"),
+        "office.job_json": reg.get(f"/office/jobs/{job_id}.json"),
+    }
+    assert {k: r.status_code for k, r in tried.items()} == dict.fromkeys(tried, 404)
+    assert reg.get("/office/jobs/999.json").status_code == 404
+    every = {r.endpoint for r in app.url_map.iter_rules() if r.rule.startswith("/office/jobs")}
+    assert every == set(tried)  # a new job route must be added here too
+    assert queued == [job_id]  # she queued nothing
+    assert "批量任务" not in reg.get("/office/").get_data(as_text=True)
+    assert "批量任务" in aud.get("/office/").get_data(as_text=True)
+
+
+def test_a_job_without_the_key_passphrase_fails_saying_so(app, region, keys, queued, monkeypatch):
+    aud = signed_in(app, region, "auditor")
+    start(aud, "issue")
+    monkeypatch.delenv("ECERT_KEY_PASSPHRASE")  # the worker's environment lacks it
+    assert plan(region, queued[0]) == []
+    p = progress(aud, queued[0])
+    assert p["state"] == "failed" and "ECERT_KEY_PASSPHRASE" in p["error"]
+    page = aud.get(f"/office/jobs/{queued[0]}").get_data(as_text=True)
+    assert "失败" in page and "未设置签名密钥口令" in page and not refreshes(page)
+
+
+def test_a_chunk_that_fails_leaves_whole_chunks_and_a_rerun_finishes(app, region, keys, queued,
+                                                                    monkeypatch):
+    monkeypatch.setitem(jobs_lib.CHUNK, "issue", 1)
+    from issuer import issuance
+    real_append, calls = issuance.audit.append, []
+
+    def append_failing_second(session, actor, events):
+        calls.append(1)
+        if len(calls) == 2:  # after the chunk's certificates were inserted
+            raise RuntimeError("disk full")
+        return real_append(session, actor, events)
+
+    monkeypatch.setattr(issuance.audit, "append", append_failing_second)
+    aud = signed_in(app, region, "auditor")
+    start(aud, "issue")
+    job_id = queued[0]
+    assert [run(region, job_id, i) for i in plan(region, job_id)] == ["done", "failed", "skipped"]
+    p = progress(aud, job_id)
+    assert p["state"] == "failed" and p["done"] == 1 and p["counts"]["issued"] == 1
+    assert "第 2 批出错" in p["error"] and "disk full" in p["error"]
+    assert "disk full" in aud.get(f"/office/jobs/{job_id}").get_data(as_text=True)
+    with read_session(region.engine) as s:  # the failed chunk left nothing
+        assert s.scalar(select(func.count()).select_from(Certificate)) == 1
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "issue")) == 1
+
+    monkeypatch.setattr(issuance.audit, "append", real_append)
+    start(aud, "issue")
+    for i in plan(region, queued[1]):
+        run(region, queued[1], i)
+    assert progress(aud, queued[1])["counts"] == {"issued": 2, "reissued": 0, "unchanged": 1, "refused": 0}
+    region.run("audit", "verify")  # exits non-zero on a broken chain
+    with read_session(region.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Certificate)) == 3
+
+
+def test_a_chunk_delivered_twice_issues_and_counts_once(app, region, keys, queued):
+    aud = signed_in(app, region, "auditor")
+    start(aud, "issue")
+    job_id = queued[0]
+    assert plan(region, job_id) == [0]
+    assert run(region, job_id, 0) == "done"
+    assert run(region, job_id, 0) == "skipped"  # delivered again after it committed
+    assert plan(region, job_id) == []  # a plan delivered again: nothing left to dispatch
+    # A copy that got past the first look while the other ran, and would reissue
+    # (a teacher's record changed since): it rolls back whole at recording.
+    region.run("records", "import", str(region.records_file("rec.csv", [record_row(region.a[0], "X-PRO")])))
+    with read_session(region.engine) as s:
+        job = s.get(Job, job_id)
+        numbers = json.loads(job.params)["chunks"][0]
+        before = s.scalar(select(func.count()).select_from(Certificate)), job.result
+    settings = load_settings()
+    from issuer.issuance import IssueOptions
+    from issuer.keystore import Keystore
+    from verifier.profiles import load_profile
+    issuer = jobs_lib._ChunkIssuer(region.engine, load_profile("horgos-7"), Keystore(settings.keys_dir, "x"),
+                                   settings.base_url, "staff:auditor")
+    with pytest.raises(jobs_lib._AlreadyRecorded):
+        issuer.run_numbers(numbers, IssueOptions(), jobs_lib._recorder(job_id, 0, len(numbers), "w2"))
+    with read_session(region.engine) as s:
+        after = s.scalar(select(func.count()).select_from(Certificate)), s.get(Job, job_id).result
+    assert after == before
+    p = progress(aud, job_id)
+    assert p["counts"]["issued"] == 3 and p["done"] == 3 and p["chunks_done"] == 1
+
+
+def test_a_render_job_writes_the_pdfs_and_then_finds_them_unchanged(app, region, keys, queued, monkeypatch):
+    monkeypatch.setitem(jobs_lib.CHUNK, "render", 2)  # two chunks share the folder's manifest
+    region.run("issue")
+    aud = signed_in(app, region, "auditor")
+    start(aud, "render")
+    assert plan(region, queued[0]) == [0, 1]
+    # Two workers at once on one folder: chunk 1 runs whole while chunk 0 renders
+    # its first PDF, between chunk 0's reading of the manifest and its writing.
+    real, other = jobs_lib.pdf_batch._render_one, []
+
+    def render_one(job):
+        if not other:
+            other.append("started")
+            other.append(run(region, queued[0], 1, "w2@test"))
+        return real(job)
+    monkeypatch.setattr(jobs_lib.pdf_batch, "_render_one", render_one)
+    assert run(region, queued[0], 0) == "done" and other == ["started", "done"]
+    p = progress(aud, queued[0])
+    assert p["state"] == "done" and p["counts"] == {"rendered": 3, "unchanged": 0, "failed": 0}
+    out = jobs_lib.pdf_dir(load_settings())
+    with read_session(region.engine) as s:
+        numbers = sorted(s.scalars(select(Certificate.number)))
+    assert sorted(f.stem for f in out.glob("*.pdf")) == numbers
+    assert sorted(json.loads((out / MANIFEST).read_text())) == numbers  # neither chunk lost the other's
+    start(aud, "render")
+    for i in plan(region, queued[1]):
+        run(region, queued[1], i)
+    assert progress(aud, queued[1])["counts"] == {"rendered": 0, "unchanged": 3, "failed": 0}
+    assert "生成 PDF" in aud.get(f"/office/jobs/{queued[1]}").get_data(as_text=True)
+
+
+def test_a_queue_that_cannot_be_reached_fails_the_job_visibly(app, region, keys, monkeypatch):
+    def down(job_id):
+        raise ConnectionRefusedError("[Errno 111] Connection refused")
+    monkeypatch.setattr(tasks, "enqueue", down)
+    aud = signed_in(app, region, "auditor")
+    r = start(aud, "issue")
+    p = aud.get(r.headers["Location"] + ".json").get_json()
+    assert p["state"] == "failed" and "后台队列" in p["error"] and "Connection refused" in p["error"]
+    with write_session(region.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Certificate)) == 0

@@ -1,0 +1,202 @@
+"""Background batches on real Celery workers (subprocesses):
+
+- the embedded mode, as `ecert serve` runs it: no CELERY_BROKER_URL, one
+  worker started by issuer.tasks.start_embedded_worker (what serve calls) on
+  the SQLite broker in the data folder; an auditor starts an issuance and a
+  rendering from the pages and watches them end;
+- the distributed mode: the real Redis broker and two `celery -A
+  issuer.tasks worker --concurrency 1` processes on one PostgreSQL database
+  share a batch chunk by chunk, and every teacher is issued exactly once.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from issuer import jobs as jobs_lib
+from issuer import tasks
+from issuer.audit import verify_chain
+from issuer.config import load_settings
+from issuer.db import make_engine, migrate, read_session, write_session
+from issuer.importing.projects import import_projects
+from issuer.importing.records import import_records
+from issuer.importing.roster import import_roster
+from issuer.keystore import Keystore
+from issuer.models import AuditEntry, Certificate, Registration
+from issuer.staff import Scope
+from scripts.make_sample import generate
+from tests.builders import record_row
+from tests.staff.test_jobs import PASSPHRASE, keys, start  # noqa: F401  (keys is a fixture)
+from tests.staff.test_office_web import app, signed_in  # noqa: F401  (app is a fixture)
+from verifier.profiles import load_profile
+
+REDIS_URL = os.environ.get("ECERT_TEST_REDIS", "redis://127.0.0.1:6379/0")
+WAIT = 120  # seconds a job may take before the test gives up
+
+
+def wait_for(read, done, what: str, logs: list[Path], timeout: float = WAIT):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        value = read()
+        if done(value):
+            return value
+        time.sleep(0.2)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
+    pytest.fail(f"{what} did not happen in {timeout} s; last seen {value}\n{tails}")
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    """SQLite for the embedded mode, as the README's first command runs it
+    (the PostgreSQL side of the workers is the Redis test's)."""
+    return f"sqlite:///{tmp_path / 'ecert.sqlite3'}"
+
+
+def test_the_embedded_worker_runs_jobs_started_from_the_pages(app, region, keys, monkeypatch, tmp_path):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    done = ("done", "failed")
+    scope = Scope(0, "auditor", "auditor", None)
+
+    def state(job_id: int) -> dict:
+        with read_session(region.engine) as s:
+            return jobs_lib.describe(jobs_lib.get(s, scope, job_id))
+    # A job whose message was lost while no worker ran (the service stopped):
+    lost = jobs_lib.start(region.engine, load_settings(), scope, "issue", None, enqueue=lambda job_id: None)
+    log = tmp_path / "worker.log"
+    with open(log, "w") as out:
+        worker = tasks.start_embedded_worker(stdout=out, stderr=out)  # as `ecert serve` starts it
+    try:
+        assert "solo" in tasks.worker_argv() and tasks.worker_argv()[1:3] == ["--queues", "ecert"]
+        p = wait_for(lambda: state(lost), lambda p: p["state"] in done, "the lost job, resumed", [log])
+        assert p["state"] == "done" and p["counts"]["issued"] == 3, p
+        assert "sqla+sqlite" in log.read_text()
+        assert (load_settings().data_dir / "celery-broker.sqlite3").is_file()
+
+        region.run("records", "import", str(region.records_file("rec.csv", [record_row(region.a[0], "X-PRO")])))
+        aud = signed_in(app, region, "auditor")
+        issue = start(aud, "issue").headers["Location"]
+        p = wait_for(lambda: aud.get(issue + ".json").get_json(), lambda p: p["state"] in done,
+                     "the issuance job", [log])
+        assert p["state"] == "done", p["error"]
+        assert p["counts"] == {"issued": 0, "reissued": 1, "unchanged": 2, "refused": 0}
+        assert len(p["workers"]) == 1
+        page = aud.get(issue).get_data(as_text=True)
+        assert "已完成" in page and 'http-equiv="refresh"' not in page
+
+        render = start(aud, "render").headers["Location"]
+        p = wait_for(lambda: aud.get(render + ".json").get_json(), lambda p: p["state"] in done,
+                     "the rendering job", [log])
+        assert p["state"] == "done" and p["counts"] == {"rendered": 3, "unchanged": 0, "failed": 0}, p
+        assert len(list(jobs_lib.pdf_dir(load_settings()).glob("*.pdf"))) == 3
+    finally:
+        tasks.stop_worker(worker)
+    assert worker.returncode == 0  # a warm shutdown
+
+
+# -- Redis, two workers, PostgreSQL ----------------------------------------
+
+def _redis_reachable() -> str | None:
+    from urllib.parse import urlparse
+    u = urlparse(REDIS_URL)
+    try:
+        with socket.create_connection((u.hostname, u.port or 6379), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return None if sock.recv(16).startswith(b"+PONG") else "no PONG"
+    except OSError as e:
+        return f"{type(e).__name__}: {e}"
+
+
+@pytest.fixture
+def redis_queue(monkeypatch):
+    """A queue of this test's own on the real Redis (others may share it)."""
+    why = _redis_reachable()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {REDIS_URL} is not reachable in CI: {why}")
+        pytest.skip(f"Redis not reachable ({why}); set ECERT_TEST_REDIS")
+    queue = f"ecert-test-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("CELERY_BROKER_URL", REDIS_URL)
+    monkeypatch.setenv("ECERT_CELERY_QUEUE", queue)
+    yield queue
+    import redis
+    r = redis.Redis.from_url(REDIS_URL)
+    r.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    r.close()
+
+
+TEACHERS, CHUNK = 60, 5
+
+
+@pytest.fixture
+def pg_bureau(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("ECERT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ECERT_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
+    engine = make_engine(pg_url)
+    migrate(engine)
+    generate(tmp_path / "in", teachers=TEACHERS, records_per_teacher=3)
+    profile = load_profile("horgos-7")
+    with write_session(engine) as s:
+        import_projects(s, tmp_path / "in" / "projects.csv")
+        import_roster(s, tmp_path / "in" / "roster.csv", profile)
+        import_records(s, tmp_path / "in" / "records.csv")
+        Keystore(tmp_path / "keys", "test").create(s, profile.issuer_code)
+    yield engine
+    engine.dispose()
+
+
+def test_two_workers_on_redis_share_a_batch_and_issue_each_teacher_once(pg_bureau, redis_queue, tmp_path):
+    engine, logs, workers = pg_bureau, [], []
+    try:
+        for name in ("w1", "w2"):
+            logs.append(tmp_path / f"{name}.log")
+            with open(logs[-1], "w") as out:
+                workers.append(subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "issuer.tasks", "worker", "--concurrency", "1",
+                     "--hostname", f"{name}@%h", "--queues", redis_queue, "--loglevel", "info",
+                     "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                    stdout=out, stderr=out, env=dict(os.environ), preexec_fn=tasks._die_with_parent))
+        wait_for(lambda: [p.read_text() for p in logs], lambda texts: all(" ready." in t for t in texts),
+                 "both workers ready", logs, timeout=60)
+        scope = Scope(0, "auditor", "auditor", None)
+        settings = load_settings()
+
+        def run_job() -> dict:
+            job_id = jobs_lib.start(engine, settings, scope, "issue", None, tasks.enqueue, chunk=CHUNK)
+
+            def read():
+                with read_session(engine) as s:
+                    return jobs_lib.describe(jobs_lib.get(s, scope, job_id))
+            return wait_for(read, lambda p: p["state"] in ("done", "failed"), f"job {job_id}", logs)
+
+        first = run_job()
+        assert first["state"] == "done", first["error"]
+        assert first["counts"] == {"issued": TEACHERS, "reissued": 0, "unchanged": 0, "refused": 0}
+        assert first["chunks"] == first["chunks_done"] == TEACHERS // CHUNK
+        by_worker = first["workers"]
+        assert sorted(w.split("@")[0] for w in by_worker) == ["w1", "w2"], by_worker  # both took chunks
+        assert sum(by_worker.values()) == TEACHERS // CHUNK
+
+        again = run_job()  # the same batch again: nothing to do, nothing issued twice
+        assert again["counts"] == {"issued": 0, "reissued": 0, "unchanged": TEACHERS, "refused": 0}
+    finally:
+        for w in workers:
+            tasks.stop_worker(w)
+    with read_session(engine) as s:
+        registered = set(s.scalars(select(Registration.number)))
+        per_number = dict(s.execute(select(Certificate.number, func.count()).group_by(Certificate.number)).all())
+        issued = s.execute(select(AuditEntry.subject, func.count()).where(AuditEntry.action == "issue")
+                           .group_by(AuditEntry.subject)).all()
+        chain = verify_chain(s)
+    assert len(registered) == TEACHERS and per_number == dict.fromkeys(registered, 1)
+    assert dict(issued) == dict.fromkeys(registered, 1)
+    assert chain.ok
