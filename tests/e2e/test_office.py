@@ -1,7 +1,8 @@
 """The office end to end in a real browser at a laptop's size: a school's
 registrar declares records from a file, the bureau's auditor recognises the
-school's declarations and issues, the teacher signs in and downloads her
-PDF, and the PDF's QR code verifies. Screenshots of the main pages go to
+school's declarations and issues them from the batch page (a real Celery
+worker on the embedded broker, as `ecert serve` starts it), the teacher
+signs in and downloads her PDF, and the PDF's QR code verifies. Screenshots of the main pages go to
 ECERT_SCREENSHOT_DIR (docs/ was made that way) or tmp_path."""
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from issuer import tasks
 from tests.builders import RECORD_HEADER, record_row
 from tests.certs.conftest import show
 
@@ -66,7 +68,8 @@ def _sign_out(page):
     page.click(".logout button")
 
 
-def test_declare_recognise_issue_download_verify(live, bureau, laptop, shots, tmp_path, files):
+def test_declare_recognise_issue_download_verify(live, bureau, laptop, shots, tmp_path, files, monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # the embedded broker, as ./run.sh has it
     base = live.base.lower()
     reg_code = _code(live.run("staff", "add", "reg-1", "--role", "registrar", "--school", SCHOOL,
                               "--name", "第一小学专管员").stdout)
@@ -92,10 +95,25 @@ def test_declare_recognise_issue_download_verify(live, bureau, laptop, shots, tm
     laptop.fill("input[name=confirm]", SCHOOL)
     laptop.click("button:has-text('整校认定')")
     assert "已认定学校" in laptop.content()
+
+    # ... and issues the region's certificates in the background, on the worker `ecert serve` starts
+    with open(tmp_path / "worker.log", "w") as log:
+        worker = tasks.start_embedded_worker(stdout=log, stderr=log)
+    try:
+        laptop.click("nav.tabs >> text=批量任务")
+        laptop.select_option("select[name=kind]", "issue")
+        laptop.click("main button:has-text('开始')")
+        laptop.wait_for_selector("text=已完成", timeout=90_000)  # the page refreshes itself until then
+    finally:
+        tasks.stop_worker(worker)
+    assert re.search(r"签发\D*3", laptop.locator("main").inner_text())  # three teachers, each issued once
+    laptop.screenshot(path=str(shots / "office-job.png"), full_page=True)
+    laptop.goto(f"{base}/office/teachers?school={SCHOOL}")
+    assert laptop.locator("text=王芳").count() >= 1
+    laptop.screenshot(path=str(shots / "office-teachers.png"), full_page=True)
     _sign_out(laptop)
 
-    # issued (the batch job page is tested on its own); the teacher downloads her PDF
-    live.run("issue")
+    # the teacher downloads her PDF
     codes_file = tmp_path / "codes.csv"
     live.run("passwords", "issue", "--school", SCHOOL, "-o", str(codes_file))
     with codes_file.open(encoding="utf-8-sig") as f:
