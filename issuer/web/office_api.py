@@ -42,7 +42,6 @@ from werkzeug.utils import secure_filename
 
 from verifier.clock import today_in_china
 from verifier.numbers import CertificateNumber, NumberFormatError
-from verifier.profiles import load_profile
 from verifier.vocab import BUCKETS
 
 from .. import audit, queries, register, review, staff, tasks
@@ -55,6 +54,7 @@ from ..importing.records import import_records
 from ..importing.report import ImportRefused, ImportResult
 from ..models import Registration, School, Teacher
 from . import limiter
+from .context import engine, profile, settings
 
 PREFIX = "/api/v1/office"
 bp = Blueprint("office_api", __name__, url_prefix=PREFIX)
@@ -96,18 +96,6 @@ def _error(status: int, message: str, detail: str, headers: dict | None = None, 
 
 def bad(message: str, detail: str, **extra) -> ApiError:
     return ApiError(400, message, detail, **extra)
-
-
-def engine():
-    return current_app.extensions["ecert_engine"]
-
-
-def settings():
-    return current_app.config["ECERT_SETTINGS"]
-
-
-def profile():
-    return load_profile(settings().profile_id)
 
 
 # -- authentication, rate limits, errors -------------------------------------

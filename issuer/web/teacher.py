@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from verifier.clock import today_in_china
 from verifier.numbers import CertificateNumber, mask_id_number
-from verifier.profiles import load_profile
 from verifier.vocab import BUCKET_LABELS, BUCKETS
 
 from ..accounts import SignInError, authenticate, change_password
@@ -26,20 +25,9 @@ from ..pdf.batch import render_key, style_digest, write_atomically
 from ..pdf.document import STATE_LABELS, view
 from ..pdf.render import Renderer
 from . import limiter
+from .context import engine, profile, settings
 
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
-
-
-def engine():
-    return current_app.extensions["ecert_engine"]
-
-
-def settings():
-    return current_app.config["ECERT_SETTINGS"]
-
-
-def profile():
-    return load_profile(settings().profile_id)
 
 
 def signed_in(view_fn):

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from verifier.profiles import load_profile
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from ... import review as review_lib
 from ... import staff as staff_lib
@@ -19,20 +18,9 @@ from ...errors import EcertError
 from ...models import StaffAccount
 from ...passwords import SignInError, change
 from .. import limiter
+from ..context import engine, profile, settings  # noqa: F401  (the route modules import them from here)
 
 bp = Blueprint("office", __name__, url_prefix="/office")
-
-
-def engine():
-    return current_app.extensions["ecert_engine"]
-
-
-def settings():
-    return current_app.config["ECERT_SETTINGS"]
-
-
-def profile():
-    return load_profile(settings().profile_id)
 
 
 def staff_required(permission: str | None = None):
