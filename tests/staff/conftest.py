@@ -49,6 +49,19 @@ def region(run_ecert, files, db_url):
     engine.dispose()
 
 
+@pytest.fixture
+def app(region):
+    """The full service over the region's database; the limiter's memory is
+    per process, so each test starts afresh."""
+    from issuer.config import load_settings
+    from issuer.web import create_app, limiter
+    app = create_app(load_settings())
+    limiter.reset()
+    yield app
+    app.extensions["ecert_verifier"].close()
+    app.extensions["ecert_engine"].dispose()
+
+
 def scope_of(engine, username: str):
     from sqlalchemy import select
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from issuer.db import read_session
 from issuer.models import AuditEntry
 from tests.staff.conftest import SCHOOL_A
-from tests.staff.test_office_web import app, csrf, signed_in  # noqa: F401  (app is a fixture)
+from tests.staff.test_office_web import csrf, signed_in
 
 
 def last_entry(region) -> AuditEntry:

@@ -19,7 +19,7 @@ from issuer.models import AuditEntry, Certificate, Job
 from issuer.pdf.batch import MANIFEST
 from tests.builders import ROSTER_HEADER, id_number, record_row, teacher_row
 from tests.staff.conftest import SCHOOL_A, SCHOOL_B
-from tests.staff.test_office_web import app, csrf, signed_in  # noqa: F401  (app is a fixture)
+from tests.staff.test_office_web import csrf, signed_in
 
 PASSPHRASE = "correct horse battery staple"
 

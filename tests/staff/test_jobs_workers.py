@@ -35,7 +35,7 @@ from issuer.staff import Scope
 from scripts.make_sample import generate
 from tests.builders import record_row
 from tests.staff.test_jobs import PASSPHRASE, keys, start  # noqa: F401  (keys is a fixture)
-from tests.staff.test_office_web import app, signed_in  # noqa: F401  (app is a fixture)
+from tests.staff.test_office_web import signed_in
 from verifier.profiles import load_profile
 
 REDIS_URL = os.environ.get("ECERT_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -17,7 +17,6 @@ from issuer import staff, tasks
 from issuer.config import load_settings
 from issuer.db import read_session, write_session
 from issuer.models import Registration, Teacher
-from issuer.web import create_app, limiter
 from issuer.web.office_api import PREFIX
 from issuer.web.office_openapi import OPENAPI
 from tests.builders import RECORD_HEADER
@@ -26,15 +25,6 @@ from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row
 
 PASSPHRASE = "office api test passphrase"
 SAMPLE = {"number": "654004-07-1-000001-X", "code": SCHOOL_A[0], "job_id": 1}  # path values for routes' <parts>
-
-
-@pytest.fixture
-def app(region):
-    app = create_app(load_settings())
-    limiter.reset()
-    yield app
-    app.extensions["ecert_verifier"].close()
-    app.extensions["ecert_engine"].dispose()
 
 
 @pytest.fixture

@@ -8,21 +8,10 @@ import re
 
 import pytest
 
-from issuer.config import load_settings
-from issuer.web import create_app, limiter
 from tests.builders import RECORD_HEADER
 from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row
 
 NEW_PASSWORD = "办公室新密码-2026"
-
-
-@pytest.fixture
-def app(region):
-    app = create_app(load_settings())
-    limiter.reset()
-    yield app
-    app.extensions["ecert_verifier"].close()
-    app.extensions["ecert_engine"].dispose()
 
 
 def csrf(client, path):

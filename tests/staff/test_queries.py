@@ -17,7 +17,7 @@ from issuer.errors import InputRefused, NotFound
 from issuer.web.office import queries as query_pages
 from tests.builders import PROJECT_HEADER, project_row
 from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row, scope_of
-from tests.staff.test_office_web import app, signed_in  # noqa: F401  (app is a fixture)
+from tests.staff.test_office_web import signed_in
 from verifier.numbers import CertificateNumber
 from verifier.profiles import load_profile
 from verifier.vocab import BUCKET_LABELS, BUCKETS
