@@ -34,7 +34,8 @@ token so that each request verifies a different certificate:
 
   - ours, JSON API:     GET /api/v1/verify?token=<base32>   (rate limiter off)
   - ours, landing page: GET /V/<base32>                     (rate limiter off)
-  - ours, JSON API with the rate limiter on (Flask-Limiter, memory storage),
+  - ours, JSON API with the rate limiter on (the API's per-client count,
+    verifier/web/ratelimit.py, in the limiter's memory:// storage),
     each request from one of --clients simulated client addresses (a
     header the benchmark's WSGI wrapper turns into REMOTE_ADDR), so that no
     client reaches the API's 600 a minute: the limiter's own cost;
@@ -45,7 +46,8 @@ token so that each request verifies a different certificate:
 The API allows 600 requests a minute per client address, and every wrk
 connection comes from 127.0.0.1: with the limiter on, a load test from one
 address measures 429s. So the headline runs set RATELIMIT_ENABLED=False
-(which Flask-Limiter honours) and the limiter's cost is measured apart.
+(which Flask-Limiter and the API's own count honour) and the limiter's
+cost is measured apart.
 
 Before loading, every token is fetched once from each server and must come
 back valid (else an error). Each run prints requests/s, p50/p90/p99 and max
@@ -122,6 +124,8 @@ from verifier.profiles import load_profile  # noqa: E402
 from verifier.status import DatabaseStatus  # noqa: E402
 from verifier.token import from_b64u, from_base32, parse  # noqa: E402
 from verifier.verify import Verifier  # noqa: E402
+
+json_text = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode  # as the API encodes
 
 PROFILE_ID = "horgos-7"
 AS_OF = date(2026, 11, 23)  # the credit sheets' date, fixed so that runs compare
@@ -359,7 +363,7 @@ def _in_process(db: dict, apps_dir_text: str, runs: int, profile: bool) -> dict:
 
         def api_work(t: str):
             result = verifier.verify_text(t, at)
-            json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":"))
+            json_text(result.to_json())
             return result
 
         rates = {

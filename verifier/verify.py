@@ -19,7 +19,6 @@ from verifier.profiles import ProfileError, RulesProfile, profile_for_cycle
 from verifier.requirements import check_minimums, prorate
 from verifier.status import StatusSource
 from verifier.inputs import token_from_bytes, token_from_input, token_from_text
-from verifier.numbers import CertificateNumber
 from verifier.token import STATUS_LABELS, ParsedToken, TokenError, b64u, parse, verify_signature
 from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, LEAF_BUCKETS
 
@@ -272,16 +271,34 @@ def bucket_amounts(credits: tuple[int, ...]) -> dict[str, Decimal]:
     return out
 
 
+# Each bucket of the JSON's "credits", in BUCKETS order, as the positions of
+# the leaves it adds up in the token's credits array (bucket_amounts' sums).
+_BUCKET_SLOTS = tuple((b, tuple(LEAF_BUCKETS.index(p) for p in AGGREGATES.get(b, (b,)))) for b in BUCKETS)
+
+
+def _hundredths(v: int) -> str:
+    """amount(cents(v)) for the token's unsigned integers, without Decimal
+    (the JSON of every verification formats 16 of them)."""
+    return f"{v // 100}.{v % 100:02d}" if v >= 0 else amount(cents(v))
+
+
+def _printed(number: str) -> str:
+    """CertificateNumber.parse(number).printed for a number parse() has
+    already checked (sub is the 16-character compact form)."""
+    return f"{number[:6]}-{number[6:8]}-{number[8]}-{number[9:15]}-{number[15]}"
+
+
 def _certificate(token: ParsedToken, profile: RulesProfile | None) -> dict:
     c = token.claims
-    buckets = bucket_amounts(c.credits)
+    credits = c.credits
     first = profile.first_year if profile else None
-    years = {str(first + i) if first else str(i + 1): amount(cents(v)) for i, v in enumerate(c.years)}
+    years = {str(first + i) if first else str(i + 1): _hundredths(v) for i, v in enumerate(c.years)}
     return {
-        "number": c.number, "printed_number": CertificateNumber.parse(c.number).printed,
+        "number": c.number, "printed_number": _printed(c.number),
         "version": c.version, "holder": c.holder, "id_masked": c.id_masked,
         "school": c.school, "cycle": c.cycle, "status": c.status_name,
-        "credits": {b: amount(buckets[b]) for b in BUCKETS}, "years": years,
+        "credits": {b: _hundredths(sum([credits[i] for i in slots])) for b, slots in _BUCKET_SLOTS},
+        "years": years,
         "issued_at": c.issued_at.isoformat(), "valid_until": c.valid_until.isoformat(),
         "issuer": {"code": c.issuer, "name": profile.issuer_name if profile else None,
                    "kid": b64u(token.kid)},

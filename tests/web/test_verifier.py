@@ -210,3 +210,70 @@ print(json.dumps([r.status_code, r.json["valid"]]))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [200, True]
+
+
+@pytest.mark.parametrize("method, path, body, limit", [
+    ("get", "/api/v1/verify?token=x", {}, 600),
+    ("post", "/api/v1/verify", {"data": "x", "content_type": "application/xml"}, 300),
+    ("get", "/api/v1/status/6540040710000015", {}, 120)])
+def test_the_api_limits_each_client_address(service, method, path, body, limit):
+    c = service[0].test_client()
+
+    def send(client: str):
+        return getattr(c, method)(path, environ_base={"REMOTE_ADDR": client}, **body)
+    assert 429 not in {send("10.0.0.1").status_code for _ in range(limit)}
+    r = send("10.0.0.1")
+    assert r.status_code == 429 and f"{limit} per 1 minute".encode() in r.data  # Flask-Limiter's answer
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+    assert send("10.0.0.2").status_code != 429  # another client is not held back
+
+
+def test_the_api_is_counted_once_a_request(service, monkeypatch):
+    """The API's routes count themselves (per_client); Flask-Limiter's own
+    check skips them, and still runs for the pages' limits."""
+    import flask_limiter
+    from limits import parse
+    calls = []
+    check = flask_limiter.Limiter._check_request_limit
+
+    def spy(self, callable_name=None, in_middleware=True):
+        calls.append(in_middleware)
+        return check(self, callable_name=callable_name, in_middleware=in_middleware)
+    monkeypatch.setattr(flask_limiter.Limiter, "_check_request_limit", spy)
+    app, run = service
+    c = app.test_client()
+    assert c.get(f"/api/v1/verify?token={show(run, A)['token']}").status_code == 200
+    assert calls == []
+    assert limiter.limiter.get_window_stats(parse("600/minute"), "127.0.0.1", "api.verify_get").remaining == 599
+    c.get(f"/verify?no={A}")
+    assert calls == [True, False]  # the lookup page: the hook and its decorator, as before
+
+
+def test_the_api_json_is_what_jsonify_writes(service):
+    from flask import jsonify
+    from verifier.token import from_base32, parse
+    from verifier.verify import amount, bucket_amounts
+    from verifier.numbers import CertificateNumber
+    from verifier.vocab import BUCKETS
+    app, run = service
+    c = app.test_client()
+    for token in (show(run, A)["token"], show(run, C)["token"], "x"):
+        r = c.get(f"/api/v1/verify?token={token}")
+        assert r.mimetype == "application/json"
+        with app.app_context():
+            assert r.data == jsonify(r.json).get_data()
+    claims = parse(from_base32(show(run, A)["token"])).claims
+    cert = c.get(f"/api/v1/verify?token={show(run, A)['token']}").json["certificate"]
+    amounts = bucket_amounts(claims.credits)
+    assert cert["credits"] == {b: amount(amounts[b]) for b in BUCKETS}
+    assert list(cert["credits"]) == list(BUCKETS)
+    assert cert["printed_number"] == CertificateNumber.parse(claims.number).printed == "654004-07-1-000001-4"
+
+
+def test_security_headers_keep_a_response_s_own():
+    from flask import Response
+    from verifier.web import SECURITY_HEADERS, security_headers
+    r = Response("x", headers={"content-security-policy": "default-src 'none'"})
+    h = security_headers(r).headers
+    assert h.getlist("Content-Security-Policy") == ["default-src 'none'"]
+    assert [h[name] for name, _ in SECURITY_HEADERS[1:]] == [value for _, value in SECURITY_HEADERS[1:]]

@@ -13,19 +13,20 @@ from verifier.token import from_base32, parse
 from verifier.verify import Result, format_failed
 
 from . import limiter
-from .common import BadDate, asked_date, online
+from .common import BadDate, asked_date, json_response, online
 from .openapi import OPENAPI
+from .ratelimit import per_client
 
 bp = Blueprint("api", __name__)
 MAX_TEXT = 5000
 
 
 def format_failure(message: str, detail: str, status: int = 400):
-    return jsonify(format_failed(message, detail).to_json()), status
+    return json_response(format_failed(message, detail).to_json(), status)
 
 
 def _answer(result: Result):
-    return jsonify(result.to_json()), (200 if result.checks[0].ok else 400)
+    return json_response(result.to_json(), 200 if result.checks[0].ok else 400)
 
 
 def _checked_date(view):
@@ -41,7 +42,7 @@ def _checked_date(view):
 
 
 @bp.get("/api/v1/verify")
-@limiter.limit("600 per minute")
+@per_client(limiter, "600 per minute")
 @_checked_date
 def verify_get(at):
     token = request.args.get("token", "")
@@ -51,7 +52,7 @@ def verify_get(at):
 
 
 @bp.post("/api/v1/verify")
-@limiter.limit("300 per minute")
+@per_client(limiter, "300 per minute")
 @_checked_date
 def verify_post(at):
     v = online().verifier()
@@ -96,7 +97,7 @@ def profile(cycle: int):
 
 
 @bp.get("/api/v1/status/<number>")
-@limiter.limit("120 per minute")
+@per_client(limiter, "120 per minute")
 def status(number: str):
     try:
         compact = CertificateNumber.parse(number[:40]).compact

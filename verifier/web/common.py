@@ -2,9 +2,10 @@
 verifier of this app."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
-from flask import current_app, request
+from flask import Response, current_app, request
 
 from verifier.clock import today_in_china
 
@@ -30,3 +31,14 @@ def _bad(text: str):
 
 def online():
     return current_app.extensions["ecert_verifier"]
+
+
+# What jsonify writes with this app's settings (ASCII, compact, keys in
+# their order: create_app sets sort_keys off), from one encoder made once.
+_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), sort_keys=False)
+
+
+def json_response(obj: dict, status: int) -> Response:
+    """`jsonify(obj), status`, byte for byte, for plain JSON values (dicts,
+    lists, text, numbers, booleans, None), without its per-call setup."""
+    return current_app.response_class(_JSON.encode(obj) + "\n", status, mimetype="application/json")
