@@ -230,23 +230,30 @@ def test_the_api_limits_each_client_address(service, method, path, body, limit):
 
 def test_the_api_is_counted_once_a_request(service, monkeypatch):
     """The API's routes count themselves (per_client); Flask-Limiter's own
-    check skips them, and still runs for the pages' limits."""
+    check skips them, and so do its response and teardown hooks (they read
+    its request context); all still run for the pages' limits."""
     import flask_limiter
     from limits import parse
-    calls = []
-    check = flask_limiter.Limiter._check_request_limit
+    calls, contexts = [], []
+    check, context = flask_limiter.Limiter._check_request_limit, flask_limiter.Limiter.context
 
     def spy(self, callable_name=None, in_middleware=True):
         calls.append(in_middleware)
         return check(self, callable_name=callable_name, in_middleware=in_middleware)
+
+    def context_spy(self):
+        contexts.append(1)
+        return context.fget(self)
     monkeypatch.setattr(flask_limiter.Limiter, "_check_request_limit", spy)
+    monkeypatch.setattr(flask_limiter.Limiter, "context", property(context_spy))
     app, run = service
     c = app.test_client()
     assert c.get(f"/api/v1/verify?token={show(run, A)['token']}").status_code == 200
-    assert calls == []
+    assert calls == [] and contexts == []
     assert limiter.limiter.get_window_stats(parse("600/minute"), "127.0.0.1", "api.verify_get").remaining == 599
     c.get(f"/verify?no={A}")
     assert calls == [True, False]  # the lookup page: the hook and its decorator, as before
+    assert contexts  # and its response and teardown hooks
 
 
 def test_the_api_json_is_what_jsonify_writes(service):

@@ -10,8 +10,9 @@ limiter's own strategy and storage (`limiter.reset()`, RATELIMIT_ENABLED,
 RATELIMIT_STRATEGY, RATELIMIT_KEY_PREFIX and ECERT_RATELIMIT_STORAGE
 apply) under the key Flask-Limiter would use (client address, endpoint),
 and over the limit answers what Flask-Limiter answers: 429 Too Many
-Requests, "600 per 1 minute". `VerifierLimiter`'s before_request hook
-skips those routes, so each request is checked once. A route limited this
+Requests, "600 per 1 minute". `VerifierLimiter`'s hooks (before_request,
+after_request, teardown) skip those routes, so each request is checked
+once and no limiter context is made for it. A route limited this
 way gets no application-wide, default or blueprint limits and no
 X-RateLimit headers (none are configured), and `flask limiter limits` does
 not list it; `limiter.limit` inside its view still works.
@@ -67,14 +68,35 @@ def counts_itself() -> bool:
 
 
 class VerifierLimiter(Limiter):
-    """Flask-Limiter, whose before_request check leaves alone the routes
-    that `per_client` limits (checks from decorators and `with
-    limiter.limit(...)` run as ever)."""
+    """Flask-Limiter, whose hooks leave alone the routes that `per_client`
+    limits: its before_request check, and its after_request (headers and
+    conditional deductions, none configured) and teardown hooks, which
+    only serve limits it checked itself. Checks from decorators and
+    `with limiter.limit(...)` elsewhere run as ever."""
+
+    def init_app(self, app) -> None:
+        super().init_app(app)
+        # Flask-Limiter registers partial(Limiter.__inject_headers, self) and
+        # self.__release_context; should it register them otherwise, nothing is
+        # wrapped here and they just run for every request, as before.
+        for funcs in (app.after_request_funcs.get(None, []), app.teardown_request_funcs.get(None, [])):
+            for i, hook in enumerate(funcs):
+                if getattr(hook, "__self__", None) is self or getattr(hook, "args", (None,))[:1] == (self,):
+                    funcs[i] = _skipped_for_per_client(hook)
 
     def _check_request_limit(self, callable_name=None, in_middleware=True):
         if in_middleware and counts_itself():
             return
         super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
+
+
+def _skipped_for_per_client(hook):
+    """A response or teardown hook that passes over `per_client` routes
+    (it returns its first argument: the response for after_request)."""
+    @functools.wraps(hook)
+    def hook_unless_counted(arg=None):
+        return arg if counts_itself() else hook(arg)
+    return hook_unless_counted
 
 
 class InlineExpiryMemoryStorage(MemoryStorage):
