@@ -144,6 +144,21 @@ def test_one_page_of_a4(issued, tmp_path):
     assert (round(w), round(h)) == (595, 842)
 
 
+def test_every_stream_is_deflated(issued, tmp_path):
+    """The renderer deflates pydyf's streams itself (issuer/pdf/render.py):
+    none may be left raw, and each must inflate."""
+    from pypdf.generic import StreamObject
+    reader = PdfReader(_pdf(issued, tmp_path))
+    streams = [obj for num in range(1, reader.trailer["/Size"])
+               if isinstance(obj := reader.get_object(num), StreamObject)]
+    assert len(streams) >= 5  # page, QR code, fonts, their maps, the attachment
+    for obj in streams:
+        if obj.get("/Type") == "/XRef":
+            continue
+        assert obj.get("/Filter") == "/FlateDecode", obj
+        assert obj.get_data()
+
+
 @pytest.mark.parametrize("token_chars", [40, 300, 420])
 def test_the_qr_symbol_is_the_smallest_alphanumeric_level_m_version(token_chars):
     """The symbol comes from zxing-cpp's encoder; its size must be what the
