@@ -83,3 +83,14 @@ def test_choice_accepts_labels_codes_and_synonyms_and_lists_labels_when_wrong():
 
 def test_builder_ids_are_valid():
     assert f.id_number(id_number()) 
+
+
+@pytest.mark.parametrize("raw", ["实验小学\x01分校", "实验\x7f小学", "小\x85学"])
+def test_text_with_control_characters_is_refused_naming_them(raw):
+    with pytest.raises(f.FieldError, match="control character") as e:
+        f.text(raw, max_len=200, what="学校名称")
+    assert "学校名称" in e.value.message and "U+" in e.value.message
+
+
+def test_text_keeps_line_breaks_and_tabs_inside_a_cell():
+    assert f.text(" 第一行\n第二行\t完 ", max_len=50, what="项目名称") == "第一行\n第二行\t完"

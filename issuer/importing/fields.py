@@ -23,6 +23,10 @@ def text(value: object, *, max_len: int, what: str) -> str:
         raise FieldError(f"{what}不能为空", "empty cell")
     if len(s) > max_len:
         raise FieldError(f"{what}过长（{len(s)} 字，最多 {max_len}）", f"too long: {len(s)} characters, at most {max_len}")
+    control = sorted({f"U+{ord(ch):04X}" for ch in s if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc"})
+    if control:  # invisible, and a PDF shows them as empty boxes
+        raise FieldError(f"{what}含有不可见的控制字符（{'、'.join(control)}），请删除后重新导入",
+                         f"control character(s) {', '.join(control)}")
     return s
 
 
