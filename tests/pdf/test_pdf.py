@@ -104,6 +104,32 @@ def test_rare_and_out_of_table_characters_render_without_tofu(keyed, files, tmp_
         assert missing_glyph_count(path) == 0
 
 
+LONG_SCHOOL = "新疆维吾尔自治区伊犁哈萨克自治州霍尔果斯市" + "第一中学附属实验小学伊犁河谷校区" * 6
+MARKUP_SCHOOL = '实验小学 <分校> & "附属" 幼儿园'
+
+
+@pytest.mark.parametrize("school", [LONG_SCHOOL, MARKUP_SCHOOL])
+def test_long_and_markup_text_stays_on_one_page_as_text(keyed, files, tmp_path, school):
+    name = "阿卜杜热合曼·买买提明·艾合买提江·阿不都克里木·吐尔洪江·艾力"
+    keyed("roster", "import", str(files.csv("r3.csv", ROSTER_HEADER, [
+        teacher_row(name, id_number(seq=301), school=("6540049999", school))])))
+    keyed("issue")
+    path = _pdf(keyed, tmp_path, "6540040710000014")
+    assert len(PdfReader(path).pages) == 1
+    flat = re.sub(r"\s+", "", _text(path))
+    assert name in flat and re.sub(r"\s+", "", school) in flat  # the long name wraps, nothing is cut
+    assert missing_glyph_count(path) == 0
+
+
+def test_the_template_is_read_by_the_xml_parser_and_other_text_by_html5():
+    from issuer.pdf.render import _certificate_html
+    html = _certificate_html()
+    page = '<!DOCTYPE html><html><head><meta charset="utf-8"/></head><body><p>甲 &amp; 乙</p></body></html>'
+    assert html(string=page, base_url=".").parsed_as_xml
+    broken = html(string=page.replace("甲", "甲\x01"), base_url=".")  # the import refuses such text
+    assert not broken.parsed_as_xml and "甲" in "".join(broken.etree_element.itertext())
+
+
 def test_the_tofu_detector_sees_a_missing_glyph(tmp_path):
     from weasyprint import HTML
     path = tmp_path / "tofu.pdf"
