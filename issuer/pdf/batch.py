@@ -8,6 +8,7 @@ A failure on one certificate is reported and the batch goes on.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -118,7 +119,7 @@ class BatchRenderer:
 
     def _parallel(self, jobs, manifest, summary, progress) -> None:
         ctx = multiprocessing.get_context("spawn")  # no inherited database connections
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_pool_worker,
                                  initargs=(self.profile.id, self.base_url, str(self.font_cache),
                                            str(self.out))) as pool:
             pending: dict[Future, Job] = {}
@@ -168,6 +169,16 @@ _worker: dict = {}
 def _init_worker(profile_id: str, base_url: str, font_cache: str, out_dir: str) -> None:
     _worker.update(renderer=Renderer(Path(font_cache)), profile=load_profile(profile_id),
                    base_url=base_url, out=Path(out_dir))
+
+
+def _init_pool_worker(*args) -> None:
+    """A spawned worker, which renders until the batch ends: what it holds
+    now (WeasyPrint, the fonts, the template) is frozen out of the cyclic
+    garbage collector's scans, which otherwise walk it on every full
+    collection: about 4 % of a render (benchmarks/bench_render.py)."""
+    _init_worker(*args)
+    gc.collect()
+    gc.freeze()
 
 
 def _render_one(job: Job) -> str | None:
