@@ -45,6 +45,13 @@ CUTS = {"regular": "regular", "rare": "regular", "bold": "bold"}  # each cut and
 LEVEL_ONE = 3500  # 通用规范汉字表 一级字表: the first 3,500 of the list
 EXTRA_RANGES = [(0x20, 0x7F), (0xA0, 0x100), (0x2000, 0x2070), (0x2100, 0x2200), (0x2460, 0x2500),
                 (0x25A0, 0x2600), (0x3000, 0x3040), (0xFF00, 0xFFF0)]
+# Bold text is words, numbers, dates and codes: Latin-1, the figure space and dash of the
+# credit tables (render.figures), the ideographic space. Not the whole of EXTRA_RANGES:
+# WeasyPrint's subset of a font keeps every glyph id up to the highest it uses, and ~700
+# symbol glyphs there doubled the bold face's ids. Not ASCII alone either: fontconfig then
+# ranks the cut's language coverage below the regular cut's and sets bold text in the
+# regular cut, emboldened (tests/pdf: the embedded programs' own weights).
+EMPHASIS_MARKS = "".join(chr(c) for c in range(0x20, 0x100)) + "\u2007\u2014\u3000"
 CUT_FLAGS = "desubroutinize,no-hinting"  # part of the digest: a change re-cuts the fonts
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "certificate.html"
 INSTALL_HINT = "sudo apt-get install fonts-noto-cjk   (or run ./run.sh, which installs it)"
@@ -91,8 +98,7 @@ def emphasis_characters(template: Path = TEMPLATE) -> str:
     from .document import STATE_LABELS, YEAR_STATUS
     words = [*STATUS_LABELS.values(), *BUCKET_LABELS.values(), *STATE_LABELS.values(), *YEAR_STATUS.values(),
              *(load_profile(p).issuer_name for p in available_profiles())]
-    latin = "".join(chr(c) for lo, hi in EXTRA_RANGES for c in range(lo, hi))
-    return "".join(sorted(set(template.read_text("utf-8") + "".join(words) + latin) - {"\n", "\t"}))
+    return "".join(sorted(set(template.read_text("utf-8") + "".join(words) + EMPHASIS_MARKS) - {"\n", "\t"}))
 
 
 def find_source(file_name: str) -> Path:

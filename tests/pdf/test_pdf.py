@@ -212,7 +212,25 @@ def _embedded_fonts(path) -> set[str]:
 def test_a_typical_page_embeds_only_the_two_cut_fonts(issued, tmp_path):
     """Bold text must stay inside the bold cut's vocabulary: a fallback to
     the full font would cost a 20 MB subset on every PDF."""
-    assert _embedded_fonts(_pdf(issued, tmp_path)) == {"ECert-Sans", "ECert-Sans-Bold"}
+    path = _pdf(issued, tmp_path)
+    assert _embedded_fonts(path) == {"ECert-Sans", "ECert-Sans-Bold"}
+    assert _embedded_programs(path) == {"ECert-Sans": "Regular", "ECert-Sans-Bold": "Bold"}
+
+
+def _embedded_programs(path) -> dict[str, str]:
+    """Each embedded font's weight as its own program names it. fontconfig
+    may match bold text to the regular cut, emboldened, when it ranks the
+    bold cut's coverage lower: the PDF still names it ...-Bold."""
+    import io
+
+    from fontTools.ttLib import TTFont
+    out = {}
+    for ref in PdfReader(path).pages[0]["/Resources"]["/Font"].values():
+        font = ref.get_object()
+        descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+        program = TTFont(io.BytesIO(descriptor["/FontFile3"].get_object().get_data()))
+        out[str(font["/BaseFont"]).split("+", 1)[-1]] = program["name"].getDebugName(2)
+    return out
 
 
 def test_the_bold_cut_holds_the_templates_bold_vocabulary():
