@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import insert, update
 
 from verifier import schema
@@ -21,47 +22,43 @@ def _version(version: int, state: str, changed_at=None, reason=None) -> dict:
             "changed_at": changed_at, "revoke_reason": reason}
 
 
-def test_versions_come_back_in_order_with_their_times_and_reasons(engine):
+@pytest.fixture
+def status(engine):
+    source = DatabaseStatus(engine)
+    yield source
+    source.close()
+
+
+def _register(engine, *versions: dict) -> None:
     with engine.begin() as c:
-        c.execute(insert(schema.certificates), [_version(2, "current"),
-                                                 _version(1, "superseded", SUPERSEDED_AT)])
-    status = DatabaseStatus(engine)
-    try:
-        info = status.lookup(NUMBER)
-        assert [v.state for v in info.versions] == ["superseded", "current"]
-        assert info.versions[0].changed_at == SUPERSEDED_AT
-        assert info.versions[0].changed_at.utcoffset() == timedelta(0)
-        assert info.versions[1].changed_at is None and info.versions[1].reason is None
-        assert status.lookup("6540040710000022") is None
-    finally:
-        status.close()
+        c.execute(insert(schema.certificates), list(versions))
 
 
-def test_a_revocation_is_seen_by_the_next_lookup_on_the_same_connection(engine):
+def test_versions_come_back_in_order_with_their_times_and_reasons(engine, status):
+    _register(engine, _version(2, "current"), _version(1, "superseded", SUPERSEDED_AT))
+    info = status.lookup(NUMBER)
+    assert [v.state for v in info.versions] == ["superseded", "current"]
+    assert info.versions[0].changed_at == SUPERSEDED_AT
+    assert info.versions[0].changed_at.utcoffset() == timedelta(0)
+    assert info.versions[1].changed_at is None and info.versions[1].reason is None
+    assert status.lookup("6540040710000022") is None
+
+
+def test_a_revocation_is_seen_by_the_next_lookup_on_the_same_connection(engine, status):
+    _register(engine, _version(1, "current"))
+    assert status.lookup(NUMBER).versions[0].state == "current"
+    revoked_at = ISSUED + timedelta(days=100)
     with engine.begin() as c:
-        c.execute(insert(schema.certificates), [_version(1, "current")])
-    status = DatabaseStatus(engine)
-    try:
-        assert status.lookup(NUMBER).versions[0].state == "current"
-        revoked_at = ISSUED + timedelta(days=100)
-        with engine.begin() as c:
-            c.execute(update(schema.certificates).values(state="revoked", changed_at=revoked_at,
-                                                         revoke_reason="材料造假"))
-        v = status.lookup(NUMBER).versions[0]
-        assert (v.state, v.changed_at, v.reason) == ("revoked", revoked_at, "材料造假")
-    finally:
-        status.close()
+        c.execute(update(schema.certificates).values(state="revoked", changed_at=revoked_at,
+                                                     revoke_reason="材料造假"))
+    v = status.lookup(NUMBER).versions[0]
+    assert (v.state, v.changed_at, v.reason) == ("revoked", revoked_at, "材料造假")
 
 
-def test_a_dropped_connection_is_replaced_and_the_lookup_still_answers(engine):
-    with engine.begin() as c:
-        c.execute(insert(schema.certificates), [_version(1, "current")])
-    status = DatabaseStatus(engine)
-    try:
-        assert status.lookup(NUMBER) is not None
-        dropped = status._local.conn
-        dropped.connection.dbapi_connection.close()  # as a server restart would leave it
-        assert status.lookup(NUMBER).versions[0].state == "current"
-        assert status._local.conn is not dropped
-    finally:
-        status.close()
+def test_a_dropped_connection_is_replaced_and_the_lookup_still_answers(engine, status):
+    _register(engine, _version(1, "current"))
+    assert status.lookup(NUMBER) is not None
+    dropped = status._local.conn
+    dropped.connection.dbapi_connection.close()  # as a server restart would leave it
+    assert status.lookup(NUMBER).versions[0].state == "current"
+    assert status._local.conn is not dropped
