@@ -15,10 +15,10 @@ stack. WeasyPrint subsets every embedded font for every PDF, keeping glyph
 ids, so a font's cost goes with its glyph count; most names need only the
 first. The bold weight is cut much smaller, to the closed vocabulary the
 template sets in bold (emphasis_characters: its own text, the labels of
-buckets, verdicts and states, the bureaus' names, Latin and digits):
-WeasyPrint subsets and compresses every embedded font for every PDF, and a
-bold face of ~150 glyphs instead of ~9,000 took a tenth off each page and
-a third off its size. The holder's name is therefore never bold; any
+buckets, verdicts and states, the bureaus' names, Latin-1 and the credit
+tables' marks): WeasyPrint subsets and compresses every embedded font for
+every PDF, and a bold face of ~350 characters instead of ~9,000 took a
+tenth off each page and a third off its size. The holder's name is therefore never bold; any
 other character outside the cut still renders, from the full font.
 
 WeasyPrint embeds fonts through HarfBuzz's subsetter as well; without
