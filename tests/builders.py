@@ -56,3 +56,24 @@ class Files:
         path = self.folder / name
         wb.save(path)
         return path
+
+
+def load_sample(engine, folder: Path, teachers: int, records_per_teacher: float = 3) -> None:
+    """The sample generator's files for `teachers` teachers, imported into a
+    migrated database, and a signing key in folder/keys (the passphrase from
+    the environment)."""
+    from issuer.db import migrate, write_session
+    from issuer.importing.projects import import_projects
+    from issuer.importing.records import import_records
+    from issuer.importing.roster import import_roster
+    from issuer.keystore import Keystore
+    from scripts.make_sample import generate
+    from verifier.profiles import load_profile
+    migrate(engine)
+    generate(folder / "in", teachers=teachers, records_per_teacher=records_per_teacher)
+    profile = load_profile("horgos-7")
+    with write_session(engine) as s:
+        import_projects(s, folder / "in" / "projects.csv")
+        import_roster(s, folder / "in" / "roster.csv", profile)
+        import_records(s, folder / "in" / "records.csv")
+        Keystore(folder / "keys", "test").create(s, profile.issuer_code)

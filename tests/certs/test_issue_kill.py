@@ -13,15 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from issuer.audit import verify_chain
-from issuer.db import make_engine, migrate, read_session, write_session
-from issuer.importing.projects import import_projects
-from issuer.importing.records import import_records
-from issuer.importing.roster import import_roster
+from issuer.db import make_engine, read_session
 from issuer.issuance import CHUNK
-from issuer.keystore import Keystore
 from issuer.models import AuditEntry, Certificate, Registration
-from scripts.make_sample import generate
-from verifier.profiles import load_profile
+from tests.builders import load_sample
 
 from .conftest import PASSPHRASE
 
@@ -32,14 +27,7 @@ TEACHERS = 2000
 def loaded(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
     engine = make_engine(db_url)
-    migrate(engine)
-    generate(tmp_path / "in", teachers=TEACHERS, records_per_teacher=3)
-    profile = load_profile("horgos-7")
-    with write_session(engine) as s:
-        import_projects(s, tmp_path / "in" / "projects.csv")
-        import_roster(s, tmp_path / "in" / "roster.csv", profile)
-        import_records(s, tmp_path / "in" / "records.csv")
-        Keystore(tmp_path / "keys", "test").create(s, profile.issuer_code)
+    load_sample(engine, tmp_path, TEACHERS)
     yield engine
     engine.dispose()
 

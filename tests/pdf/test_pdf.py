@@ -16,7 +16,7 @@ from issuer.pdf import fonts as fontlib
 from issuer.pdf.document import qr_modules
 from issuer.pdf.render import figures
 from issuer.qr import qr_version, verification_url
-from tests.builders import RECORD_HEADER, ROSTER_HEADER, id_number, record_row, teacher_row
+from tests.builders import ROSTER_HEADER, id_number, teacher_row
 from tests.certs.conftest import show, verify
 
 A = "6540040710000014"

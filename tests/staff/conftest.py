@@ -10,6 +10,7 @@ from issuer.db import make_engine
 from tests.builders import (PROJECT_HEADER, RECORD_HEADER, ROSTER_HEADER, id_number, project_row,
                             record_row, teacher_row)
 
+PASSPHRASE = "correct horse battery staple"
 SCHOOL_A = ("6540040001", "霍尔果斯市第一小学")
 SCHOOL_B = ("6540040002", "霍尔果斯市第二中学")
 PROJECTS = [("X-PRO", "县市级", "必修-专业", "集中", "40"), ("X-ELE", "县市级", "选修", "集中", "20"),
@@ -62,6 +63,42 @@ def app(region):
     app.extensions["ecert_engine"].dispose()
 
 
+@pytest.fixture
+def keys(region, monkeypatch, tmp_path):
+    """A signing key in a temporary folder, its passphrase in the environment."""
+    monkeypatch.setenv("ECERT_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
+    region.run("keys", "init")
+
+
+@pytest.fixture
+def issued(region, keys):
+    """Every teacher's certificate issued."""
+    region.run("issue")
+
+
+@pytest.fixture
+def numbers(region) -> dict[str, str]:
+    """Certificate number of each ID number (the roster import registers them)."""
+    from sqlalchemy import select
+
+    from issuer.db import read_session
+    from issuer.models import Registration, Teacher
+    with read_session(region.engine) as s:
+        return dict(s.execute(select(Teacher.id_number, Registration.number)
+                              .join(Registration, Registration.teacher_id == Teacher.id)).all())
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[int]:
+    """The background queue: the job ids the web requests handed to it
+    (the test runs them)."""
+    from issuer import tasks
+    ids: list[int] = []
+    monkeypatch.setattr(tasks, "enqueue", ids.append)
+    return ids
+
+
 def scope_of(engine, username: str):
     from sqlalchemy import select
 
@@ -72,4 +109,4 @@ def scope_of(engine, username: str):
         return Scope.of(s.scalar(select(StaffAccount).where(StaffAccount.username == username)))
 
 
-__all__ = ["Region", "SCHOOL_A", "SCHOOL_B", "record_row", "scope_of"]
+__all__ = ["PASSPHRASE", "Region", "SCHOOL_A", "SCHOOL_B", "record_row", "scope_of"]

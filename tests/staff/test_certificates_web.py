@@ -11,27 +11,12 @@ from sqlalchemy import select
 from issuer import audit
 from issuer.config import load_settings
 from issuer.db import read_session
-from issuer.models import AuditEntry, Registration, Teacher
+from issuer.models import AuditEntry
 from issuer.web import create_app, limiter
 from tests.staff.test_office_web import csrf, signed_in
 
-PASSPHRASE = "correct horse battery staple"
-
-
 @pytest.fixture
-def keys(region, monkeypatch, tmp_path):
-    """A signing key and every teacher's certificate; id number → certificate number."""
-    monkeypatch.setenv("ECERT_KEYS_DIR", str(tmp_path / "keys"))
-    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
-    region.run("keys", "init")
-    region.run("issue")
-    with read_session(region.engine) as s:
-        return dict(s.execute(select(Teacher.id_number, Registration.number)
-                              .join(Registration, Registration.teacher_id == Teacher.id)).all())
-
-
-@pytest.fixture
-def app(keys, region):
+def app(issued, region):
     """The office app, made after the keys so its settings name their folder."""
     app = create_app(load_settings())
     limiter.reset()
@@ -58,8 +43,8 @@ def last_entry(region) -> AuditEntry:
         return s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
 
 
-def test_revoke_needs_a_reason_is_audited_and_the_verifier_then_says_revoked(app, region, keys):
-    number = keys[region.a[0]]
+def test_revoke_needs_a_reason_is_audited_and_the_verifier_then_says_revoked(app, region, numbers):
+    number = numbers[region.a[0]]
     url = show(region, number)["url"]
     assert verify(region, url)["valid"]
     aud = signed_in(app, region, "auditor")
@@ -95,8 +80,8 @@ def test_revoke_needs_a_reason_is_audited_and_the_verifier_then_says_revoked(app
     assert show(region, number)["version"] == 2
 
 
-def test_reissue_picks_up_newly_recognised_credits(app, region, keys):
-    number = keys[region.a[1]]
+def test_reissue_picks_up_newly_recognised_credits(app, region, numbers):
+    number = numbers[region.a[1]]
     region.run("records", "import", str(region.records_file("more.csv", [[region.a[1], "X-PRO", "合格", "学员",
                                                                            "2025-06-01"]])))
     admin = signed_in(app, region, "admin")
@@ -106,8 +91,8 @@ def test_reissue_picks_up_newly_recognised_credits(app, region, keys):
     assert show(region, number)["version"] == 2
 
 
-def test_reissue_without_the_key_passphrase_says_so(app, region, keys, monkeypatch):
-    number = keys[region.a[0]]
+def test_reissue_without_the_key_passphrase_says_so(app, region, numbers, monkeypatch):
+    number = numbers[region.a[0]]
     aud = signed_in(app, region, "auditor")
     token = csrf(aud, f"/office/teachers/{number}")
     monkeypatch.delenv("ECERT_KEY_PASSPHRASE")
@@ -119,7 +104,7 @@ def test_reissue_without_the_key_passphrase_says_so(app, region, keys, monkeypat
     assert show(region, number)["version"] == 1
 
 
-def test_the_audit_log_is_newest_first_and_its_chain_verifies(app, region, keys, monkeypatch):
+def test_the_audit_log_is_newest_first_and_its_chain_verifies(app, region, numbers, monkeypatch):
     aud = signed_in(app, region, "auditor")
     html = aud.get("/office/audit").get_data(as_text=True)
     seqs = [int(s) for s in re.findall(r'<td class="num">(\d+)</td>', html)]

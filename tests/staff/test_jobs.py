@@ -21,24 +21,6 @@ from tests.builders import ROSTER_HEADER, id_number, record_row, teacher_row
 from tests.staff.conftest import SCHOOL_A, SCHOOL_B
 from tests.staff.test_office_web import csrf, signed_in
 
-PASSPHRASE = "correct horse battery staple"
-
-
-@pytest.fixture
-def keys(region, monkeypatch, tmp_path):
-    monkeypatch.setenv("ECERT_KEYS_DIR", str(tmp_path / "keys"))
-    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
-    region.run("keys", "init")
-
-
-@pytest.fixture
-def queued(monkeypatch) -> list[int]:
-    """The queue: job ids the web request handed to it."""
-    ids: list[int] = []
-    monkeypatch.setattr(tasks, "enqueue", ids.append)
-    return ids
-
-
 def plan(region, job_id: int) -> list[int]:
     """The plan task's work; the chunks it dispatched."""
     out: list[int] = []

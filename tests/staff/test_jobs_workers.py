@@ -25,18 +25,13 @@ from issuer import jobs as jobs_lib
 from issuer import tasks
 from issuer.audit import verify_chain
 from issuer.config import load_settings
-from issuer.db import make_engine, migrate, read_session, write_session
-from issuer.importing.projects import import_projects
-from issuer.importing.records import import_records
-from issuer.importing.roster import import_roster
-from issuer.keystore import Keystore
+from issuer.db import make_engine, read_session
 from issuer.models import AuditEntry, Certificate, Registration
 from issuer.staff import Scope
-from scripts.make_sample import generate
-from tests.builders import record_row
-from tests.staff.test_jobs import PASSPHRASE, keys, start  # noqa: F401  (keys is a fixture)
+from tests.builders import load_sample, record_row
+from tests.staff.conftest import PASSPHRASE
+from tests.staff.test_jobs import start
 from tests.staff.test_office_web import signed_in
-from verifier.profiles import load_profile
 
 REDIS_URL = os.environ.get("ECERT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 WAIT = 120  # seconds a job may take before the test gives up
@@ -142,14 +137,7 @@ def pg_bureau(pg_url, tmp_path, monkeypatch):
     monkeypatch.setenv("ECERT_KEYS_DIR", str(tmp_path / "keys"))
     monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
     engine = make_engine(pg_url)
-    migrate(engine)
-    generate(tmp_path / "in", teachers=TEACHERS, records_per_teacher=3)
-    profile = load_profile("horgos-7")
-    with write_session(engine) as s:
-        import_projects(s, tmp_path / "in" / "projects.csv")
-        import_roster(s, tmp_path / "in" / "roster.csv", profile)
-        import_records(s, tmp_path / "in" / "records.csv")
-        Keystore(tmp_path / "keys", "test").create(s, profile.issuer_code)
+    load_sample(engine, tmp_path, TEACHERS)
     yield engine
     engine.dispose()
 

@@ -10,20 +10,17 @@ import re
 import pytest
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import OpenAPIV30SpecValidator
-from sqlalchemy import select
 
 from issuer import jobs as jobs_lib
-from issuer import staff, tasks
+from issuer import staff
 from issuer.config import load_settings
-from issuer.db import read_session, write_session
-from issuer.models import Registration, Teacher
+from issuer.db import write_session
 from issuer.web.office_api import PREFIX
 from issuer.web.office_openapi import OPENAPI
 from tests.builders import RECORD_HEADER
 from verifier.numbers import CertificateNumber
 from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row
 
-PASSPHRASE = "office api test passphrase"
 SAMPLE = {"number": "654004-07-1-000001-X", "code": SCHOOL_A[0], "job_id": 1}  # path values for routes' <parts>
 
 
@@ -31,30 +28,6 @@ SAMPLE = {"number": "654004-07-1-000001-X", "code": SCHOOL_A[0], "job_id": 1}  #
 def tokens(region):
     with write_session(region.engine) as s:
         return {u: staff.create_token(s, u, "test") for u in ("admin", "auditor", "reg-a", "reg-b")}
-
-
-@pytest.fixture
-def numbers(region):
-    """Certificate number of each ID number (the roster import registers them)."""
-    with read_session(region.engine) as s:
-        return dict(s.execute(select(Teacher.id_number, Registration.number)
-                              .join(Registration, Registration.teacher_id == Teacher.id)).all())
-
-
-@pytest.fixture
-def issued(region, monkeypatch, tmp_path):
-    monkeypatch.setenv("ECERT_KEYS_DIR", str(tmp_path / "keys"))
-    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
-    region.run("keys", "init")
-    region.run("issue")
-
-
-@pytest.fixture
-def queued(monkeypatch) -> list[int]:
-    """The background queue: the job ids handed to it (the test runs them)."""
-    ids: list[int] = []
-    monkeypatch.setattr(tasks, "enqueue", ids.append)
-    return ids
 
 
 def run_job(region, job_id: int) -> None:

@@ -6,8 +6,6 @@ import io
 import json
 import re
 
-import pytest
-
 from tests.builders import RECORD_HEADER
 from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row
 

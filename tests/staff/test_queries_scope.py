@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-
 from issuer import review
-from issuer.db import read_session, write_session
-from issuer.models import Registration, Teacher
+from issuer.db import write_session
 from tests.staff.conftest import SCHOOL_A, SCHOOL_B, scope_of
-from tests.staff.test_certificates_web import app, keys  # noqa: F401  (fixtures)
+from tests.staff.test_certificates_web import app  # noqa: F401  (a fixture)
 from tests.staff.test_office_web import csrf, signed_in
 
 # Pages that name nothing of a school's: signing in and out, one's own password, the start page.
@@ -24,12 +21,6 @@ def _declared_record_of_b(region) -> int:
         return review.declare_one(s, scope_of(region.engine, "reg-b"), {
             "id_number": region.b[0], "project_code": "X-PRO", "grade": "合格", "role": "学员",
             "completed_on": "2025-05-04"})
-
-
-def _number(region, idn) -> str:
-    with read_session(region.engine) as s:
-        return s.scalar(select(Registration.number).join(Teacher, Teacher.id == Registration.teacher_id)
-                        .where(Teacher.id_number == idn))
 
 
 def _requests(app, school, number, record):
@@ -57,9 +48,9 @@ def _send(client, method, url, token, school, record):
     return r
 
 
-def test_a_registrar_naming_another_schools_objects_gets_404_on_every_route(app, region, keys):  # noqa: F811
+def test_a_registrar_naming_another_schools_objects_gets_404_on_every_route(app, region, numbers):  # noqa: F811
     record = _declared_record_of_b(region)
-    b_number, a_number = _number(region, region.b[0]), _number(region, region.a[0])
+    b_number, a_number = numbers[region.b[0]], numbers[region.a[0]]
     reg = signed_in(app, region, "reg-a")
     token = csrf(reg, "/office/declare")
     checked = set()
@@ -93,7 +84,7 @@ def test_a_registrar_naming_another_schools_objects_gets_404_on_every_route(app,
         assert aud.post(path, data={"csrf_token": aud_token, **data}).status_code == 302, path
 
 
-def test_declare_names_no_other_school_for_a_registrar(app, region, keys):  # noqa: F811
+def test_declare_names_no_other_school_for_a_registrar(app, region, numbers):  # noqa: F811
     """Naming school B on the declare page is a 404 for registrar A; on her
     own page, B's teacher is simply not in her roster."""
     reg = signed_in(app, region, "reg-a")

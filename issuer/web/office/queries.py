@@ -93,11 +93,7 @@ def teachers_xlsx():
 @bp.get("/teachers/<number>")
 @staff_required("query")
 def teacher(number: str):
-    with read_session(engine()) as s:
-        try:
-            d = q.teacher_detail(s, profile(), g.scope, number, as_of=today_in_china())
-        except NotFound:
-            abort(404)
+    d = _teacher_detail(number)
     return render_template("office/teacher.html", d=d, sheet=d.sheet, buckets=BUCKETS,
                            bucket_labels=BUCKET_LABELS, amount=amount, unmet_label=q.unmet_label,
                            state_labels=q.STATE_LABELS, verdict_labels=q.VERDICT_LABELS,
@@ -107,12 +103,17 @@ def teacher(number: str):
 @bp.get("/teachers/<number>.xlsx")
 @staff_required("query")
 def teacher_xlsx(number: str):
+    d = _teacher_detail(number)
+    return _xlsx(q.teacher_tables(d), f"teacher-{d.holder.number}-{today_in_china()}.xlsx")
+
+
+def _teacher_detail(number: str):
+    """A teacher of the staff member's scope, by certificate number; 404 otherwise."""
     with read_session(engine()) as s:
         try:
-            d = q.teacher_detail(s, profile(), g.scope, number, as_of=today_in_china())
+            return q.teacher_detail(s, profile(), g.scope, number, as_of=today_in_china())
         except NotFound:
             abort(404)
-    return _xlsx(q.teacher_tables(d), f"teacher-{d.holder.number}-{today_in_china()}.xlsx")
 
 
 def _xlsx(tables, download_name: str):
