@@ -574,7 +574,7 @@ def start_job():
     scope = _scope("issue")
     body = _json_object()
     kind, school = body.get("kind"), body.get("school")
-    if kind not in jobs_lib.KINDS:
+    if not isinstance(kind, str) or kind not in jobs_lib.KINDS:
         raise bad(f"kind 须为 {'、'.join(jobs_lib.KINDS)} 之一", f"kind must be one of {', '.join(jobs_lib.KINDS)}")
     if school is not None and not isinstance(school, str):
         raise bad("school 须为学校代码字符串", '"school" must be a string')

@@ -376,6 +376,9 @@ def test_bad_input_is_a_400_in_json_never_a_500(app, region, tokens, numbers):
         ("/records", dict(query=f"school={SCHOOL_A[0]}", data=b"x" * (11 * 1024 * 1024), content_type="text/csv")),
         ("/certificates/{number}/revoke", dict(params={"number": numbers[region.a[0]]}, json={"reason": 7})),
         ("/certificates/{number}/revoke", dict(params={"number": "not-a-number"}, json={"reason": "x"})),
+        ("/jobs", dict(json={"kind": ["issue"]})),  # unhashable: once a TypeError, a 500
+        ("/jobs", dict(json={"kind": {"issue": 1}})),
+        ("/jobs", dict(json={"kind": "issue", "school": 6540040001})),
     ]
     for path, kw in cases:
         r = post(path, **kw)
