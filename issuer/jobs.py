@@ -26,13 +26,13 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timezone
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, defer
 
-from verifier.clock import CHINA, now_utc, today_in_china
+from verifier.clock import CHINA, as_utc, now_utc, today_in_china
 from verifier.profiles import RulesProfile, load_profile
 
 from .config import Settings
@@ -101,7 +101,7 @@ def start(engine: Engine, settings: Settings, scope: Scope, kind: str, school: s
 
 def get(session: Session, scope: Scope, job_id: int) -> Job:
     job = session.get(Job, job_id, options=[defer(Job.params)])
-    if job is None or (scope.school_code is not None and job.school_code != scope.school_code):
+    if job is None or not scope.sees_school(job.school_code):
         raise NotFound("没有这个任务", f"no job {job_id} in this account's scope")
     return job
 
@@ -111,13 +111,6 @@ def recent(session: Session, scope: Scope, limit: int = 50) -> list[Job]:
     if scope.school_code:
         q = q.where(Job.school_code == scope.school_code)
     return list(session.scalars(q))
-
-
-def schools(session: Session, scope: Scope) -> list[tuple[str, str]]:
-    q = select(School.code, School.name).order_by(School.code)
-    if scope.school_code:
-        q = q.where(School.code == scope.school_code)
-    return [tuple(r) for r in session.execute(q)]
 
 
 def describe(job: Job) -> dict:
@@ -141,11 +134,7 @@ def describe(job: Job) -> dict:
 
 
 def _iso(t) -> str | None:
-    if t is None:
-        return None
-    if t.tzinfo is None:  # SQLite hands back naive UTC
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(CHINA).isoformat(timespec="seconds")
+    return as_utc(t).astimezone(CHINA).isoformat(timespec="seconds") if t else None
 
 
 # -- the worker's side: plan, chunks, failure ------------------------------

@@ -9,7 +9,7 @@ and anything outside it is "not found", exactly as if it did not exist.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import islice
@@ -136,8 +136,7 @@ def _with_certificates(session: Session, rows: Iterator[TeacherRow]) -> Iterator
         states = certificate_states(session, [r.number for r in chunk])
         for r in chunk:
             version, state = states.get(r.number, (None, None))
-            yield TeacherRow(r.number, r.name, r.id_masked, r.school_code, r.school_name, r.buckets,
-                             r.qualified, r.unmet, version, state)
+            yield replace(r, cert_version=version, cert_state=state)
 
 
 def certificate_states(session: Session, numbers: Sequence[str]) -> dict[str, tuple[int, str]]:

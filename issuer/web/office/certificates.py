@@ -18,7 +18,7 @@ from ...db import read_session, write_session
 from ...errors import ConfigError, EcertError, NotFound
 from ...issuance import IssueOptions, Issuer
 from ...keystore import PASSPHRASE_ENV, Keystore
-from ...models import AuditEntry, School
+from ...models import AuditEntry
 from . import NAV, bp, engine, profile, settings, staff_required
 
 AUDIT_PAGE = 100
@@ -139,7 +139,7 @@ def accounts():
             status = 400
     with read_session(engine()) as s:
         rows = staff_lib.list_accounts(s)
-        schools = [tuple(r) for r in s.execute(select(School.code, School.name).order_by(School.code))]
+        schools = q.schools(s, g.scope)
     response = render_template("office/accounts.html", rows=rows, schools=schools, created=created,
                                roles=staff_lib.ROLES, form=request.form if status != 200 else {})
     return response, status, {"Cache-Control": "no-store"}

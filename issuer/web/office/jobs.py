@@ -6,12 +6,12 @@ or a restart of the web service, and refreshes itself (a meta refresh: the
 CSP allows no inline script) while the job is queued or running."""
 from __future__ import annotations
 
-from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import abort, g, jsonify, redirect, render_template, request, url_for
 
 from ... import jobs as jobs_lib
-from ... import tasks
+from ... import queries, tasks
 from ...db import read_session
-from ...errors import InputRefused, NotFound
+from ...errors import NotFound
 from . import NAV, bp, engine, settings, staff_required
 
 REFRESH_SECONDS = 2
@@ -22,7 +22,7 @@ REFRESH_SECONDS = 2
 def jobs():
     with read_session(engine()) as s:
         rows = [jobs_lib.describe(j) for j in jobs_lib.recent(s, g.scope)]
-        schools = jobs_lib.schools(s, g.scope)
+        schools = queries.schools(s, g.scope)
     return render_template("office/jobs.html", jobs=rows, schools=schools, kinds=jobs_lib.KINDS,
                            embedded=tasks.embedded())
 
@@ -37,9 +37,6 @@ def job_start():
         job_id = jobs_lib.start(engine(), settings(), g.scope, kind, school, tasks.enqueue)
     except NotFound:
         abort(404)
-    except InputRefused as e:
-        flash(e.message)
-        return redirect(url_for("office.jobs"))
     return redirect(url_for("office.job", job_id=job_id))
 
 
