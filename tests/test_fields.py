@@ -11,6 +11,12 @@ def test_valid_id_number_passes_and_lowercase_x_is_normalised():
     assert f.id_number("11010519491231002x") == "11010519491231002X"
 
 
+def test_a_full_width_id_number_is_stored_in_ascii():
+    # one person, one record: the same number typed full-width must not be a second teacher
+    assert f.id_number("１１０１０５１９４９１２３１００２Ｘ") == "11010519491231002X"
+    assert f.year("２０２５年") == 2025
+
+
 @pytest.mark.parametrize("value, fragment", [
     ("110105194912310021", "校验位错误：应为 X"),
     ("11010519491231002", "18 位"),
@@ -18,6 +24,7 @@ def test_valid_id_number_passes_and_lowercase_x_is_normalised():
     ("110105194913310025", "出生日期"),
     (110105194912310020, "存为数字"),
     ("", "不能为空"),
+    ("\u066110105194912310020", "前 17 位"),  # an Arabic-Indic one: isdigit(), not 0-9
 ])
 def test_bad_id_numbers_are_named(value, fragment):
     with pytest.raises(f.FieldError) as e:

@@ -29,6 +29,8 @@ def test_printed_form_and_parse_round_trip():
     ("6540040710001235", "expected 6"),
     ("654004071000123", "16 characters"),
     ("65400407100012A6", "15 digits"),
+    ("\u00b2540040710001236", "check character"),  # a superscript two reads as 2 (NFKC)
+    ("\u0666540040710001236", "15 digits"),     # an Arabic-Indic six
 ])
 def test_a_wrong_number_is_refused_with_the_reason(text, fragment):
     with pytest.raises(NumberFormatError, match=fragment):
@@ -43,3 +45,8 @@ def test_lowercase_x_check_character_is_accepted():
 
 def test_masking_keeps_only_the_last_four():
     assert mask_id_number("11010519491231002X") == "**************002X"
+
+
+def test_full_width_digits_and_dashes_are_the_same_number():
+    # what a Chinese input method types in full-width mode
+    assert CertificateNumber.parse("６５４００４－０７－１－０００１２３－６").compact == "6540040710001236"

@@ -5,9 +5,15 @@ reuses the national ID algorithm so clerks already know how to check it.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 CHECK_ALPHABET = "0123456789X"
+
+
+def ascii_digits(text: str) -> bool:
+    """True for 0-9 only: str.isdigit() also takes ² and other scripts' digits."""
+    return text.isascii() and text.isdigit()
 CERT_KIND_CYCLE = 1  # T = 1: continuing-education certificate of the cycle
 
 
@@ -31,7 +37,7 @@ class CertificateNumber:
     seq: int
 
     def __post_init__(self) -> None:
-        if len(self.bureau) != 6 or not self.bureau.isdigit():
+        if len(self.bureau) != 6 or not ascii_digits(self.bureau):
             raise NumberFormatError(f"bureau code must be 6 digits, got {self.bureau!r}")
         if not 0 <= self.cycle <= 99:
             raise NumberFormatError(f"cycle must be 0..99, got {self.cycle}")
@@ -62,12 +68,13 @@ class CertificateNumber:
     def parse(cls, text: str) -> "CertificateNumber":
         """Parse the compact or printed form; reject a wrong check character
         before anything looks the number up."""
-        raw = text.strip().replace("-", "").replace(" ", "").upper()
+        # NFKC: full-width digits and dashes, as a Chinese input method types them, are the same number
+        raw = unicodedata.normalize("NFKC", text).strip().replace("-", "").replace(" ", "").upper()
         if len(raw) != 16:
             raise NumberFormatError(
                 f"a certificate number has 16 characters without separators, got {len(raw)}")
         body, check = raw[:15], raw[15]
-        if not body.isdigit() or check not in CHECK_ALPHABET:
+        if not ascii_digits(body) or check not in CHECK_ALPHABET:
             raise NumberFormatError("a certificate number is 15 digits and a check character 0-9 or X")
         expected = mod11_2(body)
         if check != expected:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from verifier.numbers import mod11_2
+from verifier.numbers import ascii_digits, mod11_2
 
 
 class FieldError(ValueError):
@@ -71,10 +71,10 @@ def id_number(value: object) -> str:
         raise FieldError("身份证号被存为数字，末尾几位已丢失：请将该列设为“文本”格式后重新填写",
                          "the ID number was stored as a number and lost its last digits; "
                          "format the column as text")
-    s = text(value, max_len=30, what="身份证号").upper().replace(" ", "")
+    s = unicodedata.normalize("NFKC", text(value, max_len=30, what="身份证号")).upper().replace(" ", "")
     if len(s) != 18:
         raise FieldError(f"身份证号应为 18 位，实为 {len(s)} 位", f"an ID number has 18 characters, got {len(s)}")
-    if not s[:17].isdigit() or not (s[17].isdigit() or s[17] == "X"):
+    if not ascii_digits(s[:17]) or not (ascii_digits(s[17]) or s[17] == "X"):
         raise FieldError("身份证号前 17 位应为数字，末位为数字或 X",
                          "an ID number is 17 digits and a check character 0-9 or X")
     try:
@@ -132,8 +132,8 @@ def hours(value: object) -> Decimal:
 
 
 def year(value: object) -> int:
-    s = text(_cell_str(value), max_len=10, what="年度").removesuffix("年")
-    if not s.isdigit() or not 2000 <= int(s) <= 2100:
+    s = unicodedata.normalize("NFKC", text(_cell_str(value), max_len=10, what="年度")).removesuffix("年")
+    if not ascii_digits(s) or not 2000 <= int(s) <= 2100:
         raise FieldError("年度应为四位年份，如 2025", "year must be a 4-digit year such as 2025")
     return int(s)
 

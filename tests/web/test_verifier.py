@@ -102,6 +102,12 @@ def test_bad_numbers_are_refused_before_any_lookup(service):
     app, _ = service
     assert "校验位" in page(app.test_client(), "/verify?no=6540040710000015", status=400)
     assert "查无此证书" in page(app.test_client(), "/verify?no=6540040710009991", status=404)
+    c = app.test_client()
+    for odd in ("\u0666540040710000014", "\u00b2540040710001236"):  # isdigit(), yet not our digits
+        assert c.get(f"/api/v1/status/{odd}").status_code == 400
+        assert c.get("/verify", query_string={"no": odd}).status_code == 400
+    full_width = "".join(chr(ord(ch) + 0xFEE0) for ch in A)  # A typed in a full-width input mode
+    assert c.get(f"/api/v1/status/{full_width}").get_json()["number"] == A
 
 
 def test_upload_a_pdf_and_hostile_uploads(service, tmp_path):
