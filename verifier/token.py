@@ -120,8 +120,12 @@ def from_base32(text: str) -> bytes:
     if len(t) % 8 in (1, 3, 6):
         raise TokenError("证书数据长度不正确，可能被截断", "token is not valid base32 (bad length)")
     n_bytes = len(t) * 5 // 8
-    value = int(t.translate(_TO_INT32), 32) >> (len(t) * 5 - n_bytes * 8)
-    return value.to_bytes(n_bytes, "big")
+    spare = len(t) * 5 - n_bytes * 8
+    value = int(t.translate(_TO_INT32), 32)
+    if value & ((1 << spare) - 1):  # RFC 4648 §3.5: else many texts would spell one token
+        raise TokenError("证书数据末尾字符不正确，可能被改动",
+                         "token is not canonical base32: the last character's unused bits are not zero")
+    return (value >> spare).to_bytes(n_bytes, "big")
 
 
 # -- keys ------------------------------------------------------------------
@@ -185,7 +189,29 @@ def parse(raw: bytes) -> ParsedToken:
     kid = _protected_kid(msg[0])
     if msg[1]:
         raise TokenError("证书签名结构含有未知字段", "unprotected header must be empty")
-    return ParsedToken(raw, kid, _claims(msg[2]), msg[0], msg[2], msg[3])
+    claims = _claims(msg[2])
+    _require_canonical(raw, obj)
+    return ParsedToken(raw, kid, claims, msg[0], msg[2], msg[3])
+
+
+def _require_canonical(raw: bytes, obj: cbor2.CBORTag) -> None:
+    """One certificate, one token: cbor2 reads past bytes after the first
+    item and accepts longer forms of an integer, so each part must be
+    exactly what re-encoding what was read gives (FORMATS.md: integers in
+    the shortest form; a map has no key twice). The issuer signs this form."""
+    again = cbor2.dumps(obj)
+    if again != raw:
+        if raw.startswith(again):
+            raise TokenError("证书数据末尾有多余内容，可能被改动",
+                             f"{len(raw) - len(again)} bytes follow the COSE_Sign1 structure")
+        raise TokenError("证书签名结构不是规范编码", "COSE_Sign1 is not in the shortest CBOR form")
+    protected, _, payload, _ = obj.value
+    if cbor2.dumps(cbor2.loads(protected)) != protected:
+        raise TokenError("证书签名头不是规范编码", "protected header is not in the shortest CBOR form")
+    if cbor2.dumps(cbor2.loads(payload)) != payload:
+        raise TokenError("证书内容不是规范编码",
+                         "claims are not in the shortest CBOR form (a longer integer form, a key twice, "
+                         "or bytes after the map)")
 
 
 def _protected_kid(protected: bytes) -> bytes:

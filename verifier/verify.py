@@ -127,7 +127,10 @@ class Verifier:
             checks += [_key(token, key), self._status(token), _validity(token, at),
                        _credits(token, profile)]
         else:
-            checks += [_not_run(n, "signature") for n in CHECKS[2:]]
+            # An unknown kid is the key check's own finding ("known", FORMATS.md),
+            # not a check skipped: say so there too.
+            checks.append(_unknown_key(token) if key is None else _not_run("key", "signature"))
+            checks += [_not_run(n, "signature") for n in CHECKS[3:]]
         return Result(checks, token, profile)
 
     def _status(self, token: ParsedToken) -> Check:
@@ -181,6 +184,11 @@ def _signature(token: ParsedToken, key: PublicKey | None) -> Check:
     return Check("signature", True, "签名有效", f"Ed25519 signature verifies under key {kid}")
 
 
+def _unknown_key(token: ParsedToken) -> Check:
+    return Check("key", False, "签名密钥未知：不在本机关公布的密钥中",
+                 f"kid {b64u(token.kid)} is not among the published keys of bureau {token.claims.issuer}")
+
+
 def _key(token: ParsedToken, key: PublicKey) -> Check:
     iat = token.claims.issued_at
     if key.issuer != token.claims.issuer:
@@ -206,9 +214,9 @@ def _validity(token: ParsedToken, at: date) -> Check:
     if at > until:
         return Check("validity", False, f"证书已过有效期（有效期至 {until}）",
                      f"on {at} the certificate had expired: valid until {until}")
-    if at < issued:
-        return Check("validity", False, f"所查日期早于证书签发日期（{issued}）",
-                     f"on {at} this version had not been issued yet (issued {issued})")
+    if at < issued:  # FORMATS.md asks only for on or before valid_until; the date is worth saying
+        return Check("validity", True, f"在有效期内（有效期至 {until}；所查日期早于本版签发日期 {issued}）",
+                     f"on {at}: valid until {until}; note that this version was issued on {issued}")
     return Check("validity", True, f"在有效期内（有效期至 {until}）", f"on {at}: valid until {until}")
 
 
@@ -221,16 +229,19 @@ def _credits(token: ParsedToken, profile: RulesProfile | None) -> Check:
     if sum(c.years) != total:
         return Check("credits", False, "各年度学分之和与总学分不符",
                      f"years add up to {amount(cents(sum(c.years)))}, total says {amount(cents(total))}")
-    if profile is None:
-        return Check("credits", False, "未找到该周期公布的学分规则",
-                     f"no published rules profile for cycle {c.cycle} of bureau {c.issuer}")
-    if len(c.years) != len(profile.years):
-        return Check("credits", False, "年度学分项数与本周期不符",
-                     f"{len(c.years)} years in the token, cycle {c.cycle} has {len(profile.years)}")
+    # FORMATS.md holds the buckets to the cycle's profile only when the status
+    # says qualified: a certificate in progress or not qualified claims no minimum.
     if c.status != 1:
         return Check("credits", True, f"学分合计一致（结论：{STATUS_LABELS[c.status]}）",
                      f"parts add up to the total {amount(cents(total))}; status "
                      f"{c.status_name}, so the minimums are not claimed")
+    if profile is None:
+        return Check("credits", False, "证书标为合格，但未找到该周期公布的学分规则",
+                     f"status says qualified and there is no published rules profile for cycle "
+                     f"{c.cycle} of bureau {c.issuer}")
+    if len(c.years) != len(profile.years):
+        return Check("credits", False, "证书标为合格，但年度学分项数与本周期不符",
+                     f"{len(c.years)} years in the token, cycle {c.cycle} has {len(profile.years)}")
     return _meets_profile(c, profile)
 
 

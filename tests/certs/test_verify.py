@@ -2,6 +2,7 @@
 with its name, a Chinese message and an English detail."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import cbor2
@@ -91,6 +92,45 @@ def test_well_signed_tokens_with_bad_claims_fail_the_format_check(key, change, w
     assert why.split()[0] in result.check("format").detail
 
 
+def _signed_bytes(key, payload: bytes) -> bytes:
+    from cwt import COSE
+    return COSE.new().encode_and_sign(payload, key.cose, protected={1: -8, 4: key.kid}, unprotected={})
+
+
+def _longer_version(payload: bytes) -> bytes:
+    assert payload.count(b"\x20\x01") == 1  # key -1 (version), value 1
+    return payload.replace(b"\x20\x01", b"\x20\x1a\x00\x00\x00\x01")
+
+
+def _version_twice(payload: bytes) -> bytes:
+    assert payload[0] == 0xAC  # a map of the 12 claims
+    return b"\xad" + payload[1:] + b"\x20\x05"
+
+
+@pytest.mark.parametrize("recode, why", [
+    (_longer_version, "shortest"),
+    (_version_twice, "shortest"),
+    (lambda p: p + b"\x00", "shortest"),
+])
+def test_well_signed_claims_in_a_non_canonical_form_fail_the_format_check(key, recode, why):
+    payload = cbor2.dumps(claims().to_cbor_map())
+    result = verifier(key.public()).verify_raw(_signed_bytes(key, recode(payload)), TODAY)
+    assert failing(result) == list(CHECKS) and why in result.check("format").detail
+
+
+def test_one_certificate_has_one_token_text(key):
+    # a name whose token is not a multiple of 5 bytes: its last base32 character has unused bits
+    raw = next(r for n in range(2, 8) if len(r := key.token(claims(holder="热" * n))) % 5)
+    text = b32(raw)
+    assert verifier(key.public()).verify_input(text, TODAY).valid
+    trailing = verifier(key.public()).verify_input(b32(raw + b"\x00"), TODAY)
+    assert failing(trailing) == list(CHECKS) and "follow the COSE_Sign1" in trailing.check("format").detail
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    other = text[:-1] + alphabet[alphabet.index(text[-1]) ^ 1]
+    spare = verifier(key.public()).verify_input(other, TODAY)
+    assert failing(spare) == list(CHECKS) and "unused bits" in spare.check("format").detail
+
+
 def test_extra_header_parameters_fail_the_format_check(key):
     from cwt import COSE
     raw = COSE.new().encode_and_sign(cbor2.dumps(claims().to_cbor_map()), key.cose,
@@ -109,10 +149,14 @@ def test_a_tampered_payload_fails_the_signature_check(key):
     assert result.check("key").detail.startswith("not run")
 
 
-def test_a_token_signed_by_an_unknown_key_fails_the_signature_check(key):
+def test_a_token_signed_by_an_unknown_key_fails_the_signature_and_key_checks(key):
     stranger = Key()
     result = verifier(key.public()).verify_raw(stranger.token(claims()), TODAY)
-    assert failing(result)[0] == "signature" and "no published key" in result.check("signature").detail
+    assert failing(result) == ["signature", "key", "status", "validity", "credits"]
+    assert "no published key" in result.check("signature").detail
+    # FORMATS.md puts "known" in the key check: it says so rather than "not run"
+    assert "not among the published keys" in result.check("key").detail
+    assert result.check("status").detail.startswith("not run")
 
 
 def test_a_key_compromised_before_the_issue_time_fails_the_key_check(key):
@@ -177,8 +221,12 @@ def test_valid_on_the_last_day_and_not_on_the_day_after(key):
     assert "2029-12-31" in result.check("validity").message
 
 
-def test_a_date_before_the_issue_fails_the_validity_check(key):
-    only_fails(verifier(key.public()).verify_raw(key.token(claims()), date(2026, 11, 22)), "validity")
+def test_a_date_before_the_issue_is_within_validity_and_names_the_issue_date(key):
+    # FORMATS.md: validity asks only that the date be on or before valid_until
+    result = verifier(key.public()).verify_raw(key.token(claims()), date(2026, 11, 22))
+    assert result.valid
+    assert "2026-11-23" in result.check("validity").message and "issued on 2026-11-23" in result.check(
+        "validity").detail
 
 
 # -- credits ---------------------------------------------------------------
@@ -229,11 +277,20 @@ def test_not_qualified_and_in_progress_do_not_claim_the_minimums(key):
         assert verifier(key.public()).verify_raw(key.token(claims(status=status, **low)), TODAY).valid
 
 
-def test_a_cycle_without_a_published_profile_fails_the_credits_check(key):
+def test_a_qualified_token_of_a_cycle_without_a_published_profile_fails_the_credits_check(key):
     number = CertificateNumber("654004", 8, 1, 1).compact
-    c = claims(number=number, cycle=8)
     status = MemoryStatus({number: [VersionState("current")]})
-    only_fails(verifier(key.public(), status=status).verify_raw(key.token(c), TODAY), "credits")
+    v = verifier(key.public(), status=status)
+    only_fails(v.verify_raw(key.token(claims(number=number, cycle=8)), TODAY), "credits")
+    # FORMATS.md holds the buckets to the profile only when the status says qualified
+    in_progress = v.verify_raw(key.token(claims(number=number, cycle=8, status=0)), TODAY)
+    assert in_progress.valid and list(in_progress.certificate["years"]) == ["1", "2", "3", "4", "5"]
+
+
+def test_years_of_another_count_fail_only_a_qualified_token(key):
+    c = claims(years=(9450,))
+    only_fails(verifier(key.public()).verify_raw(key.token(c), TODAY), "credits")
+    assert verifier(key.public()).verify_raw(key.token(replace(c, status=0)), TODAY).valid
 
 
 # -- hostile input ---------------------------------------------------------
