@@ -133,7 +133,7 @@ class Issuer:
         return summary
 
     def _refuse_early_final(self, options: IssueOptions) -> None:
-        review_opens = date(self.profile.last_year, 12, 1)
+        review_opens = self.profile.review_opens
         if options.final and (options.as_of or date.min) < review_opens:
             raise InputRefused(
                 f"终审结论（--final）须在周期最后一年 12 月（{review_opens} 起）作出；"

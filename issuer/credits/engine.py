@@ -164,8 +164,12 @@ def induction_tally(profile: RulesProfile, teacher: TeacherInput,
 def year_tallies(profile: RulesProfile, teacher: TeacherInput, credits: list[RecordCredit],
                  as_of: date | None) -> list[YearTally]:
     """Each cycle year's credits by completion date, against the yearly
-    minimums. A year not fully served owes nothing (prorate_full_years)."""
+    minimums. A year not fully served owes nothing (prorate_full_years). A
+    short year is "not-yet" while it is under way at `as_of`; from the final
+    review's opening, the cycle's last year is judged like the others."""
     served = set(full_years_served(profile, teacher.hired_on))
+    under_way = (lambda y: False) if as_of is None or as_of >= profile.review_opens else \
+        (lambda y: y >= as_of.year)
     out = []
     for year in profile.years:
         t = tally(c for c in credits if c.completed_on.year == year)
@@ -175,7 +179,7 @@ def year_tallies(profile: RulesProfile, teacher: TeacherInput, credits: list[Rec
         else:
             offset = profile.offset if profile.yearly.offset else None
             _, short = check_minimums(t, profile.yearly.minimums, offset)
-            if short and as_of is not None and year >= as_of.year:
+            if short and under_way(year):
                 status = "not-yet"
             else:
                 status = "short" if short else "met"

@@ -62,6 +62,15 @@ def test_as_of_same_year_is_not_yet():
     assert {y.year: y.status for y in s2.years}[2026] == "short"
 
 
+def test_from_the_final_review_the_last_year_is_judged_not_under_way():
+    # a final review on 2028-12-15 (DOMAIN.md: in December of the last year): 2028 is over for
+    # the cycle, so its shortfall is reported; the day before the review opens it is under way
+    recs = bucket_records("2028-03-01", county_professional=10)
+    assert _year(sheet(recs, as_of="2028-12-15"), 2028).status == "short"
+    assert _year(sheet(recs, as_of="2028-12-01"), 2028).status == "short"
+    assert _year(sheet(recs, as_of="2028-11-30"), 2028).status == "not-yet"
+
+
 def test_as_of_does_not_change_the_cycle_verdict():
     recs = bucket_records("2024-06-01", **MINIMAL)
     a, b = sheet(recs, as_of="2024-06-30"), sheet(recs)

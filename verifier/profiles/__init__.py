@@ -92,6 +92,12 @@ class RulesProfile:
     def cycle_end(self) -> date:
         return date(self.last_year, 12, 31)
 
+    @property
+    def review_opens(self) -> date:
+        """The final review is made in the cycle's last December (DOMAIN.md):
+        from then on no year of the cycle is still under way."""
+        return date(self.last_year, 12, 1)
+
     def public_dict(self) -> dict[str, Any]:
         """The published rules, as the API serves them: amounts as strings."""
         def amounts(d: dict) -> dict:
