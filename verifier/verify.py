@@ -247,31 +247,43 @@ def _credits(token: ParsedToken, profile: RulesProfile | None) -> Check:
 
 def _meets_profile(c, profile: RulesProfile) -> Check:
     buckets = bucket_amounts(c.credits)
-    _, unmet = check_minimums(buckets, profile.minimums, profile.offset)
-    if not unmet:
+    n = len(profile.years)
+    k, unmet = qualifying_share(c, profile)
+    if k == n:
         return Check("credits", True, "学分合计一致，达到本周期合格要求",
                      f"parts add up to {amount(buckets['total'])} and meet profile {profile.id}")
-    # A teacher who joined during the cycle owes prorated minimums, and the
-    # token does not say her years of service. Accept the largest share the
-    # totals meet, if the years agree with it: with k full years served she
-    # was hired in year n-k, so every earlier year shows no credits
-    # (pre-service records register nothing).
-    lj = profile.late_joiners
-    n = len(profile.years)
-    if lj is not None:
-        shares = [s for s in range(n - 1, lj.min_years - 1, -1)
-                  if not any(c.years[: n - s - 1])
-                  and not check_minimums(buckets, prorate(profile.minimums, s, n), profile.offset)[1]]
-        if shares:
-            k = shares[0]
-            return Check("credits", True, f"学分合计一致，达到周期内入职教师按 {k}/{n} 折算的合格要求",
-                         f"parts add up to {amount(buckets['total'])}; the full minimums of "
-                         f"{profile.id} are not met ({', '.join(unmet)}), the minimums prorated "
-                         f"for {k} of {n} years served (rule {lj.rule}) are; the token "
-                         "does not carry the years served")
+    if k:
+        return Check("credits", True, f"学分合计一致，达到周期内入职教师按 {k}/{n} 折算的合格要求",
+                     f"parts add up to {amount(buckets['total'])}; the full minimums of "
+                     f"{profile.id} are not met ({', '.join(unmet)}), the minimums prorated "
+                     f"for {k} of {n} years served (rule {profile.late_joiners.rule}) are; the token "
+                     "does not carry the years served")
     labels = "、".join(BUCKET_LABELS[b] for b in unmet)
     return Check("credits", False, f"证书标为合格，但学分未达到本周期要求：{labels}",
                  f"status says qualified but {', '.join(unmet)} below the minimums of {profile.id}")
+
+
+def qualifying_share(c, profile: RulesProfile) -> tuple[int, list[str]]:
+    """(k, unmet): the token's totals meet the minimums of k of the cycle's n
+    years (n: the full minimums; 0: none), and which full minimums they miss.
+
+    A teacher who joined during the cycle owes prorated minimums, and the
+    token does not say her years of service. The largest share the totals
+    meet is accepted if the years agree with it: with k full years served
+    she was hired in year n-k, so every earlier year shows no credits
+    (pre-service records register nothing)."""
+    buckets = bucket_amounts(c.credits)
+    _, unmet = check_minimums(buckets, profile.minimums, profile.offset)
+    n = len(profile.years)
+    if not unmet:
+        return n, []
+    lj = profile.late_joiners
+    if lj is not None:
+        for k in range(n - 1, lj.min_years - 1, -1):
+            if not any(c.years[: n - k - 1]) and \
+                    not check_minimums(buckets, prorate(profile.minimums, k, n), profile.offset)[1]:
+                return k, unmet
+    return 0, unmet
 
 
 def bucket_amounts(credits: tuple[int, ...]) -> dict[str, Decimal]:

@@ -53,6 +53,11 @@ def test_the_landing_page_says_genuine_and_shows_what_it_certifies(service):
         assert "✔ 证书真实有效" in html and "热依拉·阿不都热合曼" in html
         assert "654004-07-1-000001-4" in html and "90.00" in html and "霍尔果斯市教育局" in html
         assert html.count("✔") >= 7  # the banner and six checks
+        years = re.search(r'<table id="years">(.*?)</table>', html, re.S).group(1)
+        notes = re.findall(r"<tr><td>(20\d\d)</td><td[^>]*>[\d.]+</td><td>([^<]+)</td></tr>", years)
+        assert [y for y, _ in notes] == ["2024", "2025", "2026", "2027", "2028"]
+        assert {n for _, n in notes} <= {"合计达 18 学分", "低于年度 18 学分", "签发时年度未结束"}, notes
+        assert "年度要求：总学分 18" in html
 
 
 def test_a_tampered_token_says_not_valid_with_the_reason_first(service):

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from flask import Blueprint, render_template, request
 
 from verifier.numbers import CertificateNumber, NumberFormatError
-from verifier.profiles import ProfileError, profile_for_cycle
+from verifier.clock import CHINA
+from verifier.profiles import ProfileError, RulesProfile, profile_for_cycle
+from verifier.requirements import prorate
 from verifier.register import code_matches, mask_name, newest
 from verifier.token import from_base32, parse
-from verifier.verify import Result, format_failed
+from verifier.verify import Result, format_failed, qualifying_share
 from verifier.vocab import BUCKET_LABELS, BUCKETS
 
 from . import limiter
@@ -21,16 +24,81 @@ STATE_LABELS = {"current": "现行有效", "superseded": "已被新版本取代"
 
 
 def _page(result: Result, at, status: int = 200, **extra):
-    cert, minimums = result.certificate, {}
-    if cert:
-        try:
-            minimums = {b: f"{m:.2f}" for b, m in
-                        profile_for_cycle(cert["cycle"], cert["issuer"]["code"]).minimums.items()}
-        except ProfileError:
-            pass
-    rows = [(BUCKET_LABELS[b], cert["credits"][b], minimums.get(b, "—")) for b in BUCKETS] if cert else []
-    return render_template("verifier/result.html", result=result, cert=cert, rows=rows, at=at,
-                           **extra), status
+    cert = result.certificate
+    profile = _profile(cert)
+    share = _share(result, profile)
+    return render_template("verifier/result.html", result=result, cert=cert, at=at,
+                           rows=_credit_rows(cert, profile, share), years=_year_rows(result, profile, share),
+                           share=share, yearly_rule=_yearly_rule(profile), **extra), status
+
+
+def _yearly_rule(profile: RulesProfile | None) -> str:
+    if profile is None or profile.yearly is None:
+        return ""
+    return "年度要求：" + "，".join(f"{BUCKET_LABELS[b]} {_plain(v)}" for b, v in profile.yearly.minimums.items())
+
+
+def _plain(d: Decimal) -> str:
+    return format(d.normalize(), "f")
+
+
+def _profile(cert: dict | None) -> RulesProfile | None:
+    if not cert:
+        return None
+    try:
+        return profile_for_cycle(cert["cycle"], cert["issuer"]["code"])
+    except ProfileError:
+        return None
+
+
+def _share(result: Result, profile: RulesProfile | None) -> tuple[int, int] | None:
+    """(k, n) when a qualified late joiner's totals meet the minimums
+    prorated for k of the cycle's n years (the credits check's reading)."""
+    c = result.claims
+    if profile is None or c is None or c.status != 1:
+        return None
+    k, _ = qualifying_share(c, profile)
+    return (k, len(profile.years)) if 0 < k < len(profile.years) else None
+
+
+def _credit_rows(cert, profile, share) -> list[tuple[str, str, str]]:
+    """Each bucket, its amount and the minimum that applies to this
+    certificate (prorated for a late joiner whose totals meet only that)."""
+    if not cert:
+        return []
+    minimums = {}
+    if profile is not None:
+        minimums = prorate(profile.minimums, *share) if share else profile.minimums
+    return [(BUCKET_LABELS[b], cert["credits"][b], f"{minimums[b]:.2f}" if b in minimums else "—")
+            for b in BUCKETS]
+
+
+def _year_rows(result: Result, profile, share) -> list[tuple[str, str, str]]:
+    """Each year, its total and what can be said of it from the token, which
+    carries each year's total only (DOMAIN.md: a short year is reported on
+    the verifier page too): at or above the yearly total, below it, still
+    under way when this version was issued, or before a late joiner's
+    first full year."""
+    cert, c = result.certificate, result.claims
+    if not cert:
+        return []
+    minimum = profile.yearly.minimums.get("total") if profile and profile.yearly else None
+    issued = c.issued_at.astimezone(CHINA).date()
+    first_owed = len(c.years) - share[0] if share else 0
+    rows = []
+    for i, (year, total) in enumerate(cert["years"].items()):
+        if minimum is None:
+            note = ""
+        elif i < first_owed:
+            note = "不作要求（入职前或未满一年）"
+        elif Decimal(total) >= minimum:
+            note = f"合计达 {_plain(minimum)} 学分"
+        elif c.status == 0 and int(year) >= issued.year and issued < profile.review_opens:
+            note = "签发时年度未结束"
+        else:
+            note = f"低于年度 {_plain(minimum)} 学分"
+        rows.append((year, total, note))
+    return rows
 
 
 def _date_or_today():
