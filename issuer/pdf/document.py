@@ -19,7 +19,8 @@ from verifier.vocab import BUCKET_LABELS, BUCKETS
 
 from ..qr import verification_url
 
-YEAR_STATUS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "进行中"}
+# printed on a certificate that stays current until its totals change: "not yet" means at issue
+YEAR_STATUS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "签发时未结束"}
 STATE_LABELS = {"current": "现行有效", "superseded": "已被新版本取代", "revoked": "已撤销"}
 
 
