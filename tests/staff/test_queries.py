@@ -181,3 +181,17 @@ def test_write_xlsx_keeps_text_as_text_and_types_the_rest(tmp_path):
     assert ws["B2"].value == 12.5 and ws["B2"].number_format == "0.00"
     assert ws["C2"].value == datetime(2025, 6, 1) and ws["D2"].value == datetime(2025, 6, 1, 8, 30)  # Beijing
     assert ws["E2"].value == "001234" and ws["E3"].value == "7" and ws["B3"].value is None
+
+
+def test_outside_the_scope_is_the_apps_404_and_a_made_up_filter_its_400(app, region, numbers):  # noqa: F811
+    """The office's errors for a hand-made URL: the same pages as a wrong
+    address, never a 500 and never a hint that the teacher exists."""
+    reg = signed_in(app, region, "reg-a")
+    b_number = numbers[region.b[0]]
+    for path in (f"/office/teachers/{b_number}", f"/office/teachers/{b_number}.xlsx",
+                 f"/office/teachers?school={SCHOOL_B[0]}", f"/office/teachers.xlsx?school={SCHOOL_B[0]}",
+                 "/office/teachers/6540040710009991", "/office/no-such-page"):
+        r = reg.get(path)
+        assert r.status_code == 404 and "页面不存在" in r.get_data(as_text=True), path
+    for path in ("/office/teachers?short=nonsense", "/office/teachers.xlsx?short=nonsense"):
+        assert reg.get(path).status_code == 400, path

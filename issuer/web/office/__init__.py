@@ -9,18 +9,33 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
+from werkzeug import exceptions as http
 
 from ... import review as review_lib
 from ... import staff as staff_lib
 from ...db import read_session, write_session
-from ...errors import EcertError
+from ...errors import EcertError, InputRefused, NotFound
 from ...models import StaffAccount
 from ...passwords import SignInError, change
 from .. import limiter
 from ..context import engine, profile, settings  # noqa: F401  (the route modules import them from here)
 
 bp = Blueprint("office", __name__, url_prefix="/office")
+
+
+@bp.errorhandler(NotFound)
+def _outside_scope(_e):
+    """A teacher, school or job outside the account's scope is not there at
+    all: the app's own 404, as for a wrong address."""
+    return current_app.handle_http_exception(http.NotFound())
+
+
+@bp.errorhandler(InputRefused)
+def _refused(_e):
+    """A filter no form offers (a hand-made URL): the app's own 400."""
+    return current_app.handle_http_exception(http.BadRequest())
 
 
 def staff_required(permission: str | None = None):

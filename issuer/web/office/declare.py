@@ -7,12 +7,12 @@ import os
 import tempfile
 from pathlib import Path
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from werkzeug.utils import secure_filename
 
 from ... import review as review_lib
 from ...db import read_session, write_session
-from ...errors import EcertError, NotFound
+from ...errors import EcertError
 from ...importing.records import import_records
 from ...importing.report import ImportRefused
 from . import bp, engine, profile, staff_required
@@ -23,10 +23,8 @@ ALLOWED = (".csv", ".xlsx")
 @bp.route("/declare", methods=["GET", "POST"])
 @staff_required("declare")
 def declare():
-    try:  # an administrator declares for a school she names; a registrar for hers alone
-        school = g.scope.school_or_own(request.values.get("school", "").strip() or None)
-    except NotFound:
-        abort(404)
+    # an administrator declares for a school she names; a registrar for hers alone
+    school = g.scope.school_or_own(request.values.get("school", "").strip() or None)
     report, result, status = None, None, 200
     if request.method == "POST" and "file" in request.files:
         try:

@@ -11,7 +11,6 @@ from flask import abort, g, jsonify, redirect, render_template, request, url_for
 from ... import jobs as jobs_lib
 from ... import queries, tasks
 from ...db import read_session
-from ...errors import NotFound
 from . import NAV, bp, engine, settings, staff_required
 
 REFRESH_SECONDS = 2
@@ -33,17 +32,14 @@ def job_start():
     kind, school = request.form.get("kind", ""), request.form.get("school", "").strip() or None
     if kind not in jobs_lib.KINDS:
         abort(400)
-    try:
-        job_id = jobs_lib.start(engine(), settings(), g.scope, kind, school, tasks.enqueue)
-    except NotFound:
-        abort(404)
+    job_id = jobs_lib.start(engine(), settings(), g.scope, kind, school, tasks.enqueue)
     return redirect(url_for("office.job", job_id=job_id))
 
 
 @bp.get("/jobs/<int:job_id>")
 @staff_required("issue")
 def job(job_id: int):
-    info = _job_or_404(job_id)
+    info = _job(job_id)
     running = info["state"] in ("queued", "running")
     return render_template("office/jobs_detail.html", job=info, refresh=REFRESH_SECONDS if running else None,
                            pdf_dir=jobs_lib.pdf_dir(settings()), embedded=tasks.embedded())
@@ -52,17 +48,14 @@ def job(job_id: int):
 @bp.get("/jobs/<int:job_id>.json")
 @staff_required("issue")
 def job_json(job_id: int):
-    info = _job_or_404(job_id)
+    info = _job(job_id)
     info.pop("reasons")
     return jsonify(info)
 
 
-def _job_or_404(job_id: int) -> dict:
-    try:
-        with read_session(engine()) as s:
-            return jobs_lib.describe(jobs_lib.get(s, g.scope, job_id))
-    except NotFound:
-        abort(404)
+def _job(job_id: int) -> dict:
+    with read_session(engine()) as s:
+        return jobs_lib.describe(jobs_lib.get(s, g.scope, job_id))
 
 
 NAV.append(("office.jobs", "批量任务", "issue"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import tempfile
 from itertools import islice
 
-from flask import abort, g, render_template, request, send_file
+from flask import g, render_template, request, send_file
 
 from verifier.clock import CHINA, as_utc, today_in_china
 from verifier.vocab import BUCKET_LABELS, BUCKETS
@@ -15,7 +15,6 @@ from verifier.vocab import BUCKET_LABELS, BUCKETS
 from ... import queries as q
 from ...credits.sheet import amount
 from ...db import read_session
-from ...errors import InputRefused, NotFound
 from . import NAV, bp, engine, profile, staff_required
 
 PAGE = 100
@@ -57,13 +56,7 @@ def teachers():
         if school is None and g.scope.school_code is None:  # the region's staff first choose a school
             rows = None
         else:
-            try:
-                stream = q.school_rows(s, prof, g.scope, school=_bound(school), short=short,
-                                       as_of=today_in_china())
-            except NotFound:
-                abort(404)
-            except InputRefused:
-                abort(400)
+            stream = q.school_rows(s, prof, g.scope, school=_bound(school), short=short, as_of=today_in_china())
             rows = list(islice(stream, page * PAGE, (page + 1) * PAGE + 1))
     return render_template("office/teachers.html", rows=rows and rows[:PAGE], more=bool(rows) and len(rows) > PAGE,
                            page=page, landing=rows is None,
@@ -79,13 +72,7 @@ def teachers_xlsx():
     everything the account can see."""
     school, short = _filters()
     with read_session(engine()) as s:
-        try:
-            stream = q.school_rows(s, profile(), g.scope, school=_bound(school), short=short,
-                                   as_of=today_in_china())
-        except NotFound:
-            abort(404)
-        except InputRefused:
-            abort(400)
+        stream = q.school_rows(s, profile(), g.scope, school=_bound(school), short=short, as_of=today_in_china())
         name = "-".join(p for p in ("teachers", g.scope.school_code or school, short) if p)
         return _xlsx([q.school_table(stream)], f"{name}-{today_in_china()}.xlsx")
 
@@ -110,10 +97,7 @@ def teacher_xlsx(number: str):
 def _teacher_detail(number: str):
     """A teacher of the staff member's scope, by certificate number; 404 otherwise."""
     with read_session(engine()) as s:
-        try:
-            return q.teacher_detail(s, profile(), g.scope, number, as_of=today_in_china())
-        except NotFound:
-            abort(404)
+        return q.teacher_detail(s, profile(), g.scope, number, as_of=today_in_china())
 
 
 def _xlsx(tables, download_name: str):

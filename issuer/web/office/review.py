@@ -61,10 +61,7 @@ def review_school(code: str):
     if request.form.get("confirm", "").strip() != code:
         flash(f"请在确认框中输入学校代码 {code}，以认定该校全部待认定记录")
         return redirect(url_for("office.review_queue", school=code))
-    try:
-        with write_session(engine()) as s:
-            n = review_lib.recognise_school(s, g.scope, code)
-    except NotFound:
-        abort(404)
+    with write_session(engine()) as s:
+        n = review_lib.recognise_school(s, g.scope, code)
     flash(f"已认定学校 {code} 的全部 {n} 条待认定记录")
     return redirect(url_for("office.review_queue", school=code))
