@@ -23,7 +23,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -37,14 +37,11 @@ from verifier.profiles import RulesProfile, load_profile
 
 from .config import Settings
 from .credits import ledger
-from .credits.engine import compute_sheet
-from .credits.ledger import Holder, holders_query
-from .credits.sheet import CreditSheet
 from .db import read_session, write_session
 from .errors import EcertError, InputRefused, NotFound
 from .issuance import IssueOptions, Issuer, IssueSummary
 from .keystore import Keystore
-from .models import Certificate, Job, Registration, School, Teacher, TrainingRecord
+from .models import Certificate, Job, Registration, School, Teacher
 from .pdf import batch as pdf_batch
 from .pdf import fonts as fontlib
 from .staff import Scope
@@ -237,12 +234,7 @@ def _in_scope(s: Session, kind: str, profile: RulesProfile, school: str | None) 
         if school:
             q = q.where(Teacher.school_code == school)
     else:
-        q = (select(Certificate.number)
-             .where(Certificate.state == "current", Certificate.cycle == profile.cycle,
-                    Certificate.bureau_code == profile.issuer_code).order_by(Certificate.number))
-        if school:
-            q = (q.join(Registration, Registration.number == Certificate.number)
-                 .join(Teacher, Teacher.id == Registration.teacher_id).where(Teacher.school_code == school))
+        q = pdf_batch.current_in_scope(select(Certificate.number), profile, school).order_by(Certificate.number)
     return list(s.scalars(q))
 
 
@@ -279,7 +271,7 @@ class _ChunkIssuer(Issuer):
         self._refuse_early_final(options)
         with read_session(self.engine) as s:
             signer = self.keystore.signer(s, self.profile.issuer_code)
-            chunk = _sheets(s, self.profile, numbers, options.as_of)
+            chunk = ledger.sheets_of(s, self.profile, numbers, options.as_of)
         summary = IssueSummary()
         with write_session(self.engine) as s:
             if chunk:
@@ -287,19 +279,6 @@ class _ChunkIssuer(Issuer):
             record(s, {"issued": summary.issued, "reissued": summary.reissued,
                        "unchanged": summary.unchanged, "refused": [list(r) for r in summary.refused]})
         return summary
-
-
-def _sheets(s: Session, profile: RulesProfile, numbers: list[str], as_of: date | None
-            ) -> list[tuple[Holder, CreditSheet]]:
-    """The chunk's teachers' sheets, as ledger.sheet_for makes each, with
-    their records read in one query rather than one a teacher."""
-    holders = [Holder(*r) for r in s.execute(holders_query(profile).where(Registration.number.in_(numbers))
-                                             .order_by(Teacher.id))]
-    records: dict[int, list] = defaultdict(list)
-    for row in s.execute(ledger._records(profile).where(
-            TrainingRecord.teacher_id.in_([h.teacher_id for h in holders]))):
-        records[row[0]].append(ledger._record_input(row))
-    return [(h, compute_sheet(profile, h.engine_input(), records[h.teacher_id], as_of)) for h in holders]
 
 
 # -- rendering -------------------------------------------------------------

@@ -2,6 +2,7 @@
 cycle in one streaming pass."""
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -88,6 +89,20 @@ def sheet_for(session: Session, holder: Holder, profile: RulesProfile,
               as_of: date | None = None) -> CreditSheet:
     rows = session.execute(_records(profile).where(TrainingRecord.teacher_id == holder.teacher_id))
     return compute_sheet(profile, holder.engine_input(), map(_record_input, rows), as_of)
+
+
+def sheets_of(session: Session, profile: RulesProfile, numbers: list[str],
+              as_of: date | None = None) -> list[tuple[Holder, CreditSheet]]:
+    """The sheets of the teachers registered under `numbers`, in teacher
+    order, as sheet_for makes each, with their records read in one query
+    rather than one a teacher (a batch job's chunk)."""
+    holders = [Holder(*r) for r in session.execute(
+        holders_query(profile).where(Registration.number.in_(numbers)).order_by(Teacher.id))]
+    records: dict[int, list] = defaultdict(list)
+    for row in session.execute(_records(profile).where(
+            TrainingRecord.teacher_id.in_([h.teacher_id for h in holders]))):
+        records[row[0]].append(_record_input(row))
+    return [(h, compute_sheet(profile, h.engine_input(), records[h.teacher_id], as_of)) for h in holders]
 
 
 def all_sheets(session: Session, profile: RulesProfile, *, school: str | None = None,

@@ -60,7 +60,8 @@ def style_digest(font_cache: Path) -> str:
     return render.style_digest(fontlib.prepare(font_cache).digest)
 
 
-def _in_scope(q, profile: RulesProfile, school: str | None):
+def current_in_scope(q, profile: RulesProfile, school: str | None):
+    """q narrowed to the cycle's current certificates, of one school if given."""
     q = q.where(Certificate.state == "current", Certificate.cycle == profile.cycle,
                 Certificate.bureau_code == profile.issuer_code)
     if school:
@@ -71,13 +72,13 @@ def _in_scope(q, profile: RulesProfile, school: str | None):
 
 def current_certificates(engine: Engine, profile: RulesProfile, school: str | None) -> Iterator[Certificate]:
     with read_session(engine) as session:
-        q = _in_scope(select(Certificate), profile, school).order_by(Certificate.number)
+        q = current_in_scope(select(Certificate), profile, school).order_by(Certificate.number)
         yield from session.scalars(q, execution_options={"yield_per": 1000})
 
 
 def count_current(engine: Engine, profile: RulesProfile, school: str | None) -> int:
     with read_session(engine) as session:
-        return session.scalar(_in_scope(select(func.count()).select_from(Certificate), profile, school))
+        return session.scalar(current_in_scope(select(func.count()).select_from(Certificate), profile, school))
 
 
 class BatchRenderer:
