@@ -37,8 +37,12 @@ def make_engine(url: str, **kwargs) -> Engine:
     except ArgumentError:
         raise ConfigError(f"DATABASE_URL 无法解析：{url!r}",
                           "DATABASE_URL is not a database URL (sqlite:///PATH or postgresql://...)") from None
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
+    if backend != "postgresql":  # the only two the schema and its tests run on
+        raise ConfigError(f"不支持的数据库：{backend}（DATABASE_URL 只能是 SQLite 或 PostgreSQL）",
+                          f"DATABASE_URL names {backend}; use sqlite:///PATH or postgresql://...")
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 

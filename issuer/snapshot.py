@@ -32,6 +32,7 @@ def build_snapshot(session: Session, bureau: str) -> dict:
 def write_snapshot(snapshot: dict, signer: Signer, path: Path) -> None:
     doc = {"format": SNAPSHOT_FORMAT, "kid": signer.kid_text,
            "signature": b64u(signer.sign_bytes(canonical(snapshot))), "snapshot": snapshot}
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     os.replace(tmp, path)

@@ -47,6 +47,23 @@ def token_from_bytes(data: bytes, name: str = "file") -> bytes:
     return token_from_text(text)
 
 
+FILE_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".txt")
+
+
+def names_a_missing_file(value: str) -> bool:
+    """INPUT that can only be meant as a file's path (a certificate's or a
+    picture's name, or a relative or absolute path that is no URL) and is
+    not there: worth saying so rather than reading it as a token."""
+    v = value.strip()
+    if not v or "\n" in v or "://" in v or "/V/" in v.upper():
+        return False
+    looks_like_path = v.lower().endswith(FILE_SUFFIXES) or v.startswith(("/", "./", "../", "~"))
+    try:
+        return looks_like_path and not Path(v).expanduser().exists()
+    except OSError:
+        return False
+
+
 def token_from_input(value: str) -> bytes:
     """The CLI's INPUT: a path to a file if one exists there, else text."""
     path = Path(value)

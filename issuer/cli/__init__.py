@@ -63,6 +63,20 @@ class Context:
             raise ConfigError(f"找不到适用的学分规则：{e}", str(e)) from None
 
 
+def known_school(ctx: Context, code: str | None) -> str | None:
+    """--school as given, once the roster is known to have it: else a
+    clerk's typo would read as a school with nothing to do."""
+    if code is None:
+        return None
+    from ..db import read_session
+    from ..errors import NotFound
+    from ..models import School
+    with read_session(ctx.engine()) as session:
+        if session.get(School, code) is None:
+            raise NotFound(f"名册中没有学校代码为 {code} 的学校", f"no school with code {code!r} in the roster")
+    return code
+
+
 class Main(click.Group):
     def invoke(self, ctx: click.Context):
         try:
@@ -76,6 +90,12 @@ class Main(click.Group):
                 from .show import print_refusal
                 print_refusal(err, e)
             ctx.exit(e.exit_code)
+        except OSError as e:  # a file or folder that cannot be read or written: say which, no traceback
+            err = console(stderr=True)
+            where = f"{e.filename}：" if e.filename else ""
+            err.print(f"[bold red]错误：[/]无法读写文件 {where}{e.strerror or e}")
+            err.print(f"[dim]{type(e).__name__}: {e}[/]")
+            ctx.exit(1)
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})

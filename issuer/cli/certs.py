@@ -10,6 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from verifier.clock import CHINA
+from verifier.inputs import names_a_missing_file
 from verifier.keyset import KeySet, KeySetError
 from verifier.status import DatabaseStatus, SnapshotError, SnapshotStatus
 from verifier.verify import Verifier
@@ -20,7 +21,7 @@ from ..errors import ConfigError, EcertError, InputRefused
 from ..issuance import IssueOptions, Issuer
 from ..register import history, latest, revoke as revoke_certificate, show_json
 from ..snapshot import build_snapshot, write_snapshot
-from . import Context, console, cycle_option, main, today_in_china
+from . import Context, console, cycle_option, known_school, main, today_in_china
 from .show import print_history, print_issue_summary, print_keys, print_verification
 
 pass_context = click.make_pass_decorator(Context)
@@ -75,6 +76,7 @@ def keys_jwks(ctx: Context, output: Path | None) -> None:
     """公钥集（JWKS）· the public key set as a JWKS, for verifiers."""
     text = json.dumps(KeySet.from_database(ctx.engine()).to_jwks(), ensure_ascii=False, indent=2)
     if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text + "\n", encoding="utf-8")
         console().print(f"公钥集已写入 {output}")
     else:
@@ -118,7 +120,7 @@ def issue(ctx: Context, cycle: int | None, school: str | None, teacher: str | No
     """批量签发或重新签发证书 · issue or reissue the certificates of every teacher in scope."""
     profile = ctx.profile(cycle)
     options = IssueOptions(final=final, as_of=as_of.date() if as_of else today_in_china(),
-                           school=school, teacher=teacher)
+                           school=known_school(ctx, school), teacher=teacher)
     issuer = Issuer(ctx.engine(), profile, ctx.keystore(), ctx.settings.base_url, ctx.settings.actor)
     total = issuer.count(options)
     columns = (TextColumn("签发证书"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -177,6 +179,9 @@ def revoke(ctx: Context, number: str, reason: str) -> None:
 def verify(ctx: Context, input_: str, at, as_json: bool, offline: bool, jwks: Path | None,
            status_file: Path | None) -> None:
     """查验证书 · verify INPUT: a token, a verification URL, a PDF or a QR image."""
+    if names_a_missing_file(input_):
+        raise InputRefused(f"找不到文件：{input_}", f"{input_}: no such file (INPUT may be a token, a URL, "
+                           "or the path of a PDF or an image)")
     verifier = _offline_verifier(jwks, status_file) if offline else _online_verifier(ctx)
     try:
         result = verifier.verify_input(input_, at.date() if at else None)

@@ -41,8 +41,11 @@ def _run_import(ctx: Context, report: Path | None, work: Callable) -> None:
             result = work(session)
     except ImportRefused as e:
         if report:
-            e.write_csv(report)
-            e.detail += f"; full report written to {report}"
+            try:
+                e.write_csv(report)
+                e.detail += f"; full report written to {report}"
+            except OSError as failed:  # the refusal itself must still reach the clerk
+                e.detail += f"; the report could not be written to {report}: {failed.strerror}"
         raise
     print_import_result(console(), result)
 

@@ -12,7 +12,7 @@ from ..pdf.document import view
 from ..pdf.fonts import prepare
 from ..pdf.render import Renderer
 from ..register import latest
-from . import Context, console, cycle_option, main
+from . import Context, console, cycle_option, known_school, main
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -47,6 +47,7 @@ def pdf(ctx: Context, number: str, output: Path) -> None:
 def render(ctx: Context, cycle: int | None, school: str | None, out_dir: Path, workers: int) -> None:
     """批量生成 PDF 证书，内容未变的跳过 · render every current certificate in scope."""
     profile = ctx.profile(cycle)
+    school = known_school(ctx, school)
     batch = BatchRenderer(profile, ctx.settings.base_url, font_cache(ctx), out_dir, workers)
     total = count_current(ctx.engine(), profile, school)
     columns = (TextColumn("生成 PDF"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -35,6 +35,7 @@ class ImportRefused(InputRefused):
         self.errors = errors
 
     def write_csv(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f)
             w.writerow(["行 row", "列 column", "值 value", "问题", "problem"])

@@ -199,7 +199,8 @@ def test_verify_exit_codes_and_hostile_input(keyed, bureau):
 
 
 def test_issue_for_one_school_only(keyed, bureau, db):
-    assert "签发 0" in keyed("issue", "--school", "9999999999").stdout
+    unknown = keyed("issue", "--school", "9999999999", check=False)  # a typo, not an empty school
+    assert unknown.returncode == 3 and "没有学校代码为 9999999999" in unknown.stderr
     assert "签发 3" in keyed("issue", "--school", "6540040001").stdout
     with db.connect() as c:
         assert c.scalar(select(func.count()).select_from(Certificate)) == 3
