@@ -71,7 +71,8 @@ def test_hours(raw, expected):
 
 
 @pytest.mark.parametrize("raw, fragment", [("0", "大于 0"), ("-4", "大于 0"), ("2.345", "两位小数"),
-                                           ("abc", "数字"), ("NaN", "大于 0")])
+                                           ("abc", "数字"), ("NaN", "应为数字"), ("Infinity", "应为数字"),
+                                           ("-inf", "应为数字")])
 def test_bad_hours(raw, fragment):
     with pytest.raises(f.FieldError) as e:
         f.hours(raw)

@@ -121,8 +121,10 @@ def hours(value: object) -> Decimal:
     try:
         d = Decimal(s)
     except InvalidOperation:
-        raise FieldError("学时应为数字", "hours must be a number") from None
-    if not d.is_finite() or d <= 0:
+        d = Decimal("NaN")
+    if not d.is_finite():  # Decimal reads "NaN" and "Infinity" as numbers
+        raise FieldError("学时应为数字", "hours must be a number")
+    if d <= 0:
         raise FieldError("学时必须大于 0", "hours must be > 0")
     if d > 10000:
         raise FieldError("学时过大（超过 10000）", "hours over 10000")
