@@ -91,9 +91,15 @@ def resolve_school(session: Session, scope: Scope, school: str | None) -> str | 
     """The school a query is bounded to. A registrar naming another school,
     or anyone naming a school that does not exist, finds nothing."""
     school = scope.school_or_own((school or "").strip() or None)
-    if school is not None and session.get(School, school) is None:
-        raise NotFound(f"没有这所学校：{school}", f"no school {school!r}")
+    if school is not None:
+        require_school(session, school)
     return school
+
+
+def require_school(session: Session, code: str) -> None:
+    """NotFound unless the roster has a school under `code`."""
+    if session.get(School, code) is None:
+        raise NotFound(f"名册中没有学校代码为 {code} 的学校", f"no school with code {code!r} in the roster")
 
 
 def schools(session: Session, scope: Scope) -> list[tuple[str, str, int]]:

@@ -69,11 +69,9 @@ def known_school(ctx: Context, code: str | None) -> str | None:
     if code is None:
         return None
     from ..db import read_session
-    from ..errors import NotFound
-    from ..models import School
+    from ..queries import require_school
     with read_session(ctx.engine()) as session:
-        if session.get(School, code) is None:
-            raise NotFound(f"名册中没有学校代码为 {code} 的学校", f"no school with code {code!r} in the roster")
+        require_school(session, code)
     return code
 
 
