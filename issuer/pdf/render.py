@@ -26,6 +26,7 @@ from xml.etree import ElementTree
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from verifier.inputs import TOKEN_ATTACHMENT
+from verifier.vocab import BUCKET_LABELS, BUCKETS
 
 from . import fonts as fontlib
 from .document import CertificateView
@@ -42,6 +43,7 @@ class Renderer:
         self.env = Environment(loader=FileSystemLoader(templates), autoescape=select_autoescape(["html"]),
                                undefined=StrictUndefined)
         self.env.filters["figures"] = figures
+        self.env.filters["label"] = label
         self.template = self.env.get_template(TEMPLATE)
         self.font_config = FontConfiguration()
         css = _font_faces(self.fonts) + (templates / STYLESHEET).read_text(encoding="utf-8")
@@ -128,6 +130,23 @@ def figures(value: object, width: int = FIGURE_WIDTH) -> str:
     text = str(value)
     used = 2 if text == "—" else len(text)
     return FIGURE_SPACE * max(0, width - used) + text
+
+
+IDEOGRAPHIC_SPACE = "\u3000"  # as wide as a Chinese character
+LABEL_WIDTH = max(len(BUCKET_LABELS[b]) for b in BUCKETS)
+
+
+def label(value: str, width: int = LABEL_WIDTH) -> str:
+    """A table's first column padded with ideographic spaces to one width.
+
+    WeasyPrint 70 draws a tab 1.024 times as wide as Pango laid it out: its
+    empty-glyph advance skips the 1000/1024 scaling its other glyphs get. So
+    the text after a tab lands 2.4 % of the tab's width too far right, and
+    rows whose first cell differs in width lose their columns' alignment
+    (0.2 pt per character: 选修 stood 1.6 pt right of 州级及以上·公共课). With
+    every first cell as wide, every first tab is as wide too, and so is the
+    error. Every character of the labels is one em, ·  too."""
+    return value + IDEOGRAPHIC_SPACE * max(0, width - len(value))
 
 
 def _box_by_id(root, element_id: str):

@@ -240,6 +240,18 @@ def test_the_bold_cut_holds_the_templates_bold_vocabulary():
     assert len([c for c in chars if "\u4e00" <= c <= "\u9fff"]) < 600  # a closed vocabulary, not the table
 
 
+def test_the_credit_tables_columns_line_up(issued, tmp_path):
+    """The status column of the credit table starts at one x on every row
+    (within 0.3 pt), whatever the width of the row's label (render.label)."""
+    out = subprocess.run(["pdftotext", "-bbox", str(_pdf(issued, tmp_path)), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    words = [(float(x), w) for x, w in re.findall(r'xMin="([\d.]+)"[^>]*>([^<]+)<', out)]
+    credits = words[next(i for i, (_, w) in enumerate(words) if w == "学分认定"):
+                    next(i for i, (_, w) in enumerate(words) if w == "年度学分")]
+    marks = [x for x, w in credits if w in ("达标", "未达")]  # the last column: each row's status
+    assert len(marks) == 11 and max(marks) - min(marks) < 0.3, marks
+
+
 def test_figures_pad_numbers_to_line_up_on_the_right():
     assert figures("3.72") == "\u2007\u2007" + "3.72"
     assert figures("120.16") == "120.16"
