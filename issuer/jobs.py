@@ -41,8 +41,9 @@ from .db import read_session, write_session
 from .errors import EcertError, InputRefused, NotFound
 from .issuance import IssueOptions, Issuer, IssueSummary
 from .keystore import Keystore
-from .models import Certificate, Job, Registration, School, Teacher
+from .models import Certificate, Job, Registration, Teacher
 from .pdf import batch as pdf_batch
+from .queries import require_school
 from .pdf import fonts as fontlib
 from .staff import Scope
 
@@ -78,8 +79,8 @@ def start(engine: Engine, settings: Settings, scope: Scope, kind: str, school: s
     school = scope.school_or_own(school)
     profile = load_profile(settings.profile_id)
     with write_session(engine) as s:
-        if school and s.get(School, school) is None:
-            raise NotFound("没有这所学校", f"no school {school!r}")
+        if school:
+            require_school(s, school)
         job = Job(kind=kind, school_code=school, state="queued", total=0, done=0, result="", error="",
                   started_by=scope.actor,
                   params=json.dumps({"profile": profile.id, "as_of": today_in_china().isoformat(),

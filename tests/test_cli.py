@@ -58,6 +58,8 @@ def test_credits_by_printed_number_shows_the_sheet_in_chinese(run_ecert, loaded)
     out = run_ecert("credits", "654004-07-1-000001-4").stdout
     assert "阿依古丽·买买提" in out and "**************" + loaded[-4:] in out
     assert loaded not in out  # the full ID number is never printed
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in "654004-07-1-000001-4")  # an IME's full-width mode
+    assert "阿依古丽·买买提" in run_ecert("credits", full_width).stdout
     assert "州级及以上·公共课" in out and "10.75" in out and "尚未达到" in out
 
 

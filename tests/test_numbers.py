@@ -29,7 +29,9 @@ def test_printed_form_and_parse_round_trip():
     ("6540040710001235", "expected 6"),
     ("654004071000123", "16 characters"),
     ("65400407100012A6", "15 digits"),
-    ("\u00b2540040710001236", "check character"),  # a superscript two reads as 2 (NFKC)
+    ("\u00b2540040710001236", "15 digits"),     # a superscript two: isdigit(), but not 0-9
+    ("\u2465540040710001236", "15 digits"),     # a circled six is not a full-width digit either
+    ("654004071000123\u2169", "check character"),  # Roman numeral ten is not X
     ("\u0666540040710001236", "15 digits"),     # an Arabic-Indic six
 ])
 def test_a_wrong_number_is_refused_with_the_reason(text, fragment):
@@ -50,3 +52,4 @@ def test_masking_keeps_only_the_last_four():
 def test_full_width_digits_and_dashes_are_the_same_number():
     # what a Chinese input method types in full-width mode
     assert CertificateNumber.parse("６５４００４－０７－１－０００１２３－６").compact == "6540040710001236"
+    assert CertificateNumber.parse("６５４００４　０７　１　０００１２３　６").compact == "6540040710001236"

@@ -11,7 +11,7 @@ from itertools import groupby
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from verifier.numbers import CertificateNumber, NumberFormatError
+from verifier.numbers import CertificateNumber, NumberFormatError, half_width
 from verifier.profiles import RulesProfile
 
 from ..errors import InputRefused, NotFound
@@ -63,7 +63,7 @@ def find_holder(session: Session, ref: str, profile: RulesProfile) -> Holder:
     """A registered teacher by certificate number or national ID number.
     A malformed reference is refused before any lookup."""
     ref = ref.strip()
-    compact = ref.replace("-", "").replace(" ", "").upper()
+    compact = half_width(ref).replace("-", "").replace(" ", "").upper()
     stmt = holders_query(profile)
     if len(compact) == 16:
         try:

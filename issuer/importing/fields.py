@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from verifier.numbers import ascii_digits, mod11_2
+from verifier.numbers import ascii_digits, half_width, mod11_2
 
 
 class FieldError(ValueError):
@@ -71,7 +71,7 @@ def id_number(value: object) -> str:
         raise FieldError("身份证号被存为数字，末尾几位已丢失：请将该列设为“文本”格式后重新填写",
                          "the ID number was stored as a number and lost its last digits; "
                          "format the column as text")
-    s = unicodedata.normalize("NFKC", text(value, max_len=30, what="身份证号")).upper().replace(" ", "")
+    s = half_width(text(value, max_len=30, what="身份证号")).upper().replace(" ", "")
     if len(s) != 18:
         raise FieldError(f"身份证号应为 18 位，实为 {len(s)} 位", f"an ID number has 18 characters, got {len(s)}")
     if not ascii_digits(s[:17]) or not (ascii_digits(s[17]) or s[17] == "X"):
@@ -134,7 +134,7 @@ def hours(value: object) -> Decimal:
 
 
 def year(value: object) -> int:
-    s = unicodedata.normalize("NFKC", text(_cell_str(value), max_len=10, what="年度")).removesuffix("年")
+    s = half_width(text(_cell_str(value), max_len=10, what="年度")).removesuffix("年")
     if not ascii_digits(s) or not 2000 <= int(s) <= 2100:
         raise FieldError("年度应为四位年份，如 2025", "year must be a 4-digit year such as 2025")
     return int(s)
