@@ -112,7 +112,8 @@ def from_base32(text: str) -> bytes:
     if len(text) > MAX_TOKEN_CHARS:
         raise TokenError("查验码过长，不是本系统签发的证书", f"token of {len(text)} characters "
                          f"exceeds the {MAX_TOKEN_CHARS} limit")
-    t = text.strip().upper()
+    t = text.strip()
+    t = t.upper() if t.isascii() else t  # "ı".upper() is "I": only ASCII may change case
     if not t or not BASE32_RE.fullmatch(t):
         bad = next((c for c in t if not ("A" <= c <= "Z" or "2" <= c <= "7")), "")
         raise TokenError("证书数据含有非法字符，可能被截断或篡改",
@@ -194,24 +195,18 @@ def parse(raw: bytes) -> ParsedToken:
     return ParsedToken(raw, kid, claims, msg[0], msg[2], msg[3])
 
 
+# One certificate, one token: cbor2 reads past bytes after the first item and
+# accepts longer forms of an integer, so each part must be exactly what
+# re-encoding what was read gives (FORMATS.md: integers in the shortest form;
+# a map holds no key twice). The issuer signs this form.
+
 def _require_canonical(raw: bytes, obj: cbor2.CBORTag) -> None:
-    """One certificate, one token: cbor2 reads past bytes after the first
-    item and accepts longer forms of an integer, so each part must be
-    exactly what re-encoding what was read gives (FORMATS.md: integers in
-    the shortest form; a map has no key twice). The issuer signs this form."""
     again = cbor2.dumps(obj)
     if again != raw:
         if raw.startswith(again):
             raise TokenError("证书数据末尾有多余内容，可能被改动",
                              f"{len(raw) - len(again)} bytes follow the COSE_Sign1 structure")
         raise TokenError("证书签名结构不是规范编码", "COSE_Sign1 is not in the shortest CBOR form")
-    protected, _, payload, _ = obj.value
-    if cbor2.dumps(cbor2.loads(protected)) != protected:
-        raise TokenError("证书签名头不是规范编码", "protected header is not in the shortest CBOR form")
-    if cbor2.dumps(cbor2.loads(payload)) != payload:
-        raise TokenError("证书内容不是规范编码",
-                         "claims are not in the shortest CBOR form (a longer integer form, a key twice, "
-                         "or bytes after the map)")
 
 
 def _protected_kid(protected: bytes) -> bytes:
@@ -221,6 +216,8 @@ def _protected_kid(protected: bytes) -> bytes:
         raise TokenError("证书签名头无法解码", "protected header is not CBOR") from None
     if not isinstance(header, dict) or set(header) != {HDR_ALG, HDR_KID}:
         raise TokenError("证书签名头不符合规范", "protected header must hold exactly alg (1) and kid (4)")
+    if cbor2.dumps(header) != protected:
+        raise TokenError("证书签名头不是规范编码", "protected header is not in the shortest CBOR form")
     if header[HDR_ALG] != ALG_EDDSA:
         raise TokenError("证书签名算法不是 EdDSA", f"alg is {header[HDR_ALG]!r}, expected -8 (EdDSA)")
     kid = header[HDR_KID]
@@ -253,6 +250,10 @@ def _claims(payload: bytes) -> Claims:
             ok = isinstance(v, str)
         if not ok:
             raise TokenError("证书内容项类型不正确", f"claim {name} ({k}) has the wrong type")
+    if cbor2.dumps(m) != payload:
+        raise TokenError("证书内容不是规范编码",
+                         "claims are not in the shortest CBOR form (a longer integer form, a key twice, "
+                         "or bytes after the map)")
     claims = Claims(issuer=m[1], number=m[2], expires=m[4], issued=m[6], version=m[-1], holder=m[-2],
                     id_masked=m[-3], cycle=m[-4], school=m[-5], credits=tuple(m[-6]),
                     years=tuple(m[-7]), status=m[-8])

@@ -118,6 +118,16 @@ def test_well_signed_claims_in_a_non_canonical_form_fail_the_format_check(key, r
     assert failing(result) == list(CHECKS) and why in result.check("format").detail
 
 
+def test_a_protected_header_in_a_longer_form_fails_the_format_check(key):
+    # alg -8 written in two bytes (0x38 0x07) instead of one (0x27), signed over as written
+    protected = b"\xa2\x01\x38\x07\x04\x48" + key.kid
+    payload = cbor2.dumps(claims().to_cbor_map())
+    signature = key.private.sign(cbor2.dumps(["Signature1", protected, b"", payload]))
+    raw = cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, signature]))
+    result = verifier(key.public()).verify_raw(raw, TODAY)
+    assert failing(result) == list(CHECKS) and "protected header" in result.check("format").detail
+
+
 def test_one_certificate_has_one_token_text(key):
     # a name whose token is not a multiple of 5 bytes: its last base32 character has unused bits
     raw = next(r for n in range(2, 8) if len(r := key.token(claims(holder="热" * n))) % 5)
@@ -129,6 +139,10 @@ def test_one_certificate_has_one_token_text(key):
     other = text[:-1] + alphabet[alphabet.index(text[-1]) ^ 1]
     spare = verifier(key.public()).verify_input(other, TODAY)
     assert failing(spare) == list(CHECKS) and "unused bits" in spare.check("format").detail
+    # "ı".upper() == "I" and "ſ".upper() == "S": no other spelling through Unicode case mapping
+    i = next(n for n, ch in enumerate(text) if ch in "IS")
+    dotless = text[:i] + {"I": "\u0131", "S": "\u017f"}[text[i]] + text[i + 1:]
+    assert failing(verifier(key.public()).verify_input(dotless, TODAY)) == list(CHECKS)
 
 
 def test_extra_header_parameters_fail_the_format_check(key):
