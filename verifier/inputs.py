@@ -57,9 +57,9 @@ def names_a_missing_file(value: str) -> bool:
     v = value.strip()
     if not v or "\n" in v or "://" in v or "/V/" in v.upper():
         return False
-    looks_like_path = v.lower().endswith(FILE_SUFFIXES) or v.startswith(("/", "./", "../", "~"))
+    looks_like_path = v.lower().endswith(FILE_SUFFIXES) or v.startswith(("/", "./", "../"))
     try:
-        return looks_like_path and not Path(v).expanduser().exists()
+        return looks_like_path and not Path(v).exists()
     except OSError:
         return False
 

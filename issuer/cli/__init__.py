@@ -90,7 +90,9 @@ class Main(click.Group):
             ctx.exit(e.exit_code)
         except OSError as e:  # a file or folder that cannot be read or written: say which, no traceback
             err = console(stderr=True)
-            where = f"{e.filename}：" if e.filename else ""
+            # os.replace names the temporary file first and the target second
+            name = e.filename2 or e.filename
+            where = f"{name}：" if name else ""
             err.print(f"[bold red]错误：[/]无法读写文件 {where}{e.strerror or e}")
             err.print(f"[dim]{type(e).__name__}: {e}[/]")
             ctx.exit(1)

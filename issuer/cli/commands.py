@@ -45,7 +45,7 @@ def _run_import(ctx: Context, report: Path | None, work: Callable) -> None:
                 e.write_csv(report)
                 e.detail += f"; full report written to {report}"
             except OSError as failed:  # the refusal itself must still reach the clerk
-                e.detail += f"; the report could not be written to {report}: {failed.strerror}"
+                e.detail += f"; the report could not be written to {report}: {failed.strerror or failed}"
         raise
     print_import_result(console(), result)
 

@@ -13,6 +13,7 @@ import zxingcpp
 from verifier.clock import CHINA
 from verifier.numbers import CertificateNumber
 from verifier.profiles import RulesProfile
+from verifier.requirements import yearly_rule_text
 from verifier.token import STATUS_LABELS, from_base32, parse
 from verifier.verify import amount, bucket_amounts
 from verifier.vocab import BUCKET_LABELS, BUCKETS
@@ -90,7 +91,7 @@ def view(cert, profile: RulesProfile, base_url: str) -> CertificateView:
         cycle_years=f"{profile.first_year}—{profile.last_year}",
         buckets=tuple(_bucket_row(b, amounts[b], minimums.get(b)) for b in BUCKETS),
         years=tuple(_year_row(y) for y in summary["years"]),
-        yearly_rule=_yearly_rule(profile),
+        yearly_rule=yearly_rule_text(profile),
         verdict=STATUS_LABELS[claims.status], status=claims.status,
         issued_on=claims.issued_at.astimezone(CHINA).date().isoformat(),
         valid_until=claims.valid_until.isoformat(), url=url,
@@ -108,12 +109,6 @@ def _year_row(y: dict) -> YearRow:
                    YEAR_STATUS.get(y["status"], y["status"]))
 
 
-def _yearly_rule(profile: RulesProfile) -> str:
-    if profile.yearly is None:
-        return ""
-    m = profile.yearly.minimums
-    parts = [f"{BUCKET_LABELS[b]} {amount(v)}" for b, v in m.items()]
-    return "年度原则要求：" + "，".join(parts)
 
 
 def qr_modules(url: str) -> tuple[tuple[bool, ...], ...]:

@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, request
 from verifier.numbers import CertificateNumber, NumberFormatError
 from verifier.clock import CHINA
 from verifier.profiles import ProfileError, RulesProfile, profile_for_cycle
-from verifier.requirements import prorate
+from verifier.requirements import prorate, yearly_rule_text
 from verifier.register import code_matches, mask_name, newest
 from verifier.token import from_base32, parse
 from verifier.verify import Result, format_failed, qualifying_share
@@ -29,13 +29,16 @@ def _page(result: Result, at, status: int = 200, **extra):
     share = _share(result, profile)
     return render_template("verifier/result.html", result=result, cert=cert, at=at,
                            rows=_credit_rows(cert, profile, share), years=_year_rows(result, profile, share),
-                           share=share, yearly_rule=_yearly_rule(profile), **extra), status
+                           share=share, yearly_rule=yearly_rule_text(profile) if profile else "",
+                           before_issue=_before_issue(result, at), **extra), status
 
 
-def _yearly_rule(profile: RulesProfile | None) -> str:
-    if profile is None or profile.yearly is None:
-        return ""
-    return "年度要求：" + "，".join(f"{BUCKET_LABELS[b]} {_plain(v)}" for b, v in profile.yearly.minimums.items())
+def _before_issue(result: Result, at) -> str | None:
+    """This version's issue day when the date asked is before it (still
+    within validity by FORMATS.md, but worth saying beside the verdict)."""
+    c = result.claims
+    issued = c.issued_at.astimezone(CHINA).date() if c else None
+    return issued.isoformat() if issued and at < issued else None
 
 
 def _plain(d: Decimal) -> str:
@@ -55,7 +58,7 @@ def _share(result: Result, profile: RulesProfile | None) -> tuple[int, int] | No
     """(k, n) when a qualified late joiner's totals meet the minimums
     prorated for k of the cycle's n years (the credits check's reading)."""
     c = result.claims
-    if profile is None or c is None or c.status != 1:
+    if profile is None or c is None or c.status != 1 or not result.check("credits").ok:
         return None
     k, _ = qualifying_share(c, profile)
     return (k, len(profile.years)) if 0 < k < len(profile.years) else None
@@ -77,20 +80,26 @@ def _year_rows(result: Result, profile, share) -> list[tuple[str, str, str]]:
     """Each year, its total and what can be said of it from the token, which
     carries each year's total only (DOMAIN.md: a short year is reported on
     the verifier page too): at or above the yearly total, below it, still
-    under way when this version was issued, or before a late joiner's
-    first full year."""
+    under way when this version was issued (the token's issue day stands
+    for the sheet's as-of day, which it does not carry), before a
+    qualified late joiner's first full year, or without any credits before
+    the first year that has some (a late joiner's years before her hire
+    owe nothing, and the token does not say when she was hired)."""
     cert, c = result.certificate, result.claims
     if not cert:
         return []
     minimum = profile.yearly.minimums.get("total") if profile and profile.yearly else None
     issued = c.issued_at.astimezone(CHINA).date()
     first_owed = len(c.years) - share[0] if share else 0
+    first_credited = next((i for i, v in enumerate(c.years) if v), len(c.years))
     rows = []
     for i, (year, total) in enumerate(cert["years"].items()):
         if minimum is None:
             note = ""
         elif i < first_owed:
             note = "不作要求（入职前或未满一年）"
+        elif i < first_credited:
+            note = "无学分记录"
         elif Decimal(total) >= minimum:
             note = f"合计达 {_plain(minimum)} 学分"
         elif c.status == 0 and int(year) >= issued.year and issued < profile.review_opens:
