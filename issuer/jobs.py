@@ -43,8 +43,8 @@ from .issuance import IssueOptions, Issuer, IssueSummary
 from .keystore import Keystore
 from .models import Certificate, Job, Registration, Teacher
 from .pdf import batch as pdf_batch
-from .queries import require_school
 from .pdf import fonts as fontlib
+from .queries import require_school
 from .staff import Scope
 
 log = logging.getLogger(__name__)

@@ -49,6 +49,12 @@ class Result:
     def claims(self):
         return self._token.claims if self._token else None
 
+    @property
+    def profile(self) -> RulesProfile | None:
+        """The published rules of the token's cycle, if any (None when the
+        format check failed)."""
+        return self._profile
+
     @cached_property
     def certificate(self) -> dict | None:
         return _certificate(self._token, self._profile) if self._token else None

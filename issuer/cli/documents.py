@@ -32,6 +32,7 @@ def pdf(ctx: Context, number: str, output: Path) -> None:
     with read_session(ctx.engine()) as session:
         cert = latest(session, number)
     data = Renderer(font_cache(ctx)).render(view(cert, profile, ctx.settings.base_url))
+    output.parent.mkdir(parents=True, exist_ok=True)  # `-o out/a.pdf` makes out/
     write_atomically(output, data)
     console().print(f"已生成 {output}（{len(data) // 1024} KB，第 {cert.version} 版）")
 

@@ -168,8 +168,7 @@ def year_tallies(profile: RulesProfile, teacher: TeacherInput, credits: list[Rec
     short year is "not-yet" while it is under way at `as_of`; from the final
     review's opening, the cycle's last year is judged like the others."""
     served = set(full_years_served(profile, teacher.hired_on))
-    under_way = (lambda y: False) if as_of is None or as_of >= profile.review_opens else \
-        (lambda y: y >= as_of.year)
+    all_judged = as_of is None or as_of >= profile.review_opens
     out = []
     for year in profile.years:
         t = tally(c for c in credits if c.completed_on.year == year)
@@ -179,7 +178,7 @@ def year_tallies(profile: RulesProfile, teacher: TeacherInput, credits: list[Rec
         else:
             offset = profile.offset if profile.yearly.offset else None
             _, short = check_minimums(t, profile.yearly.minimums, offset)
-            if short and under_way(year):
+            if short and not all_judged and year >= as_of.year:
                 status = "not-yet"
             else:
                 status = "short" if short else "met"

@@ -193,7 +193,6 @@ def _render_one(job: Job) -> str | None:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)  # `ecert pdf -o out/a.pdf` makes out/
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)

@@ -109,8 +109,6 @@ def _year_row(y: dict) -> YearRow:
                    YEAR_STATUS.get(y["status"], y["status"]))
 
 
-
-
 def qr_modules(url: str) -> tuple[tuple[bool, ...], ...]:
     """The QR code's dark modules, row by row, without the quiet zone:
     level M; an upper-case URL gets alphanumeric mode and the smallest

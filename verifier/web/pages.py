@@ -24,8 +24,7 @@ STATE_LABELS = {"current": "现行有效", "superseded": "已被新版本取代"
 
 
 def _page(result: Result, at, status: int = 200, **extra):
-    cert = result.certificate
-    profile = _profile(cert)
+    cert, profile = result.certificate, result.profile
     share = _share(result, profile)
     return render_template("verifier/result.html", result=result, cert=cert, at=at,
                            rows=_credit_rows(cert, profile, share), years=_year_rows(result, profile, share),
@@ -43,15 +42,6 @@ def _before_issue(result: Result, at) -> str | None:
 
 def _plain(d: Decimal) -> str:
     return format(d.normalize(), "f")
-
-
-def _profile(cert: dict | None) -> RulesProfile | None:
-    if not cert:
-        return None
-    try:
-        return profile_for_cycle(cert["cycle"], cert["issuer"]["code"])
-    except ProfileError:
-        return None
 
 
 def _share(result: Result, profile: RulesProfile | None) -> tuple[int, int] | None:
