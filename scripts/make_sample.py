@@ -16,8 +16,20 @@ qualified under the rules of DOMAIN.md and the rest short in one bucket or
 another. Same arguments, same bytes: everything comes from one
 random.Random(seed) and is iterated in a fixed order; no clock, no hashing.
 
+The data stand as of a cut-off day, `until` (default 2026-06-30): the
+import refuses a record completed after today (China time), and credits
+count only up to the as-of day, so a sample must lie wholly in the past to
+stay importable on any later day. Nobody is hired after `until`, no record
+is completed after it, and only the cycle years up to its year have
+approved projects (a project of that year still running at `until` is
+listed, but nobody has completed it yet). Each teacher still plans for the
+whole cycle's minimums (her late-joiner share of them), but only what she
+could complete by `until` is there: the qualified share is the one as of
+that day.
+
     python scripts/make_sample.py [--out sample] [--teachers N] [--schools N]
                                   [--seed S] [--records-per-teacher R]
+                                  [--until YYYY-MM-DD]
 
 Standard library only; importable (`generate()`), and fast enough for
 10 000 teachers × 30 records in a few seconds.
@@ -39,6 +51,7 @@ from verifier.numbers import mod11_2  # noqa: E402  (needs ROOT on sys.path)
 
 DEFAULT_OUT = ROOT / "sample"
 DEFAULT_RECORDS_PER_TEACHER = 22.0
+DEFAULT_UNTIL = date(2026, 6, 30)  # the data's cut-off: nothing completed or hired after it
 YEARS = (2024, 2025, 2026, 2027, 2028)
 CYCLE_START = date(2024, 1, 1).toordinal()
 CYCLE_END = date(2028, 12, 31).toordinal()
@@ -309,23 +322,43 @@ def _title(rng: random.Random, age: int) -> str:
                       else ("一级教师", "高级教师"))
 
 
-def make_teachers(rng: random.Random, count: int, schools: list[School]) -> list[Teacher]:
+HIRE_YEAR_WEIGHTS = (26, 26, 22, 18, 8)  # of those hired during the cycle, by year
+
+
+def _hire_in_cycle(rng: random.Random, last: int) -> int:
+    """A hire date from 2024-01-02 to `last`: the year by HIRE_YEAR_WEIGHTS,
+    the day as _hire_date has it; a day after `last` is drawn again (those
+    teachers are not hired yet), and after a few vain tries any day will do."""
+    years = [y for y in YEARS if date(y, 1, 1).toordinal() <= last]
+    weights = HIRE_YEAR_WEIGHTS[:len(years)]
+    for _ in range(24):
+        year = rng.choices(years, weights=weights)[0]
+        hired = max(_hire_date(rng, year), CYCLE_START + 1)
+        if hired <= last:
+            return hired
+    return rng.randint(CYCLE_START + 1, last)
+
+
+def make_teachers(rng: random.Random, count: int, schools: list[School],
+                  until: int = DEFAULT_UNTIL.toordinal()) -> list[Teacher]:
+    """`until` (a date ordinal): nobody is hired after it."""
     cum, total = [], 0
     for s in schools:
         total += s.size
         cum.append(total)
     taken: set[str] = set()
     teachers = []
-    last_hire = date(2028, 6, 30).toordinal()
+    last_hire = min(date(2028, 6, 30).toordinal(), until)
+    hiring = last_hire > CYCLE_START  # anyone can have been hired during the cycle
     for _ in range(count):
         school = rng.choices(schools, cum_weights=cum)[0]
         stage = rng.choice(school.stages)
         gender = "女" if rng.random() < FEMALE_SHARE[stage] else "男"
         minority = rng.random() < MINORITY_SHARE
         name = minority_name(rng, gender) if minority else han_name(rng, gender)
-        if rng.random() < 0.08:  # hired during the cycle
-            year = rng.choices(YEARS, weights=(26, 26, 22, 18, 8))[0]
-            hired = min(max(_hire_date(rng, year), CYCLE_START + 1), last_hire)
+        if rng.random() < 0.08 and hiring:  # hired during the cycle
+            hired = _hire_in_cycle(rng, last_hire)
+            year = date.fromordinal(hired).year
             age_at_hire = rng.choice((22, 22, 23, 23, 24, 25, 26, 28, 31))
             born_year = min(max(year - age_at_hire, 1962), 2002)
         else:
@@ -416,6 +449,11 @@ INDUCTION = (
     ("跟岗研修", "集中", 40, (10, 8), (12, 20), False),
     ("秋季网络研修", "网络", 50, (9, 1), (12, 31), False),
 )
+# A school's own sessions each year (term, last day): a small school three,
+# a larger one four; two in the spring term, so that a sample cut off in
+# mid-year still offers enough school-based credits.
+SCHOOL_SESSIONS = {False: (("春季", (4, 30)), ("春季", (7, 5)), ("秋季", (12, 31))),
+                   True: (("春季", (4, 30)), ("春季", (7, 5)), ("秋季", (11, 20)), ("秋季", (12, 31)))}
 SCHOOL_TOPICS = ("大单元教学设计", "作业设计与评价", "课堂观察与评课议课", "集体备课与教材研讨", "课题研究方法",
                  "家校协同育人", "国家通用语言文字规范书写", "青蓝工程师徒结对", "整本书阅读教学", "跨学科主题学习",
                  "信息技术与学科教学融合", "学校文化建设", "课后服务课程建设", "学生心理健康辅导", "教学反思与叙事")
@@ -475,7 +513,8 @@ def _code(counters: dict[str, int], rng: random.Random, prefix: str, year: int) 
     return f"{key}-{counters[key]:04d}"
 
 
-def make_projects(rng: random.Random, schools: list[School]) -> list[Project]:
+def make_projects(rng: random.Random, schools: list[School], years: tuple[int, ...] = YEARS) -> list[Project]:
+    """The approved projects of the cycle years `years`."""
     projects: list[Project] = []
     counters: dict[str, int] = {}
 
@@ -485,7 +524,7 @@ def make_projects(rng: random.Random, schools: list[School]) -> list[Project]:
         projects.append(Project(len(projects), code, name, level, category, mode, hours10, year,
                                 approved, bucket, stages, school, *when))
 
-    for year in YEARS:
+    for year in years:
         for (level, category, mode, template, stages, bucket, count), approved in (
                 [(c, True) for c in CATALOGUE] + [(c, False) for c in UNREGISTERED]):
             subjects = rng.sample(SUBJECTS, count) if "{s}" in template else [""] * count
@@ -504,13 +543,12 @@ def make_projects(rng: random.Random, schools: list[School]) -> list[Project]:
     for school in schools:
         topics = (KINDER_TOPICS if school.stages == (K,) else
                   VOCATIONAL_TOPICS + SCHOOL_TOPICS[:5] if school.stages == (V,) else SCHOOL_TOPICS)
-        per_year = 2 if school.size < 45 else 3
-        for year in YEARS:
-            terms = ["春季", "秋季"] + (["秋季"] if per_year == 3 else [])
-            for n, (term, topic) in enumerate(zip(terms, rng.sample(topics, per_year)), start=1):
+        sessions = SCHOOL_SESSIONS[school.size >= 45]
+        for year in years:
+            for n, ((term, last), topic) in enumerate(zip(sessions, rng.sample(topics, len(sessions))), start=1):
                 kind = "园本研修" if school.stages == (K,) else "校本研修"
                 name = f"{school.name}{year}年{term}学期{kind}：{topic}"
-                end = _ord(year, (7, 5) if term == "春季" else (12, 31))
+                end = _ord(year, last)
                 add(f"XB-{school.code}-{year}-{n:02d}", name, "校级", "校本", "校本",
                     rng.choice(HOURS["校本"]), year, "sb", school.stages, school.index,
                     (end - rng.randint(18, 30), end, False), rng.random() >= 0.025)
@@ -527,9 +565,14 @@ GRADE_CUM = (3, 73, 93, 100)
 
 
 class Pools:
-    """Projects by planning bucket and stage, and school projects by school."""
+    """Projects by planning bucket and stage, and school projects by school:
+    only those anyone can have completed by `until` (a date ordinal), i.e.
+    begun by then, and if everyone completes on the last day, ended by then."""
 
-    def __init__(self, projects: list[Project], schools: list[School]):
+    def __init__(self, projects: list[Project], schools: list[School],
+                 until: int = DEFAULT_UNTIL.toordinal()):
+        self.until = until
+        projects = [p for p in projects if p.start <= until and (not p.fixed or p.end <= until)]
         self.by_bucket: dict[tuple[str, str], list[Project]] = {}
         for b in ("pp", "pf", "cp", "cf", "dg", "el", "ind"):
             for st in ALL:
@@ -551,10 +594,12 @@ class Pools:
 
 def _full_years_share(t: Teacher) -> float:
     """The share of the cycle's requirements the engine asks of this teacher
-    (prorate_full_years): full cycle years served ÷ 5."""
+    (prorate_full_years): full cycle years served ÷ 5, at least one year
+    (min_years). It does not depend on `until`: the verdict is against the
+    whole cycle."""
     if not t.new:
         return 1.0
-    return sum(1 for y in YEARS if t.hired <= date(y, 1, 1).toordinal()) / len(YEARS)
+    return max(sum(1 for y in YEARS if t.hired <= date(y, 1, 1).toordinal()), 1) / len(YEARS)
 
 
 class Planner:
@@ -581,7 +626,11 @@ class Planner:
         return None
 
     def when(self, p: Project, last: int | None = None) -> int | None:
-        lo, hi = max(p.start, self.t.hired), p.end if last is None else min(p.end, last)
+        """A completion day: within the project, from the hire date, and not
+        after `last` nor the pools' cut-off."""
+        lo, hi = max(p.start, self.t.hired), min(p.end, self.pools.until)
+        if last is not None:
+            hi = min(hi, last)
         if p.fixed:
             return p.end if lo <= p.end <= hi else None
         return self.rng.randint(lo, hi) if lo <= hi else None
@@ -704,19 +753,23 @@ def _write(path: Path, header: tuple[str, ...], rows) -> int:
 
 
 def generate(out_dir: Path, *, teachers: int = 2400, schools: int = 36, seed: int = 7,
-             records_per_teacher: float | None = None) -> dict[str, int]:
-    """Write roster.csv, projects.csv and records.csv into out_dir; return
-    the number of data rows of each."""
+             records_per_teacher: float | None = None, until: date = DEFAULT_UNTIL) -> dict[str, int]:
+    """Write roster.csv, projects.csv and records.csv into out_dir, as of
+    `until` (nothing completed or hired after it); return the number of data
+    rows of each."""
     if teachers < 1 or schools < 1:
         raise ValueError(f"need at least one teacher and one school, got {teachers} and {schools}")
+    if until < date(YEARS[0], 1, 1):
+        raise ValueError(f"until must be in the cycle ({YEARS[0]}–{YEARS[-1]}) or later, got {until}")
+    last = until.toordinal()
     per_teacher = DEFAULT_RECORDS_PER_TEACHER if records_per_teacher is None else float(records_per_teacher)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     school_list = make_schools(rng, schools)
-    project_list = make_projects(rng, school_list)
-    teacher_list = make_teachers(rng, teachers, school_list)
-    pools = Pools(project_list, school_list)
+    project_list = make_projects(rng, school_list, tuple(y for y in YEARS if y <= until.year))
+    teacher_list = make_teachers(rng, teachers, school_list, last)
+    pools = Pools(project_list, school_list, last)
 
     day: dict[int, str] = {}
 
@@ -744,6 +797,13 @@ def generate(out_dir: Path, *, teachers: int = 2400, schools: int = 36, seed: in
     return counts
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Write deterministic sample import files (roster, projects, records).")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
@@ -752,9 +812,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--records-per-teacher", type=float, default=None,
                     help=f"average records per teacher (default {DEFAULT_RECORDS_PER_TEACHER:g})")
+    ap.add_argument("--until", type=_iso_date, default=DEFAULT_UNTIL, metavar="YYYY-MM-DD",
+                    help=f"cut-off: nothing completed or hired after it (default {DEFAULT_UNTIL})")
     args = ap.parse_args(argv)
     counts = generate(args.out, teachers=args.teachers, schools=args.schools, seed=args.seed,
-                      records_per_teacher=args.records_per_teacher)
+                      records_per_teacher=args.records_per_teacher, until=args.until)
     for name, n in counts.items():
         path = Path(args.out) / name
         print(f"{path}: {n} rows, {path.stat().st_size} bytes")

@@ -1,6 +1,8 @@
 """The sample data set: reproducible from its script, and importable."""
 from __future__ import annotations
 
+import csv
+from datetime import date
 from pathlib import Path
 
 from issuer.credits.ledger import all_sheets
@@ -8,7 +10,7 @@ from issuer.db import read_session, write_session
 from issuer.importing.projects import import_projects
 from issuer.importing.records import import_records
 from issuer.importing.roster import import_roster
-from scripts.make_sample import generate
+from scripts.make_sample import DEFAULT_UNTIL, generate
 from verifier.profiles import load_profile
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample"
@@ -31,3 +33,25 @@ def test_a_generated_set_imports_cleanly_and_has_both_verdicts(engine, tmp_path)
     with read_session(engine) as s:
         verdicts = [sheet.qualified for _, sheet in all_sheets(s, profile)]
     assert len(verdicts) == 150 and any(verdicts) and not all(verdicts)
+
+
+def _latest(folder: Path) -> tuple[date, date]:
+    """The latest 完成日期 of records.csv and 入职日期 of roster.csv."""
+    def column(name: str, header: str) -> list[date]:
+        with (folder / name).open(encoding="utf-8", newline="") as f:
+            return [date.fromisoformat(row[header]) for row in csv.DictReader(f)]
+    return max(column("records.csv", "完成日期")), max(column("roster.csv", "入职日期"))
+
+
+def test_nothing_is_completed_or_hired_after_the_cut_off(tmp_path):
+    until = date(2025, 3, 31)
+    counts = generate(tmp_path, teachers=200, until=until)
+    assert counts["records.csv"] > 0
+    completed, hired = _latest(tmp_path)
+    assert completed <= until and hired <= until
+    with (tmp_path / "projects.csv").open(encoding="utf-8", newline="") as f:
+        assert {row["年度"] for row in csv.DictReader(f)} == {"2024", "2025"}
+    # the committed sample stands as of the default cut-off
+    assert DEFAULT_UNTIL == date(2026, 6, 30)
+    completed, hired = _latest(SAMPLE)
+    assert completed <= DEFAULT_UNTIL and hired <= DEFAULT_UNTIL
