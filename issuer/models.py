@@ -5,7 +5,7 @@ create_all: a change here needs a new revision in issuer/migrations.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text,
@@ -14,10 +14,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from verifier import schema
+from verifier.clock import now_utc
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return now_utc()
 
 
 class ExactDecimal(TypeDecorator):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,27 @@ def run_ecert(db_url, tmp_path, monkeypatch):
 def files(tmp_path):
     from tests.builders import Files
     return Files(tmp_path / "in")
+
+
+class Clock:
+    """The project's "now" moved to another moment (verifier.clock._now, the
+    one source of now and today), still running: records dated in 2028, a
+    final review, a date past validity can then be tried as they will happen."""
+
+    def __init__(self, monkeypatch) -> None:
+        self._monkeypatch = monkeypatch
+
+    def move_to(self, when: date | datetime | str) -> None:
+        """A day (10:00 China time) or an aware moment."""
+        import verifier.clock as clock
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when) if "T" in when else date.fromisoformat(when)
+        if not isinstance(when, datetime):
+            when = datetime.combine(when, time(10, 0), clock.CHINA)
+        offset = when - datetime.now(timezone.utc)
+        self._monkeypatch.setattr(clock, "_now", lambda: datetime.now(timezone.utc) + offset)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    return Clock(monkeypatch)

@@ -13,7 +13,7 @@ from tests.builders import (PROJECT_HEADER, RECORD_HEADER, ROSTER_HEADER, id_num
                             record_row, teacher_row)
 
 SHEET_KEYS = ["certificate_number", "cycle", "profile", "buckets", "offset_used", "years",
-              "qualified", "unmet", "records"]
+              "qualified", "unmet", "records", "as_of"]
 BUCKET_KEYS = ["prefecture_public", "prefecture_professional", "prefecture", "county_public",
                "county_professional", "county", "digital", "required", "elective", "school_based", "total"]
 

@@ -160,6 +160,19 @@ def test_records_naming_unknown_teacher_or_project_are_refused_whole(engine, fil
     assert count(engine, TrainingRecord) == 0
 
 
+def test_a_completion_date_after_today_is_refused_with_its_row_and_nothing_stored(engine, files):
+    from verifier.clock import today_in_china
+    a = _setup_projects_and_teacher(engine, files)
+    tomorrow = (today_in_china() + __import__("datetime").timedelta(days=1)).isoformat()
+    path = files.csv("rec.csv", RECORD_HEADER, [
+        record_row(a, "HEGS-2025-01", done=today_in_china().isoformat()),  # today is allowed
+        record_row(a, "XJ-2024-01", done=tomorrow)])
+    e = refused(engine, import_records, path)
+    assert [(err.row, err.column) for err in e.errors] == [(3, "完成日期")]
+    assert "晚于今天" in e.errors[0].message and tomorrow in e.errors[0].message
+    assert count(engine, TrainingRecord) == 0
+
+
 def test_projects_validate_enumerations_hours_and_duplicates(engine, files):
     path = files.csv("p.csv", PROJECT_HEADER, [
         project_row("A-1", level="省部级"), project_row("A-2", hours="0"),

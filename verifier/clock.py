@@ -1,5 +1,11 @@
 """Time as the formats mean it: dates and end-of-day in China time; stored
-timestamps in UTC."""
+timestamps in UTC.
+
+Every "now" and "today" of the project comes from `_now`, so that tests can
+move the whole project to another day (tests/conftest.py's `clock`) and
+check what only happens later in a cycle: records dated before a final
+review, a certificate past its validity. Nothing else replaces it.
+"""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -8,12 +14,16 @@ from zoneinfo import ZoneInfo
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
-def now_utc() -> datetime:
+def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def now_utc() -> datetime:
+    return _now()
+
+
 def today_in_china() -> date:
-    return datetime.now(CHINA).date()
+    return _now().astimezone(CHINA).date()
 
 
 def as_utc(t: datetime | None) -> datetime | None:

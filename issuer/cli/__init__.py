@@ -3,27 +3,20 @@ from __future__ import annotations
 
 import sys
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
 
+from verifier.clock import CHINA, today_in_china  # noqa: F401  (the subcommands' today)
 from verifier.profiles import ProfileError, RulesProfile, load_profile, profile_for_cycle
 
 from ..config import Settings, load_settings
 from ..db import ensure_ready, make_engine
-from ..errors import ConfigError, EcertError
-
-CHINA = ZoneInfo("Asia/Shanghai")
-
+from ..errors import ConfigError, EcertError, InputRefused
 
 def console(stderr: bool = False) -> Console:
     # Wide enough for the tables when output goes to a file or a pipe.
     return Console(stderr=stderr, width=None if sys.stdout.isatty() else 140, highlight=False)
-
-
-def today_in_china() -> date:
-    return datetime.now(CHINA).date()
 
 
 class Context:
@@ -73,6 +66,24 @@ def known_school(ctx: Context, code: str | None) -> str | None:
     with read_session(ctx.engine()) as session:
         require_school(session, code)
     return code
+
+
+def as_of_date(value: datetime | None) -> date:
+    """--as-of: default today (China time); a day after today is refused, as
+    a completion date after today is (FORMATS.md: no credit from the future)."""
+    today = today_in_china()
+    if value is None:
+        return today
+    if value.date() > today:
+        raise InputRefused(f"--as-of {value.date()} 晚于今天（{today}，北京时间）：不能按未来日期计算学分或签发证书",
+                           f"--as-of {value.date()} is after today ({today}, China time)")
+    return value.date()
+
+
+as_of_option = click.option(
+    "--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+    help="按此日期计算：只计此日及以前完成的记录（默认今天，北京时间；不得晚于今天）/ "
+         "count records completed on or before this date (default today, China time).")
 
 
 class Main(click.Group):

@@ -21,7 +21,7 @@ from ..errors import ConfigError, EcertError, InputRefused
 from ..issuance import IssueOptions, Issuer
 from ..register import history, latest, revoke as revoke_certificate, show_json
 from ..snapshot import build_snapshot, write_snapshot
-from . import Context, console, cycle_option, known_school, main, today_in_china
+from . import Context, as_of_date, as_of_option, console, cycle_option, known_school, main
 from .show import print_history, print_issue_summary, print_keys, print_verification
 
 pass_context = click.make_pass_decorator(Context)
@@ -113,13 +113,13 @@ def _moment(text: str) -> datetime:
 @click.option("--school", help="只签发该学校代码的教师 / only this school.")
 @click.option("--teacher", help="只签发一名教师（证书编号或身份证号），可用于撤销后重新签发 / one teacher.")
 @click.option("--final", is_flag=True, help="终审：合格者有效期延至 2029-12-31 / the final review.")
-@click.option("--as-of", type=date_type, default=None, help="学分计算日期（默认今天，北京时间）/ as of this date.")
+@as_of_option
 @pass_context
 def issue(ctx: Context, cycle: int | None, school: str | None, teacher: str | None, final: bool,
           as_of) -> None:
     """批量签发或重新签发证书 · issue or reissue the certificates of every teacher in scope."""
     profile = ctx.profile(cycle)
-    options = IssueOptions(final=final, as_of=as_of.date() if as_of else today_in_china(),
+    options = IssueOptions(final=final, as_of=as_of_date(as_of),
                            school=known_school(ctx, school), teacher=teacher)
     issuer = Issuer(ctx.engine(), profile, ctx.keystore(), ctx.settings.base_url, ctx.settings.actor)
     total = issuer.count(options)

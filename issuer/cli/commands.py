@@ -13,7 +13,7 @@ from ..importing.projects import import_projects
 from ..importing.records import import_records
 from ..importing.report import ImportRefused
 from ..importing.roster import import_roster
-from . import Context, console, cycle_option, main, today_in_china
+from . import Context, as_of_date, as_of_option, console, cycle_option, main, today_in_china
 from .show import print_import_result, print_sheet, print_summary, summarise
 
 pass_context = click.make_pass_decorator(Context)
@@ -98,15 +98,14 @@ def records_import(ctx: Context, file: Path, report: Path | None) -> None:
 @click.argument("teacher")
 @cycle_option
 @click.option("--json", "as_json", is_flag=True, help="输出 FORMATS.md 的 JSON / the JSON of FORMATS.md.")
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="按此日期判断哪些年度尚未结束 / which years are still under way (default today, China time).")
+@as_of_option
 @pass_context
 def credits(ctx: Context, teacher: str, cycle: int | None, as_json: bool, as_of) -> None:
     """学分表 · the credit sheet of TEACHER (certificate number or ID number)."""
     profile = ctx.profile(cycle)
     with read_session(ctx.engine()) as session:
         holder = find_holder(session, teacher, profile)
-        sheet = sheet_for(session, holder, profile, as_of.date() if as_of else today_in_china())
+        sheet = sheet_for(session, holder, profile, as_of_date(as_of))
     if as_json:
         click.echo(json.dumps(sheet.to_json_dict(), ensure_ascii=False, indent=2))
     else:

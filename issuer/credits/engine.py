@@ -190,9 +190,11 @@ def year_tallies(profile: RulesProfile, teacher: TeacherInput, credits: list[Rec
 
 def compute_sheet(profile: RulesProfile, teacher: TeacherInput, records: Iterable[RecordInput],
                   as_of: date | None = None) -> CreditSheet:
-    """The credit sheet of one teacher in one cycle. `as_of` only tells which
+    """The credit sheet of one teacher in one cycle as of a day: only records
+    completed on or before `as_of` count (FORMATS.md), and it tells which
     years are still under way; the verdict is always against the cycle."""
-    ordered = sorted(records, key=lambda r: (r.completed_on, r.project_code))
+    ordered = sorted((r for r in records if as_of is None or r.completed_on <= as_of),
+                     key=lambda r: (r.completed_on, r.project_code))
     credits = [credit_record(profile, r, teacher.hired_on) for r in ordered]
     buckets = tally(credits)
     minimums, notes = effective_minimums(profile, teacher)
@@ -209,7 +211,8 @@ def compute_sheet(profile: RulesProfile, teacher: TeacherInput, records: Iterabl
         certificate_number=teacher.certificate_number, cycle=profile.cycle,
         profile_id=profile.id, buckets=buckets, minimums=minimums,
         offset_used=offset_used, years=tuple(years), qualified=not unmet,
-        unmet=tuple(unmet), records=tuple(credits), induction=induction, notes=tuple(notes))
+        unmet=tuple(unmet), records=tuple(credits), induction=induction, notes=tuple(notes),
+        as_of=as_of)
 
 
 def _induction_note(profile: RulesProfile, ind: InductionTally) -> str:

@@ -91,9 +91,10 @@ class CreditSheet:
     records: tuple[RecordCredit, ...]
     induction: InductionTally | None
     notes: tuple[str, ...]
+    as_of: date | None = None  # records completed after it were not counted
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Exactly the "Credit sheet" shape of FORMATS.md."""
+        """The "Credit sheet" shape of FORMATS.md, and the as-of day last."""
         return {
             "certificate_number": self.certificate_number,
             "cycle": self.cycle,
@@ -106,4 +107,5 @@ class CreditSheet:
             "records": [{"project_code": r.project_code, "basic": amount(r.basic),
                          "reward": amount(r.reward), "credits": amount(r.credits),
                          "why": r.why} for r in self.records],
+            "as_of": self.as_of.isoformat() if self.as_of else None,  # added: the day counted to
         }

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from verifier.clock import today_in_china
 from verifier.numbers import ascii_digits, half_width, mod11_2
 
 
@@ -82,7 +83,7 @@ def id_number(value: object) -> str:
     except ValueError:
         raise FieldError(f"身份证号中的出生日期 {s[6:14]} 不是有效日期",
                          f"the birth date {s[6:14]} in the ID number is not a date") from None
-    if born.year < 1900 or born > date.today():
+    if born.year < 1900 or born > today_in_china():
         raise FieldError(f"身份证号中的出生日期 {born} 不合理", f"implausible birth date {born}")
     expected = mod11_2(s[:17])
     if s[17] != expected:
@@ -113,6 +114,18 @@ def a_date(value: object, *, what: str) -> date:
         raise FieldError(f"{what} {s} 不是有效日期", f"{s} is not a calendar date") from None
     if not 1950 <= d.year <= 2100:
         raise FieldError(f"{what} {d} 超出合理范围", f"date {d} is out of range 1950..2100")
+    return d
+
+
+def past_date(value: object, *, what: str) -> date:
+    """A date on or before today in China time: what has happened (FORMATS.md
+    refuses a completion date after today, so no credit comes from the future)."""
+    d = a_date(value, what=what)
+    today = today_in_china()
+    if d > today:
+        raise FieldError(f"{what} {d} 晚于今天（{today}，北京时间）：尚未完成的培训不能登记",
+                         f"{d} is after today ({today}, China time); a record of training not yet "
+                         "completed cannot be entered")
     return d
 
 

@@ -32,7 +32,7 @@ COLUMNS = [
     Column("project_code", "项目编号", "project_code", lambda v: f.code(v, max_len=64, what="项目编号")),
     Column("grade", "考核等次", "grade", lambda v: f.choice(v, _GRADES, what="考核等次")),
     Column("role", "角色", "role", lambda v: f.choice(v, _ROLES, what="角色")),
-    Column("completed_on", "完成日期", "completed_on", lambda v: f.a_date(v, what="完成日期")),
+    Column("completed_on", "完成日期", "completed_on", lambda v: f.past_date(v, what="完成日期")),
 ]
 _FIELDS = ("grade", "role", "completed_on", "status")
 

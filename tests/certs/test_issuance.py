@@ -54,10 +54,14 @@ def test_a_corrected_record_reissues_one_teacher_and_supersedes_the_old_version(
     assert verify(keyed, after["token"])["valid"] is True
 
 
-def test_final_review_qualified_until_the_extended_expiry(keyed, bureau):
+def test_final_review_qualified_until_the_extended_expiry(keyed, bureau, clock):
     keyed("issue")
     refused = keyed("issue", "--final", check=False)
     assert refused.returncode == 2 and "2028-12-01" in refused.stderr
+    # the review's day must have come: no verdict as of a day still ahead
+    ahead = keyed("issue", "--final", "--as-of", "2028-12-31", check=False)
+    assert ahead.returncode == 2 and "晚于今天" in ahead.stderr
+    clock.move_to("2028-12-31")
     assert "重新签发 3" in keyed("issue", "--final", "--as-of", "2028-12-31").stdout
     a, b = show(keyed, A), show(keyed, B)
     assert (a["verdict"], a["valid_until"]) == ("qualified", "2029-12-31")
@@ -66,7 +70,22 @@ def test_final_review_qualified_until_the_extended_expiry(keyed, bureau):
     assert result["valid"] and result["certificate"]["status"] == "qualified"
     assert verify(keyed, a["token"], "--at", "2030-01-01")["checks"][4]["ok"] is False
     # a routine run afterwards does not undo the final review
+    clock.move_to("2029-01-05")
     assert "未变化 3" in keyed("issue", "--as-of", "2029-01-05").stdout
+
+
+def test_as_of_a_day_counts_the_records_completed_by_then_and_never_a_day_ahead(keyed, bureau):
+    import json
+    # the bureau's records were completed on 2025-06-01
+    before = json.loads(keyed("credits", A, "--json", "--as-of", "2025-05-31").stdout)
+    assert (before["buckets"]["total"], before["records"], before["as_of"]) == ("0.00", [], "2025-05-31")
+    keyed("issue", "--as-of", "2025-05-31")
+    assert verify(keyed, show(keyed, A)["token"])["certificate"]["credits"]["total"] == "0.00"
+    keyed("issue")  # as of today: the records count, and the certificate is reissued
+    assert verify(keyed, show(keyed, A)["token"])["certificate"]["credits"]["total"] == "90.00"
+    for args in (("credits", A), ("issue",)):
+        ahead = keyed(*args, "--as-of", "2099-01-01", check=False)
+        assert ahead.returncode == 2 and "晚于今天" in ahead.stderr
 
 
 def test_revoke_then_batch_refuses_and_a_single_reissue_restores(keyed, bureau, db):

@@ -137,7 +137,8 @@ def test_full_sheet_records():
 def test_full_sheet_json_shape():
     j = _json()
     assert list(j) == ["certificate_number", "cycle", "profile", "buckets", "offset_used",
-                       "years", "qualified", "unmet", "records"]
+                       "years", "qualified", "unmet", "records", "as_of"]
+    assert j["as_of"] is None  # the whole cycle: no day given
     assert j["certificate_number"] == CERT
     assert j["cycle"] == 7 and j["profile"] == "horgos-7" == HORGOS.id
     for r in j["records"]:
@@ -148,3 +149,15 @@ def test_full_sheet_json_shape():
         assert TWO_DECIMALS.match(v), v
     # plain JSON, round-trips
     assert json.loads(json.dumps(j, ensure_ascii=False)) == j
+
+
+def test_as_of_a_day_counts_only_the_records_completed_by_then():
+    # FORMATS.md: a sheet as of a date counts only records completed on or before it
+    whole = sheet(RECORDS, teacher(hired_on="2012-09-01"))
+    on_the_day = sheet(RECORDS, teacher(hired_on="2012-09-01"), as_of="2027-05-05")  # D01's day
+    counted = {r.project_code for r in on_the_day.records}
+    assert "D01" in counted and not counted & {"D02", "D03", "D04", "E01", "E02", "E03", "E04"}
+    assert on_the_day.buckets["total"] < whole.buckets["total"]
+    assert on_the_day.to_json_dict()["as_of"] == "2027-05-05"
+    years = {y.year: y.amounts["total"] for y in on_the_day.years}
+    assert years[2028] == 0 and years[2024] == {y.year: y.amounts["total"] for y in whole.years}[2024]

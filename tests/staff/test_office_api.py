@@ -307,12 +307,15 @@ def test_a_refused_declaration_names_each_row_and_stores_nothing(app, region, to
     reg = Api(app, tokens["reg-a"])
     r = reg.post("/records", json={"records": json_records(
         record_row(region.a[0], "X-PRO"), record_row(region.b[0], "X-PRO"),
-        record_row(region.a[1], "NO-SUCH"), record_row("123", "X-PRO", done="2025-13-01"))})
+        record_row(region.a[1], "NO-SUCH"), record_row("123", "X-PRO", done="2025-13-01"),
+        record_row(region.a[1], "X-ELE", done="2099-01-01"))})
     assert r.status_code == 400
     err = r.get_json()["error"]
     assert "整体拒收" in err["message"]
     where = {(x["index"], x["column"]) for x in err["rows"]}
-    assert {(1, "id_number"), (2, "project_code"), (3, "id_number"), (3, "completed_on")} <= where
+    assert {(1, "id_number"), (2, "project_code"), (3, "id_number"), (3, "completed_on"),
+            (4, "completed_on")} <= where
+    assert any("晚于今天" in x["message"] for x in err["rows"] if x["index"] == 4)
     assert 0 not in {x["index"] for x in err["rows"]}
     assert region.b[0] not in r.get_data(as_text=True)  # another school's ID number comes back masked
     assert Api(app, tokens["auditor"]).get("/records", query="status=all").get_json()["records"] == []

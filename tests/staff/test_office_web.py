@@ -139,5 +139,7 @@ def test_declare_one_record_in_the_form(app, region):
             "completed_on": "2025-05-04", "csrf_token": csrf(reg, "/office/declare")}
     bad = reg.post("/office/declare", data={**form, "id_number": "123"})
     assert bad.status_code == 400 and "身份证号" in bad.get_data(as_text=True)
+    ahead = reg.post("/office/declare", data={**form, "completed_on": "2099-01-01"})
+    assert ahead.status_code == 400 and "晚于今天" in ahead.get_data(as_text=True)
     assert reg.post("/office/declare", data=form).status_code == 302
     assert "S-SCH" in reg.get("/office/declare").get_data(as_text=True)

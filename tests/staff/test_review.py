@@ -114,6 +114,8 @@ def test_declare_one_checks_like_a_file_row(region):
             review.declare_one(s, reg_a, {**good, "id_number": region.b[0]})
         with pytest.raises(InputRefused, match="完成日期"):
             review.declare_one(s, reg_a, {**good, "completed_on": "2025-13-01"})
+        with pytest.raises(InputRefused, match="完成日期.*晚于今天"):
+            review.declare_one(s, reg_a, {**good, "completed_on": "2099-01-01"})
         rid = review.declare_one(s, reg_a, good)
     with read_session(region.engine) as s:
         assert s.get(TrainingRecord, rid).status == "declared"
