@@ -9,8 +9,6 @@ certificate says tells it which teachers are already done.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,14 +20,16 @@ from sqlalchemy.orm import Session
 from verifier.clock import as_utc, now_utc
 from verifier.numbers import mask_id_number
 from verifier.profiles import RulesProfile
-from verifier.token import Claims, end_of_day, to_base32
+from verifier.summary import SheetSummary, YearSummary
+from verifier.token import Claims, end_of_day, to_base32, token_digest
 from verifier.vocab import LEAF_BUCKETS
 
 from . import audit
 from .credits.ledger import Holder, all_sheets, find_holder, sheet_for
-from .credits.sheet import CreditSheet, amount
+from .credits.sheet import CreditSheet
 from .db import read_session, write_session
 from .errors import InputRefused
+from .importing.fields import birth_date
 from .keystore import Keystore, Signer
 from .models import Certificate, Registration, SigningKey, Teacher
 from .qr import qr_version, verification_url
@@ -93,14 +93,12 @@ def build_claims(profile: RulesProfile, holder: Holder, sheet: CreditSheet, *, f
         years=tuple(hundredths(y.amounts["total"]) for y in sheet.years), status=status)
 
 
-def sheet_summary(sheet: CreditSheet) -> dict:
-    """What the PDF shows beyond the token: each year's parts and status,
-    the minimums that applied, what is unmet, and the sheet's notes."""
-    return {"years": [{"year": y.year, "status": y.status, "short": list(y.short),
-                       **{k: amount(v) for k, v in y.amounts.items()}} for y in sheet.years],
-            "minimums": {b: amount(m) for b, m in sheet.minimums.items()},
-            "offset_used": amount(sheet.offset_used), "unmet": list(sheet.unmet),
-            "notes": list(sheet.notes)}
+def sheet_summary(sheet: CreditSheet) -> SheetSummary:
+    """What the register keeps beside the token (verifier/summary.py)."""
+    return SheetSummary(
+        years=tuple(YearSummary(y.year, y.status, tuple(y.short), dict(y.amounts)) for y in sheet.years),
+        minimums=dict(sheet.minimums), offset_used=sheet.offset_used, unmet=tuple(sheet.unmet),
+        notes=tuple(sheet.notes))
 
 
 class Issuer:
@@ -166,10 +164,10 @@ class Issuer:
                 summary.refused.append((holder.number, refusal))
                 continue
             if prev and prev.state == "current" and prev.fingerprint == claims.fingerprint() \
-                    and not _signed_while_compromised(prev, compromised):
+                    and prev.kid not in compromised:
                 summary.unchanged += 1
                 continue
-            row = self._signed_row(signer, claims, prev, now, sheet)
+            row = self._signed_row(signer, holder, claims, prev, now, sheet)
             if row is None:
                 summary.refused.append((holder.number, "证书数据过大，二维码无法容纳（请检查姓名、学校名称长度）"))
                 continue
@@ -181,7 +179,7 @@ class Issuer:
             summary.issued += not prev
             events.append(audit.Event(action, holder.number, {
                 "version": claims.version, "kid": signer.kid_text, "fingerprint": row["fingerprint"],
-                "token_sha256": hashlib.sha256(row["token"].encode()).hexdigest(),
+                "token_sha256": row["token_sha256"],
                 "verdict": claims.status, "valid_until": claims.valid_until.isoformat()}))
         if superseded:
             session.execute(update(Certificate)
@@ -196,17 +194,20 @@ class Issuer:
             return "证书已撤销：如需重新签发，请单独运行 ecert issue --teacher 编号"
         return None
 
-    def _signed_row(self, signer: Signer, claims: Claims, prev: Latest | None, now: datetime,
-                    sheet: CreditSheet) -> dict | None:
-        token = to_base32(signer.sign_token(claims))
+    def _signed_row(self, signer: Signer, holder: Holder, claims: Claims, prev: Latest | None,
+                    now: datetime, sheet: CreditSheet) -> dict | None:
+        raw = signer.sign_token(claims)
+        token = to_base32(raw)
         if qr_version(verification_url(self.base_url, token)) is None:
             return None
         return {"number": claims.number, "version": claims.version, "bureau_code": claims.issuer,
                 "cycle": claims.cycle, "state": "current", "verdict": claims.status,
                 "kid": signer.kid_text, "issued_at": now, "valid_until": claims.valid_until,
-                "token": token, "fingerprint": claims.fingerprint(),
+                "token": token, "token_sha256": token_digest(raw), "credits_total": claims.credits[-1],
+                "fingerprint": claims.fingerprint(),
                 "check_code": prev.check_code if prev else new_check_code(),
-                "summary": json.dumps(sheet_summary(sheet), ensure_ascii=False)}
+                "summary": sheet_summary(sheet).to_json(),
+                "holder_born": birth_date(holder.id_number)}
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -241,12 +242,10 @@ def _latest_versions(session: Session, numbers: list[str]) -> dict[str, Latest]:
     return out
 
 
-def _compromised_keys(session: Session) -> dict[str, datetime]:
-    rows = session.execute(select(SigningKey.kid, SigningKey.compromised_at)
-                           .where(SigningKey.compromised_at.is_not(None)))
-    return {kid: as_utc(at) for kid, at in rows}
-
-
-def _signed_while_compromised(prev: Latest, compromised: dict[str, datetime]) -> bool:
-    at = compromised.get(prev.kid)
-    return at is not None and at <= prev.issued_at
+def _compromised_keys(session: Session) -> set[str]:
+    """Keys marked compromised. Every current certificate one of them signed
+    is re-signed with the active key, also those signed before the moment
+    of compromise: they still verify (the register binds each token), but
+    no certificate should go on resting on a key the bureau no longer
+    trusts, and the next compromise date may turn out earlier."""
+    return set(session.scalars(select(SigningKey.kid).where(SigningKey.compromised_at.is_not(None))))

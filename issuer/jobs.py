@@ -44,7 +44,7 @@ from .keystore import Keystore
 from .models import Certificate, Job, Registration, Teacher
 from .pdf import batch as pdf_batch
 from .pdf import fonts as fontlib
-from .queries import require_school
+from .queries import find_in_scope, require_school
 from .staff import Scope
 
 log = logging.getLogger(__name__)
@@ -67,24 +67,32 @@ class _AlreadyRecorded(Exception):
 # -- the web's side: start, read -------------------------------------------
 
 def start(engine: Engine, settings: Settings, scope: Scope, kind: str, school: str | None,
-          enqueue: Callable[[int], None], *, chunk: int | None = None) -> int:
+          enqueue: Callable[[int], None], *, chunk: int | None = None, teacher: str | None = None) -> int:
     """A queued job, committed, then handed to the queue by `enqueue(id)`.
-    The school is bounded by the scope (NotFound outside it). If the queue
-    cannot be reached the job is marked failed, saying so, and its id
-    returned all the same: the page shows why."""
-    if kind not in KINDS:
+    The school is bounded by the scope (NotFound outside it). `teacher`: an
+    issue job for one certificate number (a reissue from the office, also
+    after a revocation; the job is her school's). If the queue cannot be
+    reached the job is marked failed, saying so, and its id returned all
+    the same: the page shows why.
+
+    Signing happens in the worker, never in the web process, which does not
+    hold the key's passphrase (`ecert serve` starts the web server without it)."""
+    if kind not in KINDS or (teacher and kind != "issue"):
         raise InputRefused(f"未知的任务类型 {kind!r}", f"kind must be one of {', '.join(KINDS)}")
     if not scope.can("issue"):
         raise NotFound("没有这个页面", f"role {scope.role} may not start batches")
-    school = scope.school_or_own(school)
     profile = load_profile(settings.profile_id)
     with write_session(engine) as s:
+        if teacher:
+            holder = find_in_scope(s, profile, scope, teacher)
+            teacher, school = holder.number, holder.school_code
+        school = scope.school_or_own(school)
         if school:
             require_school(s, school)
+        params = {"profile": profile.id, "as_of": today_in_china().isoformat(), "chunk": chunk or CHUNK[kind],
+                  **({"teacher": teacher} if teacher else {})}
         job = Job(kind=kind, school_code=school, state="queued", total=0, done=0, result="", error="",
-                  started_by=scope.actor,
-                  params=json.dumps({"profile": profile.id, "as_of": today_in_china().isoformat(),
-                                     "chunk": chunk or CHUNK[kind]}))
+                  started_by=scope.actor, params=json.dumps(params))
         s.add(job)
         s.flush()
         job_id = job.id
@@ -118,7 +126,8 @@ def describe(job: Job) -> dict:
               for key, _ in COUNTS[job.kind]}
     listed = result.get(LISTED[job.kind], [])
     return {
-        "id": job.id, "kind": job.kind, "kind_label": KINDS[job.kind], "school": job.school_code,
+        "id": job.id, "kind": job.kind, "kind_label": KINDS[job.kind] if "teacher" not in result else "签发一名教师的证书",
+        "school": job.school_code, "teacher": result.get("teacher"),
         "state": job.state, "state_label": STATES[job.state], "total": job.total, "done": job.done,
         "percent": (100 * job.done // job.total) if job.total else (100 if job.state == "done" else 0),
         "counts": counts, "count_labels": dict(COUNTS[job.kind]),
@@ -150,12 +159,14 @@ def plan(engine: Engine, job_id: int, settings: Settings, dispatch: Callable[[in
             if job.state == "queued":
                 profile = load_profile(params["profile"])
                 _check_ready(s, job.kind, profile, settings)
-                numbers = _in_scope(s, job.kind, profile, job.school_code)
+                numbers = [params["teacher"]] if params.get("teacher") else \
+                    _in_scope(s, job.kind, profile, job.school_code)
                 size = max(1, int(params["chunk"]))
                 params["chunks"] = [numbers[i:i + size] for i in range(0, len(numbers), size)]
                 job.params = json.dumps(params)
                 job.total, job.done, job.state, job.started_at = len(numbers), 0, "running", now_utc()
-                job.result = json.dumps(_empty_result(job.kind, len(params["chunks"])))
+                job.result = json.dumps({**_empty_result(job.kind, len(params["chunks"])),
+                                         **({"teacher": params["teacher"]} if params.get("teacher") else {})})
                 if not numbers:
                     job.state, job.finished_at = "done", now_utc()
             done = set(json.loads(job.result)["chunks_done"])
@@ -181,7 +192,7 @@ def run_chunk(engine: Engine, job_id: int, index: int, settings: Settings, worke
         profile = load_profile(params["profile"])
         record = _recorder(job_id, index, len(numbers), worker)
         if kind == "issue":
-            options = IssueOptions(as_of=date.fromisoformat(params["as_of"]))
+            options = IssueOptions(as_of=date.fromisoformat(params["as_of"]), teacher=params.get("teacher"))
             issuer = _ChunkIssuer(engine, profile, Keystore(settings.keys_dir, actor), settings.base_url, actor)
             issuer.run_numbers(numbers, options, record)
         else:

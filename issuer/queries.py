@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from verifier.clock import CHINA, as_utc
 from verifier.numbers import CertificateNumber, mask_id_number
 from verifier.profiles import RulesProfile
+from verifier.verdict import STATE_LABELS
 from verifier.vocab import BUCKET_LABELS, BUCKETS
 
 from .credits.ledger import Holder, all_sheets, find_holder, sheet_for
@@ -31,7 +32,6 @@ from .register import parse_number
 from .staff import Scope
 
 SHORT_ANY = "any"
-STATE_LABELS = {"current": "现行", "superseded": "已被取代", "revoked": "已撤销"}
 VERDICT_LABELS = {0: "进行中", 1: "合格", 2: "不合格"}
 YEAR_STATUS_LABELS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "进行中"}
 CERT_CHUNK = 500

@@ -3,8 +3,9 @@ revocation."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from verifier.clock import now_utc
@@ -44,6 +45,13 @@ def show_json(cert: Certificate, base_url: str) -> dict:
             "valid_until": cert.valid_until.isoformat(),
             "verdict": ("in_progress", "qualified", "not_qualified")[cert.verdict],
             "check_code": cert.check_code}
+
+
+def signed_by(session: Session, kid: str, since: datetime) -> tuple[int, int]:
+    """(current certificates signed by key `kid`, those of them issued at or after `since`)."""
+    c = Certificate
+    mine = select(func.count()).select_from(c).where(c.kid == kid, c.state == "current")
+    return session.scalar(mine) or 0, session.scalar(mine.where(c.issued_at >= since)) or 0
 
 
 @dataclass(frozen=True)

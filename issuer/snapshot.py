@@ -1,5 +1,5 @@
-"""`ecert status export`: the register's states, signed for offline
-verification (format in verifier/status.py)."""
+"""`ecert status export`: the register's states and token digests, signed
+for offline verification (format in verifier/status.py)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verifier.clock import as_utc, now_utc
-from verifier.status import SNAPSHOT_FORMAT, canonical
+from verifier.status import SNAPSHOT_FORMAT, VersionState, canonical, snapshot_entry
 from verifier.token import b64u
 
 from .keystore import Signer
@@ -18,14 +18,17 @@ from .models import Certificate
 
 
 def build_snapshot(session: Session, bureau: str) -> dict:
+    """Every version of every number of the bureau, with the digest of the
+    token issued for it (verifier/status.py: a snapshot binds tokens too)."""
     c = Certificate
     entries: dict[str, list] = {}
-    rows = session.execute(select(c.number, c.state, c.changed_at, c.revoke_reason)
+    rows = session.execute(select(c.number, c.state, c.changed_at, c.revoke_reason, c.token_sha256,
+                                  c.issued_at, c.verdict, c.valid_until, c.credits_total)
                            .where(c.bureau_code == bureau).order_by(c.number, c.version),
                            execution_options={"yield_per": 5000})
-    for number, state, changed_at, reason in rows:
-        at = as_utc(changed_at).isoformat() if changed_at else None
-        entries.setdefault(number, []).append([state, at, reason])
+    for number, state, changed_at, reason, digest, issued_at, verdict, valid_until, total in rows:
+        entries.setdefault(number, []).append(snapshot_entry(VersionState(
+            state, as_utc(changed_at), reason, digest, as_utc(issued_at), verdict, valid_until, total)))
     return {"issuer": bureau, "generated_at": now_utc().isoformat(), "certificates": entries}
 
 

@@ -3,6 +3,7 @@ is damaged: the newest version in the register, and its 查验码."""
 from __future__ import annotations
 
 import hmac
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
@@ -31,9 +32,25 @@ def newest(engine: Engine, number: str) -> Entry | None:
     return Entry(number, row.version, row.state, row.token, row.check_code)
 
 
+# What people type for a 查验码 (GB 32100's alphabet has no I, O, S, V or Z):
+# spaces and dashes between the printed groups of four, full-width forms
+# from a Chinese input method, lower case, O for 0 and I for 1.
+_CODE_READS = str.maketrans({"O": "0", "I": "1", " ": None, "-": None})
+
+
+def normalise_code(code: str) -> str:
+    """A typed 查验码 as the register keeps it."""
+    return unicodedata.normalize("NFKC", code).upper().translate(_CODE_READS)
+
+
+def group_code(code: str) -> str:
+    """A 查验码 as printed: groups of four ("ABCD EFGH JKLM")."""
+    return " ".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
 def code_matches(entry: Entry, code: str) -> bool:
-    """Case-insensitive, constant time."""
-    return hmac.compare_digest(entry.check_code.encode(), code.strip().upper().encode())
+    """As normalise_code reads it, in constant time."""
+    return hmac.compare_digest(entry.check_code.encode(), normalise_code(code).encode())
 
 
 def mask_name(name: str) -> str:

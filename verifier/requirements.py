@@ -20,6 +20,14 @@ def check_minimums(amounts: dict[str, Decimal], minimums: dict[str, Decimal],
     """(offset used, names of unmet minimums). Sub-minimums are strict; only
     the surplus of `offset.surplus_of` covers shortfalls, in `offset.covers`
     order (interpretation offset_order)."""
+    used, short = shortfalls(amounts, minimums, offset)
+    return used, list(short)
+
+
+def shortfalls(amounts: dict[str, Decimal], minimums: dict[str, Decimal],
+               offset: Offset | None) -> tuple[Decimal, dict[str, Decimal]]:
+    """(offset used, what each unmet minimum still lacks after the offset),
+    the unmet in BUCKETS order."""
     short = {b: m - amounts[b] for b, m in minimums.items() if amounts[b] < m}
     used = ZERO
     if offset and offset.surplus_of in minimums:
@@ -32,7 +40,7 @@ def check_minimums(amounts: dict[str, Decimal], minimums: dict[str, Decimal],
                 short[b] -= take
                 if short[b] == 0:
                     del short[b]
-    return used, [b for b in BUCKETS if b in short]
+    return used, {b: short[b] for b in BUCKETS if b in short}
 
 
 def prorate(minimums: dict[str, Decimal], served: int, years: int) -> dict[str, Decimal]:

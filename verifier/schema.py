@@ -50,11 +50,17 @@ certificates = Table(
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("valid_until", Date, nullable=False),
     Column("token", Text, nullable=False),  # base32, as in the QR code's URL
+    # SHA-256 (hex) of the token's bytes: the status check binds a token to the
+    # version the register issued, so a leaked key cannot mint one that verifies
+    Column("token_sha256", String(64), nullable=False),
+    Column("credits_total", Integer, nullable=False),  # the token's total, in hundredths
     Column("fingerprint", String(64), nullable=False),  # what the token certifies, bar iat/version
     Column("check_code", String(12), nullable=False),  # 查验码, kept across versions
     Column("summary", Text, nullable=False),  # JSON: the sheet's years and minimums at issue, for the PDF
     Column("changed_at", DateTime(timezone=True)),  # when it was superseded or revoked
     Column("revoke_reason", Text),
+    # shown only to whoever gives the 查验码, to match the applicant's ID card
+    Column("holder_born", Date),
     UniqueConstraint("number", "version"),
 )
 Index("uq_certificates_current", certificates.c.number, unique=True,

@@ -1,28 +1,41 @@
-"""Where a certificate stands in the register: current, superseded or revoked.
+"""Where a certificate stands in the register: each version of a number,
+its state (current, superseded or revoked), and the SHA-256 digest of the
+token the register issued for it, which binds a token to the register: a
+token signed with a leaked key has the right number and version but not
+the right digest (docs/formats.md, "Verification result").
 
 Online, the verifier reads the register's table; offline, a status snapshot
 that `ecert status export` writes and signs with the bureau's current key:
 
-    {"format": "teacher-ecert-status/1", "kid": "<base64url>",
+    {"format": "teacher-ecert-status/2", "kid": "<base64url>",
      "signature": "<base64url Ed25519 over the canonical JSON of snapshot>",
      "snapshot": {"issuer": "654004", "generated_at": "<ISO 8601>",
-                  "certificates": {"<number>": [[state, changed_at, reason], ...]}}}
+                  "certificates": {"<number>": [VERSION, ...]}}}
 
-Each number lists its versions in order (version 1 first). Canonical JSON:
-sorted keys, no spaces, UTF-8.
+    VERSION = [state, changed_at, reason, sha256, issued_at, verdict, valid_until, total]
+
+Each number lists its versions in order (version 1 first): state is
+current, superseded or revoked; changed_at (ISO 8601) and reason are null
+unless it was superseded or revoked; sha256 is the hex SHA-256 of the
+token's bytes; issued_at is ISO 8601; verdict the token's status claim
+(0, 1, 2); valid_until YYYY-MM-DD; total the token's total in hundredths.
+Canonical JSON: sorted keys, no spaces, UTF-8. Format 1 carried no digests
+and is refused: it cannot bind a token.
 """
 from __future__ import annotations
 
+import hmac
 import json
+import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, case, select
 from sqlalchemy.exc import DBAPIError
 
 from verifier import schema
@@ -31,9 +44,11 @@ from verifier.files import read_json
 from verifier.keyset import KeySet
 from verifier.token import from_b64u
 
-SNAPSHOT_FORMAT = "teacher-ecert-status/1"
+SNAPSHOT_FORMAT = "teacher-ecert-status/2"
+OLD_FORMATS = ("teacher-ecert-status/1",)
 STATES = ("current", "superseded", "revoked")
-MAX_SNAPSHOT_BYTES = 200_000_000
+MAX_SNAPSHOT_BYTES = 400_000_000
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class SnapshotError(ValueError):
@@ -45,12 +60,31 @@ class VersionState:
     state: str
     changed_at: datetime | None = None
     reason: str | None = None
+    digest: str = ""  # hex SHA-256 of the token's bytes as issued
+    issued_at: datetime | None = None
+    verdict: int = 0  # the token's status claim: 0 in progress, 1 qualified, 2 not qualified
+    valid_until: date | None = None
+    total: int = 0  # the token's total, in hundredths
+
+    def issued(self, digest: str) -> bool:
+        """True when `digest` is the one of the token issued for this version."""
+        return bool(self.digest) and hmac.compare_digest(self.digest, digest)
+
+
+@dataclass(frozen=True)
+class Details:
+    """What the register says of one version beyond its state, online only:
+    the sheet summary stored at issue (JSON text, verifier.summary) and the
+    holder's birth date."""
+    summary: str | None = None
+    holder_born: date | None = None
 
 
 @dataclass(frozen=True)
 class NumberStatus:
     number: str
     versions: tuple[VersionState, ...]  # version 1 first
+    details: Details | None = None  # of the version asked about, when the source has them
 
     @property
     def latest(self) -> int:
@@ -59,11 +93,19 @@ class NumberStatus:
     def of(self, version: int) -> VersionState | None:
         return self.versions[version - 1] if 1 <= version <= len(self.versions) else None
 
+    @property
+    def current(self) -> int | None:
+        """The current version's number, None when there is none (revoked)."""
+        return next((i + 1 for i, v in enumerate(self.versions) if v.state == "current"), None)
+
 
 class StatusSource(Protocol):
     description: str
 
-    def lookup(self, number: str) -> NumberStatus | None: ...
+    def lookup(self, number: str, version: int = 0) -> NumberStatus | None:
+        """Every version of `number`, and the Details of `version` if the
+        source keeps them."""
+        ...
 
 
 def canonical(obj: object) -> bytes:
@@ -79,37 +121,49 @@ class DatabaseStatus:
     The statement is compiled once for the engine's dialect and run on the
     driver's own cursor, its columns converted by their types' result
     processors: SQLAlchemy's execute path cost ten times the query itself
-    (about 45 µs of a verification's 300, benchmarks/bench_verifier.py)."""
+    (about 45 µs of a verification's 300, benchmarks/bench_verifier.py).
+    The asked version's summary and birth date come in the same statement."""
     description = "online register"
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._local = threading.local()
         t = schema.certificates
-        columns = (t.c.version, t.c.state, t.c.changed_at, t.c.revoke_reason)
+        asked = t.c.version == bindparam("version")
+        columns = (t.c.version, t.c.state, t.c.changed_at, t.c.revoke_reason, t.c.token_sha256,
+                   t.c.issued_at, t.c.verdict, t.c.valid_until, t.c.credits_total,
+                   case((asked, t.c.summary)), case((asked, t.c.holder_born)))
         compiled = (select(*columns).where(t.c.number == bindparam("number"))
                     .order_by(t.c.version).compile(dialect=engine.dialect))
         self._sql = str(compiled)
-        self._positional = compiled.positional
+        self._order = compiled.positiontup if compiled.positional else None
         dialect = engine.dialect
-        self._convert = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        types = (*(c.type for c in columns[:-2]), t.c.summary.type, t.c.holder_born.type)
+        self._convert = tuple(ty.dialect_impl(dialect).result_processor(dialect, None) for ty in types)
         self._driver_error = dialect.loaded_dbapi.Error
 
-    def lookup(self, number: str) -> NumberStatus | None:
+    def lookup(self, number: str, version: int = 0) -> NumberStatus | None:
         try:
-            rows = self._rows(number)
+            rows = self._rows(number, version)
         except (DBAPIError, self._driver_error):
             self.close(broken=True)  # a dropped connection: one retry on a fresh one
-            rows = self._rows(number)
+            rows = self._rows(number, version)
         if not rows:
             return None
-        return NumberStatus(number, tuple(VersionState(state, as_utc(changed), reason)
-                                          for _version, state, changed, reason in rows))
+        details = None
+        versions = []
+        for v, state, changed, reason, digest, issued, verdict, until, total, summary, born in rows:
+            versions.append(VersionState(state, as_utc(changed), reason, digest, as_utc(issued), verdict,
+                                         until, total))
+            if v == version:
+                details = Details(summary, born)
+        return NumberStatus(number, tuple(versions), details)
 
-    def _rows(self, number: str) -> list[tuple]:
+    def _rows(self, number: str, version: int) -> list[tuple]:
         cursor = self._connection().connection.dbapi_connection.cursor()
+        params = {"number": number, "version": version}
         try:
-            cursor.execute(self._sql, (number,) if self._positional else {"number": number})
+            cursor.execute(self._sql, tuple(params[k] for k in self._order) if self._order else params)
             rows = cursor.fetchall()
         finally:
             cursor.close()
@@ -138,13 +192,11 @@ class SnapshotStatus:
         self._entries = entries
         self.description = f"status snapshot of {generated_at.isoformat()}"
 
-    def lookup(self, number: str) -> NumberStatus | None:
+    def lookup(self, number: str, version: int = 0) -> NumberStatus | None:
         versions = self._entries.get(number)
         if versions is None:
             return None
-        return NumberStatus(number, tuple(
-            VersionState(s, datetime.fromisoformat(at) if at else None, reason)
-            for s, at, reason in versions))
+        return NumberStatus(number, tuple(_version_state(v) for v in versions))
 
     @classmethod
     def load(cls, path: Path, keys: KeySet) -> "SnapshotStatus":
@@ -156,6 +208,9 @@ class SnapshotStatus:
 
     @classmethod
     def from_document(cls, doc: object, keys: KeySet) -> "SnapshotStatus":
+        if isinstance(doc, dict) and doc.get("format") in OLD_FORMATS:
+            raise SnapshotError(f"an older snapshot ({doc['format']}) without the tokens' digests, which "
+                                "cannot bind a token to the register: export a new one (ecert status export)")
         if not isinstance(doc, dict) or doc.get("format") != SNAPSHOT_FORMAT:
             raise SnapshotError(f"not a status snapshot (format {SNAPSHOT_FORMAT})")
         snap = doc.get("snapshot")
@@ -180,6 +235,33 @@ class SnapshotStatus:
         return cls(issuer, generated_at, entries)
 
 
+def snapshot_entry(v: VersionState) -> list:
+    """One version as the snapshot lists it (the module's docstring)."""
+    return [v.state, v.changed_at.isoformat() if v.changed_at else None, v.reason, v.digest,
+            v.issued_at.isoformat() if v.issued_at else None, v.verdict,
+            v.valid_until.isoformat() if v.valid_until else None, v.total]
+
+
+def _version_state(v: list) -> VersionState:
+    state, changed, reason, digest, issued, verdict, until, total = v
+    return VersionState(state, datetime.fromisoformat(changed) if changed else None, reason, digest,
+                        datetime.fromisoformat(issued), verdict, date.fromisoformat(until), total)
+
+
 def _well_formed(versions: object) -> bool:
-    return isinstance(versions, list) and all(
-        isinstance(v, list) and len(v) == 3 and v[0] in STATES for v in versions)
+    return isinstance(versions, list) and all(_well_formed_version(v) for v in versions)
+
+
+def _well_formed_version(v: object) -> bool:
+    if not (isinstance(v, list) and len(v) == 8 and v[0] in STATES):
+        return False
+    _, changed, reason, digest, issued, verdict, until, total = v
+    try:
+        return (isinstance(digest, str) and bool(_HEX64.fullmatch(digest))
+                and (changed is None or isinstance(datetime.fromisoformat(changed), datetime))
+                and (reason is None or isinstance(reason, str))
+                and isinstance(datetime.fromisoformat(issued), datetime)
+                and verdict in (0, 1, 2) and isinstance(date.fromisoformat(until), date)
+                and type(total) is int and total >= 0)
+    except (TypeError, ValueError):
+        return False

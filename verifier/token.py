@@ -129,6 +129,12 @@ def from_base32(text: str) -> bytes:
     return (value >> spare).to_bytes(n_bytes, "big")
 
 
+def token_digest(raw: bytes) -> str:
+    """The register's digest of a token: hex SHA-256 of its bytes (the
+    COSE_Sign1 structure the base32 text spells)."""
+    return hashlib.sha256(raw).hexdigest()
+
+
 # -- keys ------------------------------------------------------------------
 
 def b64u(raw: bytes) -> str:

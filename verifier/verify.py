@@ -1,29 +1,46 @@
-"""The verification engine: the checks of FORMATS.md, in order, each with a
-Chinese message for the committee and an English detail.
+"""The verification engine: the checks of docs/formats.md, in order, each
+with a Chinese message for the committee and an English detail.
 
     format → signature → key → status → validity → credits
 
 A check that cannot run because an earlier one failed is reported as not
-run (ok false). `valid` is true only when every check is ok.
+run (ok false). `valid` is true only when every check is ok. `outcome`
+says in one word what the checks found (valid, superseded, revoked,
+expired, not_valid): a genuine certificate since updated is `superseded`,
+never the red "not valid" a forgery gets.
+
+The status check binds the token to the register: the register keeps the
+SHA-256 of every token it issued, and a token whose digest is not the one
+issued for its number and version was not issued by the register, however
+good its signature (a leaked key signs as well as the bureau).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from verifier.clock import CHINA, today_in_china
+from verifier.inputs import token_from_bytes, token_from_input, token_from_text
 from verifier.keyset import KeySet, PublicKey
 from verifier.profiles import ProfileError, RulesProfile, profile_for_cycle
+from verifier.reading import Reading, bucket_amounts, read_credits
 from verifier.requirements import check_minimums, prorate
-from verifier.status import StatusSource
-from verifier.inputs import token_from_bytes, token_from_input, token_from_text
-from verifier.token import STATUS_LABELS, ParsedToken, TokenError, b64u, parse, verify_signature
+from verifier.status import NumberStatus, StatusSource
+from verifier.summary import SheetSummary, SummaryError
+from verifier.token import (STATUS_LABELS, STATUS_NAMES, ParsedToken, TokenError, b64u, parse, token_digest,
+                            verify_signature)
 from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, LEAF_BUCKETS
 
 CHECKS = ("format", "signature", "key", "status", "validity", "credits")
+OUTCOMES = ("valid", "superseded", "revoked", "expired", "not_valid")
 HUNDRED = Decimal(100)
+# What the status check found of the token in the register: `issued` (its
+# digest is the one issued for its version, which is current), superseded,
+# revoked; `unknown` (no such number or version), `forged` (a digest the
+# register never issued).
+BOUND = ("issued", "superseded", "revoked")
 
 
 @dataclass
@@ -32,18 +49,22 @@ class Check:
     ok: bool
     message: str
     detail: str
+    ran: bool = True  # False: not run because an earlier check failed
 
     def to_json(self) -> dict:
         return {"name": self.name, "ok": self.ok, "message": self.message, "detail": self.detail}
 
 
 class Result:
-    """The checks, and what the token says. `certificate` (the JSON's
-    object) is built when asked for: the verdict does not need it."""
+    """The checks, what the token says and what the register says of it.
+    `certificate`, `reading` and `current` are built when asked for: the
+    verdict does not need them."""
 
     def __init__(self, checks: list[Check], token: ParsedToken | None = None,
-                 profile: RulesProfile | None = None) -> None:
+                 profile: RulesProfile | None = None, register: NumberStatus | None = None,
+                 standing: str = "") -> None:
         self.checks, self._token, self._profile = checks, token, profile
+        self.register, self.standing = register, standing
 
     @property
     def claims(self):
@@ -70,9 +91,68 @@ class Result:
     def first_failure(self) -> Check | None:
         return next((c for c in self.checks if not c.ok), None)
 
+    @property
+    def genuine(self) -> bool:
+        """Signed by a good key of the bureau and issued by its register."""
+        return self.standing in BOUND and all(c.ok for c in self.checks[:3])
+
+    @cached_property
+    def outcome(self) -> str:
+        """One of OUTCOMES (docs/formats.md, "Verification result")."""
+        if not self.genuine or not self.check("credits").ok:
+            return "not_valid"
+        if self.standing == "revoked" or (self.standing == "superseded" and self.register.current is None):
+            return "revoked"  # a version superseded by one since revoked: the number stands revoked
+        if self.standing == "superseded":
+            return "superseded"
+        return "valid" if self.check("validity").ok else "expired"
+
+    @cached_property
+    def current(self) -> dict | None:
+        """The current version of a superseded one: what it certifies now."""
+        if self.outcome != "superseded":
+            return None
+        n = self.register.current
+        v = self.register.of(n)
+        return {"version": n, "issued_at": v.issued_at.astimezone(CHINA).isoformat() if v.issued_at else None,
+                "status": STATUS_NAMES.get(v.verdict), "valid_until": v.valid_until.isoformat() if v.valid_until else None,
+                "total": f"{Decimal(v.total) / HUNDRED:.2f}"}
+
+    @cached_property
+    def summary(self) -> SheetSummary | None:
+        """The register's summary of this version, for a token bound to it."""
+        details = self.register.details if self.register is not None else None
+        if not self.genuine or details is None or not details.summary:
+            return None
+        try:
+            return SheetSummary.from_json(details.summary)
+        except SummaryError:
+            return None  # the token's own totals still read, as offline
+
+    @cached_property
+    def reading(self) -> Reading | None:
+        """The credits against the rules, for a genuine token only: what a
+        token the register did not issue claims (a forgery with a leaked
+        key, say) is not read against the rules as if it were certified."""
+        if self._token is None or not self.genuine:
+            return None
+        return read_credits(self._token.claims, self._profile, self.summary, self.share)
+
+    @cached_property
+    def share(self) -> tuple[int, int] | None:
+        """(k, n) when a qualified late joiner's totals meet the minimums
+        prorated for k of the cycle's n years (the credits check's reading)."""
+        c, p = self.claims, self._profile
+        if p is None or c is None or c.status != 1 or not self.check("credits").ok:
+            return None
+        k, _ = qualifying_share(c, p)
+        return (k, len(p.years)) if 0 < k < len(p.years) else None
+
     def to_json(self) -> dict:
-        return {"valid": self.valid, "checks": [c.to_json() for c in self.checks],
-                "certificate": self.certificate}
+        reading = self.reading
+        return {"valid": self.valid, "outcome": self.outcome, "checks": [c.to_json() for c in self.checks],
+                "certificate": self.certificate, "current": self.current,
+                "reading": reading.to_json() if reading else None}
 
 
 def cents(n: int) -> Decimal:
@@ -125,41 +205,59 @@ class Verifier:
         c = token.claims
         profile = _profile(c.issuer, c.cycle)
         checks = [Check("format", True, "证书数据格式正确",
-                        f"COSE_Sign1/EdDSA token with the claims of FORMATS.md; number {c.number} "
+                        f"COSE_Sign1/EdDSA token with the claims of docs/formats.md; number {c.number} "
                         "has a good check character")]
         key = self.keys.get(token.kid)
         checks.append(_signature(token, key))
+        register, standing = None, ""
         if checks[-1].ok:
-            checks += [_key(token, key), self._status(token), _validity(token, at),
-                       _credits(token, profile)]
+            status, register, standing = self._status(token)
+            checks += [_key(token, key), status, _validity(token, at), _credits(token, profile)]
         else:
-            # An unknown kid is the key check's own finding ("known", FORMATS.md),
+            # An unknown kid is the key check's own finding ("known", docs/formats.md),
             # not a check skipped: say so there too.
             checks.append(_unknown_key(token) if key is None else _not_run("key", "signature"))
             checks += [_not_run(n, "signature") for n in CHECKS[3:]]
-        return Result(checks, token, profile)
+        return Result(checks, token, profile, register, standing)
 
-    def _status(self, token: ParsedToken) -> Check:
+    def _status(self, token: ParsedToken) -> tuple[Check, NumberStatus | None, str]:
+        """The status check, what the register holds of the number, and the
+        token's standing there (BOUND, or unknown / forged)."""
         c = token.claims
-        info = self.status.lookup(c.number)
+        info = self.status.lookup(c.number, c.version)
         where = self.status.description
         if info is None:
             return Check("status", False, "登记系统中查无此证书",
-                         f"number {c.number} is not in the register ({where})")
+                         f"number {c.number} is not in the register ({where})"), None, "unknown"
         state = info.of(c.version)
         if state is None:
             return Check("status", False, "登记系统中查无此证书版本",
                          f"version {c.version} of {c.number} is not in the register; "
-                         f"latest is {info.latest} ({where})")
-        when = state.changed_at.astimezone(CHINA).date().isoformat() if state.changed_at else "?"
+                         f"latest is {info.latest} ({where})"), info, "unknown"
+        if not state.issued(token_digest(token.raw)):
+            return Check("status", False, "证书不是登记系统签发的：内容与登记的同一版本不符，可能是伪造的",
+                         f"not issued by the register: the token's SHA-256 is not the one the register "
+                         f"issued for version {c.version} of {c.number} ({where})"), info, "forged"
+        when = _day(state.changed_at)
         if state.state == "revoked":
-            return Check("status", False, "证书已被撤销",
-                         f"revoked on {when}: {state.reason or 'no reason given'} ({where})")
+            return Check("status", False, f"证书已被撤销（{when}：{state.reason or '未说明原因'}）",
+                         f"revoked on {when}: {state.reason or 'no reason given'} ({where})"), info, "revoked"
         if state.state == "superseded":
-            return Check("status", False, f"证书已被新版本取代（现行为第 {info.latest} 版）",
-                         f"superseded by version {info.latest} on {when} ({where})")
-        return Check("status", True, f"证书为现行版本（第 {c.version} 版）",
-                     f"current version {c.version} ({where})")
+            if info.current is None:
+                last = info.of(info.latest)
+                return Check("status", False,
+                             f"证书已被新版本取代，最新的第 {info.latest} 版已于 {_day(last.changed_at)} 撤销",
+                             f"superseded by version {info.latest} on {when}, which was revoked on "
+                             f"{_day(last.changed_at)}: {last.reason or 'no reason given'} ({where})"), \
+                    info, "superseded"
+            return Check("status", False, f"证书已更新：已于 {when} 被第 {info.current} 版取代",
+                         f"superseded by version {info.current} on {when} ({where})"), info, "superseded"
+        return Check("status", True, f"证书为现行版本（第 {c.version} 版），与登记一致",
+                     f"current version {c.version}, the token the register issued ({where})"), info, "issued"
+
+
+def _day(t) -> str:
+    return t.astimezone(CHINA).date().isoformat() if t else "?"
 
 
 def format_failed(message: str, detail: str) -> Result:
@@ -169,7 +267,7 @@ def format_failed(message: str, detail: str) -> Result:
 
 
 def _not_run(name: str, because: str) -> Check:
-    return Check(name, False, "未检查（前一项未通过）", f"not run: the {because} check failed")
+    return Check(name, False, "未检查（前一项未通过）", f"not run: the {because} check failed", ran=False)
 
 
 def _profile(issuer: str, cycle: int) -> RulesProfile | None:
@@ -290,14 +388,6 @@ def qualifying_share(c, profile: RulesProfile) -> tuple[int, list[str]]:
                     not check_minimums(buckets, prorate(profile.minimums, k, n), profile.offset)[1]:
                 return k, unmet
     return 0, unmet
-
-
-def bucket_amounts(credits: tuple[int, ...]) -> dict[str, Decimal]:
-    leaves = {b: cents(v) for b, v in zip(LEAF_BUCKETS, credits)}
-    out = dict(leaves)
-    for name, parts in AGGREGATES.items():
-        out[name] = sum((leaves[p] for p in parts), Decimal(0))
-    return out
 
 
 # Each bucket of the JSON's "credits", in BUCKETS order, as the positions of

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from verifier.clock import CHINA
+from verifier.clock import CHINA, today_in_china
 from verifier.inputs import names_a_missing_file
 from verifier.keyset import KeySet, KeySetError
 from verifier.status import DatabaseStatus, SnapshotError, SnapshotStatus
@@ -19,7 +19,7 @@ from ..audit import verify_chain
 from ..db import read_session, write_session
 from ..errors import ConfigError, EcertError, InputRefused
 from ..issuance import IssueOptions, Issuer
-from ..register import history, latest, revoke as revoke_certificate, show_json
+from ..register import history, latest, revoke as revoke_certificate, show_json, signed_by
 from ..snapshot import build_snapshot, write_snapshot
 from . import Context, as_of_date, as_of_option, console, cycle_option, known_school, main
 from .show import print_history, print_issue_summary, print_keys, print_verification
@@ -94,8 +94,15 @@ def keys_compromise(ctx: Context, kid: str, as_of: str, note: str) -> None:
     when = _moment(as_of)
     with write_session(ctx.engine()) as session:
         key = ctx.keystore().compromise(session, kid, when, note)
-    console().print(f"密钥 {key.kid} 已标记为自 {when.isoformat()} 起泄露；其后签发的证书查验将不通过。"
-                    "请运行 ecert keys rotate 启用新密钥，再运行 ecert issue 重新签发受影响的证书。")
+        signed, after = signed_by(session, key.kid, when)
+    out = console()
+    out.print(f"密钥 {key.kid} 已标记为自 {when.isoformat()} 起泄露。")
+    out.print(f"它签发的现行证书 {signed} 份，其中 {after} 份签发于泄露时间之后，现在查验不通过；"
+              f"下一次 ecert issue 会用新密钥重新签发全部 {signed} 份。"
+              f"  [dim](current certificates signed by {key.kid}: {signed}; {after} of them at or after "
+              f"{when.isoformat()} now fail the key check; the next `ecert issue` re-signs all {signed})[/]")
+    out.print("接下来：ecert keys rotate（启用新密钥）→ ecert issue（重新签发）→ ecert keys jwks -o … 与 "
+              "ecert status export -o …（重新发布公钥集与状态快照）。")
 
 
 def _moment(text: str) -> datetime:
@@ -183,14 +190,15 @@ def verify(ctx: Context, input_: str, at, as_json: bool, offline: bool, jwks: Pa
         raise InputRefused(f"找不到文件：{input_}", f"{input_}: no such file (INPUT may be a token, a URL, "
                            "or the path of a PDF or an image)")
     verifier = _offline_verifier(jwks, status_file) if offline else _online_verifier(ctx)
+    day = at.date() if at else today_in_china()
     try:
-        result = verifier.verify_input(input_, at.date() if at else None)
+        result = verifier.verify_input(input_, day)
     finally:
         verifier.close()
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
-        print_verification(console(), result)
+        print_verification(console(), result, day)
     if not result.valid:
         raise click.exceptions.Exit(NOT_VALID_EXIT)
 

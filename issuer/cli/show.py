@@ -10,6 +10,7 @@ from rich.table import Table
 
 from verifier.numbers import CertificateNumber, mask_id_number
 from verifier.profiles import RulesProfile
+from verifier.verdict import STATE_LABELS, banner
 from verifier.vocab import BUCKET_LABELS, BUCKETS
 
 from ..credits.ledger import Holder
@@ -108,7 +109,6 @@ def _pct(r: dict) -> str:
 
 # -- certificates ----------------------------------------------------------
 
-STATE_LABELS = {"current": "现行", "superseded": "已被取代", "revoked": "已撤销"}
 KEY_STATUS = {"active": "[green]使用中[/]", "retired": "停用（仍可查验）", "compromised": "[red]已泄露[/]"}
 
 
@@ -142,20 +142,28 @@ def print_history(out: Console, versions) -> None:
     out.print(table)
 
 
-def print_verification(out: Console, result) -> None:
-    if result.valid:
-        out.print("[bold green]✔ 证书真实有效[/] [dim](genuine and current)[/]")
-    else:
-        fail = result.first_failure
-        out.print(f"[bold red]✘ 证书无效：{fail.message}[/] [dim]({fail.name}: {fail.detail})[/]")
-    c = result.certificate
-    if c:
+BANNER_STYLES = {"ok": "bold green", "updated": "bold yellow", "expired": "bold yellow", "no": "bold red"}
+
+
+def print_verification(out: Console, result, at) -> None:
+    """The verifier page's banner, what the certificate says and the
+    checks, as text."""
+    b = banner(result, at)
+    out.print(f"[{BANNER_STYLES[b.tone]}]{b.title}[/] [dim]({b.outcome}: {b.english})[/]")
+    for line in b.lines:
+        out.print(f"  {line}", soft_wrap=True)
+    c, reading = result.certificate, result.reading
+    if c and reading:
         out.print(f"持证人 {c['holder']}  身份证 {c['id_masked']}  学校 {c['school']}")
         out.print(f"证书编号 {c['printed_number']}  第 {c['version']} 版  第 {c['cycle']} 周期  "
                   f"有效期至 {c['valid_until']}  签发 {c['issuer']['name'] or c['issuer']['code']}")
-        out.print("学分 " + "  ".join(f"{BUCKET_LABELS[b]} {c['credits'][b]}" for b in BUCKETS))
-        out.print("年度 " + "  ".join(f"{y} {v}" for y, v in c["years"].items()))
+        out.print("学分 " + "  ".join(f"{r.label} {r.credits:.2f}"
+                                      + (f"/{r.minimum:.2f} {r.status_label}" if r.minimum is not None else "")
+                                      for r in reading.buckets), soft_wrap=True)
+        out.print("年度 " + "  ".join(f"{y.year} {y.credits:.2f} {y.detail}".rstrip() for y in reading.years),
+                  soft_wrap=True)
     table = Table("检查", "结果", "说明", "detail")
     for ch in result.checks:
-        table.add_row(ch.name, "[green]通过[/]" if ch.ok else "[red]未通过[/]", ch.message, f"[dim]{ch.detail}[/]")
+        mark = "[green]通过[/]" if ch.ok else ("[dim]未检查[/]" if not ch.ran else "[red]未通过[/]")
+        table.add_row(ch.name, mark, ch.message, f"[dim]{ch.detail}[/]")
     out.print(table)

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from pathlib import Path
 
 import click
 
 from ..accounts import issue_codes
 from ..db import write_session
+from ..keystore import PASSPHRASE_ENV
 from . import Context, console, cycle_option, main
 
 pass_context = click.make_pass_decorator(Context)
+EMBEDDED_WORKER_ENV = "ECERT_EMBEDDED_WORKER_PID"  # set by serve for the web server it becomes
 
 
 @main.group()
@@ -44,15 +47,35 @@ def passwords_issue(ctx: Context, cycle: int | None, school: str | None, reset: 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--web-only", is_flag=True, hidden=True,
+              help="(internal) the web server alone: serve runs itself so, after starting the jobs' worker.")
 @pass_context
-def serve(ctx: Context, host: str, port: int, workers: int) -> None:
-    """启动网页服务（gunicorn）· serve the teachers' pages."""
+def serve(ctx: Context, host: str, port: int, workers: int, web_only: bool) -> None:
+    """启动网页服务（gunicorn）· serve the teachers' pages, the office and the verifier.
+
+    Without CELERY_BROKER_URL it also starts the background jobs' worker. The
+    worker signs, so it keeps ECERT_KEY_PASSPHRASE; the web server is then
+    started afresh without it, so that no web process ever holds the key's
+    passphrase (a reissue from the office pages is a job for the worker)."""
+    ctx.engine()  # refuse to start on a database that is not ready
+    from ..pdf.fonts import prepare
+    prepare(ctx.settings.data_dir / "fonts")  # refuse to start without the fonts or HarfBuzz
+    from .. import tasks
+    if not web_only:
+        job_worker = tasks.start_embedded_worker() if tasks.embedded() else None
+        env = {k: v for k, v in os.environ.items() if k != PASSPHRASE_ENV}
+        env[EMBEDDED_WORKER_ENV] = str(job_worker.pid) if job_worker else ""
+        argv = [sys.executable, "-m", "issuer.cli", "serve", "--host", host, "--port", str(port),
+                "--workers", str(workers), "--web-only"]
+        sys.stdout.flush()
+        os.execve(sys.executable, argv, env)  # the worker dies with this process (PR_SET_PDEATHSIG)
+    _run_web(ctx, host, port, workers, embedded_worker=os.environ.get(EMBEDDED_WORKER_ENV) or None)
+
+
+def _run_web(ctx: Context, host: str, port: int, workers: int, embedded_worker: str | None) -> None:
     from gunicorn.app.base import BaseApplication
 
-    from ..pdf.fonts import prepare
     from ..web import create_app
-    ctx.engine()  # refuse to start on a database that is not ready
-    prepare(ctx.settings.data_dir / "fonts")  # refuse to start without the fonts or HarfBuzz
     app = create_app(ctx.settings)
 
     class Server(BaseApplication):
@@ -65,20 +88,14 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
             return app
 
     base = f"http://{host}:{port}"
+    console().print(f"首页 home:           {base}/")
     console().print(f"教师登录 teachers:   {base}/teacher/login")
     console().print(f"证书查验 verifier:   {base}/verify   （扫码网址 {ctx.settings.base_url}/V/…）")
     console().print(f"查验接口 API:        {base}/api/v1/openapi.json")
-    # Background batches: without CELERY_BROKER_URL, one worker of our own
-    # on the embedded broker (issuer/tasks.py); with it, `ecert worker`s.
-    from .. import tasks
-    job_worker = tasks.start_embedded_worker() if tasks.embedded() else None
-    console().print("批量任务 jobs:       " + ("内置工作进程（embedded worker, broker in the data folder）"
-                                            if job_worker else "由 ecert worker 处理（CELERY_BROKER_URL）"))
-    try:
-        Server().run()
-    finally:
-        if job_worker is not None:
-            tasks.stop_worker(job_worker)
+    console().print("批量任务 jobs:       " + (f"内置工作进程 pid {embedded_worker}（embedded worker, broker in the "
+                                            "data folder）" if embedded_worker else
+                                            "由 ecert worker 处理（CELERY_BROKER_URL）"))
+    Server().run()
 
 
 @main.command()

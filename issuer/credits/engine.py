@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from verifier.profiles import RulesProfile
 from verifier.requirements import check_minimums, prorate
-from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, GRADES, LEAF_BUCKETS, LEVELS, MODES, PASSING_GRADES
+from verifier.vocab import AGGREGATES, BUCKET_LABELS, GRADES, LEAF_BUCKETS, LEVELS, MODES, PASSING_GRADES
 
 from .sheet import (ZERO, CreditSheet, InductionTally, RecordCredit, RecordInput,
                     TeacherInput, YearTally, amount, round_half_up)

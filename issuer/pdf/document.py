@@ -6,23 +6,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from decimal import Decimal
 
 import zxingcpp
 
 from verifier.clock import CHINA
 from verifier.numbers import CertificateNumber
 from verifier.profiles import RulesProfile
-from verifier.requirements import yearly_rule_text
+from verifier.reading import read_credits
+from verifier.register import group_code
+from verifier.summary import SheetSummary
 from verifier.token import STATUS_LABELS, from_base32, parse
-from verifier.verify import amount, bucket_amounts
-from verifier.vocab import BUCKET_LABELS, BUCKETS
 
 from ..qr import verification_url
 
-# printed on a certificate that stays current until its totals change: "not yet" means at issue
-YEAR_STATUS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "签发时未结束"}
-STATE_LABELS = {"current": "现行有效", "superseded": "已被新版本取代", "revoked": "已撤销"}
+# A PDF states what was certified on its issue day, never that it is still
+# current: that is the verifier's to say, so the page sends readers there.
+STANDING = "以扫码查验结果为准"
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class BucketRow:
     label: str
     amount: str
     minimum: str
-    met: bool
+    status: str
     aggregate: bool
 
 
@@ -49,7 +48,7 @@ class CertificateView:
     number: str
     printed_number: str
     version: int
-    state: str
+    standing: str
     bureau_name: str
     bureau_code: str
     holder: str
@@ -77,36 +76,32 @@ class CertificateView:
 
 
 def view(cert, profile: RulesProfile, base_url: str) -> CertificateView:
-    """cert: an issuer.models.Certificate row."""
+    """cert: an issuer.models.Certificate row. The rows come from
+    verifier.reading, as the verifier's page has them."""
     claims = parse(from_base32(cert.token)).claims
-    summary = json.loads(cert.summary)
-    amounts = bucket_amounts(claims.credits)
-    minimums = {b: Decimal(m) for b, m in summary["minimums"].items()}
+    reading = read_credits(claims, profile, SheetSummary.from_json(cert.summary))
     url = verification_url(base_url, cert.token)
     return CertificateView(
         number=claims.number, printed_number=CertificateNumber.parse(claims.number).printed,
-        version=claims.version, state=STATE_LABELS.get(cert.state, cert.state),
+        version=claims.version, standing=STANDING,
         bureau_name=profile.issuer_name, bureau_code=claims.issuer, holder=claims.holder,
         id_masked=claims.id_masked, school=claims.school, cycle=claims.cycle,
         cycle_years=f"{profile.first_year}—{profile.last_year}",
-        buckets=tuple(_bucket_row(b, amounts[b], minimums.get(b)) for b in BUCKETS),
-        years=tuple(_year_row(y) for y in summary["years"]),
-        yearly_rule=yearly_rule_text(profile),
+        buckets=tuple(BucketRow(r.label, f"{r.credits:.2f}", f"{r.minimum:.2f}" if r.minimum is not None else "—",
+                                r.status_label, r.aggregate) for r in reading.buckets),
+        years=tuple(_year_row(y) for y in reading.years),
+        yearly_rule=reading.yearly_rule,
         verdict=STATUS_LABELS[claims.status], status=claims.status,
         issued_on=claims.issued_at.astimezone(CHINA).date().isoformat(),
         valid_until=claims.valid_until.isoformat(), url=url,
-        lookup_url=f"{base_url.lower()}/verify", check_code=cert.check_code,
-        qr=qr_modules(url), notes=tuple(summary.get("notes", ())))
+        lookup_url=f"{base_url.lower()}/verify", check_code=group_code(cert.check_code),
+        qr=qr_modules(url), notes=reading.notes)
 
 
-def _bucket_row(bucket: str, value: Decimal, minimum: Decimal | None) -> BucketRow:
-    return BucketRow(BUCKET_LABELS[bucket], amount(value), amount(minimum) if minimum is not None else "—",
-                     minimum is None or value >= minimum, bucket in ("prefecture", "county", "required", "total"))
-
-
-def _year_row(y: dict) -> YearRow:
-    return YearRow(y["year"], y["total"], y["required"], y["elective"], y["school_based"],
-                   YEAR_STATUS.get(y["status"], y["status"]))
+def _year_row(y) -> YearRow:
+    parts = {k: f"{v:.2f}" for k, v in (y.parts or {"total": y.credits}).items()}
+    return YearRow(y.year, parts["total"], parts.get("required", ""), parts.get("elective", ""),
+                   parts.get("school_based", ""), y.label)
 
 
 def qr_modules(url: str) -> tuple[tuple[bool, ...], ...]:

@@ -95,9 +95,11 @@ def emphasis_characters(template: Path = TEMPLATE) -> str:
     from verifier.token import STATUS_LABELS
     from verifier.vocab import BUCKET_LABELS
 
-    from .document import STATE_LABELS, YEAR_STATUS
-    words = [*STATUS_LABELS.values(), *BUCKET_LABELS.values(), *STATE_LABELS.values(), *YEAR_STATUS.values(),
-             *(load_profile(p).issuer_name for p in available_profiles())]
+    from verifier.reading import BUCKET_STATUS, YEAR_LABELS
+
+    from .document import STANDING
+    words = [*STATUS_LABELS.values(), *BUCKET_LABELS.values(), *BUCKET_STATUS.values(), *YEAR_LABELS.values(),
+             STANDING, *(load_profile(p).issuer_name for p in available_profiles())]
     return "".join(sorted(set(template.read_text("utf-8") + "".join(words) + EMPHASIS_MARKS) - {"\n", "\t"}))
 
 

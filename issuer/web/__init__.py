@@ -47,8 +47,19 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from . import office_api
     app.register_blueprint(office_api.bp)
     csrf.exempt(office_api.bp)  # bearer tokens only: no cookie to forge a request with
+    app.add_url_rule("/", "home", _home)
     app.after_request(security_headers)
     return app
+
+
+def _home():
+    """The landing page: the three ways in (the verifier, teachers, staff)."""
+    from flask import render_template
+
+    from .context import profile
+    p = profile()
+    return render_template("home.html", bureau=p.issuer_name, cycle=p.cycle,
+                           years=f"{p.first_year}—{p.last_year}")
 
 
 def _secret_key(settings: Settings) -> bytes:

@@ -132,6 +132,8 @@ _job = _obj(
      "error", "started_by", "created_at", "started_at", "finished_at"],
     id=_int, kind={"type": "string", "enum": ["issue", "render"]}, kind_label=_str,
     school={"type": "string", "nullable": True, "description": "null: the whole region"},
+    teacher={"type": "string", "nullable": True,
+             "description": "an issue job for one certificate number (a reissue from the office); else null"},
     state={"type": "string", "enum": ["queued", "running", "done", "failed"]}, state_label=_str,
     total={"type": "integer", "description": "teachers (issue) or certificates (render) in the job"},
     done=_int, percent={"type": "integer", "minimum": 0, "maximum": 100},

@@ -11,18 +11,20 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
                    send_file, session, url_for)
 from sqlalchemy import select
 
-from verifier.clock import today_in_china
+from verifier.clock import CHINA, as_utc, today_in_china
 from verifier.numbers import CertificateNumber, mask_id_number
+from verifier.register import group_code
+from verifier.verdict import STATE_LABELS
 from verifier.vocab import BUCKET_LABELS, BUCKETS
 
 from ..accounts import SignInError, authenticate, change_password
-from ..credits.ledger import Holder, find_holder, sheet_for
+from ..credits.ledger import find_holder, sheet_for
 from ..credits.sheet import amount
 from ..db import read_session, write_session
 from ..errors import EcertError
 from ..models import Certificate, TeacherAccount
 from ..pdf.batch import render_key, style_digest, write_atomically
-from ..pdf.document import STATE_LABELS, view
+from ..pdf.document import view
 from ..pdf.render import Renderer
 from . import limiter
 from .context import engine, profile, settings
@@ -109,12 +111,23 @@ def home():
         sheet = sheet_for(s, h, p, today_in_china())
         versions = list(s.scalars(select(Certificate).where(Certificate.number == h.number)
                                   .order_by(Certificate.version.desc())))
+    current = next((v for v in versions if v.state == "current"), None)
     return render_template(
         "teacher/home.html", holder=h, printed=CertificateNumber.parse(h.number).printed,
         id_masked=mask_id_number(h.id_number), sheet=sheet, profile=p, amount=amount,
         buckets=[(BUCKET_LABELS[b], sheet.buckets[b], sheet.minimums.get(b)) for b in BUCKETS],
-        versions=versions, state_labels=STATE_LABELS,
-        current=next((v for v in versions if v.state == "current"), None))
+        versions=versions, state_labels=STATE_LABELS, current=current,
+        check_code=group_code(current.check_code) if current else "", replaced=_replaced(versions, current))
+
+
+def _replaced(versions: list, current) -> dict | None:
+    """The newest version the current one replaced: a copy of it she may
+    have printed or sent now reads "updated" when scanned."""
+    older = next((v for v in versions if v.state == "superseded"), None)  # newest first
+    if current is None or older is None:
+        return None
+    return {"version": older.version, "on": as_utc(older.changed_at).astimezone(CHINA).date().isoformat()
+            if older.changed_at else "", "current": current.version}
 
 
 @bp.get("/certificate.pdf")

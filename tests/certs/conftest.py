@@ -17,6 +17,15 @@ FULL = [("Z-PUB", "州级", "必修-公共", "集中", "20"), ("Z-PRO", "州级"
         ("S-SCH", "校级", "校本", "校本", "100")]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_register():
+    """Each test's in-memory register (tests/certs/tokens.py) starts empty."""
+    from .tokens import ISSUED_TOKENS
+    ISSUED_TOKENS.clear()
+    yield
+    ISSUED_TOKENS.clear()
+
+
 @pytest.fixture
 def keyed(run_ecert, monkeypatch, tmp_path):
     monkeypatch.setenv("ECERT_KEYS_DIR", str(tmp_path / "keys"))

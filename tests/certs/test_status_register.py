@@ -18,8 +18,9 @@ SUPERSEDED_AT = datetime(2027, 1, 5, 8, 15, 30, 123456, tzinfo=timezone.utc)
 def _version(version: int, state: str, changed_at=None, reason=None) -> dict:
     return {"number": NUMBER, "version": version, "bureau_code": "654004", "cycle": 7, "state": state,
             "verdict": 1, "kid": "AAAAAAAAAAA", "issued_at": ISSUED, "valid_until": date(2029, 12, 31),
-            "token": "T", "fingerprint": "f" * 64, "check_code": "ABCD-EFGH", "summary": "{}",
-            "changed_at": changed_at, "revoke_reason": reason}
+            "token": "T", "token_sha256": f"{version:x}" * 64, "credits_total": 9000 + version,
+            "fingerprint": "f" * 64, "check_code": "ABCD-EFGH", "summary": f'{{"v": {version}}}',
+            "holder_born": date(1985, 3, version), "changed_at": changed_at, "revoke_reason": reason}
 
 
 @pytest.fixture
@@ -42,6 +43,19 @@ def test_versions_come_back_in_order_with_their_times_and_reasons(engine, status
     assert info.versions[0].changed_at.utcoffset() == timedelta(0)
     assert info.versions[1].changed_at is None and info.versions[1].reason is None
     assert status.lookup("6540040710000022") is None
+    # what binds a token, and what the current version certifies, with each version
+    v = info.versions[1]
+    assert (v.digest, v.verdict, v.valid_until, v.total) == ("2" * 64, 1, date(2029, 12, 31), 9002)
+    assert v.issued_at == ISSUED and v.issued(("2" * 64)) and not v.issued("1" * 64)
+    assert info.current == 2 and info.details is None  # no version asked: no details
+
+
+def test_the_asked_versions_summary_and_birth_date_come_in_the_same_lookup(engine, status):
+    _register(engine, _version(1, "superseded", SUPERSEDED_AT), _version(2, "current"))
+    for asked in (1, 2):
+        details = status.lookup(NUMBER, asked).details
+        assert (details.summary, details.holder_born) == (f'{{"v": {asked}}}', date(1985, 3, asked))
+    assert status.lookup(NUMBER, 3).details is None
 
 
 def test_a_revocation_is_seen_by_the_next_lookup_on_the_same_connection(engine, status):

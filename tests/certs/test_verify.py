@@ -40,7 +40,8 @@ def test_a_good_token_passes_every_check_and_says_what_it_certifies(key):
     result = verifier(key.public()).verify_raw(key.token(claims()), TODAY)
     assert result.valid, [(c.name, c.detail) for c in result.checks]
     doc = result.to_json()
-    assert list(doc) == ["valid", "checks", "certificate"]
+    assert list(doc) == ["valid", "outcome", "checks", "certificate", "current", "reading"]
+    assert doc["outcome"] == "valid" and doc["current"] is None
     assert [c["name"] for c in doc["checks"]] == list(CHECKS)
     assert all(set(c) == {"name", "ok", "message", "detail"} for c in doc["checks"])
     cert = doc["certificate"]
@@ -204,8 +205,9 @@ def test_a_revoked_certificate_fails_the_status_check_with_date_and_reason(key):
     status = MemoryStatus({NUMBER: [VersionState("revoked", ISSUED + timedelta(days=100), "材料造假")]})
     result = verifier(key.public(), status=status).verify_raw(key.token(claims()), TODAY)
     only_fails(result, "status")
-    assert result.check("status").message == "证书已被撤销"
+    assert result.check("status").message == "证书已被撤销（2027-03-03：材料造假）"
     assert "revoked on 2027-03-03: 材料造假" in result.check("status").detail
+    assert result.outcome == "revoked"
 
 
 def test_an_older_version_fails_the_status_check_naming_the_current_one(key):
@@ -214,6 +216,7 @@ def test_an_older_version_fails_the_status_check_naming_the_current_one(key):
     result = verifier(key.public(), status=status).verify_raw(key.token(claims()), TODAY)
     only_fails(result, "status")
     assert "superseded by version 3" in result.check("status").detail
+    assert result.outcome == "superseded"  # genuine, since updated: not a forgery
 
 
 def test_a_number_missing_from_the_register_fails_the_status_check(key):
@@ -223,6 +226,52 @@ def test_a_number_missing_from_the_register_fails_the_status_check(key):
 
 def test_a_version_newer_than_the_register_knows_fails_the_status_check(key):
     only_fails(verifier(key.public()).verify_raw(key.token(claims(version=2)), TODAY), "status")
+
+
+def test_a_token_signed_with_a_leaked_key_is_not_one_the_register_issued(key):
+    # the attacker holds the key: a real number and its current version, iat
+    # backdated into the key's window, a made-up holder, tripled credits
+    genuine = key.token(claims())
+    forged = key.forge(claims(holder="冒名者", issued=int((ISSUED - timedelta(days=3)).timestamp()),
+                              credits=(1800, 4650, 3000, 6300, 3000, 3600, 6000, 28350),
+                              years=(5550, 6000, 5400, 5700, 5700)))
+    v = verifier(key.public(), status=MemoryStatus.of(genuine))
+    assert v.verify_raw(genuine, TODAY).valid
+    result = v.verify_raw(forged, TODAY)
+    only_fails(result, "status")  # the signature and the key are as good as the bureau's
+    assert result.outcome == "not_valid" and not result.genuine
+    assert "not issued by the register" in result.check("status").detail
+    assert "伪造" in result.check("status").message
+    # the key check alone cannot tell: the iat is inside the key's use window
+    assert result.check("key").ok and result.check("signature").ok
+
+
+def test_a_superseded_version_says_what_the_current_one_certifies(key):
+    old = key.token(claims(status=0, credits=(100, 0, 0, 0, 0, 0, 0, 100), years=(100, 0, 0, 0, 0)))
+    new = key.token(claims(version=2, issued=int((ISSUED + timedelta(days=40)).timestamp())))
+    result = verifier(key.public(), status=MemoryStatus.of(old, new)).verify_raw(old, TODAY)
+    assert result.outcome == "superseded" and result.genuine and not result.valid
+    assert result.current == {"version": 2, "issued_at": "2027-01-02T10:00:00+08:00", "status": "qualified",
+                              "valid_until": "2029-12-31", "total": "94.50"}
+    assert result.to_json()["current"] == result.current
+
+
+def test_an_older_version_of_a_since_revoked_number_reads_as_revoked(key):
+    status = MemoryStatus({NUMBER: [VersionState("superseded", ISSUED),
+                                    VersionState("revoked", ISSUED + timedelta(days=9), "重复登记")]})
+    result = verifier(key.public(), status=status).verify_raw(key.token(claims()), TODAY)
+    assert result.outcome == "revoked" and result.current is None
+    assert "第 2 版已于 2026-12-02 撤销" in result.check("status").message
+
+
+def test_each_outcome_in_one_word(key):
+    raw = key.token(claims())
+    v = verifier(key.public())
+    assert v.verify_raw(raw, TODAY).outcome == "valid"
+    assert v.verify_raw(raw, date(2030, 1, 1)).outcome == "expired"
+    assert v.verify_raw(raw[:-1] + bytes([raw[-1] ^ 1]), TODAY).outcome == "not_valid"
+    assert v.verify_raw(b"garbage", TODAY).outcome == "not_valid"
+    assert verifier(key.public(), status=MemoryStatus({})).verify_raw(raw, TODAY).outcome == "not_valid"
 
 
 # -- validity --------------------------------------------------------------

@@ -1,5 +1,9 @@
 """Tokens made in the test itself: a fresh key, claims, a key set and an
-in-memory register, so the verification engine is tested without a database."""
+in-memory register, so the verification engine is tested without a database.
+
+`Key.token` is the bureau issuing: it signs and enters the token's digest in
+the register (ISSUED), as issuance does. `Key.forge` signs with the same key
+and enters nothing: what someone holding a leaked copy of the key can do."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,12 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from verifier.keyset import KeySet, PublicKey
 from verifier.status import NumberStatus, VersionState
-from verifier.token import Claims, b64u, cose_private_key, end_of_day, key_id, sign, to_base32
+from verifier.token import Claims, b64u, cose_private_key, end_of_day, key_id, parse, sign, to_base32, token_digest
 from verifier.verify import Verifier
 
 NUMBER = "6540040710001236"
 ISSUED = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # 10:00 China time
 LONG_NAME = "阿卜杜热合曼·买买提艾力·阿卜杜克热木"
+ISSUED_TOKENS: dict[tuple[str, int], str] = {}  # (number, version) → digest of the token the bureau issued
 SCHOOL = "霍尔果斯市伊车嘎善锡伯族乡中心学校"
 
 
@@ -34,6 +39,11 @@ class Key:
         return replace(PublicKey(b64u(self.kid), self.issuer, self.public_raw, self.not_before), **changes)
 
     def token(self, claims: Claims) -> bytes:
+        raw = self.forge(claims)
+        ISSUED_TOKENS[(claims.number, claims.version)] = token_digest(raw)
+        return raw
+
+    def forge(self, claims: Claims) -> bytes:
         return sign(claims, self.cose, self.kid)
 
 
@@ -48,14 +58,32 @@ def claims(**changes) -> Claims:
 
 
 class MemoryStatus:
+    """A register in memory: each number's versions; a version's digest,
+    unless given, is the one of the token Key.token issued for it."""
     description = "memory"
 
     def __init__(self, states: dict[str, list[VersionState]] | None = None) -> None:
         self.states = states if states is not None else {NUMBER: [VersionState("current")]}
 
-    def lookup(self, number: str) -> NumberStatus | None:
+    def lookup(self, number: str, version: int = 0) -> NumberStatus | None:
         versions = self.states.get(number)
-        return None if versions is None else NumberStatus(number, tuple(versions))
+        if versions is None:
+            return None
+        return NumberStatus(number, tuple(
+            replace(v, digest=v.digest or ISSUED_TOKENS.get((number, i), "")) for i, v in enumerate(versions, 1)))
+
+    @classmethod
+    def of(cls, *raws: bytes) -> MemoryStatus:
+        """The register that issued these tokens, the last of a number current."""
+        states: dict[str, list[VersionState]] = {}
+        for raw in raws:
+            c = parse(raw).claims
+            versions = states.setdefault(c.number, [])
+            if versions:
+                versions[-1] = replace(versions[-1], state="superseded", changed_at=c.issued_at)
+            versions.append(VersionState("current", digest=token_digest(raw), issued_at=c.issued_at,
+                                         verdict=c.status, valid_until=c.valid_until, total=c.credits[-1]))
+        return cls(states)
 
 
 def verifier(*keys: PublicKey, status: MemoryStatus | None = None) -> Verifier:

@@ -76,8 +76,11 @@ def test_the_text_has_the_holder_number_totals_and_check_code(issued, tmp_path):
     text = _text(_pdf(issued, tmp_path))
     cert = show(issued, A)
     for expected in ("中小学和幼儿园教师继续教育证书", "电子证书", "热依拉·阿不都热合曼", "654004-07-1-000001-4",
-                     "霍尔果斯市教育局", "90.00", "总学分", cert["check_code"], "2028-12-31", "周期进行中"):
+                     "霍尔果斯市教育局", "90.00", "总学分", "2028-12-31", "周期进行中", "以扫码查验结果为准"):
         assert expected in text, expected
+    code = cert["check_code"]  # printed in groups of four
+    assert f"{code[:4]} {code[4:8]} {code[8:]}" in text
+    assert "现行有效" not in text  # a claim that would go stale: the verifier says whether it is current
     assert "**************" in text and re.search(r"\d{17}[\dX]", text) is None  # no full ID number
 
 

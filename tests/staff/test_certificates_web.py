@@ -3,6 +3,7 @@ and the administrator's accounts page."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -43,7 +44,7 @@ def last_entry(region) -> AuditEntry:
         return s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
 
 
-def test_revoke_needs_a_reason_is_audited_and_the_verifier_then_says_revoked(app, region, numbers):
+def test_revoke_needs_a_reason_is_audited_and_the_verifier_then_says_revoked(app, region, numbers, queued):
     number = numbers[region.a[0]]
     url = show(region, number)["url"]
     assert verify(region, url)["valid"]
@@ -69,38 +70,59 @@ def test_revoke_needs_a_reason_is_audited_and_the_verifier_then_says_revoked(app
     assert "revoked" in status["detail"]
     assert "没有现行版本" in flashed(aud, aud.post(f"{page}/revoke", data={"csrf_token": token, "reason": "再次"}))
 
-    # reissue after the revocation: a new version under the same number, valid again
-    html = flashed(aud, aud.post(f"{page}/reissue", data={"csrf_token": token}))
-    assert "已重新签发证书" in html
+    # reissue after the revocation, in the background worker: a new version under the same
+    # number, valid again; the web request itself signs nothing
+    passphrase = os.environ.pop("ECERT_KEY_PASSPHRASE")  # as `ecert serve` runs the web server
+    r = aud.post(f"{page}/reissue", data={"csrf_token": token})
+    os.environ["ECERT_KEY_PASSPHRASE"] = passphrase  # the worker's environment
+    job_page = r.headers["Location"]
+    assert r.status_code == 302 and job_page == f"/office/jobs/{queued[-1]}"
+    assert show(region, number)["version"] == 1  # nothing signed yet
+    counts = _work(region, aud, queued[-1])
+    assert counts == {"issued": 0, "reissued": 1, "unchanged": 0, "refused": 0}
+    html = aud.get(job_page).get_data(as_text=True)
+    assert "签发一名教师的证书" in html and f'href="/office/teachers/{number}"' in html
     now = show(region, number)
     assert (now["version"], now["status"]) == (2, "current") and verify(region, now["url"])["valid"]
     entry = last_entry(region)
     assert (entry.action, entry.subject, entry.actor) == ("reissue", number, "staff:auditor")
-    assert "证书内容没有变化" in flashed(aud, aud.post(f"{page}/reissue", data={"csrf_token": token}))
+    aud.post(f"{page}/reissue", data={"csrf_token": token})
+    assert _work(region, aud, queued[-1])["unchanged"] == 1
     assert show(region, number)["version"] == 2
 
 
-def test_reissue_picks_up_newly_recognised_credits(app, region, numbers):
+def _work(region, client, job_id: int) -> dict:
+    """What the worker does with a queued job; its counts as the page reads them."""
+    from tests.staff.test_jobs import plan, progress, run
+    for index in plan(region, job_id):
+        assert run(region, job_id, index) == "done"
+    info = progress(client, job_id)
+    assert info["state"] == "done", info["error"]
+    return info["counts"]
+
+
+def test_reissue_picks_up_newly_recognised_credits(app, region, numbers, queued):
     number = numbers[region.a[1]]
     region.run("records", "import", str(region.records_file("more.csv", [[region.a[1], "X-PRO", "合格", "学员",
                                                                            "2025-06-01"]])))
     admin = signed_in(app, region, "admin")
-    html = flashed(admin, admin.post(f"/office/teachers/{number}/reissue",
-                                     data={"csrf_token": csrf(admin, f"/office/teachers/{number}")}))
-    assert "已重新签发证书" in html and "已被取代" in html
+    admin.post(f"/office/teachers/{number}/reissue", data={"csrf_token": csrf(admin, f"/office/teachers/{number}")})
+    assert _work(region, admin, queued[-1])["reissued"] == 1
+    assert "已被新版本取代" in admin.get(f"/office/teachers/{number}").get_data(as_text=True)
     assert show(region, number)["version"] == 2
 
 
-def test_reissue_without_the_key_passphrase_says_so(app, region, numbers, monkeypatch):
+def test_a_reissue_whose_worker_cannot_open_the_key_fails_the_job_and_says_why(app, region, numbers, queued,
+                                                                              monkeypatch):
     number = numbers[region.a[0]]
     aud = signed_in(app, region, "auditor")
     token = csrf(aud, f"/office/teachers/{number}")
-    monkeypatch.delenv("ECERT_KEY_PASSPHRASE")
-    html = flashed(aud, aud.post(f"/office/teachers/{number}/reissue", data={"csrf_token": token}))
-    assert "未配置签名密钥口令" in html and "ECERT_KEY_PASSPHRASE" in html
-    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", "not the passphrase at all")
-    html = flashed(aud, aud.post(f"/office/teachers/{number}/reissue", data={"csrf_token": token}))
-    assert "签名密钥口令不正确" in html
+    aud.post(f"/office/teachers/{number}/reissue", data={"csrf_token": token})
+    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", "not the passphrase at all")  # the worker's
+    from tests.staff.test_jobs import plan, progress
+    assert plan(region, queued[-1]) == []
+    info = progress(aud, queued[-1])
+    assert info["state"] == "failed" and "签名密钥口令不正确" in info["error"]
     assert show(region, number)["version"] == 1
 
 

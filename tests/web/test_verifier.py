@@ -53,10 +53,16 @@ def test_the_landing_page_says_genuine_and_shows_what_it_certifies(service):
         assert "✔ 证书真实有效" in html and "热依拉·阿不都热合曼" in html
         assert "654004-07-1-000001-4" in html and "90.00" in html and "霍尔果斯市教育局" in html
         assert html.count("✔") >= 7  # the banner and six checks
+        banner = re.search(r'id="verdict">(.*?)</section>', html, re.S).group(1)
+        assert "结论：周期进行中 · 总学分 90.00 · 已达 11/11 项要求" in banner
         years = re.search(r'<table id="years">(.*?)</table>', html, re.S).group(1)
-        notes = re.findall(r"<tr><td>(20\d\d)</td><td[^>]*>[\d.]+</td><td>([^<]+)</td></tr>", years)
+        notes = re.findall(r'<tr class="[^"]*"><td>(20\d\d)</td><td[^>]*>[\d.]+</td><td>([^<]+)</td></tr>', years)
         assert [y for y, _ in notes] == ["2024", "2025", "2026", "2027", "2028"]
-        assert {n for _, n in notes} <= {"合计达 18 学分", "低于年度 18 学分", "签发时年度未结束", "无学分记录"}, notes
+        # the register's sheet, as the PDF prints it: 2024 had nothing, 2025 all 90 credits
+        assert notes[:2] == [("2024", "未达：必修、选修、校本、合计"), ("2025", "达标")], notes
+        assert {n for _, n in notes[2:]} == {"签发时未结束"}, notes
+        credits = re.search(r'<table id="credits">(.*?)</table>', html, re.S).group(1)
+        assert credits.count("<td class=\"st\">达标</td>") == 11
         assert "年度原则要求：总学分 18.00" in html
 
 
@@ -78,6 +84,98 @@ def test_revoked_and_expired_say_why(service):
                                    page(c, path_of(show(run, C)["url"])), re.S).group(1)
     html = page(c, path_of(show(run, A)["url"]) + "?at=2029-01-01")
     assert "证书已过有效期" in html
+
+
+def _banner(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", re.search(r'id="verdict">(.*?)</section>', html, re.S).group(1))
+
+
+def test_an_updated_certificate_reads_genuine_and_updated_with_the_current_summary(service, bureau, files):
+    from tests.builders import RECORD_HEADER, record_row
+    app, run = service
+    old = show(run, B)
+    run("records", "import", str(files.csv("more.csv", RECORD_HEADER, [record_row(bureau[1], "X-PRO")])))
+    run("issue")
+    html = page(app.test_client(), path_of(old["url"]))
+    banner = _banner(html)
+    assert 'class="banner updated"' in html and "证书无效" not in html
+    assert "证书真实，已更新" in banner and "此为第 1 版" in banner and "更新为第 2 版" in banner
+    assert "现行第 2 版：结论 周期进行中 · 总学分 30.00 · 有效期至 2028-12-31" in banner
+    assert 'id="current-lookup"' in html  # the 查验码 opens the current version in full
+    # the checks that ran and passed are not drawn as failures; the status check says updated
+    assert "已更新" in re.search(r'<table class="checks">(.*?)</table>', html, re.S).group(1)
+
+
+def test_a_token_minted_with_a_leaked_key_is_not_valid_on_the_page_and_in_the_api(service, tmp_path):
+    from tests.certs.test_compromise import _forge, _kid
+    from verifier.token import from_base32, parse
+    app, run = service
+    genuine = show(run, A)["token"]
+    forged = _forge(tmp_path / "keys", _kid(run), genuine, parse(from_base32(genuine)).claims.issued_at)
+    html = page(app.test_client(), "/V/" + forged)
+    assert 'class="banner no"' in html and "✘ 证书无效" in _banner(html)
+    assert "不是登记系统签发的" in _banner(html) and "证书真实有效" not in html
+    assert "未能得到登记系统证实" in html  # what it claims is not presented as certified
+    assert 'id="credits"' not in html and "达标" not in html  # nor its tripled credits read as met
+    r = app.test_client().get(f"/api/v1/verify?token={forged}")
+    assert r.json["outcome"] == "not_valid" and "not issued by the register" in r.json["checks"][3]["detail"]
+    assert r.json["reading"] is None
+
+
+def test_the_front_door_leads_to_the_verifier_the_teachers_and_the_office(service):
+    app, _ = service
+    html = page(app.test_client(), "/")
+    for where, href in (("证书查验", "/verify"), ("教师登录", "/teacher/login"), ("工作台", "/office/")):
+        assert where in html and f'href="{href}"' in html, where
+
+
+def test_revoked_banner_gives_the_date_and_reason(service):
+    app, run = service
+    html = page(app.test_client(), path_of(show(run, C)["url"]))
+    assert 'class="banner no"' in html
+    assert re.search(r"证书已撤销.*证书已被撤销（\d{4}-\d\d-\d\d：重复登记）", _banner(html), re.S)
+
+
+def test_expired_reads_genuine_and_past_its_validity(service):
+    app, run = service
+    html = page(app.test_client(), path_of(show(run, A)["url"]) + "?at=2029-01-01")
+    assert 'class="banner expired"' in html and "证书真实，已过有效期" in _banner(html)
+    assert "有效期至 2028-12-31" in _banner(html)
+
+
+def test_checks_that_did_not_run_are_neutral_and_the_detail_is_folded(service):
+    app, run = service
+    token = show(run, A)["token"]
+    tampered = token[:100] + ("A" if token[100] != "A" else "B") + token[101:]
+    html = page(app.test_client(), "/V/" + tampered, status=(200, 400))
+    checks = re.search(r'<table class="checks">(.*?)</table>', html, re.S).group(1)
+    assert checks.count('class="skip"') >= 3 and "未检查" in checks
+    assert '<details class="tech">' in html and "not run" not in checks  # the English is folded away
+
+
+def test_the_check_code_is_read_forgivingly_and_shows_the_birth_date(service):
+    app, run = service
+    code = show(run, A)["check_code"]
+    typed = " ".join([code[:4], code[4:8], code[8:]]).lower().replace("0", "o").replace("1", "i")
+    html = page(app.test_client(), "/verify?" + __import__("urllib.parse").parse.urlencode({"no": A, "code": typed}))
+    assert "✔ 证书真实有效" in html
+    assert "出生日期 <strong>1985-03-12</strong> · 请与申报人身份证核对" in html
+    dashed = f"{code[:4]}-{code[4:8]}-{code[8:]}"
+    assert "✔ 证书真实有效" in page(app.test_client(), f"/verify?no={A}&code={dashed}")
+
+
+def test_a_wrong_code_keeps_what_was_typed(service):
+    app, _ = service
+    r = app.test_client().get(f"/verify?no={A}&code=abcd efgh jkl")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 403 and 'value="abcd efgh jkl"' in html and "查验码不正确" in html
+    assert "出生日期" not in html
+
+
+def test_the_api_never_shows_the_birth_date(service):
+    app, run = service
+    r = app.test_client().get(f"/api/v1/verify?token={show(run, A)['token']}")
+    assert "1985-03-12" not in r.get_data(as_text=True) and "19850312" not in r.get_data(as_text=True)
 
 
 def test_lookup_by_number_alone_shows_status_and_a_masked_surname_only(service):
@@ -140,7 +238,8 @@ def test_api_verify_get_and_post(service, tmp_path):
     cert = show(run, A)
     r = c.get(f"/api/v1/verify?token={cert['token']}&at=2027-06-01")
     assert r.status_code == 200 and r.json["valid"] is True
-    assert list(r.json) == ["valid", "checks", "certificate"]
+    assert list(r.json) == ["valid", "outcome", "checks", "certificate", "current", "reading"]
+    assert r.json["outcome"] == "valid" and r.json["reading"]["source"] == "register"
     assert [ch["name"] for ch in r.json["checks"]] == ["format", "signature", "key", "status", "validity", "credits"]
     assert c.post("/api/v1/verify", json={"url": cert["url"].lower()}).json["valid"] is True
     run("pdf", A, "-o", str(tmp_path / "a.pdf"))
@@ -150,7 +249,7 @@ def test_api_verify_get_and_post(service, tmp_path):
     assert r.json["valid"] is True
     revoked = c.get(f"/api/v1/verify?token={show(run, C)['token']}")
     assert revoked.status_code == 200 and revoked.json["valid"] is False
-    assert revoked.json["checks"][3]["ok"] is False
+    assert revoked.json["checks"][3]["ok"] is False and revoked.json["outcome"] == "revoked"
 
 
 @pytest.mark.parametrize("query", [
@@ -188,6 +287,12 @@ def test_keys_profiles_status_and_openapi(service):
     assert c.get("/api/v1/profiles/99").status_code == 404
     st = c.get(f"/api/v1/status/{A}").json
     assert (st["current_version"], st["status"], st["valid_until"]) == (1, "current", "2028-12-31")
+    # the digest an outside verifier binds a token with: SHA-256 of the token's bytes
+    import hashlib
+
+    from verifier.token import from_base32
+    digest = hashlib.sha256(from_base32(show(run, A)["token"])).hexdigest()
+    assert st["versions"] == [{"version": 1, "state": "current", "token_sha256": digest}]
     assert c.get(f"/api/v1/status/{C}").json["status"] == "revoked"
     assert c.get("/api/v1/status/6540040710000015").status_code == 400
     assert c.get("/api/v1/status/6540040710009991").status_code == 404
@@ -216,6 +321,8 @@ from verifier.web import create_app
 app = create_app({db_url!r}, KEYS_TTL=0)
 assert not [m for m in sys.modules if m == "issuer" or m.startswith("issuer.")], "issuer imported"
 r = app.test_client().get("/api/v1/verify?token={token}")
+front = app.test_client().get("/")
+assert front.status_code == 302 and front.headers["Location"].endswith("/verify"), front.status_code
 print(json.dumps([r.status_code, r.json["valid"]]))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, redirect, url_for
 from flask_limiter.util import get_remote_address
 from sqlalchemy import Engine, create_engine
 
@@ -68,6 +68,8 @@ def create_app(database_url: str | None = None, **config) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=MAX_UPLOAD, **config)
     app.json.sort_keys = False  # keep FORMATS.md's order of keys
     init_verifier(app, create_engine(url, pool_pre_ping=True), app.config.get("KEYS_TTL", 30.0))
+    # alone, the verifier's front door is the lookup (the full service has a landing page)
+    app.add_url_rule("/", "home", lambda: redirect(url_for("verify.lookup")))
     app.after_request(security_headers)
     return app
 

@@ -107,10 +107,15 @@ def status(number: str):
     if entry is None:
         return jsonify({"error": "not_found", "message": "查无此证书编号", "detail": compact}), 404
     claims = parse(from_base32(entry.token)).claims
+    info = online().status.lookup(compact)
     return jsonify({"number": compact, "version": entry.version,
                     "current_version": entry.version if entry.state == "current" else None,
                     "status": entry.state, "cycle": claims.cycle, "issuer": claims.issuer,
-                    "valid_until": claims.valid_until.isoformat()})
+                    "valid_until": claims.valid_until.isoformat(),
+                    # what binds a token to the register (docs/formats.md): a token of this number
+                    # is the register's only if its SHA-256 is the one listed for its version
+                    "versions": [{"version": i, "state": v.state, "token_sha256": v.digest}
+                                 for i, v in enumerate(info.versions if info else (), 1)]})
 
 
 @bp.get("/api/v1/openapi.json")

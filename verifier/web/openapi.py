@@ -6,8 +6,32 @@ _check = {"type": "object", "required": ["name", "ok", "message", "detail"], "pr
     "ok": {"type": "boolean"}, "message": {"type": "string", "description": "中文说明"},
     "detail": {"type": "string", "description": "English detail"}}}
 _amounts = {"type": "object", "additionalProperties": {"type": "string", "pattern": r"^\d+\.\d{2}$"}}
-_result = {"type": "object", "required": ["valid", "checks", "certificate"], "properties": {
+_amount = {"type": ["string", "null"], "pattern": r"^\d+\.\d{2}$"}
+_current = {"oneOf": [{"type": "null"}, {"type": "object", "required": ["version", "issued_at", "status",
+                                                                       "valid_until"], "properties": {
+    "version": {"type": "integer"}, "issued_at": {"type": "string", "format": "date-time"},
+    "status": {"type": "string", "enum": ["in_progress", "qualified", "not_qualified"]},
+    "valid_until": {"type": "string", "format": "date"}, "total": _amount}}],
+    "description": "outcome superseded: what the current version of the number certifies; else null"}
+_reading = {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+    "verdict": {"type": "string", "enum": ["in_progress", "qualified", "not_qualified"]},
+    "label": {"type": "string"}, "source": {"type": "string", "enum": ["register", "token"]},
+    "requirements": {"type": "object", "properties": {"met": {"type": "integer"}, "of": {"type": "integer"}}},
+    "short": {"type": "array", "items": {"type": "object", "properties": {
+        "name": {"type": "string"}, "label": {"type": "string"}, "short": _amount}}},
+    "buckets": {"type": "array", "items": {"type": "object", "properties": {
+        "name": {"type": "string"}, "label": {"type": "string"}, "credits": _amount, "minimum": _amount,
+        "status": {"type": ["string", "null"], "enum": ["met", "offset", "short", None]}}}},
+    "years": {"type": "array", "items": {"type": "object", "properties": {
+        "year": {"type": "integer"}, "credits": _amount, "label": {"type": "string"},
+        "status": {"type": ["string", "null"]}, "short": {"type": "array", "items": {"type": "string"}}}}},
+    "prorated": {"type": "boolean"}, "notes": {"type": "array", "items": {"type": "string"}}}}],
+    "description": "the credits read against the cycle's rules (the register's sheet summary when the token "
+                   "is bound to it); null when the signature did not verify"}
+_result = {"type": "object", "required": ["valid", "outcome", "checks", "certificate"], "properties": {
     "valid": {"type": "boolean"},
+    "outcome": {"type": "string", "enum": ["valid", "superseded", "revoked", "expired", "not_valid"]},
+    "current": _current, "reading": _reading,
     "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}, "minItems": 6, "maxItems": 6},
     "certificate": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
         "number": {"type": "string"}, "printed_number": {"type": "string"}, "version": {"type": "integer"},
@@ -30,7 +54,7 @@ OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "teacher-ecert verifier", "version": "1",
              "description": "查验中小学和幼儿园教师继续教育电子证书 · verify continuing-education "
-                            "e-certificates. Formats: FORMATS.md."},
+                            "e-certificates. Formats: docs/formats.md of the project."},
     "paths": {
         "/api/v1/verify": {
             "get": {"summary": "Verify a token or verification URL", "parameters": [
@@ -54,7 +78,9 @@ OPENAPI = {
             {"name": "cycle", "in": "path", "required": True, "schema": {"type": "integer"}},
             {"name": "issuer", "in": "query", "required": False, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "profile"}, "404": {"description": "no such profile"}}}},
-        "/api/v1/status/{number}": {"get": {"summary": "A certificate number's newest version and status",
+        "/api/v1/status/{number}": {"get": {"summary": "A certificate number's newest version and status, "
+                                                       "and every version's state and token digest (SHA-256 "
+                                                       "of the token's bytes, hex)",
                                             "parameters": [{"name": "number", "in": "path", "required": True,
                                                             "schema": {"type": "string"}}],
                                             "responses": {"200": {"description": "status"},

@@ -2,109 +2,44 @@
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 from flask import Blueprint, render_template, request
 
+from verifier.clock import today_in_china
 from verifier.numbers import CertificateNumber, NumberFormatError
-from verifier.clock import CHINA
-from verifier.profiles import ProfileError, RulesProfile, profile_for_cycle
-from verifier.requirements import prorate, yearly_rule_text
-from verifier.register import code_matches, mask_name, newest
-from verifier.token import from_base32, parse
-from verifier.verify import Result, format_failed, qualifying_share
-from verifier.vocab import BUCKET_LABELS, BUCKETS
+from verifier.profiles import ProfileError, profile_for_cycle
+from verifier.register import code_matches, mask_name, newest, normalise_code
+from verifier.token import STATUS_LABELS, from_base32, parse
+from verifier.verdict import banner, number_line
+from verifier.verify import Result, format_failed
 
 from . import limiter
 from .common import BadDate, asked_date, online
 
 bp = Blueprint("verify", __name__)
 log = logging.getLogger("ecert.verifier")
-STATE_LABELS = {"current": "现行有效", "superseded": "已被新版本取代", "revoked": "已撤销"}
 
 
 def _page(result: Result, at, status: int = 200, **extra):
-    cert, profile = result.certificate, result.profile
-    share = _share(result, profile)
-    return render_template("verifier/result.html", result=result, cert=cert, at=at,
-                           rows=_credit_rows(cert, profile, share), years=_year_rows(result, profile, share),
-                           share=share, yearly_rule=yearly_rule_text(profile) if profile else "",
-                           before_issue=_before_issue(result, at), **extra), status
+    """The result page: the banner first, then what the certificate says
+    (only when its signature verified), the credits as read against the
+    rules, and each check (the technical detail folded away)."""
+    claims = result.claims
+    return render_template("verifier/result.html", result=result, cert=result.certificate, at=at,
+                           banner=banner(result, at), reading=result.reading, current=result.current,
+                           verdict_label=STATUS_LABELS[claims.status] if claims else "", **extra), status
 
 
-def _before_issue(result: Result, at) -> str | None:
-    """This version's issue day when the date asked is before it (still
-    within validity by FORMATS.md, but worth saying beside the verdict)."""
-    c = result.claims
-    issued = c.issued_at.astimezone(CHINA).date() if c else None
-    return issued.isoformat() if issued and at < issued else None
-
-
-def _plain(d: Decimal) -> str:
-    return format(d.normalize(), "f")
-
-
-def _share(result: Result, profile: RulesProfile | None) -> tuple[int, int] | None:
-    """(k, n) when a qualified late joiner's totals meet the minimums
-    prorated for k of the cycle's n years (the credits check's reading)."""
-    c = result.claims
-    if profile is None or c is None or c.status != 1 or not result.check("credits").ok:
-        return None
-    k, _ = qualifying_share(c, profile)
-    return (k, len(profile.years)) if 0 < k < len(profile.years) else None
-
-
-def _credit_rows(cert, profile, share) -> list[tuple[str, str, str]]:
-    """Each bucket, its amount and the minimum that applies to this
-    certificate (prorated for a late joiner whose totals meet only that)."""
-    if not cert:
-        return []
-    minimums = {}
-    if profile is not None:
-        minimums = prorate(profile.minimums, *share) if share else profile.minimums
-    return [(BUCKET_LABELS[b], cert["credits"][b], f"{minimums[b]:.2f}" if b in minimums else "—")
-            for b in BUCKETS]
-
-
-def _year_rows(result: Result, profile, share) -> list[tuple[str, str, str]]:
-    """Each year, its total and what can be said of it from the token, which
-    carries each year's total only (DOMAIN.md: a short year is reported on
-    the verifier page too): at or above the yearly total, below it, still
-    under way when this version was issued (the token's issue day stands
-    for the sheet's as-of day, which it does not carry), before a
-    qualified late joiner's first full year, or without any credits before
-    the first year that has some (a late joiner's years before her hire
-    owe nothing, and the token does not say when she was hired)."""
-    cert, c = result.certificate, result.claims
-    if not cert:
-        return []
-    minimum = profile.yearly.minimums.get("total") if profile and profile.yearly else None
-    issued = c.issued_at.astimezone(CHINA).date()
-    first_owed = len(c.years) - share[0] if share else 0
-    first_credited = next((i for i, v in enumerate(c.years) if v), len(c.years))
-    rows = []
-    for i, (year, total) in enumerate(cert["years"].items()):
-        if minimum is None:
-            note = ""
-        elif i < first_owed:
-            note = "不作要求（入职前或未满一年）"
-        elif i < first_credited:
-            note = "无学分记录"
-        elif Decimal(total) >= minimum:
-            note = f"合计达 {_plain(minimum)} 学分"
-        elif c.status == 0 and int(year) >= issued.year and issued < profile.review_opens:
-            note = "签发时年度未结束"
-        else:
-            note = f"低于年度 {_plain(minimum)} 学分"
-        rows.append((year, total, note))
-    return rows
+@bp.app_template_filter("amount")
+def amount_filter(value) -> str:
+    """An amount as the formats write it (two decimals); "—" for none."""
+    return "—" if value is None else f"{value:.2f}"
 
 
 def _date_or_today():
     try:
         return asked_date(), None
     except BadDate as e:
-        from verifier.clock import today_in_china
         return today_in_china(), str(e)
 
 
@@ -129,36 +64,40 @@ def lookup():
     at, date_error = _date_or_today()
     no, code = request.args.get("no", "").strip()[:40], request.args.get("code", "").strip()[:40]
     if not no:
-        return render_template("verifier/lookup.html", no="", error=date_error)
+        return render_template("verifier/lookup.html", no="", code=code, error=date_error)
     try:
         number = CertificateNumber.parse(no).compact
     except NumberFormatError:
-        return render_template("verifier/lookup.html", no=no, error="证书编号无效（校验位不符或位数不对）"), 400
+        return render_template("verifier/lookup.html", no=no, code=code,
+                               error="证书编号无效（校验位不符或位数不对）"), 400
     entry = newest(online().engine, number)
     if entry is None:
-        return render_template("verifier/lookup.html", no=no, error="查无此证书编号"), 404
+        return render_template("verifier/lookup.html", no=no, code=code, error="查无此证书编号"), 404
     if code:
-        return _with_code(entry, code, at)
+        return _with_code(entry, no, code, at)
     return render_template("verifier/summary.html", summary=_summary(entry, at), no=no)
 
 
-def _with_code(entry, code, at):
+def _with_code(entry, no: str, code: str, at):
+    """Everything, for whoever holds the 查验码 (the holder hands it over),
+    and the birth date, to match the certificate to the applicant's ID card."""
     # Each attempt with a 查验码 counts against the client, right or wrong:
     # 12 characters of 31 cannot be guessed at 10 a minute.
     with limiter.limit("10 per minute; 100 per day", key_func=lambda: f"code:{request.remote_addr}"):
         pass
     if not code_matches(entry, code):
         log.warning("wrong 查验码 for %s from %s", entry.number, request.remote_addr)
-        return render_template("verifier/lookup.html", no=entry.number, error="查验码不正确"), 403
-    return _page(online().verifier().verify_raw(from_base32(entry.token), at), at)
+        return render_template("verifier/lookup.html", no=no, code=code,
+                               error=f"查验码不正确（已读作 {normalise_code(code) or '空'}）"), 403
+    result = online().verifier().verify_raw(from_base32(entry.token), at)
+    details = result.register.details if result.genuine and result.register else None
+    return _page(result, at, born=details.holder_born if details else None)
 
 
 def _summary(entry, at) -> dict:
     claims = parse(from_base32(entry.token)).claims
-    state = STATE_LABELS.get(entry.state, entry.state)
-    if entry.state == "current" and at > claims.valid_until:
-        state = "已过有效期"
-    return {"number": CertificateNumber.parse(entry.number).printed, "state": state,
+    tone, state = number_line(entry.state, claims.valid_until, at)
+    return {"number": CertificateNumber.parse(entry.number).printed, "state": state, "tone": tone,
             "issuer": claims.issuer, "cycle": claims.cycle, "valid_until": claims.valid_until,
             "holder": mask_name(claims.holder), "version": entry.version, "issuer_name": _issuer_name(claims)}
 

@@ -3,21 +3,17 @@
 the administrator's staff accounts."""
 from __future__ import annotations
 
-import os
-
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from verifier.clock import today_in_china
-
 from ... import audit as audit_lib
+from ... import jobs as jobs_lib
 from ... import queries as q
 from ... import register
 from ... import staff as staff_lib
+from ... import tasks
 from ...db import read_session, write_session
-from ...errors import ConfigError, EcertError, NotFound
-from ...issuance import IssueOptions, Issuer
-from ...keystore import PASSPHRASE_ENV, Keystore
+from ...errors import EcertError, NotFound
 from ...models import AuditEntry
 from . import NAV, bp, engine, profile, settings, staff_required
 
@@ -66,28 +62,18 @@ def revoke(number: str):
 @bp.post("/teachers/<number>/reissue")
 @staff_required("issue")
 def reissue(number: str):
-    """Sign this one teacher's certificate now, from today's sheet (also
-    after a revocation). One teacher is quick enough for the request."""
+    """Sign this one teacher's certificate from today's sheet (also after a
+    revocation), in the background worker that holds the signing key: the
+    web process never has the key's passphrase. The job's page shows the
+    outcome and leads back to her page."""
     holder = _holder_or_404(number)
-    st = settings()
-    if not os.environ.get(PASSPHRASE_ENV):
-        flash(f"无法签发：服务器未配置签名密钥口令（环境变量 {PASSPHRASE_ENV}），请联系系统管理员")
-        return redirect(url_for("office.teacher", number=holder.number))
-    issuer = Issuer(engine(), profile(), Keystore(st.keys_dir, g.scope.actor), st.base_url, g.scope.actor)
     try:
-        summary = issuer.run(IssueOptions(as_of=today_in_china(), teacher=holder.number))
-    except ConfigError as e:
-        flash(f"无法签发：{e.message}")
+        job_id = jobs_lib.start(engine(), settings(), g.scope, "issue", None, tasks.enqueue, teacher=holder.number)
     except EcertError as e:
         flash(e.message)
-    else:
-        if summary.refused:
-            flash(f"未签发：{summary.refused[0][1]}")
-        elif summary.unchanged:
-            flash("证书内容没有变化，现行版本继续有效，未重新签发")
-        else:
-            flash("已签发证书" if summary.issued else "已重新签发证书（旧版本已被取代）")
-    return redirect(url_for("office.teacher", number=holder.number))
+        return redirect(url_for("office.teacher", number=holder.number))
+    flash(f"已交给后台签发（任务 #{job_id}）：完成后本页显示结果")
+    return redirect(url_for("office.job", job_id=job_id))
 
 
 # -- the audit log -------------------------------------------------------------

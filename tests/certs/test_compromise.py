@@ -1,0 +1,125 @@
+"""A leaked signing key, tried as an attacker would and then put right as
+the README's key-compromise steps say, on SQLite and PostgreSQL.
+
+The attacker holds a copy of the key's PEM file and its passphrase and
+signs a token for a real number and its current version, its iat backdated
+into the key's use window before the compromise, with a made-up holder and
+tripled credits. The register binds every token it issued by its SHA-256,
+so the forgery fails online and offline, before and after the bureau notices."""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from verifier.token import cose_private_key, from_base32, key_id, parse, sign, to_base32
+
+from .conftest import PASSPHRASE, show, verify
+
+A = "6540040710000014"
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _leaked_key(keys_dir, kid: str):
+    """What the attacker has: the PEM file and the passphrase."""
+    private = serialization.load_pem_private_key((keys_dir / f"{kid}.pem").read_bytes(), PASSPHRASE.encode())
+    public_raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                serialization.NoEncryption())
+    return cose_private_key(raw, public_raw), key_id(public_raw)
+
+
+def _forge(keys_dir, kid: str, genuine_token: str, backdate_to) -> str:
+    """The genuine token's number and version, signed again by the leaked key
+    with another holder, three times the credits and an earlier iat."""
+    c = parse(from_base32(genuine_token)).claims
+    forged = replace(c, holder="冒名顶替", issued=int(backdate_to.timestamp()),
+                     credits=tuple(3 * v for v in c.credits), years=tuple(3 * v for v in c.years))
+    cose, kid_bytes = _leaked_key(keys_dir, kid)
+    return to_base32(sign(forged, cose, kid_bytes))
+
+
+def readme_steps(kid: str, as_of: str, out: Path) -> list[list[str]]:
+    """The `ecert` lines of the README's "If a signing key leaks", with this
+    test's kid, time and output folder in place of the README's examples."""
+    text = README.read_text("utf-8")
+    section = text[text.index("### If a signing key leaks"):]
+    block = section[section.index("```sh") + 5:section.index("```", section.index("```sh") + 5)]
+    steps = []
+    for line in block.splitlines():
+        args = shlex.split(line, comments=True)
+        if args[:1] == ["ecert"]:
+            steps.append([{"KID": kid, "2027-03-01T09:00+08:00": as_of}.get(a, a.replace("public/", f"{out}/"))
+                          for a in args[1:]])
+    return steps
+
+
+def _kid(run) -> str:
+    (key,) = [k for k in json.loads(run("keys", "jwks").stdout)["keys"]]
+    return key["kid"]
+
+
+def _not_issued(result: dict) -> bool:
+    status = result["checks"][3]
+    return (result["valid"] is False and result["outcome"] == "not_valid" and status["name"] == "status"
+            and "not issued by the register" in status["detail"]
+            and [c["name"] for c in result["checks"] if not c["ok"]] == ["status"])
+
+
+def test_a_leaked_key_cannot_mint_a_certificate_online_or_offline(keyed, bureau, tmp_path):
+    keys_dir, out = tmp_path / "keys", tmp_path / "published"
+    keyed("issue")
+    genuine = show(keyed, A)
+    kid = _kid(keyed)
+    issued_at = parse(from_base32(genuine["token"])).claims.issued_at
+    forged = _forge(keys_dir, kid, genuine["token"], issued_at)  # the key's window opened just before
+
+    # before anyone notices: the signature and the key are the bureau's, the token is not the register's
+    before = verify(keyed, forged)
+    assert _not_issued(before), before["checks"]
+    assert before["certificate"]["holder"] == "冒名顶替"  # what it claims is shown as such, never as valid
+
+    # the README's steps, as written there: mark the key compromised, rotate, reissue, republish
+    said = {}
+    for args in readme_steps(kid, (issued_at + timedelta(hours=1)).isoformat(), out):
+        said[" ".join(args[:2])] = keyed(*args).stdout
+    assert list(said) == ["keys list", "keys compromise", "keys rotate", "issue", "keys jwks", "status export"]
+    assert re.search(r"现行证书 3 份，其中 0 份签发于泄露时间之后", said["keys compromise"]), said
+    assert "签发 0，重新签发 3，未变化 0" in said["issue"]  # all that the key signed, re-signed
+    assert "未变化 3" in keyed("issue").stdout
+
+    now = show(keyed, A)
+    assert now["version"] == 2 and verify(keyed, now["url"])["valid"]
+    # a forgery of the new current version too, still backdated into the old key's window
+    forged_v2 = _forge(keys_dir, kid, now["token"], issued_at)
+    offline = ("--offline", "--jwks", str(out / "jwks.json"), "--status", str(out / "status.json"))
+    for args in ((), offline):
+        for token in (forged, forged_v2):
+            result = verify(keyed, token, *args)
+            assert _not_issued(result), (args, result["checks"])
+        old = verify(keyed, genuine["token"], *args)
+        assert old["outcome"] == "superseded" and old["current"]["version"] == 2, old
+        assert verify(keyed, now["token"], *args)["outcome"] == "valid"
+
+    # the CLI names the reason too, and exits 4 (verified, not valid)
+    shown = keyed("verify", forged, check=False)
+    assert shown.returncode == 4 and "不是登记系统签发的" in shown.stdout
+
+
+@pytest.mark.parametrize("fmt", ["teacher-ecert-status/1"])
+def test_an_old_snapshot_without_digests_is_refused_by_name(keyed, bureau, tmp_path, fmt):
+    keyed("issue")
+    keyed("keys", "jwks", "-o", str(tmp_path / "jwks.json"))
+    keyed("status", "export", "-o", str(tmp_path / "status.json"))
+    doc = json.loads((tmp_path / "status.json").read_text("utf-8"))
+    doc["format"] = fmt
+    (tmp_path / "old.json").write_text(json.dumps(doc), "utf-8")
+    result = keyed("verify", show(keyed, A)["token"], "--offline", "--jwks", str(tmp_path / "jwks.json"),
+                   "--status", str(tmp_path / "old.json"), check=False)
+    assert result.returncode == 1 and "without the tokens' digests" in result.stderr.replace("\n", " ")

@@ -1,0 +1,149 @@
+"""`ecert serve` as the README's first command runs it: the background
+jobs' worker keeps the signing key's passphrase, the web server never has
+it, and a reissue started from the office pages is signed by the worker.
+A real server on a real port, spoken to over HTTP."""
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.staff.conftest import PASSPHRASE
+from tests.staff.test_office_web import NEW_PASSWORD
+
+WAIT = 60
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    """SQLite, as the README's first command runs it."""
+    return f"sqlite:///{tmp_path / 'ecert.sqlite3'}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+class Browser:
+    """Cookies and the CSRF token, over real HTTP."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect)
+
+    def get(self, path: str) -> tuple[int, str, str]:
+        return self._open(urllib.request.Request(self.base + path))
+
+    def post(self, path: str, data: dict, form_at: str | None = None) -> tuple[int, str, str]:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', self.get(form_at or path)[1]).group(1)
+        body = urllib.parse.urlencode({**data, "csrf_token": token}).encode()
+        return self._open(urllib.request.Request(self.base + path, data=body))
+
+    def _open(self, req) -> tuple[int, str, str]:
+        try:
+            with self.opener.open(req, timeout=30) as r:
+                return r.status, r.read().decode(), r.headers.get("Location", "")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace"), e.headers.get("Location", "")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _wait(what: str, probe, log: Path):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < WAIT:
+        try:
+            value = probe()
+            if value:
+                return value
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{what} did not happen in {WAIT} s\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissue(region, issued, numbers,
+                                                                                 tmp_path, monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    port, log = _free_port(), tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "issuer.cli", "serve", "--port", str(port), "--workers", "1"],
+                                env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait("the service answering", lambda: urllib.request.urlopen(base + "/", timeout=2).status == 200, log)
+        # serve became the web server (the same process), without the passphrase
+        assert PASSPHRASE not in _environ(proc.pid).values() and "ECERT_KEY_PASSPHRASE" not in _environ(proc.pid)
+        children = {pid: _cmdline(pid) for pid in _children(proc.pid)}
+        workers = [pid for pid, cmd in children.items() if "issuer.cli worker" in cmd]
+        web = [pid for pid in children if pid not in workers]
+        assert len(workers) == 1 and web, children
+        assert _environ(workers[0]).get("ECERT_KEY_PASSPHRASE") == PASSPHRASE  # the worker signs
+        assert all("ECERT_KEY_PASSPHRASE" not in _environ(pid) for pid in web)
+
+        number = numbers[region.a[0]]
+        b = Browser(base)
+        status, _, where = b.post("/office/login", {"username": "auditor", "password": region.codes["auditor"]})
+        assert status == 302 and where.endswith("/office/password"), status
+        status, _, _ = b.post("/office/password", {"old": region.codes["auditor"], "new": NEW_PASSWORD,
+                                                   "again": NEW_PASSWORD})
+        assert status == 302
+        status, _, job_page = b.post(f"/office/teachers/{number}/revoke", {"reason": "测试"},
+                                     form_at=f"/office/teachers/{number}")
+        status, _, job_page = b.post(f"/office/teachers/{number}/reissue", {}, form_at=f"/office/teachers/{number}")
+        assert status == 302 and "/office/jobs/" in job_page, (status, job_page)
+        path = urllib.parse.urlsplit(job_page).path
+        info = _wait("the reissue job", lambda: (j := json.loads(b.get(path + ".json")[1]))["state"] in
+                     ("done", "failed") and j, log)
+        assert info["state"] == "done" and info["counts"]["reissued"] == 1, info
+        cert = json.loads(region.run("show", number, "--json").stdout)
+        assert (cert["version"], cert["status"]) == (2, "current")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    # the worker went with the service (it is told to when its parent goes)
+    _wait("the worker stopping", lambda: not [p for p in workers if Path(f"/proc/{p}").exists()
+                                             and "issuer.cli worker" in _cmdline(p)], log)

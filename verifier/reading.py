@@ -1,0 +1,228 @@
+"""What a certificate's credits say against the rules: each bucket with the
+minimum that applies and whether it is met, each year with its status,
+how many requirements are met and what is short, with amounts. The
+verifier's page, its JSON, the CLI and the PDF all take their rows from
+`read_credits`, so none says 达标 where another says 未达.
+
+Two sources, the same rows:
+- the register's sheet summary (verifier/summary.py), stored at issue with
+  the token it is bound to: the minimums that applied to this holder (a
+  late joiner's prorated ones) and each year's parts and status;
+- without it (offline), the token alone: the cycle's published minimums
+  (prorated only where the credits check found a late joiner's share met),
+  and each year's total, which can show a year short but not that all of
+  its parts were met.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from verifier.profiles import RulesProfile
+from verifier.requirements import prorate, shortfalls, yearly_rule_text
+from verifier.summary import SheetSummary
+from verifier.token import STATUS_LABELS, STATUS_NAMES, Claims
+from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, LEAF_BUCKETS
+
+HUNDRED = Decimal(100)
+ZERO = Decimal(0)
+
+BUCKET_STATUS = {"met": "达标", "offset": "折抵后达标", "short": "未达"}
+# A year's status. The register's summary has the first four; a token read
+# alone gives the last two where it cannot say more.
+YEAR_LABELS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "签发时未结束",
+               "total-met": "合计达标", "no-credits": "无学分记录"}
+YEAR_PART_LABELS = {"total": "合计", "required": "必修", "elective": "选修", "school_based": "校本"}
+EXTRA_LABELS = {"induction": "新教师适岗培训"}
+
+
+@dataclass(frozen=True)
+class BucketRow:
+    name: str
+    label: str
+    credits: Decimal
+    minimum: Decimal | None
+    status: str | None  # met | offset | short; None: no minimum
+
+    @property
+    def status_label(self) -> str:
+        return BUCKET_STATUS[self.status] if self.status else "—"
+
+    @property
+    def aggregate(self) -> bool:
+        return self.name in AGGREGATES
+
+
+@dataclass(frozen=True)
+class YearRow:
+    year: int
+    credits: Decimal
+    status: str  # a key of YEAR_LABELS, or "" when the cycle has no yearly rule
+    short: tuple[str, ...] = ()  # the yearly parts that were short
+    parts: dict[str, Decimal] | None = None  # total, required, elective, school_based (summary only)
+
+    @property
+    def label(self) -> str:
+        return YEAR_LABELS.get(self.status, "")
+
+    @property
+    def detail(self) -> str:
+        """The label with what was short, for a page ("未达：选修、校本")."""
+        if self.status == "short" and self.short:
+            return f"{self.label}：{'、'.join(YEAR_PART_LABELS.get(p, p) for p in self.short)}"
+        return self.label
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    name: str
+    label: str
+    amount: Decimal | None  # None: a requirement without an amount (induction, a year)
+
+    @property
+    def text(self) -> str:
+        return f"{self.label} 差 {self.amount:.2f}" if self.amount is not None else f"{self.label} 未达"
+
+
+@dataclass(frozen=True)
+class Reading:
+    verdict: int  # the token's status claim
+    buckets: tuple[BucketRow, ...]
+    years: tuple[YearRow, ...]
+    shortfalls: tuple[Shortfall, ...]
+    notes: tuple[str, ...]
+    yearly_rule: str
+    prorated: bool  # the minimums are a late joiner's share of the cycle's
+    source: str  # "register" or "token"
+
+    @property
+    def verdict_label(self) -> str:
+        return STATUS_LABELS[self.verdict]
+
+    @property
+    def requirements(self) -> tuple[int, int]:
+        """(met, of): the minimums this holder's totals meet, of all there are."""
+        rows = [b for b in self.buckets if b.status]
+        return sum(b.status != "short" for b in rows), len(rows)
+
+    @property
+    def short_text(self) -> str:
+        return "；".join(s.text for s in self.shortfalls)
+
+    def to_json(self) -> dict:
+        met, of = self.requirements
+        return {
+            "verdict": STATUS_NAMES[self.verdict], "label": self.verdict_label, "source": self.source,
+            "requirements": {"met": met, "of": of},
+            "short": [{"name": s.name, "label": s.label, "short": _amount(s.amount)} for s in self.shortfalls],
+            "buckets": [{"name": b.name, "label": b.label, "credits": _amount(b.credits),
+                         "minimum": _amount(b.minimum), "status": b.status} for b in self.buckets],
+            "years": [{"year": y.year, "credits": _amount(y.credits), "status": y.status or None,
+                       "label": y.label, "short": list(y.short)} for y in self.years],
+            "prorated": self.prorated, "notes": list(self.notes),
+        }
+
+
+def _amount(d: Decimal | None) -> str | None:
+    return None if d is None else f"{d:.2f}"
+
+
+def bucket_amounts(credits: tuple[int, ...]) -> dict[str, Decimal]:
+    """Every bucket of BUCKETS from the token's credits array (hundredths)."""
+    leaves = {b: Decimal(v) / HUNDRED for b, v in zip(LEAF_BUCKETS, credits)}
+    out = dict(leaves)
+    for name, parts in AGGREGATES.items():
+        out[name] = sum((leaves[p] for p in parts), ZERO)
+    return out
+
+
+def read_credits(claims: Claims, profile: RulesProfile | None, summary: SheetSummary | None = None,
+                 share: tuple[int, int] | None = None) -> Reading:
+    """The reading of a token's credits: from the register's summary when
+    given, else from the token and the published profile. `share` (k, n):
+    the credits check accepted a late joiner's totals against the minimums
+    prorated for k of n years (token alone)."""
+    amounts = bucket_amounts(claims.credits)
+    if summary is not None:
+        minimums = summary.minimums
+    elif profile is not None:
+        minimums = prorate(profile.minimums, *share) if share else profile.minimums
+    else:
+        minimums = {}
+    offset = profile.offset if profile is not None else None
+    _, short = shortfalls(amounts, minimums, offset)
+    buckets = tuple(_bucket_row(b, amounts[b], minimums.get(b), short) for b in BUCKETS)
+    lacking = [Shortfall(b, BUCKET_LABELS[b], short[b]) for b in short]
+    if summary is not None:
+        lacking += [Shortfall(u, _extra_label(u), None) for u in summary.unmet if u not in minimums]
+        years = tuple(YearRow(y.year, y.parts["total"], y.status, y.short, y.parts) for y in summary.years)
+    else:
+        years = _token_years(claims, profile, share)
+    return Reading(claims.status, buckets, years, tuple(lacking), _notes(claims, profile, summary, share),
+                   yearly_rule_text(profile) if profile else "", _prorated(profile, summary, share),
+                   "register" if summary is not None else "token")
+
+
+def _bucket_row(b: str, credits: Decimal, minimum: Decimal | None, short: dict[str, Decimal]) -> BucketRow:
+    if minimum is None:
+        status = None
+    elif credits >= minimum:
+        status = "met"
+    else:
+        status = "short" if b in short else "offset"
+    return BucketRow(b, BUCKET_LABELS[b], credits, minimum, status)
+
+
+def _extra_label(name: str) -> str:
+    if name.startswith("year_"):
+        return f"{name[5:]} 年度要求"
+    return EXTRA_LABELS.get(name, BUCKET_LABELS.get(name, name))
+
+
+def _token_years(c: Claims, profile: RulesProfile | None, share: tuple[int, int] | None) -> tuple[YearRow, ...]:
+    """Each year from its total alone (DOMAIN.md: a short year is reported on
+    the verifier page too): below the yearly total it is short (or still
+    under way at issue); at or above it, only the total is known to be met.
+    Years before a qualified late joiner's first full year owe nothing, and
+    years without credits before the first that has some are said to have
+    none: the token does not say when she was hired."""
+    first = profile.first_year if profile else 1
+    minimum = profile.yearly.minimums.get("total") if profile and profile.yearly else None
+    issued = c.issued_at.date()
+    first_owed = len(c.years) - share[0] if share else 0
+    first_credited = next((i for i, v in enumerate(c.years) if v), len(c.years))
+    rows = []
+    for i, v in enumerate(c.years):
+        year, total = first + i, Decimal(v) / HUNDRED
+        if minimum is None or profile is None:
+            status = ""
+        elif i < first_owed:
+            status = "not-required"
+        elif i < first_credited:
+            status = "no-credits"
+        elif total >= minimum:
+            status = "total-met"
+        elif c.status == 0 and year >= issued.year and issued < profile.review_opens:
+            status = "not-yet"
+        else:
+            status = "short"
+        rows.append(YearRow(year, total, status))
+    return tuple(rows)
+
+
+def _prorated(profile: RulesProfile | None, summary: SheetSummary | None, share: tuple[int, int] | None) -> bool:
+    if summary is not None and profile is not None:
+        return summary.minimums.get("total") != profile.minimums.get("total")
+    return share is not None
+
+
+def _notes(c: Claims, profile: RulesProfile | None, summary: SheetSummary | None,
+           share: tuple[int, int] | None) -> tuple[str, ...]:
+    if summary is not None:
+        return summary.notes
+    notes = ["证书数据只含各类别与各年度的合计；各年度分项是否达标见证书 PDF 与学分表。"]
+    if share:
+        notes.append(f"周期内入职教师：学分达到按完整服务 {share[0]} 年（共 {share[1]} 年）折算的要求。")
+    elif c.status != 1 and profile is not None:
+        notes.append("最低要求按本周期完整要求列出；周期内入职教师按入职后完整年数折算，以学分表为准。")
+    return tuple(notes)

@@ -1,0 +1,108 @@
+"""What a verification says to a person, in one place: the banner's tone,
+title and lines for each outcome, the labels of a certificate's state, and
+the line a number-only lookup shows. The verifier's pages and the `ecert
+verify` CLI print these; the JSON carries the outcome and the reading they
+are made from.
+
+A genuine certificate since updated is amber ("updated"), never the red a
+forgery gets; a revoked one says when and why; an expired one says it is
+genuine and past its validity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from verifier.token import STATUS_LABELS, STATUS_NAMES
+from verifier.verify import Result
+
+# The register's states of a version, as people read them.
+STATE_LABELS = {"current": "现行", "superseded": "已被新版本取代", "revoked": "已撤销"}
+OUTCOME_TITLES = {"valid": "✔ 证书真实有效", "superseded": "证书真实，已更新", "revoked": "✘ 证书已撤销",
+                  "expired": "证书真实，已过有效期", "not_valid": "✘ 证书无效"}
+OUTCOME_ENGLISH = {"valid": "genuine and current", "superseded": "genuine, since updated",
+                   "revoked": "revoked", "expired": "genuine, past its validity", "not_valid": "not valid"}
+# The banner's colour class: green, amber, red, grey (templates/static/ecert.css).
+TONES = {"valid": "ok", "superseded": "updated", "revoked": "no", "expired": "expired", "not_valid": "no"}
+VERDICT_BY_NAME = {STATUS_NAMES[k]: v for k, v in STATUS_LABELS.items()}
+
+
+@dataclass(frozen=True)
+class Banner:
+    outcome: str
+    tone: str
+    title: str
+    lines: tuple[str, ...]
+
+    @property
+    def english(self) -> str:
+        return OUTCOME_ENGLISH[self.outcome]
+
+
+def banner(result: Result, at: date) -> Banner:
+    """The banner of a verification as of `at`: the outcome first, then
+    what the committee needs to read off it."""
+    outcome = result.outcome
+    lines = {"valid": _valid, "superseded": _superseded, "revoked": _revoked, "expired": _expired,
+             "not_valid": _not_valid}[outcome](result, at)
+    return Banner(outcome, TONES[outcome], OUTCOME_TITLES[outcome], tuple(lines))
+
+
+def _valid(result: Result, at: date) -> list[str]:
+    c = result.claims
+    issued = c.issued_at.date()
+    when = f"查验日期 {at}" + (f"，早于本版签发日期 {issued}" if at < issued else "")
+    return [f"签名真实，现行第 {c.version} 版，有效期至 {c.valid_until}（{when}）", *_verdict_lines(result)]
+
+
+def _verdict_lines(result: Result) -> list[str]:
+    """The verdict and, for a cycle under way or not qualified, how many
+    requirements are met and what is short, with amounts."""
+    reading = result.reading
+    total = reading.buckets[-1].credits if reading else None
+    label = STATUS_LABELS[result.claims.status]
+    if reading is None:
+        return [f"结论：{label}"]
+    met, of = reading.requirements
+    head = f"结论：{label} · 总学分 {total:.2f}"
+    if result.claims.status == 1:
+        return [head]
+    lines = [f"{head} · 已达 {met}/{of} 项要求"]
+    if reading.shortfalls:
+        lines.append(("尚差：" if result.claims.status == 0 else "未达：") + reading.short_text)
+    return lines
+
+
+def _superseded(result: Result, at: date) -> list[str]:
+    c, cur = result.claims, result.current
+    updated = cur["issued_at"][:10] if cur["issued_at"] else "?"
+    return [f"此为第 {c.version} 版，签名真实，已于 {updated} 更新为第 {cur['version']} 版",
+            f"现行第 {cur['version']} 版：结论 {VERDICT_BY_NAME.get(cur['status'], '?')} · "
+            f"总学分 {Decimal(cur['total']):.2f} · 有效期至 {cur['valid_until']}",
+            "请以现行版本为准：输入证书上的查验码可查看其全部内容"]
+
+
+def _revoked(result: Result, at: date) -> list[str]:
+    return [result.check("status").message]
+
+
+def _expired(result: Result, at: date) -> list[str]:
+    c = result.claims
+    return [f"签名真实，第 {c.version} 版，有效期至 {c.valid_until}，查验日期 {at} 已过有效期",
+            *_verdict_lines(result)]
+
+
+def _not_valid(result: Result, at: date) -> list[str]:
+    failure = result.first_failure
+    return [failure.message if failure else "证书未通过查验"]
+
+
+def number_line(state: str, valid_until: date, at: date) -> tuple[str, str]:
+    """(tone, text) of a lookup by number alone, from the newest version's
+    state in the register."""
+    if state == "revoked":
+        return "no", "证书已撤销"
+    if at > valid_until:
+        return "expired", "已过有效期"
+    return "ok", "现行有效"
