@@ -51,7 +51,12 @@ def test_a_corrected_record_reissues_one_teacher_and_supersedes_the_old_version(
     old = verify(keyed, before["token"])
     assert old["valid"] is False and [c["name"] for c in old["checks"] if not c["ok"]] == ["status"]
     assert "superseded by version 2" in old["checks"][3]["detail"]
+    assert (old["outcome"], old["current"]["version"]) == ("superseded", 2)
     assert verify(keyed, after["token"])["valid"] is True
+    # the CLI's banner says genuine and updated, not invalid, and exits 4 (verified, not valid)
+    said = keyed("verify", before["token"], check=False)
+    assert said.returncode == 4 and "证书真实，已更新" in said.stdout and "证书无效" not in said.stdout
+    assert "现行第 2 版" in said.stdout
 
 
 def test_final_review_qualified_until_the_extended_expiry(keyed, bureau, clock):
@@ -68,7 +73,10 @@ def test_final_review_qualified_until_the_extended_expiry(keyed, bureau, clock):
     assert (b["verdict"], b["valid_until"]) == ("not_qualified", "2028-12-31")
     result = verify(keyed, a["token"], "--at", "2029-12-31")
     assert result["valid"] and result["certificate"]["status"] == "qualified"
-    assert verify(keyed, a["token"], "--at", "2030-01-01")["checks"][4]["ok"] is False
+    late = verify(keyed, a["token"], "--at", "2030-01-01")
+    assert late["checks"][4]["ok"] is False and late["outcome"] == "expired"
+    said = keyed("verify", a["token"], "--at", "2030-01-01", check=False)
+    assert said.returncode == 4 and "证书真实，已过有效期" in said.stdout
     # a routine run afterwards does not undo the final review
     clock.move_to("2029-01-05")
     assert "未变化 3" in keyed("issue", "--as-of", "2029-01-05").stdout
@@ -94,6 +102,7 @@ def test_revoke_then_batch_refuses_and_a_single_reissue_restores(keyed, bureau, 
     assert keyed("revoke", C, "--reason", "重复登记").returncode == 0
     result = verify(keyed, token)
     assert result["valid"] is False and result["checks"][3]["message"].startswith("证书已被撤销")
+    assert result["outcome"] == "revoked" and "✘ 证书已撤销" in keyed("verify", token, check=False).stdout
     assert "重复登记" in result["checks"][3]["detail"]
     out = keyed("issue").stdout
     assert "拒绝 1" in out and C in out

@@ -77,6 +77,22 @@ def test_first_sign_in_forces_a_new_password_then_shows_the_sheet_and_pdf(app, c
     assert fetch(c, "/teacher/certificate.pdf").data == r.data  # served from the cache
 
 
+def test_the_home_page_says_when_a_newer_version_replaced_the_one_she_may_have_printed(app, codes, keyed,
+                                                                                       bureau, files):
+    from tests.builders import RECORD_HEADER, record_row
+    c = app.test_client()
+    first_sign_in(c, B, codes[B])
+    home = c.get("/teacher/").get_data(as_text=True)
+    assert 'id="replaced"' not in home
+    code = re.search(r'查验码 <strong class="nowrap">([0-9A-Z ]+)</strong>', home).group(1)
+    assert re.fullmatch(r"[0-9A-Z]{4} [0-9A-Z]{4} [0-9A-Z]{4}", code)  # in groups of four, as printed
+    keyed("records", "import", str(files.csv("more.csv", RECORD_HEADER, [record_row(bureau[1], "X-PRO")])))
+    keyed("issue")
+    home = c.get("/teacher/").get_data(as_text=True)
+    replaced = re.search(r'<p class="notice" id="replaced">(.*?)</p>', home, re.S).group(1)
+    assert re.match(r"第 1 版已于 \d{4}-\d\d-\d\d 被现行第 2 版取代", replaced) and "已更新" in replaced
+
+
 def test_a_teacher_never_reaches_another_teachers_sheet_or_pdf(app, codes):
     c = app.test_client()
     first_sign_in(c, A, codes[A])
