@@ -5,7 +5,7 @@ page under gunicorn, loaded with wrk on loopback, beside a bare baseline.
     .venv/bin/python benchmarks/bench_verifier.py [--teachers 1000]
         [--records-per-teacher 10] [--duration 15] [--connections 16]
         [--threads 2] [--workers 2] [--clients 1000] [--rounds 3]
-        [--runs 3] [--profile]
+        [--runs 3] [--profile] [--before REF]
 
 Needs wrk (Debian: `sudo apt-get install -y wrk`); without it the script
 says how to install it and exits 0.
@@ -39,6 +39,11 @@ token so that each request verifies a different certificate:
     each request from one of --clients simulated client addresses (a
     header the benchmark's WSGI wrapper turns into REMOTE_ADDR), so that no
     client reaches the API's 600 a minute: the limiter's own cost;
+  - ours, JSON API without the register's digest check (a benchmark-only
+    switch: the token's SHA-256 neither computed nor compared), to price
+    the binding of tokens to the register in the same run;
+  - with --before REF, the verifier at an earlier commit (a git worktree)
+    on the same database: the whole change since, in the same run;
   - baseline: a bare Flask app with one route, GET /b/<base32>, that only
     decodes the token (base32 → bytes → COSE_Sign1) and checks its Ed25519
     signature, answering {"valid": true}.
@@ -243,6 +248,16 @@ def verify(token):
 '''
 
 
+UNBOUND = '''
+# Benchmark only: the register's binding switched off (the token's SHA-256
+# neither computed nor compared with the register's digest), to price the
+# digest check beside "ours" in the same run. Never in the product.
+import verifier.status as _status, verifier.verify as _verify
+_verify.token_digest = lambda raw: ""
+_status.VersionState.issued = lambda self, digest: True
+'''
+
+
 APP_TIMER = '''
 # Benchmark only: the CPU time each worker spends inside the WSGI app (Flask
 # and the view), summed, written every 100 requests to {stats}/app-cpu-<pid>.json;
@@ -270,25 +285,51 @@ app.wsgi_app = _timed
 '''
 
 
-def write_apps(folder: Path, db: dict) -> dict[str, str]:
+def write_apps(folder: Path, db: dict, before: Path | None = None) -> dict[str, str]:
     """The WSGI modules gunicorn serves; name → module:app. Each served
-    module is also written bare (bench_*_inproc.py, for the test client)."""
+    module is also written bare (bench_*_inproc.py, for the test client).
+    `before`: a checkout of an earlier commit, served as "before"."""
     folder.mkdir(parents=True, exist_ok=True)
     root, url = str(ROOT), f"sqlite:///{db['db_path']}"
+    off = ", RATELIMIT_ENABLED=False"
     modules = {
-        "bench_ours": OURS_MODULE.format(root=root, url=url, config=", RATELIMIT_ENABLED=False"),
+        "bench_ours": OURS_MODULE.format(root=root, url=url, config=off),
+        "bench_ours_unbound": OURS_MODULE.format(root=root, url=url, config=off) + UNBOUND,
         "bench_ours_limited": OURS_MODULE.format(root=root, url=url, config=", RATELIMIT_ENABLED=True")
         + CLIENT_WRAPPER,
         "bench_baseline": BASELINE_MODULE.format(
             root=root, keys={k.hex(): v.hex() for k, v in db["keys"].items()}),
     }
+    if before is not None:
+        modules["bench_before"] = OURS_MODULE.format(root=str(before), url=url, config=off)
     for name, text in modules.items():
         stats = folder / f"stats-{name}"
         stats.mkdir(exist_ok=True)
         (folder / f"{name}_inproc.py").write_text(text)
         (folder / f"{name}.py").write_text(text + APP_TIMER.format(stats=str(stats)))
-    return {"ours": "bench_ours:app", "ours+limiter": "bench_ours_limited:app",
-            "baseline": "bench_baseline:app"}
+    targets = {"ours": "bench_ours:app", "ours+limiter": "bench_ours_limited:app",
+               "ours-unbound": "bench_ours_unbound:app", "baseline": "bench_baseline:app"}
+    if before is not None:
+        targets["before"] = "bench_before:app"
+    return targets
+
+
+@contextmanager
+def checkout(ref: str | None, folder: Path):
+    """A detached git worktree of `ref` (None: nothing), removed after."""
+    if ref is None:
+        yield None
+        return
+    where = folder / "before"
+    done = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), ref],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"--before {ref}: git worktree add failed: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)],
+                       capture_output=True, text=True)
 
 
 def app_cpu(folder: Path, module: str) -> tuple[int, float]:
@@ -373,6 +414,10 @@ def _in_process(db: dict, apps_dir_text: str, runs: int, profile: bool) -> dict:
             "verify_raw": best_rate(verify_all(lambda t: verifier.verify_raw(from_base32(t), at)), runs),
             "api_work": best_rate(verify_all(api_work), runs),
         }
+        with unbound():
+            rates["verify_raw_unbound"] = best_rate(
+                verify_all(lambda t: verifier.verify_raw(from_base32(t), at)), runs)
+            rates["api_work_unbound"] = best_rate(verify_all(api_work), runs)
         verifier.close()
     finally:
         engine.dispose()
@@ -393,6 +438,20 @@ def _in_process(db: dict, apps_dir_text: str, runs: int, profile: bool) -> dict:
         out["profile"].append(("the JSON API, rate limiter on, 1,000 client addresses",
                                _profile(_client_loop(limited, api_paths, valid_json, clients=1000))))
     return out
+
+
+@contextmanager
+def unbound():
+    """The UNBOUND module's switch, in this process, for the in-process loops."""
+    import verifier.status as status_mod
+    import verifier.verify as verify_mod
+    digest, issued = verify_mod.token_digest, status_mod.VersionState.issued
+    verify_mod.token_digest = lambda raw: ""
+    status_mod.VersionState.issued = lambda self, d: True
+    try:
+        yield
+    finally:
+        verify_mod.token_digest, status_mod.VersionState.issued = digest, issued
 
 
 def _client_loop(client, paths: list[str], marker: bytes, clients: int = 0) -> Callable[[], int]:
@@ -433,12 +492,17 @@ def report_in_process(r: dict[str, float], n: int) -> None:
              ("baseline's work, no Flask", "bare", "base32 → COSE → Ed25519 over the Sig_structure"),
              ("status lookup alone", "status", "DatabaseStatus.lookup: one SQLite query"),
              ("verify_raw, online status", "verify_raw", "from_base32 + Verifier.verify_raw, DatabaseStatus"),
+             ("  the same, no digest check", "verify_raw_unbound", "the register's binding switched off"),
              ("API handler's work, no Flask", "api_work", "verify_text + to_json + JSON encoding"),
+             ("  the same, no digest check", "api_work_unbound", "the register's binding switched off"),
              ("Flask test client: JSON API", "client_api", "whole app, limiter off, no server"),
              ("Flask test client: landing", "client_landing", "whole app + Jinja page, no server"),
              ("Flask test client: baseline", "client_baseline", "the bare app, no server"))
     for name, key, note in lines:
         say(f"  {name:<30}{r[key]:>9,.0f} /s  {1e6 / r[key]:6.0f} µs   ({note})")
+    for name, key in (("verify_raw", "verify_raw"), ("the API handler's work", "api_work")):
+        say(f"  the digest check's cost in {name}: {1 - r[key] / r[key + '_unbound']:+.1%} of its rate "
+            f"({1e6 / r[key] - 1e6 / r[key + '_unbound']:+.1f} µs a token)")
 
 
 # -- gunicorn ----------------------------------------------------------------
@@ -653,9 +717,15 @@ def load(server: Server, wrk: str, lua: Path, paths_file: Path, args) -> dict:
 CONFIGS = (  # key, server, paths file, label
     ("baseline", "baseline", "baseline", "baseline: bare Flask route"),
     ("api", "ours", "api", "ours: JSON API"),
+    ("api-unbound", "ours-unbound", "api", "ours: JSON API, no digest†"),
     ("landing", "ours", "landing", "ours: landing page /V/…"),
     ("api+limiter", "ours+limiter", "api-clients", "ours: JSON API, limiter on*"),
 )
+BEFORE = ("api-before", "before", "api", "before: JSON API‡")
+
+
+def configs(args) -> tuple:
+    return CONFIGS + ((BEFORE,) if args.before else ())
 
 
 def ed25519_now(n: int = 2000) -> float:
@@ -695,7 +765,14 @@ def bench_http(db: dict, apps_dir: Path, targets: dict[str, str], wrk: str, args
                                                 "/api/v1/openapi.json")),
             "ours+limiter": stack.enter_context(serving(apps_dir, targets["ours+limiter"], args.workers,
                                                         "/api/v1/openapi.json")),
+            "ours-unbound": stack.enter_context(serving(apps_dir, targets["ours-unbound"], args.workers,
+                                                        "/api/v1/openapi.json")),
         }
+        if "before" in targets:
+            servers["before"] = stack.enter_context(serving(apps_dir, targets["before"], args.workers,
+                                                            "/api/v1/openapi.json"))
+            precheck(servers["before"], api_paths, valid_json)
+        precheck(servers["ours-unbound"], api_paths, valid_json)
         precheck(servers["baseline"], [f"/b/{t}" for t in tokens], valid_json)
         precheck(servers["ours"], api_paths, valid_json)
         precheck(servers["ours"], [f"/V/{t}" for t in tokens], valid_page)
@@ -708,14 +785,17 @@ def bench_http(db: dict, apps_dir: Path, targets: dict[str, str], wrk: str, args
                 f"{results['ed25519']:,.0f}/s)")
             say(f"  {'':<27}{'req/s':>7} {'p50':>6} {'p90':>6} {'p99':>6} {'max':>6} {'non-2xx':>7} "
                 f"{'errors':>6}  {'server':>6} {'in app':>6} {'wrk':>5}  {'others':>6}")
-            for key, server, paths, label in (CONFIGS if k % 2 == 0 else CONFIGS[::-1]):
+            for key, server, paths, label in (configs(args) if k % 2 == 0 else configs(args)[::-1]):
                 results[key] = _show(label, load(servers[server], wrk, lua, files[paths], args))
             rounds.append(results)
     say(f"  latencies in ms. CPU per request in µs: the server (gunicorn master and workers), of which "
         f"inside the\n  Flask app, and wrk; others: cores busy with other processes during the run "
         f"(flagged above {BUSY_CORES}).\n"
         f"  * rate limiter on (memory storage), the requests spread over {args.clients:,} simulated "
-        "client addresses")
+        "client addresses\n"
+        "  † the register's binding switched off (benchmark only): the token's SHA-256 neither computed "
+        "nor compared"
+        + (f"\n  ‡ the verifier at {args.before}, from a git worktree, on the same database" if args.before else ""))
     return rounds
 
 
@@ -742,14 +822,14 @@ def median_run(rounds: list[dict], key: str) -> dict:
 
 def report_http(rounds: list[dict], rates: dict[str, float], args) -> None:
     n = len(rounds)
-    invalid = [(k, i + 1) for i, r in enumerate(rounds) for k, *_ in CONFIGS if not r[k]["valid"]]
-    busy = sum(1 for r in rounds for k, *_ in CONFIGS if r[k]["others_cores"] > BUSY_CORES)
+    invalid = [(k, i + 1) for i, r in enumerate(rounds) for k, *_ in configs(args) if not r[k]["valid"]]
+    busy = sum(1 for r in rounds for k, *_ in configs(args) if r[k]["others_cores"] > BUSY_CORES)
     base = median_run(rounds, "baseline")
     say(f"\n== ours ÷ baseline: the median of {n} round{'s' if n > 1 else ''} (range), ratios taken "
         f"round by round ==")
     say(f"  {'':<28}{'req/s':>7} {'(range)':<15} {'p50':>5} {'p99':>5}  {'req/s ÷ base':<18} "
         f"{'CPU/req ÷ base':<14}")
-    for key, _server, _paths, label in CONFIGS:
+    for key, _server, _paths, label in configs(args):
         r = median_run(rounds, key)
         rps = [x[key]["rps"] for x in rounds]
         ratios = sorted(x[key]["rps"] / x["baseline"]["rps"] for x in rounds)
@@ -760,6 +840,12 @@ def report_http(rounds: list[dict], rates: dict[str, float], args) -> None:
             f"{statistics.median(ratios):.2f} ({ratios[0]:.2f}–{ratios[-1]:.2f})     "
             f"{statistics.median(cpu):.2f} ({cpu[0]:.2f}–{cpu[-1]:.2f})")
     say("  p50/p99 in ms, of the median run.")
+    for key, what in (("api-unbound", "without the digest check"), ("api-before", f"at {args.before}")):
+        if key in rounds[0]:
+            ratios = sorted(x["api"]["rps"] / x[key]["rps"] for x in rounds)
+            say(f"  JSON API req/s ÷ the same {what}, round by round: {statistics.median(ratios):.3f} "
+                f"({ratios[0]:.3f}–{ratios[-1]:.3f}); p99 {median_run(rounds, 'api')['p99'] / 1e3:.1f} ms "
+                f"against {median_run(rounds, key)['p99'] / 1e3:.1f} ms")
     say(f"  in a fresh process, one core, this run: raw Ed25519 {rates['raw']:,.0f}/s; verify_raw "
         f"{rates['verify_raw']:,.0f}/s ({rates['verify_raw'] / rates['raw']:.2f}× raw); the baseline's "
         f"work {rates['bare']:,.0f}/s; test client: API {rates['client_api']:,.0f}/s, landing "
@@ -815,6 +901,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="runs of each in-process loop (best is reported)")
     ap.add_argument("--profile", action="store_true",
                     help="also cProfile the JSON API through the Flask test client")
+    ap.add_argument("--before", metavar="REF", default=None,
+                    help="also serve the verifier at this git commit (a worktree) on the same database")
     args = ap.parse_args(argv)
     wrk = shutil.which("wrk")
     say(f"bench_verifier {date.today().isoformat()}  Python {platform.python_version()}  "
@@ -834,11 +922,12 @@ def main(argv: list[str] | None = None) -> int:
         say(f"  {len(tokens):,} tokens of {len(tokens[0])} base32 characters "
             f"({len(from_base32(tokens[0]))} bytes); each HTTP run rotates over all of them")
         apps_dir = Path(tmp) / "apps"
-        targets = write_apps(apps_dir, db)
-        inproc = in_fresh_process(db, apps_dir, args.runs, args.profile)
-        rates = inproc["rates"]
-        report_in_process(rates, len(tokens))
-        rounds = bench_http(db, apps_dir, targets, wrk, args)
+        with checkout(args.before, Path(tmp)) as before:
+            targets = write_apps(apps_dir, db, before)
+            inproc = in_fresh_process(db, apps_dir, args.runs, args.profile)
+            rates = inproc["rates"]
+            report_in_process(rates, len(tokens))
+            rounds = bench_http(db, apps_dir, targets, wrk, args)
         report_http(rounds, rates, args)
         for what, text in inproc.get("profile", []):
             say(f"\n== cProfile of {what}, through the Flask test client in the fresh process: {text}")

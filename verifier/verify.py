@@ -1,4 +1,4 @@
-"""The verification engine: the checks of docs/formats.md, in order, each
+"""The verification engine: the checks of FORMATS.md, in order, each
 with a Chinese message for the committee and an English detail.
 
     format → signature → key → status → validity → credits
@@ -98,7 +98,7 @@ class Result:
 
     @cached_property
     def outcome(self) -> str:
-        """One of OUTCOMES (docs/formats.md, "Verification result")."""
+        """One of OUTCOMES (FORMATS.md, "Verification result")."""
         if not self.genuine or not self.check("credits").ok:
             return "not_valid"
         if self.standing == "revoked" or (self.standing == "superseded" and self.register.current is None):
@@ -205,7 +205,7 @@ class Verifier:
         c = token.claims
         profile = _profile(c.issuer, c.cycle)
         checks = [Check("format", True, "证书数据格式正确",
-                        f"COSE_Sign1/EdDSA token with the claims of docs/formats.md; number {c.number} "
+                        f"COSE_Sign1/EdDSA token with the claims of FORMATS.md; number {c.number} "
                         "has a good check character")]
         key = self.keys.get(token.kid)
         checks.append(_signature(token, key))
@@ -214,7 +214,7 @@ class Verifier:
             status, register, standing = self._status(token)
             checks += [_key(token, key), status, _validity(token, at), _credits(token, profile)]
         else:
-            # An unknown kid is the key check's own finding ("known", docs/formats.md),
+            # An unknown kid is the key check's own finding ("known", FORMATS.md),
             # not a check skipped: say so there too.
             checks.append(_unknown_key(token) if key is None else _not_run("key", "signature"))
             checks += [_not_run(n, "signature") for n in CHECKS[3:]]

@@ -55,7 +55,8 @@ def print_sheet(out: Console, h: Holder, s: CreditSheet, p: RulesProfile) -> Non
     buckets = Table("类别", "学分", "最低要求", "状态", title="分类学分")
     for b in BUCKETS:
         minimum = s.minimums.get(b)
-        state = "" if minimum is None else ("[red]未达[/]" if b in s.unmet else "[green]达标[/]")
+        state = "" if minimum is None else ("[red]未达[/]" if b in s.unmet else "[green]达标[/]"
+                                            if s.buckets[b] >= minimum else "[green]折抵后达标[/]")
         buckets.add_row(BUCKET_LABELS[b], amount(s.buckets[b]),
                         "" if minimum is None else amount(minimum), state)
     out.print(buckets)

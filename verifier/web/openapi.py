@@ -54,7 +54,7 @@ OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "teacher-ecert verifier", "version": "1",
              "description": "查验中小学和幼儿园教师继续教育电子证书 · verify continuing-education "
-                            "e-certificates. Formats: docs/formats.md of the project."},
+                            "e-certificates. Formats: FORMATS.md."},
     "paths": {
         "/api/v1/verify": {
             "get": {"summary": "Verify a token or verification URL", "parameters": [
