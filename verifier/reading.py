@@ -115,10 +115,12 @@ class Reading:
             "verdict": STATUS_NAMES[self.verdict], "label": self.verdict_label, "source": self.source,
             "requirements": {"met": met, "of": of},
             "short": [{"name": s.name, "label": s.label, "short": _amount(s.amount)} for s in self.shortfalls],
-            "buckets": [{"name": b.name, "label": b.label, "credits": _amount(b.credits),
-                         "minimum": _amount(b.minimum), "status": b.status} for b in self.buckets],
+            # names and codes only: their labels are the vocabulary's (BUCKET_LABELS,
+            # YEAR_LABELS), and every byte of Chinese costs the JSON API six
+            "buckets": [{"name": b.name, "credits": _amount(b.credits), "minimum": _amount(b.minimum),
+                         "status": b.status} for b in self.buckets],
             "years": [{"year": y.year, "credits": _amount(y.credits), "status": y.status or None,
-                       "label": y.label, "short": list(y.short)} for y in self.years],
+                       "short": list(y.short)} for y in self.years],
             "prorated": self.prorated, "notes": list(self.notes),
         }
 

@@ -20,11 +20,17 @@ _reading = {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
     "short": {"type": "array", "items": {"type": "object", "properties": {
         "name": {"type": "string"}, "label": {"type": "string"}, "short": _amount}}},
     "buckets": {"type": "array", "items": {"type": "object", "properties": {
-        "name": {"type": "string"}, "label": {"type": "string"}, "credits": _amount, "minimum": _amount,
-        "status": {"type": ["string", "null"], "enum": ["met", "offset", "short", None]}}}},
+        "name": {"type": "string"}, "credits": _amount, "minimum": _amount,
+        "status": {"type": ["string", "null"], "enum": ["met", "offset", "short", None],
+                   "description": "met 达标, offset 折抵后达标 (the required surplus covers it), short 未达; "
+                                  "null: no minimum"}}}},
     "years": {"type": "array", "items": {"type": "object", "properties": {
-        "year": {"type": "integer"}, "credits": _amount, "label": {"type": "string"},
-        "status": {"type": ["string", "null"]}, "short": {"type": "array", "items": {"type": "string"}}}}},
+        "year": {"type": "integer"}, "credits": _amount,
+        "status": {"type": ["string", "null"], "enum": ["met", "short", "not-required", "not-yet", "total-met",
+                                                        "no-credits", None],
+                   "description": "met 达标, short 未达, not-required 不作要求, not-yet 签发时未结束; from the "
+                                  "token alone: total-met 合计达标 (the parts unknown), no-credits 无学分记录"},
+        "short": {"type": "array", "items": {"type": "string"}}}}},
     "prorated": {"type": "boolean"}, "notes": {"type": "array", "items": {"type": "string"}}}}],
     "description": "the credits read against the cycle's rules (the register's sheet summary when the token "
                    "is bound to it); null when the signature did not verify"}
