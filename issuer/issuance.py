@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from verifier.clock import as_utc, now_utc
 from verifier.numbers import mask_id_number
 from verifier.profiles import RulesProfile
-from verifier.summary import SheetSummary, YearSummary
+from verifier.summary import Induction, SheetSummary, YearSummary
 from verifier.token import Claims, end_of_day, to_base32, token_digest
 from verifier.vocab import LEAF_BUCKETS
 
@@ -93,12 +93,15 @@ def build_claims(profile: RulesProfile, holder: Holder, sheet: CreditSheet, *, f
         years=tuple(hundredths(y.amounts["total"]) for y in sheet.years), status=status)
 
 
-def sheet_summary(sheet: CreditSheet) -> SheetSummary:
+def sheet_summary(sheet: CreditSheet, profile: RulesProfile) -> SheetSummary:
     """What the register keeps beside the token (verifier/summary.py)."""
+    ind = sheet.induction
     return SheetSummary(
         years=tuple(YearSummary(y.year, y.status, tuple(y.short), dict(y.amounts)) for y in sheet.years),
         minimums=dict(sheet.minimums), offset_used=sheet.offset_used, unmet=tuple(sheet.unmet),
-        notes=tuple(sheet.notes))
+        notes=tuple(sheet.notes),
+        induction=Induction(ind.credits, profile.induction.credits, ind.due)
+        if ind is not None and profile.induction is not None else None)
 
 
 class Issuer:
@@ -122,15 +125,28 @@ class Issuer:
     def run(self, options: IssueOptions, progress: Callable[[int], None] = lambda n: None) -> IssueSummary:
         self._refuse_early_final(options)
         with read_session(self.engine) as session:
-            signer = self.keystore.signer(session, self.profile.issuer_code)
+            signer = self.keystore.signer(session, self.profile.issuer_code)  # the passphrase, checked first
         summary = IssueSummary()
         for chunk in _chunks(self._sheets(options), CHUNK):
             with write_session(self.engine) as session:
-                self._issue_chunk(session, signer, chunk, options, summary)
+                signer = self._issue_chunk(session, signer, chunk, options, summary)
             progress(len(chunk))
         return summary
 
+    def _active_signer(self, session: Session, signer: Signer) -> Signer:
+        """The signer of the key active now, read inside the chunk's
+        transaction: a `keys rotate` while a batch runs waits for the chunk
+        (PostgreSQL: the key's row is shared-locked; SQLite: one writer), and
+        the chunks after it sign with the new key, inside its use window."""
+        active = self.keystore.active(session, self.profile.issuer_code, lock=True, shared=True)
+        if active is None:
+            return self.keystore.signer(session, self.profile.issuer_code)  # says what to do
+        return signer if active.kid == signer.kid_text else self.keystore.open(active.kid)
+
     def _refuse_early_final(self, options: IssueOptions) -> None:
+        if options.as_of is not None and options.as_of < self.profile.cycle_start:
+            raise InputRefused(f"签发日期 --as-of {options.as_of} 早于本周期开始（{self.profile.cycle_start}）",
+                               f"--as-of {options.as_of} is before cycle {self.profile.cycle} began")
         review_opens = self.profile.review_opens
         if options.final and (options.as_of or date.min) < review_opens:
             raise InputRefused(
@@ -147,11 +163,13 @@ class Issuer:
                 yield from all_sheets(session, self.profile, school=options.school, as_of=options.as_of)
 
     def _issue_chunk(self, session: Session, signer: Signer, chunk: list[tuple[Holder, CreditSheet]],
-                     options: IssueOptions, summary: IssueSummary) -> None:
+                     options: IssueOptions, summary: IssueSummary) -> Signer:
+        """Issue one chunk in the caller's transaction; the signer it used."""
+        signer = self._active_signer(session, signer)
         numbers = [h.number for h, _ in chunk]
         _lock_registrations(session, numbers)
         latest = _latest_versions(session, numbers)
-        compromised = _compromised_keys(session)
+        keys = _key_windows(session)
         now = now_utc().replace(microsecond=0)  # the token's iat has whole seconds
         inserts, superseded, events = [], [], []
         for holder, sheet in chunk:
@@ -164,7 +182,7 @@ class Issuer:
                 summary.refused.append((holder.number, refusal))
                 continue
             if prev and prev.state == "current" and prev.fingerprint == claims.fingerprint() \
-                    and prev.kid not in compromised:
+                    and _sound(prev, keys):
                 summary.unchanged += 1
                 continue
             row = self._signed_row(signer, holder, claims, prev, now, sheet)
@@ -188,6 +206,7 @@ class Issuer:
         if inserts:
             session.execute(Certificate.__table__.insert(), inserts)
         audit.append(session, self.actor, events)
+        return signer
 
     def _refusal(self, prev: Latest | None, claims: Claims, options: IssueOptions) -> str | None:
         if prev and prev.state == "revoked" and not options.teacher:
@@ -206,7 +225,7 @@ class Issuer:
                 "token": token, "token_sha256": token_digest(raw), "credits_total": claims.credits[-1],
                 "fingerprint": claims.fingerprint(),
                 "check_code": prev.check_code if prev else new_check_code(),
-                "summary": sheet_summary(sheet).to_json(),
+                "summary": sheet_summary(sheet, self.profile).to_json(),
                 "holder_born": birth_date(holder.id_number)}
 
 
@@ -242,10 +261,24 @@ def _latest_versions(session: Session, numbers: list[str]) -> dict[str, Latest]:
     return out
 
 
-def _compromised_keys(session: Session) -> set[str]:
-    """Keys marked compromised. Every current certificate one of them signed
-    is re-signed with the active key, also those signed before the moment
-    of compromise: they still verify (the register binds each token), but
-    no certificate should go on resting on a key the bureau no longer
-    trusts, and the next compromise date may turn out earlier."""
-    return set(session.scalars(select(SigningKey.kid).where(SigningKey.compromised_at.is_not(None))))
+def _key_windows(session: Session) -> dict[str, tuple[datetime, datetime | None, datetime | None]]:
+    """kid → (not_before, not_after, compromised_at)."""
+    rows = session.execute(select(SigningKey.kid, SigningKey.not_before, SigningKey.not_after,
+                                  SigningKey.compromised_at))
+    return {kid: (as_utc(a), as_utc(b), as_utc(c)) for kid, a, b, c in rows}
+
+
+def _sound(prev: Latest, keys: dict[str, tuple[datetime, datetime | None, datetime | None]]) -> bool:
+    """Whether the current certificate's token still passes the key check:
+    its key never marked compromised (every current certificate a compromised
+    key signed is re-signed, also those signed before the moment of
+    compromise: they still verify, the register binds each token, but none
+    should go on resting on a key the bureau no longer trusts), and its iat
+    inside the key's use window (a token a retired key signed after its
+    rotation, as a batch running across a rotation once did, is repaired)."""
+    window = keys.get(prev.kid)
+    if window is None:
+        return False
+    not_before, not_after, compromised_at = window
+    return compromised_at is None and not_before <= prev.issued_at and (not_after is None
+                                                                         or prev.issued_at <= not_after)

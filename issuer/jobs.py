@@ -161,6 +161,7 @@ def plan(engine: Engine, job_id: int, settings: Settings, dispatch: Callable[[in
                 _check_ready(s, job.kind, profile, settings)
                 numbers = [params["teacher"]] if params.get("teacher") else \
                     _in_scope(s, job.kind, profile, job.school_code)
+                params["as_of"] = today_in_china().isoformat()  # the day the work starts, not when queued
                 size = max(1, int(params["chunk"]))
                 params["chunks"] = [numbers[i:i + size] for i in range(0, len(numbers), size)]
                 job.params = json.dumps(params)
@@ -287,7 +288,7 @@ class _ChunkIssuer(Issuer):
         summary = IssueSummary()
         with write_session(self.engine) as s:
             if chunk:
-                self._issue_chunk(s, signer, chunk, options, summary)
+                self._issue_chunk(s, signer, chunk, options, summary)  # with the key active now
             record(s, {"issued": summary.issued, "reissued": summary.reissued,
                        "unchanged": summary.unchanged, "refused": [list(r) for r in summary.refused]})
         return summary

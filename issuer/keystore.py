@@ -61,9 +61,11 @@ class Keystore:
     def path(self, kid: str) -> Path:
         return self.dir / f"{kid}.pem"
 
-    def active(self, session: Session, bureau: str, *, lock: bool = False) -> SigningKey | None:
+    def active(self, session: Session, bureau: str, *, lock: bool = False, shared: bool = False) -> SigningKey | None:
+        """The bureau's active key; `lock`: its row locked for the transaction
+        (`shared`: FOR SHARE, as issuance holds it so that a rotation waits)."""
         q = select(SigningKey).where(SigningKey.bureau_code == bureau, SigningKey.not_after.is_(None))
-        return session.scalars(q.with_for_update() if lock else q).first()
+        return session.scalars(q.with_for_update(read=shared) if lock else q).first()
 
     def create(self, session: Session, bureau: str) -> SigningKey:
         """A new active key; the caller has retired the previous one."""

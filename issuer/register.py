@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from verifier.clock import now_utc
+from verifier.clock import as_utc, now_utc
 from verifier.numbers import CertificateNumber, NumberFormatError
 
 from . import audit
@@ -51,7 +51,8 @@ def signed_by(session: Session, kid: str, since: datetime) -> tuple[int, int]:
     """(current certificates signed by key `kid`, those of them issued at or after `since`)."""
     c = Certificate
     mine = select(func.count()).select_from(c).where(c.kid == kid, c.state == "current")
-    return session.scalar(mine) or 0, session.scalar(mine.where(c.issued_at >= since)) or 0
+    # in UTC, as stored: SQLite compares the text, so a China-time moment would be 8 hours off
+    return session.scalar(mine) or 0, session.scalar(mine.where(c.issued_at >= as_utc(since))) or 0
 
 
 @dataclass(frozen=True)

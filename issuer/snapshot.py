@@ -10,26 +10,37 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verifier.clock import as_utc, now_utc
+from verifier.profiles import RulesProfile
 from verifier.status import SNAPSHOT_FORMAT, VersionState, canonical, snapshot_entry
+from verifier.summary import SheetSummary, SummaryError
 from verifier.token import b64u
 
 from .keystore import Signer
 from .models import Certificate
 
 
-def build_snapshot(session: Session, bureau: str) -> dict:
+def build_snapshot(session: Session, profile: RulesProfile) -> dict:
     """Every version of every number of the bureau, with the digest of the
-    token issued for it (verifier/status.py: a snapshot binds tokens too)."""
+    token issued for it and its summary's compact form (verifier/status.py:
+    a snapshot binds tokens and reads credits as the online register does)."""
     c = Certificate
     entries: dict[str, list] = {}
     rows = session.execute(select(c.number, c.state, c.changed_at, c.revoke_reason, c.token_sha256,
-                                  c.issued_at, c.verdict, c.valid_until, c.credits_total)
-                           .where(c.bureau_code == bureau).order_by(c.number, c.version),
+                                  c.issued_at, c.verdict, c.valid_until, c.credits_total, c.summary)
+                           .where(c.bureau_code == profile.issuer_code).order_by(c.number, c.version),
                            execution_options={"yield_per": 5000})
-    for number, state, changed_at, reason, digest, issued_at, verdict, valid_until, total in rows:
-        entries.setdefault(number, []).append(snapshot_entry(VersionState(
-            state, as_utc(changed_at), reason, digest, as_utc(issued_at), verdict, valid_until, total)))
-    return {"issuer": bureau, "generated_at": now_utc().isoformat(), "certificates": entries}
+    for number, state, changed_at, reason, digest, issued_at, verdict, valid_until, total, summary in rows:
+        entries.setdefault(number, []).append(snapshot_entry(
+            VersionState(state, as_utc(changed_at), reason, digest, as_utc(issued_at), verdict, valid_until, total),
+            _compact(summary, profile)))
+    return {"issuer": profile.issuer_code, "generated_at": now_utc().isoformat(), "certificates": entries}
+
+
+def _compact(summary: str, profile: RulesProfile) -> dict | None:
+    try:
+        return SheetSummary.from_json(summary).to_compact(profile.minimums)
+    except SummaryError:
+        return None  # read from the token alone offline, as online
 
 
 def write_snapshot(snapshot: dict, signer: Signer, path: Path) -> None:

@@ -177,6 +177,17 @@ def stop_worker(proc: subprocess.Popen, timeout: float = 30) -> None:
         proc.wait()
 
 
+def keep_environment_private() -> None:
+    """A worker holds the signing key's passphrase in its environment. Not
+    dumpable, its /proc/<pid>/environ and memory can be read by root only,
+    not by a web process of the same user (which holds no passphrase)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass  # not Linux: nothing to do the same way
+
+
 def _die_with_parent() -> None:
     try:  # Linux: SIGTERM when the parent goes, however it goes
         import ctypes

@@ -90,10 +90,12 @@ class Reading:
     buckets: tuple[BucketRow, ...]
     years: tuple[YearRow, ...]
     shortfalls: tuple[Shortfall, ...]
-    notes: tuple[str, ...]
+    notes: tuple[str, ...]  # about the reading itself: public
     yearly_rule: str
     prorated: bool  # the minimums are a late joiner's share of the cycle's
     source: str  # "register" or "token"
+    others: tuple[tuple[str, bool], ...] = ()  # requirements besides the buckets: (name, met)
+    sheet_notes: tuple[str, ...] = ()  # the credit sheet's, which may name the holder's dates
 
     @property
     def verdict_label(self) -> str:
@@ -101,9 +103,14 @@ class Reading:
 
     @property
     def requirements(self) -> tuple[int, int]:
-        """(met, of): the minimums this holder's totals meet, of all there are."""
-        rows = [b for b in self.buckets if b.status]
-        return sum(b.status != "short" for b in rows), len(rows)
+        """(met, of): the requirements this holder's credits meet, of all
+        that apply to her (the minimums, and a new teacher's induction)."""
+        rows = [b.status != "short" for b in self.buckets if b.status] + [met for _, met in self.others]
+        return sum(rows), len(rows)
+
+    @property
+    def short_years(self) -> tuple[YearRow, ...]:
+        return tuple(y for y in self.years if y.status == "short")
 
     @property
     def short_text(self) -> str:
@@ -122,6 +129,7 @@ class Reading:
             "years": [{"year": y.year, "credits": _amount(y.credits), "status": y.status or None,
                        "short": list(y.short)} for y in self.years],
             "prorated": self.prorated, "notes": list(self.notes),
+            "others": [{"name": n, "met": met} for n, met in self.others],
         }
 
 
@@ -145,24 +153,33 @@ def read_credits(claims: Claims, profile: RulesProfile | None, summary: SheetSum
     the credits check accepted a late joiner's totals against the minimums
     prorated for k of n years (token alone)."""
     amounts = bucket_amounts(claims.credits)
+    cycle = profile.minimums if profile is not None else {}
     if summary is not None:
-        minimums = summary.minimums
-    elif profile is not None:
-        minimums = prorate(profile.minimums, *share) if share else profile.minimums
+        minimums = summary.minimums or cycle  # the compact form leaves out the cycle's own
     else:
-        minimums = {}
+        minimums = prorate(cycle, *share) if share and cycle else cycle
     offset = profile.offset if profile is not None else None
-    _, short = shortfalls(amounts, minimums, offset)
+    used, short = shortfalls(amounts, minimums, offset)
     buckets = tuple(_bucket_row(b, amounts[b], minimums.get(b), short) for b in BUCKETS)
     lacking = [Shortfall(b, BUCKET_LABELS[b], short[b]) for b in short]
+    others: list[tuple[str, bool]] = []
     if summary is not None:
-        lacking += [Shortfall(u, _extra_label(u), None) for u in summary.unmet if u not in minimums]
-        years = tuple(YearRow(y.year, y.parts["total"], y.status, y.short, y.parts) for y in summary.years)
+        ind = summary.induction
+        if ind is not None and ind.due:
+            others.append(("induction", ind.credits >= ind.required))
+            if ind.credits < ind.required:
+                lacking.append(Shortfall("induction", EXTRA_LABELS["induction"], ind.required - ind.credits))
+        lacking += [Shortfall(u, _extra_label(u), None) for u in summary.unmet
+                    if u not in minimums and u != "induction"]
+        years = _summary_years(claims, profile, summary)
     else:
         years = _token_years(claims, profile, share)
-    return Reading(claims.status, buckets, years, tuple(lacking), _notes(claims, profile, summary, share),
-                   yearly_rule_text(profile) if profile else "", _prorated(profile, summary, share),
-                   "register" if summary is not None else "token")
+    prorated = _prorated(cycle, minimums)
+    return Reading(claims.status, buckets, years, tuple(lacking), _notes(claims, profile, summary, share, used,
+                                                                         prorated),
+                   yearly_rule_text(profile) if profile else "", prorated,
+                   "register" if summary is not None else "token", tuple(others),
+                   summary.notes if summary is not None else ())
 
 
 def _bucket_row(b: str, credits: Decimal, minimum: Decimal | None, short: dict[str, Decimal]) -> BucketRow:
@@ -212,19 +229,36 @@ def _token_years(c: Claims, profile: RulesProfile | None, share: tuple[int, int]
     return tuple(rows)
 
 
-def _prorated(profile: RulesProfile | None, summary: SheetSummary | None, share: tuple[int, int] | None) -> bool:
-    if summary is not None and profile is not None:
-        return summary.minimums.get("total") != profile.minimums.get("total")
-    return share is not None
+def _summary_years(c: Claims, profile: RulesProfile | None, summary: SheetSummary) -> tuple[YearRow, ...]:
+    """Each year's total from the token, its status and parts from the
+    summary (the compact form has no parts)."""
+    first = profile.first_year if profile else 1
+    by_year = {y.year: y for y in summary.years}
+    rows = []
+    for i, v in enumerate(c.years):
+        y = by_year.get(first + i)
+        rows.append(YearRow(first + i, Decimal(v) / HUNDRED, y.status if y else "", y.short if y else (),
+                            y.parts or None if y else None))
+    return tuple(rows)
 
 
-def _notes(c: Claims, profile: RulesProfile | None, summary: SheetSummary | None,
-           share: tuple[int, int] | None) -> tuple[str, ...]:
-    if summary is not None:
-        return summary.notes
-    notes = ["证书数据只含各类别与各年度的合计；各年度分项是否达标见证书 PDF 与学分表。"]
+def _prorated(cycle: dict[str, Decimal], minimums: dict[str, Decimal]) -> bool:
+    return bool(cycle) and minimums.get("total") != cycle.get("total")
+
+
+def _notes(c: Claims, profile: RulesProfile | None, summary: SheetSummary | None, share: tuple[int, int] | None,
+           offset_used: Decimal, prorated: bool) -> tuple[str, ...]:
+    """What a reader of the reading needs to know; nothing of the holder's
+    own (a hire date is in the sheet's notes, shown only with the 查验码)."""
+    notes = []
+    if offset_used:
+        notes.append(f"必修超出要求的 {offset_used:.2f} 学分已折抵选修、校本研修的不足（必修各分项不可互抵）。")
     if share:
-        notes.append(f"周期内入职教师：学分达到按完整服务 {share[0]} 年（共 {share[1]} 年）折算的要求。")
-    elif c.status != 1 and profile is not None:
-        notes.append("最低要求按本周期完整要求列出；周期内入职教师按入职后完整年数折算，以学分表为准。")
+        notes.append(f"*周期内入职教师：学分达到按完整服务 {share[0]} 年（共 {share[1]} 年）折算的要求。")
+    elif prorated:
+        notes.append("*周期内入职教师：最低要求已按入职后完整服务年数折算。")
+    if summary is None:
+        notes.append("证书数据只含各类别与各年度的合计；各年度分项是否达标见证书 PDF 与学分表。")
+        if c.status != 1 and profile is not None and not share:
+            notes.append("最低要求按本周期完整要求列出；周期内入职教师按入职后完整年数折算，以学分表为准。")
     return tuple(notes)

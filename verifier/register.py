@@ -33,9 +33,9 @@ def newest(engine: Engine, number: str) -> Entry | None:
 
 
 # What people type for a 查验码 (GB 32100's alphabet has no I, O, S, V or Z):
-# spaces and dashes between the printed groups of four, full-width forms
-# from a Chinese input method, lower case, O for 0 and I for 1.
-_CODE_READS = str.maketrans({"O": "0", "I": "1", " ": None, "-": None})
+# spaces, dashes (a Chinese input method's too), dots and underscores between
+# the printed groups of four, full-width forms, lower case, O for 0, I for 1.
+_CODE_READS = str.maketrans({"O": "0", "I": "1", **dict.fromkeys(" -_.·\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fb")})
 
 
 def normalise_code(code: str) -> str:

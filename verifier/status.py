@@ -12,13 +12,15 @@ that `ecert status export` writes and signs with the bureau's current key:
      "snapshot": {"issuer": "654004", "generated_at": "<ISO 8601>",
                   "certificates": {"<number>": [VERSION, ...]}}}
 
-    VERSION = [state, changed_at, reason, sha256, issued_at, verdict, valid_until, total]
+    VERSION = [state, changed_at, reason, sha256, issued_at, verdict, valid_until, total, summary]
 
 Each number lists its versions in order (version 1 first): state is
 current, superseded or revoked; changed_at (ISO 8601) and reason are null
 unless it was superseded or revoked; sha256 is the hex SHA-256 of the
 token's bytes; issued_at is ISO 8601; verdict the token's status claim
-(0, 1, 2); valid_until YYYY-MM-DD; total the token's total in hundredths.
+(0, 1, 2); valid_until YYYY-MM-DD; total the token's total in hundredths;
+summary the compact form of the register's sheet summary (verifier/summary.py:
+each year's status, a late joiner's minimums, what was unmet), or null.
 Canonical JSON: sorted keys, no spaces, UTF-8. Format 1 carried no digests
 and is refused: it cannot bind a token.
 """
@@ -39,9 +41,10 @@ from sqlalchemy import Engine, bindparam, case, select
 from sqlalchemy.exc import DBAPIError
 
 from verifier import schema
-from verifier.clock import as_utc
+from verifier.clock import CHINA, as_utc
 from verifier.files import read_json
 from verifier.keyset import KeySet
+from verifier.summary import SheetSummary, SummaryError
 from verifier.token import from_b64u
 
 SNAPSHOT_FORMAT = "teacher-ecert-status/2"
@@ -73,11 +76,24 @@ class VersionState:
 
 @dataclass(frozen=True)
 class Details:
-    """What the register says of one version beyond its state, online only:
-    the sheet summary stored at issue (JSON text, verifier.summary) and the
-    holder's birth date."""
+    """What the register says of one version beyond its state: online, the
+    sheet summary stored at issue (JSON text) and the holder's birth date;
+    offline, the snapshot's compact summary (verifier/summary.py)."""
     summary: str | None = None
     holder_born: date | None = None
+    compact: dict | None = None
+
+    def sheet(self, first_year: int) -> SheetSummary | None:
+        """The summary, or None when there is none or it cannot be read (the
+        token's own totals are read then, as without a register)."""
+        try:
+            if self.summary:
+                return SheetSummary.from_json(self.summary)
+            if self.compact is not None:
+                return SheetSummary.from_compact(self.compact, first_year)
+        except SummaryError:
+            return None
+        return None
 
 
 @dataclass(frozen=True)
@@ -161,7 +177,8 @@ class DatabaseStatus:
 
     def _rows(self, number: str, version: int) -> list[tuple]:
         cursor = self._connection().connection.dbapi_connection.cursor()
-        params = {"number": number, "version": version}
+        # the column is a 4-byte integer on PostgreSQL: a version past it is none of the register's
+        params = {"number": number, "version": version if 0 < version < 2**31 else 0}
         try:
             cursor.execute(self._sql, tuple(params[k] for k in self._order) if self._order else params)
             rows = cursor.fetchall()
@@ -186,17 +203,24 @@ class DatabaseStatus:
 
 
 class SnapshotStatus:
+    """A bureau's register as its signed snapshot froze it. It answers for
+    that bureau's numbers only, and says from when (`note`: a page shows
+    it beside the verdict, since an old snapshot misses later changes)."""
+
     def __init__(self, issuer: str, generated_at: datetime, entries: dict[str, list]) -> None:
         self.issuer = issuer
         self.generated_at = generated_at
         self._entries = entries
-        self.description = f"status snapshot of {generated_at.isoformat()}"
+        self.description = f"status snapshot of bureau {issuer}, {generated_at.isoformat()}"
+        self.note = f"离线查验：登记状态依据 {generated_at.astimezone(CHINA):%Y-%m-%d %H:%M} 的状态快照，其后的变更不在其中"
 
     def lookup(self, number: str, version: int = 0) -> NumberStatus | None:
-        versions = self._entries.get(number)
+        versions = self._entries.get(number) if number.startswith(self.issuer) else None
         if versions is None:
             return None
-        return NumberStatus(number, tuple(_version_state(v) for v in versions))
+        asked = versions[version - 1] if 1 <= version <= len(versions) else None
+        return NumberStatus(number, tuple(_version_state(v) for v in versions),
+                            Details(compact=asked[8]) if asked is not None and asked[8] is not None else None)
 
     @classmethod
     def load(cls, path: Path, keys: KeySet) -> "SnapshotStatus":
@@ -224,8 +248,7 @@ class SnapshotStatus:
         key = keys.get(kid)
         if key is None:
             raise SnapshotError(f"signed by key {doc['kid']}, which is not in the key set")
-        if key.compromised_at is not None and key.compromised_at <= generated_at:
-            raise SnapshotError(f"signed by key {key.kid} after it was compromised")
+        _trusted_signer(key, issuer, generated_at)
         try:
             Ed25519PublicKey.from_public_bytes(key.public_raw).verify(signature, canonical(snap))
         except InvalidSignature:
@@ -235,15 +258,30 @@ class SnapshotStatus:
         return cls(issuer, generated_at, entries)
 
 
-def snapshot_entry(v: VersionState) -> list:
+def _trusted_signer(key, issuer: str, generated_at: datetime) -> None:
+    """A snapshot is the bureau's only if signed by one of its keys, in that
+    key's use window, by a key never marked compromised: whoever holds a
+    leaked key can date a snapshot as he likes, so no date of his clears it."""
+    if generated_at.tzinfo is None:
+        raise SnapshotError("generated_at has no time zone")
+    if key.issuer != issuer:
+        raise SnapshotError(f"a snapshot of bureau {issuer} signed by key {key.kid} of bureau {key.issuer}")
+    if key.compromised_at is not None:
+        raise SnapshotError(f"signed by key {key.kid}, which is marked compromised: export a new snapshot")
+    if generated_at < key.not_before or (key.not_after is not None and generated_at > key.not_after):
+        raise SnapshotError(f"dated {generated_at.isoformat()}, outside the use window of key {key.kid} "
+                            "that signed it")
+
+
+def snapshot_entry(v: VersionState, summary: dict | None) -> list:
     """One version as the snapshot lists it (the module's docstring)."""
     return [v.state, v.changed_at.isoformat() if v.changed_at else None, v.reason, v.digest,
             v.issued_at.isoformat() if v.issued_at else None, v.verdict,
-            v.valid_until.isoformat() if v.valid_until else None, v.total]
+            v.valid_until.isoformat() if v.valid_until else None, v.total, summary]
 
 
 def _version_state(v: list) -> VersionState:
-    state, changed, reason, digest, issued, verdict, until, total = v
+    state, changed, reason, digest, issued, verdict, until, total, _summary = v
     return VersionState(state, datetime.fromisoformat(changed) if changed else None, reason, digest,
                         datetime.fromisoformat(issued), verdict, date.fromisoformat(until), total)
 
@@ -253,15 +291,15 @@ def _well_formed(versions: object) -> bool:
 
 
 def _well_formed_version(v: object) -> bool:
-    if not (isinstance(v, list) and len(v) == 8 and v[0] in STATES):
+    if not (isinstance(v, list) and len(v) == 9 and v[0] in STATES):
         return False
-    _, changed, reason, digest, issued, verdict, until, total = v
+    _, changed, reason, digest, issued, verdict, until, total, summary = v
     try:
         return (isinstance(digest, str) and bool(_HEX64.fullmatch(digest))
                 and (changed is None or isinstance(datetime.fromisoformat(changed), datetime))
                 and (reason is None or isinstance(reason, str))
                 and isinstance(datetime.fromisoformat(issued), datetime)
                 and verdict in (0, 1, 2) and isinstance(date.fromisoformat(until), date)
-                and type(total) is int and total >= 0)
+                and type(total) is int and total >= 0 and (summary is None or isinstance(summary, dict)))
     except (TypeError, ValueError):
         return False

@@ -3,7 +3,7 @@
 the token's totals. The token carries each bucket's and each year's total;
 the summary adds the minimums that applied to this holder (a late joiner's
 prorated ones), each year's parts and status against the yearly rule, what
-was unmet, and the sheet's notes.
+was unmet, the new teacher's induction, and the sheet's notes.
 
 The issuer writes it (issuer/issuance.py); the PDF and the online verifier
 read it through `verifier.reading`, so that both say the same of each
@@ -14,7 +14,13 @@ register issued (the token is bound to the row that holds it).
                 "short": ["elective", ...], "total": "18.50", "required": "12.00",
                 "elective": "2.50", "school_based": "4.00"}, ...],
      "minimums": {"prefecture_public": "5.00", ...}, "offset_used": "0.00",
-     "unmet": ["total", ...], "notes": ["...", ...]}
+     "unmet": ["total", ...], "notes": ["...", ...],
+     "induction": {"credits": "24.50", "required": "30.00", "due": true}}   (new teachers only)
+
+The status snapshot carries a compact form of the same (`to_compact`):
+each year's status and short parts, the minimums only where they are not
+the cycle's, the unmet and the induction; no parts, no notes (they name
+dates of the holder's). Offline verification reads it as online does.
 """
 from __future__ import annotations
 
@@ -37,7 +43,7 @@ class YearSummary:
     year: int
     status: str  # one of YEAR_STATUSES
     short: tuple[str, ...]
-    parts: dict[str, Decimal]  # YEAR_PARTS
+    parts: dict[str, Decimal]  # YEAR_PARTS; empty in the compact form
 
     def to_dict(self) -> dict:
         return {"year": self.year, "status": self.status, "short": list(self.short),
@@ -45,18 +51,28 @@ class YearSummary:
 
 
 @dataclass(frozen=True)
+class Induction:
+    """A new teacher's induction credits against what she owes (the
+    profile's induction rule), and whether they are due within the cycle."""
+    credits: Decimal
+    required: Decimal
+    due: bool
+
+
+@dataclass(frozen=True)
 class SheetSummary:
     years: tuple[YearSummary, ...]
-    minimums: dict[str, Decimal]
+    minimums: dict[str, Decimal]  # empty: the cycle's own (the compact form's way of saying so)
     offset_used: Decimal
     unmet: tuple[str, ...]
     notes: tuple[str, ...]
+    induction: Induction | None = None
 
     def to_json(self) -> str:
         return json.dumps({"years": [y.to_dict() for y in self.years],
                            "minimums": {b: f"{m:.2f}" for b, m in self.minimums.items()},
                            "offset_used": f"{self.offset_used:.2f}", "unmet": list(self.unmet),
-                           "notes": list(self.notes)}, ensure_ascii=False)
+                           "notes": list(self.notes), **_induction_dict(self.induction)}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> SheetSummary:
@@ -64,14 +80,53 @@ class SheetSummary:
             d = json.loads(text)
             years = tuple(YearSummary(int(y["year"]), _status(y["status"]), tuple(map(str, y["short"])),
                                       {k: Decimal(y[k]) for k in YEAR_PARTS}) for y in d["years"])
-            minimums = {b: Decimal(m) for b, m in d["minimums"].items() if b in BUCKETS}
-            return cls(years, minimums, Decimal(d.get("offset_used", "0")), tuple(map(str, d["unmet"])),
-                       tuple(map(str, d.get("notes", ()))))
+            return cls(years, _minimums(d["minimums"]), Decimal(d.get("offset_used", "0")),
+                       tuple(map(str, d["unmet"])), tuple(map(str, d.get("notes", ()))),
+                       _induction(d.get("induction")))
         except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as e:
             raise SummaryError(f"the register's sheet summary is malformed ({type(e).__name__}: {e})") from None
+
+    def to_compact(self, cycle_minimums: dict[str, Decimal]) -> dict:
+        """The snapshot's form (see the module's docstring)."""
+        out: dict = {"y": [y.status + (":" + ",".join(y.short) if y.short else "") for y in self.years],
+                     "u": list(self.unmet)}
+        if self.minimums and self.minimums != cycle_minimums:
+            out["m"] = {b: f"{m:.2f}" for b, m in self.minimums.items()}
+        if self.induction is not None:
+            out["i"] = _induction_dict(self.induction)["induction"]
+        return out
+
+    @classmethod
+    def from_compact(cls, d: object, first_year: int) -> SheetSummary:
+        """`first_year`: the cycle's, whose years the list gives in order."""
+        try:
+            years = []
+            for i, text in enumerate(d["y"]):
+                status, _, short = str(text).partition(":")
+                years.append(YearSummary(first_year + i, _status(status), tuple(filter(None, short.split(","))), {}))
+            return cls(tuple(years), _minimums(d.get("m", {})), Decimal(0), tuple(map(str, d["u"])), (),
+                       _induction(d.get("i")))
+        except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as e:
+            raise SummaryError(f"a snapshot entry's summary is malformed ({type(e).__name__}: {e})") from None
 
 
 def _status(value: object) -> str:
     if value not in YEAR_STATUSES:
         raise ValueError(f"unknown year status {value!r}")
     return str(value)
+
+
+def _minimums(d: dict) -> dict[str, Decimal]:
+    return {b: Decimal(m) for b, m in d.items() if b in BUCKETS}
+
+
+def _induction(d: object) -> Induction | None:
+    if d is None:
+        return None
+    return Induction(Decimal(d["credits"]), Decimal(d["required"]), bool(d["due"]))
+
+
+def _induction_dict(ind: Induction | None) -> dict:
+    if ind is None:
+        return {}
+    return {"induction": {"credits": f"{ind.credits:.2f}", "required": f"{ind.required:.2f}", "due": ind.due}}

@@ -46,6 +46,8 @@ def banner(result: Result, at: date) -> Banner:
     outcome = result.outcome
     lines = {"valid": _valid, "superseded": _superseded, "revoked": _revoked, "expired": _expired,
              "not_valid": _not_valid}[outcome](result, at)
+    if result.status_note:
+        lines.append(result.status_note)
     return Banner(outcome, TONES[outcome], OUTCOME_TITLES[outcome], tuple(lines))
 
 
@@ -56,30 +58,36 @@ def _valid(result: Result, at: date) -> list[str]:
     return [f"签名真实，现行第 {c.version} 版，有效期至 {c.valid_until}（{when}）", *_verdict_lines(result)]
 
 
-def _verdict_lines(result: Result) -> list[str]:
+def _verdict_lines(result: Result, after_validity: bool = False) -> list[str]:
     """The verdict and, for a cycle under way or not qualified, how many
-    requirements are met and what is short, with amounts."""
+    requirements are met and what is short, with amounts; then the years
+    short of the yearly rule (DOMAIN.md: reported, a prerequisite a
+    committee looks at, though not the cycle's verdict)."""
     reading = result.reading
-    total = reading.buckets[-1].credits if reading else None
     label = STATUS_LABELS[result.claims.status]
+    if result.claims.status == 0 and after_validity:
+        label = "签发时周期进行中（未经终审）"
     if reading is None:
         return [f"结论：{label}"]
     met, of = reading.requirements
-    head = f"结论：{label} · 总学分 {total:.2f}"
-    if result.claims.status == 1:
-        return [head]
-    lines = [f"{head} · 已达 {met}/{of} 项要求"]
-    if reading.shortfalls:
-        lines.append(("尚差：" if result.claims.status == 0 else "未达：") + reading.short_text)
+    head = f"结论：{label} · 总学分 {reading.buckets[-1].credits:.2f}"
+    lines = [head if result.claims.status == 1 else f"{head} · 已达 {met}/{of} 项要求"]
+    if reading.shortfalls and result.claims.status != 1:
+        lines.append(("尚未达标：" if result.claims.status == 0 else "未达标：") + reading.short_text)
+    if reading.short_years:
+        years = "、".join(str(y.year) for y in reading.short_years)
+        lines.append(f"年度要求未达：{years} 年（原则性要求，不单独影响周期结论）")
     return lines
 
 
 def _superseded(result: Result, at: date) -> list[str]:
     c, cur = result.claims, result.current
     updated = cur["issued_at"][:10] if cur["issued_at"] else "?"
+    lapsed = cur["valid_until"] and at > date.fromisoformat(cur["valid_until"])
     return [f"此为第 {c.version} 版，签名真实，已于 {updated} 更新为第 {cur['version']} 版",
             f"现行第 {cur['version']} 版：结论 {VERDICT_BY_NAME.get(cur['status'], '?')} · "
-            f"总学分 {Decimal(cur['total']):.2f} · 有效期至 {cur['valid_until']}",
+            f"总学分 {Decimal(cur['total']):.2f} · 有效期至 {cur['valid_until']}"
+            + (f"（查验日期 {at} 已过其有效期）" if lapsed else ""),
             "请以现行版本为准：输入证书上的查验码可查看其全部内容"]
 
 
@@ -90,12 +98,16 @@ def _revoked(result: Result, at: date) -> list[str]:
 def _expired(result: Result, at: date) -> list[str]:
     c = result.claims
     return [f"签名真实，第 {c.version} 版，有效期至 {c.valid_until}，查验日期 {at} 已过有效期",
-            *_verdict_lines(result)]
+            *_verdict_lines(result, after_validity=True)]
 
 
 def _not_valid(result: Result, at: date) -> list[str]:
     failure = result.first_failure
-    return [failure.message if failure else "证书未通过查验"]
+    lines = [failure.message if failure else "证书未通过查验"]
+    if failure is not None and failure.name == "format":
+        # most often a link cut short or mistyped, not a forgery
+        lines.append("链接可能不完整或有误：可改用证书上的编号与查验码查验")
+    return lines
 
 
 def number_line(state: str, valid_until: date, at: date) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from verifier.profiles import ProfileError, RulesProfile, profile_for_cycle
 from verifier.reading import Reading, bucket_amounts, read_credits
 from verifier.requirements import check_minimums, prorate
 from verifier.status import NumberStatus, StatusSource
-from verifier.summary import SheetSummary, SummaryError
+from verifier.summary import SheetSummary
 from verifier.token import (STATUS_LABELS, STATUS_NAMES, ParsedToken, TokenError, b64u, parse, token_digest,
                             verify_signature)
 from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, LEAF_BUCKETS
@@ -62,9 +62,10 @@ class Result:
 
     def __init__(self, checks: list[Check], token: ParsedToken | None = None,
                  profile: RulesProfile | None = None, register: NumberStatus | None = None,
-                 standing: str = "") -> None:
+                 standing: str = "", status_note: str = "") -> None:
         self.checks, self._token, self._profile = checks, token, profile
         self.register, self.standing = register, standing
+        self.status_note = status_note  # where the status came from, when a reader should know
 
     @property
     def claims(self):
@@ -120,14 +121,12 @@ class Result:
 
     @cached_property
     def summary(self) -> SheetSummary | None:
-        """The register's summary of this version, for a token bound to it."""
+        """The register's summary of this version, for a token bound to it
+        (online the stored sheet summary, offline the snapshot's compact one)."""
         details = self.register.details if self.register is not None else None
-        if not self.genuine or details is None or not details.summary:
+        if not self.genuine or details is None:
             return None
-        try:
-            return SheetSummary.from_json(details.summary)
-        except SummaryError:
-            return None  # the token's own totals still read, as offline
+        return details.sheet(self._profile.first_year if self._profile else 1)
 
     @cached_property
     def reading(self) -> Reading | None:
@@ -218,7 +217,8 @@ class Verifier:
             # not a check skipped: say so there too.
             checks.append(_unknown_key(token) if key is None else _not_run("key", "signature"))
             checks += [_not_run(n, "signature") for n in CHECKS[3:]]
-        return Result(checks, token, profile, register, standing)
+        return Result(checks, token, profile, register, standing,
+                      getattr(self.status, "note", "") if register is not None or standing else "")
 
     def _status(self, token: ParsedToken) -> tuple[Check, NumberStatus | None, str]:
         """The status check, what the register holds of the number, and the
@@ -246,7 +246,8 @@ class Verifier:
             if info.current is None:
                 last = info.of(info.latest)
                 return Check("status", False,
-                             f"证书已被新版本取代，最新的第 {info.latest} 版已于 {_day(last.changed_at)} 撤销",
+                             f"证书已被新版本取代，最新的第 {info.latest} 版已于 {_day(last.changed_at)} 撤销："
+                             f"{last.reason or '未说明原因'}",
                              f"superseded by version {info.latest} on {when}, which was revoked on "
                              f"{_day(last.changed_at)}: {last.reason or 'no reason given'} ({where})"), \
                     info, "superseded"
@@ -266,8 +267,13 @@ def format_failed(message: str, detail: str) -> Result:
     return Result([Check("format", False, message, detail)] + [_not_run(n, "format") for n in CHECKS[1:]])
 
 
+CHECK_LABELS = {"format": "格式", "signature": "签名", "key": "签名密钥", "status": "登记状态",
+                "validity": "有效期", "credits": "学分"}
+
+
 def _not_run(name: str, because: str) -> Check:
-    return Check(name, False, "未检查（前一项未通过）", f"not run: the {because} check failed", ran=False)
+    return Check(name, False, f"{CHECK_LABELS[name]}：未检查（{CHECK_LABELS[because]}未通过）",
+                 f"not run: the {because} check failed", ran=False)
 
 
 def _profile(issuer: str, cycle: int) -> RulesProfile | None:

@@ -230,10 +230,10 @@ def status() -> None:
 @pass_context
 def status_export(ctx: Context, output: Path) -> None:
     """导出签名的证书状态快照 · export a signed snapshot of every certificate's state."""
-    bureau = ctx.profile(None).issuer_code
+    profile = ctx.profile(None)
     with read_session(ctx.engine()) as session:
-        signer = ctx.keystore().signer(session, bureau)
-        snapshot = build_snapshot(session, bureau)
+        signer = ctx.keystore().signer(session, profile.issuer_code)
+        snapshot = build_snapshot(session, profile)
     write_snapshot(snapshot, signer, output)
     console().print(f"状态快照已写入 {output}（{len(snapshot['certificates'])} 个证书编号，密钥 {signer.kid_text}）")
 

@@ -7,6 +7,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..db import read_session
+from ..errors import NotFound
 from ..pdf.batch import BatchRenderer, count_current, current_certificates, write_atomically
 from ..pdf.document import view
 from ..pdf.fonts import prepare
@@ -31,6 +32,9 @@ def pdf(ctx: Context, number: str, output: Path) -> None:
     profile = ctx.profile(None)
     with read_session(ctx.engine()) as session:
         cert = latest(session, number)
+    if cert.state != "current":  # a revoked certificate has no PDF to hand out
+        raise NotFound(f"证书 {cert.number} 第 {cert.version} 版已撤销，没有现行版本可生成 PDF",
+                       f"{cert.number} has no current version (version {cert.version} is {cert.state})")
     data = Renderer(font_cache(ctx)).render(view(cert, profile, ctx.settings.base_url))
     output.parent.mkdir(parents=True, exist_ok=True)  # `-o out/a.pdf` makes out/
     write_atomically(output, data)

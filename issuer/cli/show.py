@@ -165,6 +165,8 @@ def print_verification(out: Console, result, at) -> None:
                   soft_wrap=True)
     table = Table("检查", "结果", "说明", "detail")
     for ch in result.checks:
-        mark = "[green]通过[/]" if ch.ok else ("[dim]未检查[/]" if not ch.ran else "[red]未通过[/]")
+        mark = "[green]通过[/]" if ch.ok else ("[dim]未检查[/]" if not ch.ran else
+                                              "[yellow]已更新[/]" if ch.name == "status" and b.tone == "updated"
+                                              else "[red]未通过[/]")
         table.add_row(ch.name, mark, ch.message, f"[dim]{ch.detail}[/]")
     out.print(table)

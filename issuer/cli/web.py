@@ -111,5 +111,6 @@ def worker(ctx: Context, concurrency: int | None, pool: str | None, loglevel: st
     """后台批量任务的工作进程（Celery）· run a worker for the background batches."""
     from .. import tasks
     ctx.engine()  # refuse to start on a database that is not ready
+    tasks.keep_environment_private()
     tasks.app.worker_main(tasks.worker_argv(concurrency=concurrency, pool=pool, loglevel=loglevel,
                                             hostname=hostname))

@@ -59,6 +59,7 @@ class CertificateView:
     buckets: tuple[BucketRow, ...]
     years: tuple[YearRow, ...]
     yearly_rule: str
+    prorated: bool
     verdict: str
     status: int
     issued_on: str
@@ -90,12 +91,12 @@ def view(cert, profile: RulesProfile, base_url: str) -> CertificateView:
         buckets=tuple(BucketRow(r.label, f"{r.credits:.2f}", f"{r.minimum:.2f}" if r.minimum is not None else "—",
                                 r.status_label, r.aggregate) for r in reading.buckets),
         years=tuple(_year_row(y) for y in reading.years),
-        yearly_rule=reading.yearly_rule,
+        yearly_rule=reading.yearly_rule, prorated=reading.prorated,
         verdict=STATUS_LABELS[claims.status], status=claims.status,
         issued_on=claims.issued_at.astimezone(CHINA).date().isoformat(),
         valid_until=claims.valid_until.isoformat(), url=url,
         lookup_url=f"{base_url.lower()}/verify", check_code=group_code(cert.check_code),
-        qr=qr_modules(url), notes=reading.notes)
+        qr=qr_modules(url), notes=reading.notes + reading.sheet_notes)
 
 
 def _year_row(y) -> YearRow:

@@ -482,6 +482,8 @@ def teacher_sheet(number: str):
         day = date.fromisoformat(as_of) if as_of else today_in_china()
     except ValueError:
         raise bad("as_of 须为 YYYY-MM-DD 日期", "as_of must be YYYY-MM-DD") from None
+    if day > today_in_china():  # as the CLI's --as-of: no credit from the future
+        raise bad(f"as_of {day} 晚于今天（{today_in_china()}，北京时间）", f"as_of {day} is after today (China time)")
     p = profile()
     with read_session(engine()) as s:
         try:

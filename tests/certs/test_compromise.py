@@ -112,6 +112,86 @@ def test_a_leaked_key_cannot_mint_a_certificate_online_or_offline(keyed, bureau,
     assert shown.returncode == 4 and "不是登记系统签发的" in shown.stdout
 
 
+def test_a_compromise_dated_before_the_issue_counts_those_it_now_fails(keyed, bureau):
+    keyed("issue")
+    issued_at = parse(from_base32(show(keyed, A)["token"])).claims.issued_at  # China time
+    said = keyed("keys", "compromise", "--as-of", (issued_at - timedelta(seconds=1)).isoformat(), "--",
+                 _kid(keyed)).stdout
+    assert re.search(r"现行证书 3 份，其中 3 份签发于泄露时间之后", said), said
+
+
+def _resigned(snapshot: dict, cose_key, kid: bytes) -> dict:
+    """The snapshot signed again by whoever holds `cose_key`'s private half."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from verifier.status import canonical
+    from verifier.token import b64u
+    private = Ed25519PrivateKey.from_private_bytes(cose_key.to_dict()[-4])
+    return {**snapshot, "kid": b64u(kid), "signature": b64u(private.sign(canonical(snapshot["snapshot"])))}
+
+
+def test_no_snapshot_signed_with_a_compromised_key_is_trusted_whatever_its_date(keyed, bureau, tmp_path):
+    out = tmp_path / "published"
+    keyed("issue")
+    genuine = show(keyed, A)
+    kid = _kid(keyed)
+    issued_at = parse(from_base32(genuine["token"])).claims.issued_at
+    forged = _forge(tmp_path / "keys", kid, genuine["token"], issued_at)
+    keyed("keys", "compromise", "--as-of", (issued_at + timedelta(hours=1)).isoformat(), "--", kid)
+    keyed("keys", "rotate")
+    keyed("issue")
+    keyed("keys", "jwks", "-o", str(out / "jwks.json"))
+    keyed("status", "export", "-o", str(out / "status.json"))
+    # the attacker's snapshot: the genuine one, his token entered as A's current version, dated
+    # before the compromise, signed with the leaked key
+    import hashlib
+    doc = json.loads((out / "status.json").read_text("utf-8"))
+    first = doc["snapshot"]["certificates"][A][0]  # his token says version 1: that entry, current, his digest
+    first[0], first[1], first[3] = "current", None, hashlib.sha256(from_base32(forged)).hexdigest()
+    doc["snapshot"]["certificates"][A] = [first]
+    doc["snapshot"]["generated_at"] = issued_at.isoformat()
+    cose, kid_bytes = _leaked_key(tmp_path / "keys", kid)
+    (out / "evil.json").write_text(json.dumps(_resigned(doc, cose, kid_bytes)), "utf-8")
+    result = keyed("verify", forged, "--offline", "--jwks", str(out / "jwks.json"), "--status",
+                   str(out / "evil.json"), check=False)
+    assert result.returncode == 1 and "marked compromised" in result.stderr.replace("\n", " "), result.stderr
+
+
+def test_a_snapshot_answers_for_its_own_bureau_and_says_how_old_it_is(keyed, bureau, tmp_path):
+    keyed("issue")
+    keyed("keys", "jwks", "-o", str(tmp_path / "jwks.json"))
+    keyed("status", "export", "-o", str(tmp_path / "status.json"))
+    offline = ("--offline", "--jwks", str(tmp_path / "jwks.json"), "--status", str(tmp_path / "status.json"))
+    said = keyed("verify", show(keyed, A)["token"], *offline).stdout
+    assert re.search(r"离线查验：登记状态依据 \d{4}-\d\d-\d\d \d\d:\d\d 的状态快照", said), said
+    # the snapshot claims another bureau: its key is 654004's, so it is refused by name
+    doc = json.loads((tmp_path / "status.json").read_text("utf-8"))
+    doc["snapshot"]["issuer"] = "654000"
+    (tmp_path / "other.json").write_text(json.dumps(doc), "utf-8")
+    other = keyed("verify", show(keyed, A)["token"], "--offline", "--jwks", str(tmp_path / "jwks.json"),
+                  "--status", str(tmp_path / "other.json"), check=False)
+    assert other.returncode == 1
+
+
+def test_offline_and_online_read_a_late_joiners_credits_alike(keyed, bureau, tmp_path, files):
+    from tests.builders import ROSTER_HEADER, id_number, teacher_row
+    late = id_number(seq=777)
+    keyed("roster", "import", str(files.csv("late.csv", ROSTER_HEADER, [teacher_row("新来的", late,
+                                                                                   hired="2025-03-01")])))
+    keyed("issue")
+    number = json.loads(keyed("credits", late, "--json").stdout)["certificate_number"]
+    keyed("keys", "jwks", "-o", str(tmp_path / "jwks.json"))
+    keyed("status", "export", "-o", str(tmp_path / "status.json"))
+    token = show(keyed, number)["token"]
+    online = verify(keyed, token)["reading"]
+    offline = verify(keyed, token, "--offline", "--jwks", str(tmp_path / "jwks.json"), "--status",
+                     str(tmp_path / "status.json"))["reading"]
+    assert online["prorated"] and offline["prorated"]  # 3/5 of the cycle's minimums
+    for key in ("requirements", "short", "buckets", "years", "prorated", "others"):
+        assert offline[key] == online[key], key
+    assert {b["name"]: b["minimum"] for b in online["buckets"]}["total"] == "54.00"
+
+
 @pytest.mark.parametrize("fmt", ["teacher-ecert-status/1"])
 def test_an_old_snapshot_without_digests_is_refused_by_name(keyed, bureau, tmp_path, fmt):
     keyed("issue")

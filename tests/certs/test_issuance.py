@@ -94,6 +94,44 @@ def test_as_of_a_day_counts_the_records_completed_by_then_and_never_a_day_ahead(
     for args in (("credits", A), ("issue",)):
         ahead = keyed(*args, "--as-of", "2099-01-01", check=False)
         assert ahead.returncode == 2 and "晚于今天" in ahead.stderr
+    before = keyed("issue", "--as-of", "2020-01-01", check=False)  # before the cycle: nothing to certify
+    assert before.returncode == 2 and "早于本周期开始" in before.stderr
+
+
+def test_a_rotation_while_a_batch_runs_leaves_no_certificate_outside_its_keys_window(keyed, bureau, db,
+                                                                                      monkeypatch, tmp_path):
+    from issuer import issuance
+    from issuer.config import load_settings
+    from issuer.db import write_session
+    from issuer.keystore import Keystore
+    from verifier.profiles import load_profile
+    monkeypatch.setattr(issuance, "CHUNK", 1)  # three chunks, a rotation after the first
+    settings, profile = load_settings(), load_profile("horgos-7")
+    store = Keystore(settings.keys_dir, "test")
+    rotated = []
+
+    def rotate_once(_n):
+        if not rotated:
+            with write_session(db) as s:
+                rotated.append(store.rotate(s, profile.issuer_code))
+    summary = issuance.Issuer(db, profile, store, settings.base_url, "test").run(
+        issuance.IssueOptions(as_of=__import__("verifier.clock", fromlist=["x"]).today_in_china()), rotate_once)
+    assert summary.issued == 3 and rotated
+    results = [verify(keyed, show(keyed, n)["token"]) for n in (A, B, C)]
+    assert all(r["valid"] for r in results), [r["checks"] for r in results]
+    assert [r["certificate"]["issuer"]["kid"] for r in results][1:] == [rotated[0][1].kid] * 2
+
+
+def test_a_certificate_signed_outside_its_keys_window_is_re_signed_by_the_next_run(keyed, bureau, db):
+    keyed("issue")
+    # as a batch running across a rotation once left it: the key retired before the token's iat
+    with db.begin() as c:
+        c.execute(text("update signing_keys set not_after = :t"),
+                  {"t": __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").timezone.utc)})
+    assert verify(keyed, show(keyed, A)["token"])["outcome"] == "not_valid"
+    keyed("keys", "init")  # a new active key (the old one reads as retired)
+    assert "重新签发 3" in keyed("issue").stdout
+    assert verify(keyed, show(keyed, A)["token"])["outcome"] == "valid"
 
 
 def test_revoke_then_batch_refuses_and_a_single_reissue_restores(keyed, bureau, db):

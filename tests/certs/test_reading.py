@@ -123,7 +123,7 @@ def test_the_registers_summary_gives_each_years_parts_as_the_pdf_prints_them():
                  ((2025, "20.00"), (2026, "20.00"), (2027, "18.50"), (2028, "18.00")))),
         minimums=dict(PROFILE.minimums), offset_used=Decimal(0), unmet=(), notes=("说明",))
     reading = read_credits(parse(raw).claims, PROFILE, SheetSummary.from_json(summary.to_json()))
-    assert reading.source == "register" and reading.notes == ("说明",)
+    assert reading.source == "register" and reading.sheet_notes == ("说明",) and reading.notes == ()
     first = reading.years[0]
     assert (first.status, first.label, first.detail) == ("short", "未达", "未达：校本")
     assert first.parts["school_based"] == Decimal("1.00")

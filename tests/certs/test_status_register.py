@@ -56,6 +56,8 @@ def test_the_asked_versions_summary_and_birth_date_come_in_the_same_lookup(engin
         details = status.lookup(NUMBER, asked).details
         assert (details.summary, details.holder_born) == (f'{{"v": {asked}}}', date(1985, 3, asked))
     assert status.lookup(NUMBER, 3).details is None
+    # a version no 4-byte integer holds (a forged token may claim one) is none of the register's
+    assert status.lookup(NUMBER, 2**31).details is None and status.lookup(NUMBER, 2**63 - 1).current == 2
 
 
 def test_a_revocation_is_seen_by_the_next_lookup_on_the_same_connection(engine, status):

@@ -261,7 +261,7 @@ def test_an_older_version_of_a_since_revoked_number_reads_as_revoked(key):
                                     VersionState("revoked", ISSUED + timedelta(days=9), "重复登记")]})
     result = verifier(key.public(), status=status).verify_raw(key.token(claims()), TODAY)
     assert result.outcome == "revoked" and result.current is None
-    assert "第 2 版已于 2026-12-02 撤销" in result.check("status").message
+    assert "第 2 版已于 2026-12-02 撤销：重复登记" in result.check("status").message
 
 
 def test_each_outcome_in_one_word(key):

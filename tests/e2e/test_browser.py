@@ -141,7 +141,7 @@ def test_a_cycle_under_way_says_what_is_short_with_amounts(live, bureau, phone):
     lines = _lines(verdict)
     assert lines[0] == "✔ 证书真实有效"
     assert lines[2] == "结论：周期进行中 · 总学分 10.00 · 已达 1/11 项要求", lines
-    assert lines[3].startswith("尚差：州级及以上·公共课 差 5.00；州级及以上·专业课 差 15.00"), lines
+    assert lines[3].startswith("尚未达标：州级及以上·公共课 差 5.00；州级及以上·专业课 差 15.00"), lines
     assert "总学分 差 80.00" in lines[3]
     assert phone.page.locator("#credits td.st").first.inner_text() == "未达"
 

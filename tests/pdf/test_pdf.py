@@ -149,6 +149,12 @@ def test_a_missing_font_is_named_with_how_to_install_it(issued, tmp_path, monkey
     assert not (tmp_path / "x.pdf").exists()
 
 
+def test_a_revoked_certificate_has_no_pdf_to_hand_out(issued, tmp_path):
+    issued("revoke", A, "--reason", "测试")
+    result = issued("pdf", A, "-o", str(tmp_path / "x.pdf"), check=False)
+    assert result.returncode == 3 and "已撤销" in result.stderr and not (tmp_path / "x.pdf").exists()
+
+
 def test_a_missing_harfbuzz_subsetter_is_named(monkeypatch):
     monkeypatch.setattr(fontlib.ctypes.util, "find_library", lambda name: None)
     with pytest.raises(fontlib.FontMissing, match="libharfbuzz-subset0"):

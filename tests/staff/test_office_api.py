@@ -392,7 +392,8 @@ def test_bad_input_is_a_400_in_json_never_a_500(app, region, tokens, numbers):
         err = post("/records", **kw).get_json()["error"]
         assert ("过大" in err["message"]) == (len(kw["data"]) > 10 * 1024 * 1024), err
     for path, query in (("/records", "status=lost"), ("/records", "limit=0"), ("/records", "limit=x"),
-                        ("/records", "offset=-1"), ("/teachers/{number}/sheet", "as_of=2025-02-30")):
+                        ("/records", "offset=-1"), ("/teachers/{number}/sheet", "as_of=2025-02-30"),
+                        ("/teachers/{number}/sheet", "as_of=2099-01-01")):  # a day ahead, as the CLI refuses
         r = admin.get(path, query=query, params={"number": numbers[region.a[0]]})
         assert r.status_code == 400, (path, query)
     assert admin.get("/teachers/{number}/sheet", params={"number": "1234"}).status_code == 400

@@ -147,3 +147,11 @@ def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissu
     # the worker went with the service (it is told to when its parent goes)
     _wait("the worker stopping", lambda: not [p for p in workers if Path(f"/proc/{p}").exists()
                                              and "issuer.cli worker" in _cmdline(p)], log)
+
+
+def test_a_worker_keeps_its_environment_from_other_processes_of_its_user():
+    # not dumpable: /proc/<pid>/environ, where the passphrase is, is root's alone
+    code = ("import ctypes; from issuer.tasks import keep_environment_private; libc = ctypes.CDLL('libc.so.6'); "
+            "before = libc.prctl(3, 0, 0, 0, 0); keep_environment_private(); print(before, libc.prctl(3, 0, 0, 0, 0))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    assert out.stdout.split() == ["1", "0"], out.stdout  # PR_GET_DUMPABLE, before and after

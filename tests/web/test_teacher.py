@@ -93,6 +93,14 @@ def test_the_home_page_says_when_a_newer_version_replaced_the_one_she_may_have_p
     assert re.match(r"第 1 版已于 \d{4}-\d\d-\d\d 被现行第 2 版取代", replaced) and "已更新" in replaced
 
 
+def test_a_revoked_teacher_reads_when_and_why(app, codes, keyed):
+    c = app.test_client()
+    first_sign_in(c, B, codes[B])
+    keyed("revoke", B, "--reason", "材料待核实")
+    revoked = re.search(r'<p class="notice" id="revoked">(.*?)</p>', c.get("/teacher/").get_data(as_text=True), re.S)
+    assert revoked and re.match(r"第 1 版证书已于 \d{4}-\d\d-\d\d 撤销：材料待核实", revoked.group(1))
+
+
 def test_a_teacher_never_reaches_another_teachers_sheet_or_pdf(app, codes):
     c = app.test_client()
     first_sign_in(c, A, codes[A])

@@ -87,7 +87,7 @@ def test_revoked_and_expired_say_why(service):
 
 
 def _banner(html: str) -> str:
-    return re.sub(r"<[^>]+>", " ", re.search(r'id="verdict">(.*?)</section>', html, re.S).group(1))
+    return re.sub(r"</?span[^>]*>", "", re.search(r'id="verdict">(.*?)</section>', html, re.S).group(1))
 
 
 def test_an_updated_certificate_reads_genuine_and_updated_with_the_current_summary(service, bureau, files):
@@ -165,11 +165,17 @@ def test_the_check_code_is_read_forgivingly_and_shows_the_birth_date(service):
 
 
 def test_a_wrong_code_keeps_what_was_typed(service):
-    app, _ = service
-    r = app.test_client().get(f"/verify?no={A}&code=abcd efgh jkl")
+    app, run = service
+    r = app.test_client().get(f"/verify?no={A}&code=abcd efgh jkl&at=2027-01-05")
     html = r.get_data(as_text=True)
-    assert r.status_code == 403 and 'value="abcd efgh jkl"' in html and "查验码不正确" in html
-    assert "出生日期" not in html
+    assert r.status_code == 403 and 'value="abcd efgh jkl"' in html and 'value="2027-01-05"' in html
+    assert "查验码应为 12 位（已读作 ABCD EFGH JKL，共 11 位）" in html and "出生日期" not in html
+    wrong = app.test_client().get(f"/verify?no={A}&code=ABCDEFGHJKLM").get_data(as_text=True)
+    assert "查验码不正确（已读作 ABCD EFGH JKLM，共 12 位）" in wrong
+    code = show(run, A)["check_code"]
+    dashed = f"{code[:4]}\u2014{code[4:8]}_{code[8:]}"  # an input method's dash, an underscore
+    assert "✔ 证书真实有效" in page(app.test_client(), "/verify?" + __import__("urllib.parse").parse.urlencode(
+        {"no": A, "code": dashed}))
 
 
 def test_the_api_never_shows_the_birth_date(service):
@@ -196,8 +202,11 @@ def test_lookup_with_the_check_code_shows_everything(service):
 def test_wrong_codes_are_logged_and_rate_limited(service, caplog):
     app, _ = service
     c = app.test_client()
-    statuses = [c.get(f"/verify?no={A}&code=WRONGCODE{i:03d}").status_code for i in range(11)]
-    assert statuses[:10] == [403] * 10 and statuses[10] == 429
+    statuses = [c.get(f"/verify?no={A}&code=WRONGCODE{i:03d}").status_code for i in range(31)]
+    assert statuses[:30] == [403] * 30 and statuses[30] == 429
+    over = c.get(f"/verify?no={A}&code=WRONGCODE999&at=2027-01-05")
+    assert over.status_code == 429 and "查验过于频繁" in over.get_data(as_text=True)  # in Chinese, not Flask's
+    assert 'value="2027-01-05"' in over.get_data(as_text=True)
     assert any("wrong 查验码" in r.getMessage() and A in r.getMessage() for r in caplog.records)
 
 

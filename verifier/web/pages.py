@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Blueprint, render_template, request
+from markupsafe import Markup, escape
 
 from verifier.clock import today_in_china
 from verifier.numbers import CertificateNumber, NumberFormatError
 from verifier.profiles import ProfileError, profile_for_cycle
-from verifier.register import code_matches, mask_name, newest, normalise_code
+from verifier.register import code_matches, group_code, mask_name, newest, normalise_code
 from verifier.token import STATUS_LABELS, from_base32, parse
 from verifier.verdict import banner, number_line
 from verifier.verify import Result, format_failed
@@ -18,6 +20,7 @@ from .common import BadDate, asked_date, online
 
 bp = Blueprint("verify", __name__)
 log = logging.getLogger("ecert.verifier")
+CODE_LIMIT = "30 per minute; 1000 per day"
 
 
 def _page(result: Result, at, status: int = 200, **extra):
@@ -34,6 +37,15 @@ def _page(result: Result, at, status: int = 200, **extra):
 def amount_filter(value) -> str:
     """An amount as the formats write it (two decimals); "—" for none."""
     return "—" if value is None else f"{value:.2f}"
+
+
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+@bp.app_template_filter("nowrap_dates")
+def nowrap_dates(text: str) -> Markup:
+    """Text with each YYYY-MM-DD kept on one line (a phone breaks it after a hyphen)."""
+    return Markup(_DATE.sub(lambda m: f'<span class="nowrap">{m.group(0)}</span>', str(escape(text))))
 
 
 def _date_or_today():
@@ -64,31 +76,37 @@ def lookup():
     at, date_error = _date_or_today()
     no, code = request.args.get("no", "").strip()[:40], request.args.get("code", "").strip()[:40]
     if not no:
-        return render_template("verifier/lookup.html", no="", code=code, error=date_error)
+        return render_template("verifier/lookup.html", no="", code=code, at=request.args.get("at", ""),
+                               error=date_error)
     try:
         number = CertificateNumber.parse(no).compact
     except NumberFormatError:
-        return render_template("verifier/lookup.html", no=no, code=code,
+        return render_template("verifier/lookup.html", no=no, code=code, at=request.args.get("at", ""),
                                error="证书编号无效（校验位不符或位数不对）"), 400
     entry = newest(online().engine, number)
     if entry is None:
-        return render_template("verifier/lookup.html", no=no, code=code, error="查无此证书编号"), 404
+        return render_template("verifier/lookup.html", no=no, code=code, at=request.args.get("at", ""),
+                               error="查无此证书编号"), 404
     if code:
         return _with_code(entry, no, code, at)
-    return render_template("verifier/summary.html", summary=_summary(entry, at), no=no)
+    return render_template("verifier/summary.html", summary=_summary(entry, at), no=no,
+                           at=request.args.get("at", ""))
 
 
 def _with_code(entry, no: str, code: str, at):
     """Everything, for whoever holds the 查验码 (the holder hands it over),
     and the birth date, to match the certificate to the applicant's ID card."""
     # Each attempt with a 查验码 counts against the client, right or wrong:
-    # 12 characters of 31 cannot be guessed at 10 a minute.
-    with limiter.limit("10 per minute; 100 per day", key_func=lambda: f"code:{request.remote_addr}"):
+    # 12 characters of 31 (31^12, about 8e17) cannot be guessed at this rate,
+    # and a review office checks a round's applicants from one address.
+    with limiter.limit(CODE_LIMIT, key_func=lambda: f"code:{request.remote_addr}"):
         pass
     if not code_matches(entry, code):
         log.warning("wrong 查验码 for %s from %s", entry.number, request.remote_addr)
-        return render_template("verifier/lookup.html", no=no, code=code,
-                               error=f"查验码不正确（已读作 {normalise_code(code) or '空'}）"), 403
+        read = normalise_code(code)
+        why = "查验码不正确" if len(read) == len(entry.check_code) else f"查验码应为 {len(entry.check_code)} 位"
+        return render_template("verifier/lookup.html", no=no, code=code, at=request.args.get("at", ""),
+                               error=f"{why}（已读作 {group_code(read) or '空'}，共 {len(read)} 位）"), 403
     result = online().verifier().verify_raw(from_base32(entry.token), at)
     details = result.register.details if result.genuine and result.register else None
     return _page(result, at, born=details.holder_born if details else None)
@@ -123,6 +141,21 @@ def upload():
         f.close()
     result = online().verifier().verify_bytes(data, f.filename[:100], at)
     return _page(result, at, 200 if result.checks[0].ok else 400, date_error=date_error)
+
+
+@bp.app_errorhandler(429)
+def too_many(e):
+    """Over a rate limit: the API keeps Flask-Limiter's answer; a person
+    gets a page in Chinese that says to wait, not an English error."""
+    if request.path.startswith("/api/"):
+        return e
+    text = "查验过于频繁，请稍后再试（每个网络地址每分钟、每天的查验次数有上限）"
+    if request.path.startswith(("/verify", "/V/", "/v/")):
+        return render_template("verifier/lookup.html", no=request.args.get("no", "")[:40], code="",
+                               at=request.args.get("at", ""), error=text), 429, {"Retry-After": "60"}
+    return ("<!DOCTYPE html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>请求过于频繁</title>"
+            "<p>请求过于频繁，请稍后再试。· Too many requests: try again later.</p></html>",
+            429, {"Retry-After": "60", "Content-Type": "text/html; charset=utf-8"})
 
 
 @bp.app_errorhandler(413)
