@@ -39,6 +39,13 @@ def test_init_is_idempotent(run_ecert):
     assert "已是最新" in run_ecert("init").stdout
 
 
+def test_init_names_records_dated_after_today_stored_before_they_were_refused(run_ecert, loaded, clock):
+    assert "晚于今天" not in run_ecert("init").stdout
+    clock.move_to("2025-01-01")  # as if the 2025 record had been stored ahead of its day
+    said = run_ecert("init").stdout
+    assert "库中有 1 条培训记录的完成日期晚于今天" in said
+
+
 def test_credits_json_has_exactly_the_contract_shape(run_ecert, loaded):
     sheet = json.loads(run_ecert("credits", loaded, "--json").stdout)
     assert list(sheet) == SHEET_KEYS and list(sheet["buckets"]) == BUCKET_KEYS

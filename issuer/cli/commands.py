@@ -33,6 +33,20 @@ def init(ctx: Context) -> None:
         console().print(f"数据库已是最新（{after}）：{where}")
     else:
         console().print(f"数据库已{'创建' if before is None else '升级'}到 {after}：{where}")
+    ahead = _records_ahead(engine)
+    if ahead:  # stored before imports refused them: they count only from their completion day on
+        console().print(f"[yellow]注意：库中有 {ahead} 条培训记录的完成日期晚于今天，学分表与证书自其完成日起才计入。[/]"
+                        f" [dim]({ahead} records are dated after today; sheets count them from that day)[/]")
+
+
+def _records_ahead(engine) -> int:
+    from sqlalchemy import func, select
+
+    from ..db import read_session
+    from ..models import TrainingRecord
+    with read_session(engine) as s:
+        return s.scalar(select(func.count()).select_from(TrainingRecord)
+                        .where(TrainingRecord.completed_on > today_in_china())) or 0
 
 
 def _run_import(ctx: Context, report: Path | None, work: Callable) -> None:
