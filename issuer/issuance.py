@@ -97,7 +97,7 @@ def sheet_summary(sheet: CreditSheet, profile: RulesProfile) -> SheetSummary:
     """What the register keeps beside the token (verifier/summary.py)."""
     ind = sheet.induction
     return SheetSummary(
-        years=tuple(YearSummary(y.year, y.status, tuple(y.short), dict(y.amounts)) for y in sheet.years),
+        years=tuple(YearSummary.of(y.year, y.status, tuple(y.short), y.amounts) for y in sheet.years),
         minimums=dict(sheet.minimums), offset_used=sheet.offset_used, unmet=tuple(sheet.unmet),
         notes=tuple(sheet.notes),
         induction=Induction(ind.credits, profile.induction.credits, ind.due)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from verifier.profiles import RulesProfile
 from verifier.requirements import prorate, shortfalls, yearly_rule_text
@@ -36,8 +37,7 @@ YEAR_PART_LABELS = {"total": "合计", "required": "必修", "elective": "选修
 EXTRA_LABELS = {"induction": "新教师适岗培训"}
 
 
-@dataclass(frozen=True)
-class BucketRow:
+class BucketRow(NamedTuple):  # tuples, not dataclasses: each verification makes some twenty
     name: str
     label: str
     credits: Decimal
@@ -53,13 +53,12 @@ class BucketRow:
         return self.name in AGGREGATES
 
 
-@dataclass(frozen=True)
-class YearRow:
+class YearRow(NamedTuple):
     year: int
     credits: Decimal
     status: str  # a key of YEAR_LABELS, or "" when the cycle has no yearly rule
     short: tuple[str, ...] = ()  # the yearly parts that were short
-    parts: dict[str, Decimal] | None = None  # total, required, elective, school_based (summary only)
+    parts: dict[str, str] | None = None  # total, required, elective, school_based as written (summary only)
 
     @property
     def label(self) -> str:
@@ -73,8 +72,7 @@ class YearRow:
         return self.label
 
 
-@dataclass(frozen=True)
-class Shortfall:
+class Shortfall(NamedTuple):
     name: str
     label: str
     amount: Decimal | None  # None: a requirement without an amount (induction, a year)
@@ -122,12 +120,11 @@ class Reading:
             "verdict": STATUS_NAMES[self.verdict], "label": self.verdict_label, "source": self.source,
             "requirements": {"met": met, "of": of},
             "short": [{"name": s.name, "label": s.label, "short": _amount(s.amount)} for s in self.shortfalls],
-            # names and codes only: their labels are the vocabulary's (BUCKET_LABELS,
-            # YEAR_LABELS), and every byte of Chinese costs the JSON API six
-            "buckets": [{"name": b.name, "credits": _amount(b.credits), "minimum": _amount(b.minimum),
-                         "status": b.status} for b in self.buckets],
-            "years": [{"year": y.year, "credits": _amount(y.credits), "status": y.status or None,
-                       "short": list(y.short)} for y in self.years],
+            # codes only: the labels are the vocabulary's (BUCKET_LABELS, YEAR_LABELS), the
+            # amounts the certificate's ("credits", "years"); the reading adds what the rules say
+            "buckets": [{"name": b.name, "minimum": _amount(b.minimum), "status": b.status}
+                        for b in self.buckets],
+            "years": [{"year": y.year, "status": y.status or None, "short": list(y.short)} for y in self.years],
             "prorated": self.prorated, "notes": list(self.notes),
             "others": [{"name": n, "met": met} for n, met in self.others],
         }
@@ -177,9 +174,20 @@ def read_credits(claims: Claims, profile: RulesProfile | None, summary: SheetSum
     prorated = _prorated(cycle, minimums)
     return Reading(claims.status, buckets, years, tuple(lacking), _notes(claims, profile, summary, share, used,
                                                                          prorated),
-                   yearly_rule_text(profile) if profile else "", prorated,
+                   _yearly_rule(profile) if profile else "", prorated,
                    "register" if summary is not None else "token", tuple(others),
                    summary.notes if summary is not None else ())
+
+
+_RULE_TEXT: dict[str, str] = {}
+
+
+def _yearly_rule(profile: RulesProfile) -> str:
+    """yearly_rule_text, once a profile (a published profile does not change)."""
+    text = _RULE_TEXT.get(profile.id)
+    if text is None:
+        text = _RULE_TEXT[profile.id] = yearly_rule_text(profile)
+    return text
 
 
 def _bucket_row(b: str, credits: Decimal, minimum: Decimal | None, short: dict[str, Decimal]) -> BucketRow:
@@ -238,7 +246,7 @@ def _summary_years(c: Claims, profile: RulesProfile | None, summary: SheetSummar
     for i, v in enumerate(c.years):
         y = by_year.get(first + i)
         rows.append(YearRow(first + i, Decimal(v) / HUNDRED, y.status if y else "", y.short if y else (),
-                            y.parts or None if y else None))
+                            y.amounts or None if y else None))
     return tuple(rows)
 
 

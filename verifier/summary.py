@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from verifier.vocab import BUCKETS
 
@@ -38,16 +39,23 @@ class SummaryError(ValueError):
     """A stored summary that does not have the shape above."""
 
 
-@dataclass(frozen=True)
-class YearSummary:
+class YearSummary(NamedTuple):
+    """One year (a tuple, not a dataclass: every verification reads five)."""
     year: int
     status: str  # one of YEAR_STATUSES
     short: tuple[str, ...]
-    parts: dict[str, Decimal]  # YEAR_PARTS; empty in the compact form
+    amounts: dict[str, str]  # YEAR_PARTS as written ("18.50"); empty in the compact form
+
+    @property
+    def parts(self) -> dict[str, Decimal]:
+        return {k: Decimal(v) for k, v in self.amounts.items()}
 
     def to_dict(self) -> dict:
-        return {"year": self.year, "status": self.status, "short": list(self.short),
-                **{k: f"{v:.2f}" for k, v in self.parts.items()}}
+        return {"year": self.year, "status": self.status, "short": list(self.short), **self.amounts}
+
+    @classmethod
+    def of(cls, year: int, status: str, short: tuple[str, ...], parts: dict[str, Decimal]) -> YearSummary:
+        return cls(year, status, short, {k: f"{v:.2f}" for k, v in parts.items()})
 
 
 @dataclass(frozen=True)
@@ -78,9 +86,14 @@ class SheetSummary:
     def from_json(cls, text: str) -> SheetSummary:
         try:
             d = json.loads(text)
-            years = tuple(YearSummary(int(y["year"]), _status(y["status"]), tuple(map(str, y["short"])),
-                                      {k: Decimal(y[k]) for k in YEAR_PARTS}) for y in d["years"])
-            return cls(years, _minimums(d["minimums"]), Decimal(d.get("offset_used", "0")),
+            years = []
+            for y in d["years"]:  # a plain loop: every verification of the API reads this
+                if y["status"] not in YEAR_STATUSES:
+                    raise ValueError(f"unknown year status {y['status']!r}")
+                years.append(YearSummary(int(y["year"]), y["status"], tuple(y["short"]),
+                                         {"total": str(y["total"]), "required": str(y["required"]),
+                                          "elective": str(y["elective"]), "school_based": str(y["school_based"])}))
+            return cls(tuple(years), _minimums(d["minimums"]), Decimal(d.get("offset_used", "0")),
                        tuple(map(str, d["unmet"])), tuple(map(str, d.get("notes", ()))),
                        _induction(d.get("induction")))
         except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as e:

@@ -100,7 +100,7 @@ def view(cert, profile: RulesProfile, base_url: str) -> CertificateView:
 
 
 def _year_row(y) -> YearRow:
-    parts = {k: f"{v:.2f}" for k, v in (y.parts or {"total": y.credits}).items()}
+    parts = y.parts or {"total": f"{y.credits:.2f}"}
     return YearRow(y.year, parts["total"], parts.get("required", ""), parts.get("elective", ""),
                    parts.get("school_based", ""), y.label)
 

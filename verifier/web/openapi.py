@@ -20,12 +20,12 @@ _reading = {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
     "short": {"type": "array", "items": {"type": "object", "properties": {
         "name": {"type": "string"}, "label": {"type": "string"}, "short": _amount}}},
     "buckets": {"type": "array", "items": {"type": "object", "properties": {
-        "name": {"type": "string"}, "credits": _amount, "minimum": _amount,
+        "name": {"type": "string"}, "minimum": _amount,
         "status": {"type": ["string", "null"], "enum": ["met", "offset", "short", None],
                    "description": "met 达标, offset 折抵后达标 (the required surplus covers it), short 未达; "
                                   "null: no minimum"}}}},
     "years": {"type": "array", "items": {"type": "object", "properties": {
-        "year": {"type": "integer"}, "credits": _amount,
+        "year": {"type": "integer"},
         "status": {"type": ["string", "null"], "enum": ["met", "short", "not-required", "not-yet", "total-met",
                                                         "no-credits", None],
                    "description": "met 达标, short 未达, not-required 不作要求, not-yet 签发时未结束; from the "
