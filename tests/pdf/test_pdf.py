@@ -149,6 +149,27 @@ def test_a_missing_font_is_named_with_how_to_install_it(issued, tmp_path, monkey
     assert not (tmp_path / "x.pdf").exists()
 
 
+def test_a_late_joiners_page_prints_its_notes_and_stays_one_page(keyed, bureau, files, tmp_path):
+    from tests.builders import RECORD_HEADER, record_row
+    late = id_number(seq=515)
+    keyed("roster", "import", str(files.csv("late.csv", ROSTER_HEADER, [teacher_row("新来的", late,
+                                                                                   hired="2025-03-01")])))
+    keyed("records", "import", str(files.csv("late-rec.csv", RECORD_HEADER, [record_row(late, "X-PRO")])))
+    keyed("issue")
+    number = show(keyed, _number_of(keyed, late))["number"]
+    path = _pdf(keyed, tmp_path, number)
+    assert len(PdfReader(path).pages) == 1
+    text = " ".join(_text(path).split())
+    assert "最低要求*" in text and "*周期内入职教师" in text  # the prorated minimums are marked and said
+    assert "2025-03-01 入职" in text and "新教师适岗培训" in text  # the sheet's notes, on her own document
+    assert verify(keyed, _qr_from_raster(path, 300)[0])["valid"]  # the QR code is still on the page
+
+
+def _number_of(run, idn: str) -> str:
+    import json
+    return json.loads(run("credits", idn, "--json").stdout)["certificate_number"]
+
+
 def test_a_revoked_certificate_has_no_pdf_to_hand_out(issued, tmp_path):
     issued("revoke", A, "--reason", "测试")
     result = issued("pdf", A, "-o", str(tmp_path / "x.pdf"), check=False)
