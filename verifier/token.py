@@ -181,7 +181,19 @@ class ParsedToken:
 
 
 def parse(raw: bytes) -> ParsedToken:
-    """Structure and claims, without the signature. Raises TokenError."""
+    """Structure and claims, without the signature. Raises TokenError, and
+    nothing else, whatever the bytes: a CBOR value that cannot be encoded
+    again (a lone break marker in a header) or read at all is malformed."""
+    try:
+        return _parse(raw)
+    except TokenError:
+        raise
+    except (cbor2.CBORError, TypeError, ValueError, OverflowError, RecursionError, KeyError) as e:
+        raise TokenError("证书数据无法解码，可能被截断或篡改",
+                         f"token is not well-formed ({type(e).__name__})") from None
+
+
+def _parse(raw: bytes) -> ParsedToken:
     try:
         obj = cbor2.loads(raw)
     except Exception:  # cbor2 raises several types on garbage; all mean the same

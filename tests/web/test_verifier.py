@@ -279,6 +279,23 @@ def test_api_wrong_content_types_and_bodies(service):
     assert c.post("/api/v1/verify", data=b"%PDF-1.4 nope", content_type="application/pdf").status_code == 400
 
 
+def test_a_break_byte_in_the_header_and_json_nested_too_deep_are_400s_not_500s(service):
+    import cbor2
+
+    from verifier.token import to_base32
+    app, run = service
+    c = app.test_client()
+    raw = cbor2.dumps(cbor2.CBORTag(18, [b"\xa2\x01\x27\x04\xff", {}, b"\xa0", b"\x00" * 64]))
+    token = to_base32(raw)
+    api = c.get(f"/api/v1/verify?token={token}")
+    assert api.status_code == 400 and api.json["outcome"] == "not_valid" and not api.json["checks"][0]["ok"]
+    assert c.get(f"/V/{token}").status_code == 400
+    cli = run("verify", token, check=False)
+    assert cli.returncode == 4 and "Traceback" not in cli.stdout + cli.stderr
+    deep = c.post("/api/v1/verify", data="[" * 100_000, content_type="application/json")
+    assert deep.status_code == 400 and deep.json["valid"] is False
+
+
 def test_path_tricks_on_the_landing_page(service):
     c = service[0].test_client()
     for p in ("/v/../../etc/passwd", "/v/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/V/" + "A" * 9000, "/v/证书"):

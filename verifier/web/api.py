@@ -13,7 +13,7 @@ from verifier.token import from_base32, parse
 from verifier.verify import Result, format_failed
 
 from . import limiter
-from .common import BadDate, asked_date, json_response, online
+from .common import BadDate, asked_date, json_body, json_response, online
 from .openapi import OPENAPI
 from .ratelimit import per_client
 
@@ -58,7 +58,7 @@ def verify_post(at):
     v = online().verifier()
     ctype = request.mimetype or ""
     if ctype == "application/json":
-        body = request.get_json(silent=True)
+        body = json_body()
         text = body.get("token") or body.get("url") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text:
             return format_failure("JSON 中缺少 token 或 url", 'JSON body must be {"token": "..."} or {"url": "..."}')

@@ -29,6 +29,16 @@ def _bad(text: str):
     raise BadDate(f"日期格式应为 YYYY-MM-DD：{text[:20]}")
 
 
+def json_body() -> object | None:
+    """The request's JSON, or None when it is not JSON. Nesting too deep for
+    the parser (`[` a hundred thousand times) is not JSON either: it raised
+    RecursionError, which Flask's silent mode does not catch (a 500)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
 def online():
     return current_app.extensions["ecert_verifier"]
 
