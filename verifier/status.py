@@ -58,6 +58,11 @@ class SnapshotError(ValueError):
     """A status snapshot that cannot be trusted or read."""
 
 
+class RegisterUnavailable(RuntimeError):
+    """The register's database cannot be reached: no verdict can be given
+    (a page says so with 503, never "invalid")."""
+
+
 @dataclass(frozen=True)
 class VersionState:
     state: str
@@ -163,7 +168,11 @@ class DatabaseStatus:
             rows = self._rows(number, version)
         except (DBAPIError, self._driver_error):
             self.close(broken=True)  # a dropped connection: one retry on a fresh one
-            rows = self._rows(number, version)
+            try:
+                rows = self._rows(number, version)
+            except (DBAPIError, self._driver_error) as e:
+                self.close(broken=True)
+                raise RegisterUnavailable(f"the register cannot be read: {type(e).__name__}") from e
         if not rows:
             return None
         details = None

@@ -78,3 +78,12 @@ def test_a_dropped_connection_is_replaced_and_the_lookup_still_answers(engine, s
     dropped.connection.dbapi_connection.close()  # as a server restart would leave it
     assert status.lookup(NUMBER).versions[0].state == "current"
     assert status._local.conn is not dropped
+
+
+def test_a_register_that_cannot_be_reached_says_so_after_one_retry():
+    from sqlalchemy import create_engine
+
+    from verifier.status import RegisterUnavailable
+    status = DatabaseStatus(create_engine("postgresql+psycopg://postgres@127.0.0.1:9/test"))  # nothing listens
+    with pytest.raises(RegisterUnavailable):
+        status.lookup(NUMBER, 1)

@@ -428,3 +428,19 @@ def test_security_headers_keep_a_response_s_own():
     h = security_headers(r).headers
     assert h.getlist("Content-Security-Policy") == ["default-src 'none'"]
     assert [h[name] for name, _ in SECURITY_HEADERS[1:]] == [value for _, value in SECURITY_HEADERS[1:]]
+
+
+def test_an_unreachable_register_is_a_503_with_retry_after_never_a_500_nor_invalid(service, monkeypatch):
+    from verifier.web import create_app as create_verifier
+    _app, run = service
+    token = show(run, A)["token"]
+    # nothing listens on port 9 of this machine: every connection is refused
+    dead = create_verifier("postgresql://postgres@127.0.0.1:9/test", KEYS_TTL=0)
+    c = dead.test_client()
+    for path in (f"/V/{token}", f"/api/v1/verify?token={token}", f"/verify?no={A}",
+                 f"/api/v1/status/{A}", "/.well-known/jwks.json"):
+        r = c.get(path)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "30", (path, r.status_code)
+        text = r.get_json()["message"] if r.is_json else r.get_data(as_text=True)
+        assert "查验服务暂时不可用" in text and "无效" not in text, path
+    assert c.post("/api/v1/verify", json={"token": token}).status_code == 503

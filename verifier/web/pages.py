@@ -4,13 +4,15 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 from markupsafe import Markup, escape
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from verifier.clock import today_in_china
 from verifier.numbers import CertificateNumber, NumberFormatError
 from verifier.profiles import ProfileError, profile_for_cycle
 from verifier.register import code_matches, group_code, mask_name, newest, normalise_code
+from verifier.status import RegisterUnavailable
 from verifier.token import STATUS_LABELS, from_base32, parse
 from verifier.verdict import banner, number_line
 from verifier.verify import Result, format_failed
@@ -21,6 +23,7 @@ from .common import BadDate, asked_date, online
 bp = Blueprint("verify", __name__)
 log = logging.getLogger("ecert.verifier")
 CODE_LIMIT = "30 per minute; 1000 per day"
+RETRY_AFTER = 30  # seconds: a database restarting is back within that, mostly
 
 
 def _page(result: Result, at, status: int = 200, **extra):
@@ -141,6 +144,22 @@ def upload():
         f.close()
     result = online().verifier().verify_bytes(data, f.filename[:100], at)
     return _page(result, at, 200 if result.checks[0].ok else 400, date_error=date_error)
+
+
+@bp.app_errorhandler(RegisterUnavailable)
+@bp.app_errorhandler(OperationalError)
+@bp.app_errorhandler(InterfaceError)
+def unavailable(e):
+    """The database cannot be reached: 503 and when to try again, never a 500
+    and never a verdict of "invalid" for a certificate nobody could look up."""
+    log.error("register unavailable on %s: %s", request.path, e)
+    headers = {"Retry-After": str(RETRY_AFTER)}
+    if request.path.startswith("/api/"):
+        return jsonify({"error": "unavailable", "message": "查验服务暂时不可用，请稍后再试",
+                        "detail": "the certificate register cannot be reached; retry later"}), 503, headers
+    verifier = request.path.startswith(("/verify", "/V/", "/v/")) or request.blueprint in ("verify", "api")
+    text = "查验服务暂时不可用，请稍后再试" if verifier else "服务暂时不可用（数据库无法连接），请稍后再试"
+    return render_template("verifier/lookup.html", no="", code="", at="", error=text), 503, headers
 
 
 @bp.app_errorhandler(429)
