@@ -62,8 +62,12 @@ def render(ctx: Context, cycle: int | None, school: str | None, out_dir: Path, w
                             progress=lambda n: bar.advance(task, n))
     out = console()
     out.print(f"生成 {summary.rendered}，未变化 {summary.unchanged}，失败 {len(summary.failed)}"
-              f"  [dim](rendered {summary.rendered}, unchanged {summary.unchanged}, "
-              f"failed {len(summary.failed)})[/]  → {out_dir}")
+              + (f"，未生成 {summary.not_attempted}" if summary.stopped else "")
+              + f"  [dim](rendered {summary.rendered}, unchanged {summary.unchanged}, "
+              f"failed {len(summary.failed)}"
+              + (f", not attempted {summary.not_attempted}" if summary.stopped else "") + f")[/]  → {out_dir}")
+    if summary.stopped:
+        out.print(f"[bold red]已停止：{summary.stopped}。[/]请腾出磁盘空间后重新运行，已生成的不会重复生成。")
     for number, reason in summary.failed[:20]:
         out.print(f"  失败 {number}：{reason}")
     if summary.failed:

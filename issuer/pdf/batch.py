@@ -4,10 +4,15 @@ parallel processes, skipping those whose PDF would come out the same.
 The parent streams certificates from the database and decides what to
 skip from a manifest in the output folder (number → the render key of the
 file there); workers, each with one Renderer made at start, render the rest.
-A failure on one certificate is reported and the batch goes on.
+A failure on one certificate is reported and the batch goes on, except a
+full disk: every later file would fail the same way, so the batch stops at
+the first ENOSPC and says what was rendered, failed and not attempted.
+Files are written through a temporary name and never left half-written;
+temporary files a killed run left behind are removed at the next start.
 """
 from __future__ import annotations
 
+import errno
 import gc
 import hashlib
 import json
@@ -32,11 +37,16 @@ from .render import Renderer
 MANIFEST = ".ecert-render.json"
 
 
+DISK_FULL = "磁盘已满"  # the start of a failure's reason that stops the batch
+
+
 @dataclass
 class RenderSummary:
     rendered: int = 0
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    not_attempted: int = 0
+    stopped: str | None = None  # why the batch stopped before its end
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ class BatchRenderer:
     def run(self, certificates: Iterator[Certificate], progress: Callable[[int], None] = lambda n: None
             ) -> RenderSummary:
         self.out.mkdir(parents=True, exist_ok=True)
+        remove_temporaries(self.out)
         manifest = self._load_manifest()
         summary = RenderSummary()
         jobs = self._jobs(certificates, manifest, summary, progress)
@@ -99,6 +110,7 @@ class BatchRenderer:
                 self._serial(jobs, manifest, summary, progress)
             else:
                 self._parallel(jobs, manifest, summary, progress)
+            summary.not_attempted = sum(1 for _ in jobs)  # what a stop left (the generator's rest)
         finally:
             self._save_manifest(manifest)
         return summary
@@ -117,6 +129,8 @@ class BatchRenderer:
         for job in jobs:
             self._record(job, _render_one(job), manifest, summary)
             progress(1)
+            if summary.stopped:
+                return
 
     def _parallel(self, jobs, manifest, summary, progress) -> None:
         ctx = multiprocessing.get_context("spawn")  # no inherited database connections
@@ -128,6 +142,8 @@ class BatchRenderer:
                 pending[pool.submit(_render_one, job)] = job
                 if len(pending) >= self.workers * 4:  # bounded: memory stays flat
                     self._drain(pending, manifest, summary, progress, FIRST_COMPLETED)
+                if summary.stopped:
+                    break
             while pending:
                 self._drain(pending, manifest, summary, progress, FIRST_COMPLETED)
 
@@ -146,6 +162,8 @@ class BatchRenderer:
         if error:
             summary.failed.append((job.number, error))
             manifest.pop(job.number, None)
+            if error.startswith(DISK_FULL):
+                summary.stopped = error
         else:
             summary.rendered += 1
             manifest[job.number] = job.key
@@ -157,9 +175,11 @@ class BatchRenderer:
             return {}
 
     def _save_manifest(self, manifest: dict) -> None:
-        tmp = self.out / f"{MANIFEST}.tmp"
-        tmp.write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.out / MANIFEST)
+        try:
+            write_atomically(self.out / MANIFEST, json.dumps(manifest, sort_keys=True).encode())
+        except OSError as e:  # the disk is full: the next run renders what the manifest would have skipped
+            if e.errno != errno.ENOSPC:
+                raise
 
 
 # -- in the worker ---------------------------------------------------------
@@ -188,11 +208,37 @@ def _render_one(job: Job) -> str | None:
         pdf = _worker["renderer"].render(view(job, _worker["profile"], _worker["base_url"]))
         write_atomically(_worker["out"] / f"{job.number}.pdf", pdf)
         return None
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            return f"{DISK_FULL}（{_worker['out']}）：{e.strerror}"
+        return f"{type(e).__name__}: {e}"
     except Exception as e:  # one bad certificate must not stop the batch
         return f"{type(e).__name__}: {e}"
 
 
+TEMPORARY = ".{name}.{pid}.tmp"
+
+
 def write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """The whole file or nothing: written under a temporary name, renamed
+    into place; the temporary file removed if the write fails (a full disk)."""
+    tmp = path.with_name(TEMPORARY.format(name=path.name, pid=os.getpid()))
+    try:
+        _write_file(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
+def remove_temporaries(folder: Path) -> int:
+    """Temporary files of write_atomically a killed run left behind."""
+    n = 0
+    for tmp in folder.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+        n += 1
+    return n
