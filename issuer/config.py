@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from verifier.proxies import trusted_proxies
+
 from .errors import ConfigError
 
 DEFAULT_BASE_URL = "HTTP://127.0.0.1:5000"
@@ -24,6 +26,7 @@ class Settings:
     keys_dir: Path
     base_url: str
     actor: str
+    trusted_proxies: int = 0  # reverse proxies in front of the web service (ECERT_TRUSTED_PROXIES)
 
 
 def load_settings() -> Settings:
@@ -32,9 +35,13 @@ def load_settings() -> Settings:
     profile_id = os.environ.get("ECERT_PROFILE") or "horgos-7"
     keys_dir = Path(os.environ.get("ECERT_KEYS_DIR") or "keys").resolve()
     actor = os.environ.get("ECERT_ACTOR") or _os_user()
+    try:
+        proxies = trusted_proxies(os.environ.get("ECERT_TRUSTED_PROXIES"))
+    except ValueError as e:
+        raise ConfigError("ECERT_TRUSTED_PROXIES 应为 0 到 10 的整数（反向代理的层数）", str(e)) from None
     return Settings(data_dir=data_dir, database_url=url, profile_id=profile_id, keys_dir=keys_dir,
                     base_url=base_url(os.environ.get("ECERT_BASE_URL") or DEFAULT_BASE_URL),
-                    actor=actor)
+                    actor=actor, trusted_proxies=proxies)
 
 
 def base_url(value: str) -> str:

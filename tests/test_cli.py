@@ -34,6 +34,21 @@ def loaded(run_ecert, files):
     return a
 
 
+def test_what_the_service_writes_is_its_users_alone(run_ecert, tmp_path, db_url):
+    import os
+    import stat
+    old = os.umask(0o022)  # the usual default, which made the database 0644
+    try:
+        run_ecert("init")
+        if db_url.startswith("sqlite"):
+            db = tmp_path / "ecert.sqlite3"
+            assert stat.S_IMODE(db.stat().st_mode) == 0o600, oct(db.stat().st_mode)
+        (tmp_path / "probe").write_text("x")  # anything else the process writes from then on
+        assert stat.S_IMODE((tmp_path / "probe").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
 def test_init_is_idempotent(run_ecert):
     assert "已创建" in run_ecert("init").stdout
     assert "已是最新" in run_ecert("init").stdout

@@ -1,6 +1,7 @@
 """`ecert`: the one command for every operation of the issuer."""
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date, datetime
 
@@ -120,6 +121,9 @@ def main(ctx: click.Context) -> None:
     keys), ECERT_BASE_URL (the QR code's URL base), ECERT_ACTOR (the name in
     the audit log; default the OS user).
     """
+    # What the service writes (the database, the broker file, PDFs, the
+    # caches, sign-in codes) holds personal data: its user's alone.
+    os.umask(0o077)
     ctx.obj = Context()
     ctx.call_on_close(ctx.obj.close)
 

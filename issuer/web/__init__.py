@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from verifier.proxies import behind_proxies
 from verifier.web import init_verifier, limiter, security_headers
 
 from ..config import Settings, load_settings
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     csrf.exempt(office_api.bp)  # bearer tokens only: no cookie to forge a request with
     app.add_url_rule("/", "home", _home)
     app.after_request(security_headers)
+    behind_proxies(app, settings.trusted_proxies)
     return app
 
 

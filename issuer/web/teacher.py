@@ -32,6 +32,13 @@ from .context import engine, profile, settings
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
 
 
+@bp.after_request
+def _personal(response):
+    """A teacher's pages and PDF are hers: no browser or proxy keeps a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def signed_in(view_fn):
     """The teacher of this session, whose password epoch still matches
     (a password change ends every other session)."""

@@ -137,6 +137,10 @@ def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissu
         assert info["state"] == "done" and info["counts"]["reissued"] == 1, info
         cert = json.loads(region.run("show", number, "--json").stdout)
         assert (cert["version"], cert["status"]) == (2, "current")
+        # a 查验码 asked for never reaches the access log (its query string is left out)
+        b.get(f"/verify?no={number}&code={cert['check_code']}")
+        assert cert["check_code"] not in log.read_text(errors="replace")
+        assert "GET /verify " in log.read_text(errors="replace")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -93,6 +93,13 @@ def test_the_home_page_says_when_a_newer_version_replaced_the_one_she_may_have_p
     assert re.match(r"第 1 版已于 \d{4}-\d\d-\d\d 被现行第 2 版取代", replaced) and "已更新" in replaced
 
 
+def test_her_pages_and_pdf_are_not_kept_by_a_browser(app, codes):
+    c = app.test_client()
+    first_sign_in(c, A, codes[A])
+    for path in ("/teacher/", "/teacher/certificate.pdf", "/teacher/password"):
+        assert fetch(c, path).headers["Cache-Control"] == "no-store", path
+
+
 def test_a_revoked_teacher_reads_when_and_why(app, codes, keyed):
     c = app.test_client()
     first_sign_in(c, B, codes[B])

@@ -444,3 +444,32 @@ def test_an_unreachable_register_is_a_503_with_retry_after_never_a_500_nor_inval
         text = r.get_json()["message"] if r.is_json else r.get_data(as_text=True)
         assert "查验服务暂时不可用" in text and "无效" not in text, path
     assert c.post("/api/v1/verify", json={"token": token}).status_code == 503
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_and_a_spoofed_header_is_not(service, monkeypatch):
+    from issuer.config import load_settings
+    from verifier.web import limiter
+    for proxies, separate in (("1", True), ("0", False)):
+        monkeypatch.setenv("ECERT_TRUSTED_PROXIES", proxies)
+        app = create_app(load_settings(), KEYS_TTL=0)
+        limiter.reset()
+        c = app.test_client()
+
+        def wrong(client: str) -> int:
+            return c.get(f"/verify?no={A}&code=WRONGCODE0000",
+                         headers={"X-Forwarded-For": client}).status_code
+        assert [wrong("10.1.1.1") for _ in range(30)] == [403] * 30 and wrong("10.1.1.1") == 429
+        # another client behind the same proxy: its own count, if the proxy is trusted
+        assert wrong("10.2.2.2") == (403 if separate else 429)
+        app.extensions["ecert_verifier"].close()
+        app.extensions["ecert_engine"].dispose()
+    monkeypatch.setenv("ECERT_TRUSTED_PROXIES", "many")
+    with pytest.raises(Exception, match="ECERT_TRUSTED_PROXIES"):
+        load_settings()
+
+
+def test_pages_with_the_birth_date_are_not_kept_by_a_browser(service):
+    app, run = service
+    code = show(run, A)["check_code"]
+    r = app.test_client().get(f"/verify?no={A}&code={code}")
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"

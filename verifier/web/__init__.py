@@ -15,6 +15,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import Engine, create_engine
 
 from verifier.keyset import KeySet
+from verifier.proxies import behind_proxies, trusted_proxies
 from verifier.status import DatabaseStatus
 from verifier.verify import Verifier
 
@@ -71,6 +72,7 @@ def create_app(database_url: str | None = None, **config) -> Flask:
     # alone, the verifier's front door is the lookup (the full service has a landing page)
     app.add_url_rule("/", "home", lambda: redirect(url_for("verify.lookup")))
     app.after_request(security_headers)
+    behind_proxies(app, trusted_proxies(os.environ.get("ECERT_TRUSTED_PROXIES")))
     return app
 
 

@@ -112,7 +112,8 @@ def _with_code(entry, no: str, code: str, at):
                                error=f"{why}（已读作 {group_code(read) or '空'}，共 {len(read)} 位）"), 403
     result = online().verifier().verify_raw(from_base32(entry.token), at)
     details = result.register.details if result.genuine and result.register else None
-    return _page(result, at, born=details.holder_born if details else None)
+    page, status = _page(result, at, born=details.holder_born if details else None)
+    return page, status, {"Cache-Control": "no-store"}  # the birth date: nobody else's copy
 
 
 def _summary(entry, at) -> dict:

@@ -25,6 +25,13 @@ from ..context import engine, profile, settings  # noqa: F401  (the route module
 bp = Blueprint("office", __name__, url_prefix="/office")
 
 
+@bp.after_request
+def _personal(response):
+    """Every office page shows teachers' data: no browser or proxy keeps a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.errorhandler(NotFound)
 def _outside_scope(_e):
     """A teacher, school or job outside the account's scope is not there at
