@@ -143,3 +143,18 @@ def test_declare_one_record_in_the_form(app, region):
     assert ahead.status_code == 400 and "晚于今天" in ahead.get_data(as_text=True)
     assert reg.post("/office/declare", data=form).status_code == 302
     assert "S-SCH" in reg.get("/office/declare").get_data(as_text=True)
+
+
+def test_numbers_out_of_any_range_are_400_or_404_never_500(app, region):
+    aud = signed_in(app, region, "auditor")
+    for path in ("/office/teachers?page=1e20", f"/office/teachers?page={10**30}", "/office/teachers?page=-1",
+                 "/office/audit?page=1e20", f"/office/audit?page={2**64}",
+                 f"/office/review?school={SCHOOL_A[0]}&page={10**20}"):
+        assert aud.get(path).status_code == 400, path
+    for path in (f"/office/jobs/{2**63}", f"/office/jobs/{2**64}.json", f"/office/jobs/{10**40}"):
+        assert aud.get(path).status_code == 404, path
+    token = csrf(aud, "/office/review")
+    for ids in ([str(2**63)], [str(10**30)], ["-5"], ["abc"]):
+        r = aud.post("/office/review/decide", data={"csrf_token": token, "school": SCHOOL_A[0],
+                                                    "action": "recognise", "record": ids})
+        assert r.status_code == 400, ids

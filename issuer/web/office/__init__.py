@@ -140,12 +140,31 @@ def role_label(role: str) -> str:
     return staff_lib.ROLES.get(role, role)
 
 
+MAX_ID = 2**63 - 1  # the largest id a database row can have
+MAX_PAGE = 1_000_000
+
+
 def int_list(values: list[str]) -> list[int]:
-    """Record ids from a form; anything else is a bad request."""
+    """Record ids from a form; anything else (past what a row id can be,
+    too: SQLite raised OverflowError, a 500) is a bad request."""
     try:
-        return [int(v) for v in values if v.strip()]
+        ids = [int(v) for v in values if v.strip()]
     except ValueError:
         abort(400)
+    if any(not 0 < i <= MAX_ID for i in ids):
+        abort(400)
+    return ids
+
+
+def page_arg() -> int:
+    """?page=N, 0 when absent; a page that is not a small whole number
+    (`1e20`, 10**30, -1) is a bad request, as in the office API."""
+    text = request.args.get("page", "").strip()
+    if not text:
+        return 0
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_PAGE:
+        abort(400)
+    return int(text)
 
 
 from . import declare, review, queries, certificates, jobs  # noqa: E402,F401  (registers the routes)

@@ -15,7 +15,7 @@ from ... import tasks
 from ...db import read_session, write_session
 from ...errors import EcertError, NotFound
 from ...models import AuditEntry
-from . import NAV, bp, engine, profile, settings, staff_required
+from . import NAV, bp, engine, page_arg, profile, settings, staff_required
 
 AUDIT_PAGE = 100
 MAX_REASON = 500
@@ -93,7 +93,7 @@ def audit_verify():
 
 
 def _audit_page(report):
-    page = max(0, request.args.get("page", 0, type=int))
+    page = page_arg()
     with read_session(engine()) as s:
         total = s.scalar(select(func.count()).select_from(AuditEntry)) or 0
         entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())

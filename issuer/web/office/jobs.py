@@ -36,7 +36,7 @@ def job_start():
     return redirect(url_for("office.job", job_id=job_id))
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<int(max=9223372036854775807):job_id>")
 @staff_required("issue")
 def job(job_id: int):
     info = _job(job_id)
@@ -45,7 +45,7 @@ def job(job_id: int):
                            pdf_dir=jobs_lib.pdf_dir(settings()), embedded=tasks.embedded())
 
 
-@bp.get("/jobs/<int:job_id>.json")
+@bp.get("/jobs/<int(max=9223372036854775807):job_id>.json")
 @staff_required("issue")
 def job_json(job_id: int):
     info = _job(job_id)

@@ -15,7 +15,7 @@ from verifier.vocab import BUCKET_LABELS, BUCKETS
 from ... import queries as q
 from ...credits.sheet import amount
 from ...db import read_session
-from . import NAV, bp, engine, profile, staff_required
+from . import NAV, bp, engine, page_arg, profile, staff_required
 
 PAGE = 100
 PAGE_BUCKETS = ("prefecture", "county", "digital", "required", "elective", "school_based", "total")
@@ -49,7 +49,7 @@ def _bound(school: str | None) -> str | None:
 @staff_required("query")
 def teachers():
     school, short = _filters()
-    page = max(0, request.args.get("page", 0, type=int))
+    page = page_arg()
     prof = profile()
     with read_session(engine()) as s:
         schools = q.schools(s, g.scope)

@@ -11,7 +11,7 @@ from ... import review as review_lib
 from ...credits.sheet import amount
 from ...db import read_session, write_session
 from ...errors import EcertError, NotFound
-from . import bp, engine, int_list, profile, staff_required
+from . import bp, engine, int_list, page_arg, profile, staff_required
 
 PAGE = 200
 
@@ -23,7 +23,7 @@ def review_queue():
     status = request.args.get("status", "declared")
     if status not in review_lib.STATUS_LABELS:
         abort(404)
-    page = max(0, request.args.get("page", 0, type=int))
+    page = page_arg()
     with read_session(engine()) as s:
         schools = review_lib.pending_by_school(s, g.scope)
         rows = review_lib.records(s, profile(), g.scope, school=school, status=status,
