@@ -1,5 +1,7 @@
-"""Teachers' sign-in: one-time codes issued in batch, argon2 hashes,
-lock-out after repeated failures, a forced change at first sign-in."""
+"""Teachers' sign-in: one-time codes issued in batch, argon2 hashes, a
+forced change at first sign-in. Wrong passwords are throttled per client
+and account by the web (issuer/web/throttle.py), never by locking the
+account: every refusal reads the same."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from verifier.clock import now_utc
+from verifier.numbers import half_width
 from verifier.profiles import RulesProfile
 
 from . import passwords
@@ -18,7 +21,8 @@ from .models import Teacher, TeacherAccount
 from .passwords import SignInError
 
 CODE_LENGTH = 10
-__all__ = ["SignInError", "authenticate", "change_password", "issue_codes"]
+REFUSED = SignInError("证书编号/身份证号或密码不正确（连续输错多次后须稍候再试）", "wrong identifier or password")
+__all__ = ["REFUSED", "SignInError", "account_key", "authenticate", "change_password", "issue_codes"]
 
 
 @dataclass(frozen=True)
@@ -51,14 +55,23 @@ def issue_codes(session: Session, profile: RulesProfile, *, school: str | None =
     return out
 
 
+def account_key(session: Session, ref: str, profile: RulesProfile) -> str:
+    """What throttling counts a sign-in against: the teacher's certificate
+    number, whichever of her numbers was typed (else what was typed)."""
+    try:
+        return find_holder(session, ref, profile).number
+    except EcertError:
+        return half_width(ref).replace("-", "").replace(" ", "").upper()[:40]
+
+
 def authenticate(session: Session, ref: str, password: str, profile: RulesProfile) -> tuple[Holder, TeacherAccount]:
-    refused = SignInError("证书编号/身份证号或密码不正确", "wrong identifier or password")
+    refused = REFUSED
     try:
         holder = find_holder(session, ref, profile)
     except EcertError:
         passwords.spend_a_check(password)
         raise refused from None
-    account = session.get(TeacherAccount, holder.teacher_id, with_for_update=True)
+    account = session.get(TeacherAccount, holder.teacher_id)
     if account is None:
         passwords.spend_a_check(password)
         raise refused
@@ -67,5 +80,5 @@ def authenticate(session: Session, ref: str, password: str, profile: RulesProfil
 
 
 def change_password(account: TeacherAccount, holder: Holder, old: str, new: str) -> None:
-    passwords.change(account, old, new, forbidden=(holder.number, holder.id_number))
+    passwords.change(account, old, new, forbidden=(holder.number, holder.id_number, holder.id_number[6:14]))
     account.changed_at = now_utc()

@@ -12,11 +12,12 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verifier.clock import now_utc
+from verifier.clock import as_utc, now_utc
 
 from . import passwords
 from .errors import InputRefused, NotFound
@@ -28,6 +29,9 @@ ROLES = {"admin": "管理员", "auditor": "审核员", "registrar": "学校专�
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 CODE_LENGTH = 12
 TOKEN_PREFIX = "ecert_"
+TOKEN_DAYS = 180  # a token's default life: renewed twice a year, a departed user's lapses unseen
+MAX_TOKEN_DAYS = 730
+REFUSED = SignInError("用户名或密码不正确（连续输错多次后须稍候再试）", "wrong username or password")
 
 # What each role may do; the web and the API ask through Scope.can.
 PERMISSIONS = {
@@ -98,20 +102,38 @@ def create_account(session: Session, username: str, display_name: str, role: str
 
 
 def reset_code(session: Session, username: str) -> str:
+    """A new one-time code; the account's sessions and API tokens end (a
+    reset is what is done when a password may be known to someone else)."""
     account = _by_username(session, username)
     code = new_check_code(CODE_LENGTH)
     passwords.reset(account, code, must_change=True)
+    revoke_tokens(session, username)
     return code
 
 
+def disable(session: Session, username: str) -> int:
+    """Shut an account (someone left): it cannot sign in, its sessions end
+    and its API tokens are revoked. Returns how many tokens were."""
+    account = _by_username(session, username)
+    account.active = False
+    passwords.end_sessions(account)
+    return revoke_tokens(session, username)
+
+
+def enable(session: Session, username: str) -> str:
+    """Open a shut account again, with a new one-time code (its old password
+    and tokens stay void)."""
+    account = _by_username(session, username)
+    account.active = True
+    return reset_code(session, username)
+
+
 def authenticate(session: Session, username: str, password: str) -> StaffAccount:
-    refused = SignInError("用户名或密码不正确", "wrong username or password")
-    account = session.scalar(select(StaffAccount).where(StaffAccount.username == username.strip().lower())
-                             .with_for_update())
+    account = session.scalar(select(StaffAccount).where(StaffAccount.username == username.strip().lower()))
     if account is None or not account.active:
         passwords.spend_a_check(password)
-        raise refused
-    passwords.check(account, password, refused)
+        raise REFUSED
+    passwords.check(account, password, REFUSED)
     return account
 
 
@@ -132,32 +154,56 @@ def _by_username(session: Session, username: str) -> StaffAccount:
 
 # -- API tokens ---------------------------------------------------------------
 
-def create_token(session: Session, username: str, name: str) -> str:
-    """A new bearer token for an account; only its hash is kept, so this is
-    the one time it can be read."""
+def create_token(session: Session, username: str, name: str, days: int = TOKEN_DAYS) -> str:
+    """A new bearer token for an account, valid `days`; only its hash is
+    kept, so this is the one time it can be read."""
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise InputRefused(f"令牌有效期应为 1 到 {MAX_TOKEN_DAYS} 天", f"days must be 1..{MAX_TOKEN_DAYS}")
     account = _by_username(session, username)
+    if not account.active:
+        raise InputRefused(f"账号 {account.username} 已停用，不能生成令牌", "the account is disabled")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(account_id=account.id, name=name.strip()[:100] or "api", token_hash=_digest(token)))
+    session.add(ApiToken(account_id=account.id, name=name.strip()[:100] or "api", token_hash=_digest(token),
+                         expires_at=now_utc().replace(microsecond=0) + timedelta(days=days)))
     session.flush()
     return token
 
 
 def account_for_token(session: Session, token: str) -> StaffAccount | None:
+    """The active account a live token acts as: not revoked, not expired."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token),
                                                 ApiToken.revoked_at.is_(None)))
-    account = session.get(StaffAccount, row.account_id) if row else None
+    if row is None or as_utc(row.expires_at) <= now_utc():
+        return None
+    account = session.get(StaffAccount, row.account_id)
     return account if account is not None and account.active else None
 
 
-def revoke_tokens(session: Session, username: str) -> int:
+def revoke_tokens(session: Session, username: str, name: str | None = None, token_id: int | None = None) -> int:
+    """Revoke an account's live tokens (those of one name, or one by id);
+    how many were."""
     account = _by_username(session, username)
+    q = select(ApiToken).where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+    if name is not None:
+        q = q.where(ApiToken.name == name)
+    if token_id is not None:
+        q = q.where(ApiToken.id == token_id)
     n = 0
-    for row in session.scalars(select(ApiToken).where(ApiToken.account_id == account.id,
-                                                      ApiToken.revoked_at.is_(None))):
+    for row in session.scalars(q):
         row.revoked_at, n = now_utc(), n + 1
     return n
+
+
+def tokens_of(session: Session) -> dict[int, list[ApiToken]]:
+    """Every account's live tokens (not revoked, not expired), by account id."""
+    out: dict[int, list[ApiToken]] = {}
+    now = now_utc()
+    for row in session.scalars(select(ApiToken).where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)):
+        if as_utc(row.expires_at) > now:
+            out.setdefault(row.account_id, []).append(row)
+    return out
 
 
 def _digest(token: str) -> str:

@@ -41,10 +41,41 @@ def staff_add(ctx: Context, username: str, role: str, school: str | None, displa
 @click.argument("username")
 @pass_context
 def staff_reset(ctx: Context, username: str) -> None:
-    """重置密码为新的一次性密码 · reset to a new one-time code."""
+    """重置密码为新的一次性密码，并结束其会话、作废其接口令牌 · a new one-time code; sessions and tokens end."""
     with write_session(ctx.engine()) as session:
         code = staff_accounts.reset_code(session, username)
-    console().print(f"{username.lower()} 的新一次性密码：{code}")
+    console().print(f"{username.lower()} 的新一次性密码：{code}（原有登录会话已结束，接口令牌已作废）")
+
+
+@staff.command("disable")
+@click.argument("username")
+@pass_context
+def staff_disable(ctx: Context, username: str) -> None:
+    """停用账号（如人员离职）：不能登录，会话结束，接口令牌作废 · shut an account, its sessions and tokens."""
+    with write_session(ctx.engine()) as session:
+        n = staff_accounts.disable(session, username)
+    console().print(f"账号 {username.lower()} 已停用；登录会话已结束，作废接口令牌 {n} 个")
+
+
+@staff.command("enable")
+@click.argument("username")
+@pass_context
+def staff_enable(ctx: Context, username: str) -> None:
+    """重新启用账号，并生成新的一次性密码 · open a shut account again, with a new one-time code."""
+    with write_session(ctx.engine()) as session:
+        code = staff_accounts.enable(session, username)
+    console().print(f"账号 {username.lower()} 已重新启用，新一次性密码：{code}")
+
+
+@staff.command("revoke-token")
+@click.argument("username")
+@click.option("--name", "token_name", default=None, help="只作废此用途的令牌（默认全部）/ only tokens of this name.")
+@pass_context
+def staff_revoke_token(ctx: Context, username: str, token_name: str | None) -> None:
+    """作废账号的接口令牌 · revoke an account's API tokens (all, or those of one name)."""
+    with write_session(ctx.engine()) as session:
+        n = staff_accounts.revoke_tokens(session, username, name=token_name)
+    console().print(f"已作废 {username.lower()} 的接口令牌 {n} 个")
 
 
 @staff.command("list")
@@ -61,9 +92,12 @@ def staff_list(ctx: Context) -> None:
 @staff.command("token")
 @click.argument("username")
 @click.option("--name", "token_name", default="api", show_default=True, help="用途 / what the token is for.")
+@click.option("--days", type=click.IntRange(1, staff_accounts.MAX_TOKEN_DAYS), default=staff_accounts.TOKEN_DAYS,
+              show_default=True, help="有效天数 / days until it expires.")
 @pass_context
-def staff_token(ctx: Context, username: str, token_name: str) -> None:
-    """为其他系统生成接口令牌（仅显示一次）· a bearer token for the JSON API, shown once."""
+def staff_token(ctx: Context, username: str, token_name: str, days: int) -> None:
+    """为其他系统生成接口令牌（仅显示一次，到期失效）· a bearer token for the JSON API, shown once."""
     with write_session(ctx.engine()) as session:
-        token = staff_accounts.create_token(session, username, token_name)
+        token = staff_accounts.create_token(session, username, token_name, days)
     console().print(token)
+    console(stderr=True).print(f"有效期 {days} 天；作废：ecert staff revoke-token {username.lower()}")

@@ -17,7 +17,7 @@ from verifier.register import group_code
 from verifier.verdict import STATE_LABELS
 from verifier.vocab import BUCKET_LABELS, BUCKETS
 
-from ..accounts import SignInError, authenticate, change_password
+from ..accounts import REFUSED, SignInError, account_key, authenticate, change_password
 from ..credits.ledger import find_holder, sheet_for
 from ..credits.sheet import amount
 from ..db import read_session, write_session
@@ -26,7 +26,8 @@ from ..models import Certificate, TeacherAccount
 from ..pdf.batch import render_key, style_digest, write_atomically
 from ..pdf.document import view
 from ..pdf.render import Renderer
-from . import limiter
+from ..passwords import WrongPassword, end_sessions, spend_a_check
+from . import limiter, throttle
 from .context import engine, profile, settings
 
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
@@ -67,13 +68,19 @@ def signed_in(view_fn):
 @limiter.limit("10 per minute; 60 per hour", methods=["POST"])
 def login():
     if request.method == "POST":
-        ref = request.form.get("account", "").strip()[:40]
-        with write_session(engine()) as s:  # a failure's count is committed too
-            try:
-                holder, account = authenticate(s, ref, request.form.get("password", "")[:200], profile())
-                epoch, must_change, refused = account.epoch, account.must_change, None
-            except SignInError as e:
-                refused = e
+        ref, password = request.form.get("account", "").strip()[:40], request.form.get("password", "")[:200]
+        with read_session(engine()) as s:
+            key = account_key(s, ref, profile())
+            if throttle.blocked("teacher", key):  # this client, this account: the same answer as a wrong password
+                spend_a_check(password)
+                refused = REFUSED
+            else:
+                try:
+                    holder, account = authenticate(s, ref, password, profile())
+                    epoch, must_change, refused = account.epoch, account.must_change, None
+                except SignInError as e:
+                    throttle.failed("teacher", key)
+                    refused = e
         if refused:
             flash(refused.message)
             return render_template("teacher/login.html", account=ref), 401
@@ -86,6 +93,18 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Ends the session on the server too: the account's epoch moves on, so a
+    copy of the cookie taken before is refused after (every session of hers ends)."""
+    number, epoch = session.get("number"), session.get("epoch")
+    if number:
+        with write_session(engine()) as s:
+            try:
+                holder = find_holder(s, number, profile())
+            except EcertError:
+                holder = None
+            account = s.get(TeacherAccount, holder.teacher_id, with_for_update=True) if holder else None
+            if account is not None and account.epoch == epoch:
+                end_sessions(account)
     session.clear()
     return redirect(url_for("teacher.login"))
 
@@ -97,10 +116,16 @@ def password():
         try:
             if request.form.get("new") != request.form.get("again"):
                 raise EcertError("两次输入的新密码不一致", "the new passwords differ")
+            if throttle.blocked("teacher", g.holder.number):  # wrong current passwords count as sign-ins do
+                raise EcertError("原密码连续输错次数过多，请稍候再试", "too many wrong current passwords")
             with write_session(engine()) as s:
                 account = s.get(TeacherAccount, g.holder.teacher_id, with_for_update=True)
                 change_password(account, g.holder, request.form.get("old", ""), request.form.get("new", ""))
                 epoch = account.epoch
+        except WrongPassword as e:
+            throttle.failed("teacher", g.holder.number)
+            flash(e.message)
+            return render_template("teacher/password.html", must=g.account.must_change), 400
         except EcertError as e:
             flash(e.message)
             return render_template("teacher/password.html", must=g.account.must_change), 400

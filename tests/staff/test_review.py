@@ -121,20 +121,20 @@ def test_declare_one_checks_like_a_file_row(region):
         assert s.get(TrainingRecord, rid).status == "declared"
 
 
-def test_staff_accounts_refuse_bad_input_and_lock_after_failures(region):
+def test_staff_accounts_refuse_bad_input_and_never_lock(region):
     with write_session(region.engine) as s:
         for args in (("Bad Name", "x", "admin", None), ("okname", "x", "chief", None),
                      ("okname", "x", "registrar", None), ("okname", "x", "registrar", "0000000000"),
                      ("okname", "x", "auditor", SCHOOL_A[0]), ("reg-a", "x", "admin", None)):
             with pytest.raises(InputRefused):
                 staff.create_account(s, *args)
-    for _ in range(5):
+    # wrong passwords lock no account (the web throttles per client and account instead)
+    for _ in range(6):
         with write_session(region.engine) as s:
             with pytest.raises(SignInError):
                 staff.authenticate(s, "auditor", "wrong")
     with write_session(region.engine) as s:
-        with pytest.raises(SignInError, match="分钟后再试"):
-            staff.authenticate(s, "auditor", region.codes["auditor"])
+        assert staff.authenticate(s, "auditor", region.codes["auditor"]).username == "auditor"
 
 
 def test_api_tokens_act_as_their_account_until_revoked(region):
@@ -146,6 +146,35 @@ def test_api_tokens_act_as_their_account_until_revoked(region):
         assert staff.account_for_token(s, "Bearer " + token) is None
     with write_session(region.engine) as s:
         assert staff.revoke_tokens(s, "reg-a") == 1
+    with read_session(region.engine) as s:
+        assert staff.account_for_token(s, token) is None
+
+
+def test_api_tokens_expire_and_end_with_a_reset_or_a_disabled_account(region, clock):
+    with write_session(region.engine) as s:
+        short, long = staff.create_token(s, "reg-a", "短期", days=1), staff.create_token(s, "reg-b", "长期")
+    clock.move_to(__import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+                  + __import__("datetime").timedelta(days=2))
+    with read_session(region.engine) as s:
+        assert staff.account_for_token(s, short) is None  # expired
+        assert staff.account_for_token(s, long).username == "reg-b"
+    said = region.run("staff", "disable", "reg-b").stdout
+    assert "作废接口令牌 1 个" in said
+    with read_session(region.engine) as s:
+        assert staff.account_for_token(s, long) is None
+    with write_session(region.engine) as s:
+        with pytest.raises(SignInError):
+            staff.authenticate(s, "reg-b", region.codes["reg-b"])
+    code = region.run("staff", "enable", "reg-b").stdout.split("：")[-1].strip()
+    with write_session(region.engine) as s:
+        assert staff.authenticate(s, "reg-b", code).username == "reg-b"
+        again = staff.create_token(s, "reg-b", "新")
+    region.run("staff", "reset", "reg-b")
+    with read_session(region.engine) as s:
+        assert staff.account_for_token(s, again) is None  # a reset ends the tokens too
+    with write_session(region.engine) as s:
+        token = staff.create_token(s, "reg-a", "学籍系统")
+    assert "作废 reg-a 的接口令牌 1 个" in region.run("staff", "revoke-token", "reg-a", "--name", "学籍系统").stdout
     with read_session(region.engine) as s:
         assert staff.account_for_token(s, token) is None
 

@@ -125,19 +125,60 @@ def test_a_teacher_never_reaches_another_teachers_sheet_or_pdf(app, codes):
     assert c.get("/teacher/").headers["Location"].endswith("/teacher/login")
 
 
-def test_wrong_passwords_lock_the_account(app, codes):
-    c = app.test_client()
-    for _ in range(5):
-        assert sign_in(c, A, "wrong-password").status_code == 401
-    r = sign_in(c, A, codes[A])
-    assert r.status_code == 401 and "15 分钟" in r.get_data(as_text=True)
+def _flash(response) -> str:
+    return re.search(r'<p class="flash">(.*?)</p>', response.get_data(as_text=True)).group(1)
+
+
+def test_wrong_passwords_throttle_that_client_for_that_teacher_and_lock_out_nobody(app, codes):
+    attacker, teacher = app.test_client(), app.test_client()
+    attacker.environ_base["REMOTE_ADDR"], teacher.environ_base["REMOTE_ADDR"] = "10.9.9.9", "10.1.1.1"
+    for ref in (A, "654004198503121012"):  # her certificate number, then her ID number: one account
+        for _ in range(3 if ref == A else 2):
+            assert sign_in(attacker, ref, "wrong-password").status_code == 401
+    throttled = sign_in(attacker, A, codes[A])  # even the right code, from that client, now
+    assert throttled.status_code == 401
+    # and it reads exactly as a wrong password or an unknown account does
+    assert _flash(throttled) == _flash(sign_in(app.test_client(), "6540040710009991", "x"))
+    assert sign_in(teacher, A, codes[A]).status_code == 302  # the teacher, elsewhere, signs in
 
 
 def test_unknown_account_and_wrong_password_look_the_same(app, codes):
     c = app.test_client()
-    a = sign_in(c, "6540040710009991", "x").get_data(as_text=True)
-    b = sign_in(c, A, "x").get_data(as_text=True)
-    assert "证书编号/身份证号或密码不正确" in a and "证书编号/身份证号或密码不正确" in b
+    a = _flash(sign_in(c, "6540040710009991", "x"))
+    b = _flash(sign_in(c, A, "x"))
+    assert a == b and "证书编号/身份证号或密码不正确" in a
+
+
+def test_wrong_current_passwords_count_like_sign_ins(app, codes):
+    c = app.test_client()
+    new = first_sign_in(c, A, codes[A])
+    for _ in range(5):
+        r = c.post("/teacher/password", data={"old": "wrong-password", "new": "另一个新密码-2027",
+                                              "again": "另一个新密码-2027", "csrf_token": csrf(c, "/teacher/password")})
+        assert r.status_code == 400 and "原密码不正确" in r.get_data(as_text=True)
+    r = c.post("/teacher/password", data={"old": new, "new": "另一个新密码-2027", "again": "另一个新密码-2027",
+                                          "csrf_token": csrf(c, "/teacher/password")})
+    assert r.status_code == 400 and "稍候再试" in r.get_data(as_text=True)
+
+
+def test_logout_ends_the_session_on_the_server(app, codes):
+    c = app.test_client()
+    first_sign_in(c, A, codes[A])
+    stolen = c.get_cookie("session").value  # a copy taken before logging out
+    c.post("/teacher/logout", data={"csrf_token": csrf(c, "/teacher/")})
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    assert thief.get("/teacher/").status_code == 302  # back to the sign-in page
+
+
+def test_common_passwords_and_her_own_numbers_are_refused(app, codes):
+    c = app.test_client()
+    assert sign_in(c, A, codes[A]).status_code == 302
+    for new, why in (("password123", "常见"), ("1qaz2wsx3edc", "常见"), ("x6540040710000014", "证书编号"),
+                     ("654004198503121012", "证书编号"), ("abc19850312xyz", "证书编号")):
+        r = c.post("/teacher/password", data={"old": codes[A], "new": new, "again": new,
+                                              "csrf_token": csrf(c, "/teacher/password")})
+        assert r.status_code == 400 and why in r.get_data(as_text=True), new
 
 
 def test_sign_in_is_rate_limited_per_client(app, codes):

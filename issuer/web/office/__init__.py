@@ -18,8 +18,8 @@ from ... import staff as staff_lib
 from ...db import read_session, write_session
 from ...errors import EcertError, InputRefused, NotFound
 from ...models import StaffAccount
-from ...passwords import SignInError, change
-from .. import limiter
+from ...passwords import SignInError, WrongPassword, change, end_sessions, spend_a_check
+from .. import limiter, throttle
 from ..context import engine, profile, settings  # noqa: F401  (the route modules import them from here)
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -74,13 +74,18 @@ def staff_required(permission: str | None = None):
 @limiter.limit("10 per minute; 60 per hour", methods=["POST"])
 def login():
     if request.method == "POST":
-        username = request.form.get("username", "").strip()[:64]
-        with write_session(engine()) as s:  # a failure's count is committed too
-            try:
-                account = staff_lib.authenticate(s, username, request.form.get("password", "")[:200])
-                account_id, epoch, must_change, refused = account.id, account.epoch, account.must_change, None
-            except SignInError as e:
-                refused = e
+        username, password = request.form.get("username", "").strip()[:64], request.form.get("password", "")[:200]
+        with read_session(engine()) as s:
+            if throttle.blocked("staff", username):  # this client, this account: the same answer as a wrong password
+                spend_a_check(password)
+                refused = staff_lib.REFUSED
+            else:
+                try:
+                    account = staff_lib.authenticate(s, username, password)
+                    account_id, epoch, must_change, refused = account.id, account.epoch, account.must_change, None
+                except SignInError as e:
+                    throttle.failed("staff", username)
+                    refused = e
         if refused:
             flash(refused.message)
             return render_template("office/login.html", username=username), 401
@@ -93,6 +98,14 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Ends the session on the server too: the account's epoch moves on, so
+    a copy of the cookie taken before is refused after."""
+    account_id, epoch = session.get("staff_id"), session.get("staff_epoch")
+    if account_id:
+        with write_session(engine()) as s:
+            account = s.get(StaffAccount, account_id, with_for_update=True)
+            if account is not None and account.epoch == epoch:
+                end_sessions(account)
     session.clear()
     return redirect(url_for("office.login"))
 
@@ -104,11 +117,17 @@ def password():
         try:
             if request.form.get("new") != request.form.get("again"):
                 raise EcertError("两次输入的新密码不一致", "the new passwords differ")
+            if throttle.blocked("staff", g.account.username):  # wrong current passwords count as sign-ins do
+                raise EcertError("原密码连续输错次数过多，请稍候再试", "too many wrong current passwords")
             with write_session(engine()) as s:
                 account = s.get(StaffAccount, g.account.id, with_for_update=True)
                 change(account, request.form.get("old", ""), request.form.get("new", ""),
                        forbidden=(account.username,))
                 epoch = account.epoch
+        except WrongPassword as e:
+            throttle.failed("staff", g.account.username)
+            flash(e.message)
+            return render_template("office/password.html", must=g.account.must_change), 400
         except EcertError as e:
             flash(e.message)
             return render_template("office/password.html", must=g.account.must_change), 400

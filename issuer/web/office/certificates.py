@@ -25,7 +25,8 @@ NAV.append(("office.accounts", "账号管理", "accounts"))
 
 AUDIT_ACTIONS = {"issue": "签发", "reissue": "重新签发", "revoke": "撤销", "key-create": "生成密钥",
                  "key-retire": "停用密钥", "key-compromise": "标记密钥泄露", "records-recognise": "认定记录",
-                 "records-reject": "退回记录", "staff-create": "新建账号"}
+                 "records-reject": "退回记录", "staff-create": "新建账号", "staff-revoke-tokens": "作废接口令牌",
+                 "staff-disable": "停用账号", "staff-enable": "重新启用账号"}
 
 
 @bp.app_template_global()
@@ -123,9 +124,45 @@ def accounts():
         except EcertError as e:
             flash(e.message)
             status = 400
+    return _accounts_page(created, status, request.form if status != 200 else {})
+
+
+def _accounts_page(created, status: int, form):
     with read_session(engine()) as s:
         rows = staff_lib.list_accounts(s)
         schools = q.schools(s, g.scope)
+        tokens = staff_lib.tokens_of(s)
     response = render_template("office/accounts.html", rows=rows, schools=schools, created=created,
-                               roles=staff_lib.ROLES, form=request.form if status != 200 else {})
+                               roles=staff_lib.ROLES, form=form, tokens=tokens)
     return response, status, {"Cache-Control": "no-store"}
+
+
+@bp.post("/accounts/<username>/<action>")
+@staff_required("accounts")
+def account_action(username: str, action: str):
+    """Revoke an account's API tokens (one, or all), shut the account (its
+    sessions and tokens end) or open it again with a new one-time code.
+    Each is one audit-log entry."""
+    if action not in ("revoke-tokens", "disable", "enable"):
+        abort(404)
+    created = None
+    try:
+        with write_session(engine()) as s:
+            if staff_lib.find_account(s, username) is None:
+                abort(404)
+            if action == "revoke-tokens":
+                token_id = request.form.get("token", "").strip()
+                n = staff_lib.revoke_tokens(s, username, token_id=int(token_id) if token_id.isdigit() else None)
+                detail, said = {"tokens": n}, f"已作废 {username} 的接口令牌 {n} 个"
+            elif action == "disable":
+                n = staff_lib.disable(s, username)
+                detail, said = {"tokens": n}, f"账号 {username} 已停用：登录会话已结束，作废接口令牌 {n} 个"
+            else:
+                created = (username, staff_lib.enable(s, username), "已重新启用账号")
+                detail, said = {}, f"账号 {username} 已重新启用"
+            audit_lib.append(s, g.scope.actor, [audit_lib.Event(f"staff-{action}", username, detail)])
+    except EcertError as e:
+        flash(e.message)
+        return _accounts_page(None, 400, {})
+    flash(said)
+    return _accounts_page(created, 200, {})
