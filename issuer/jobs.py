@@ -17,6 +17,14 @@ own, rolls its whole transaction back. Issuance itself is idempotent too
 A failure marks the job failed with a message a clerk can act on; chunks
 already committed stay (each whole), the rest are skipped, and starting the
 job again finishes it without issuing anyone twice.
+
+Signs of life. A job that no worker is working must not sit at "running"
+as if all were well: every worker stamps "alive at" into each queued or
+running job every HEARTBEAT_EVERY seconds (issuer/tasks.py), each chunk
+stamps its progress when it records itself, and a job with no sign of life
+for STALL_AFTER seconds is shown as stalled, since its last one. They live
+in the job's `result` (JSON), so no table is needed and they are seen
+wherever the job is.
 """
 from __future__ import annotations
 
@@ -26,7 +34,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -58,6 +66,14 @@ COUNTS = {"issue": (("issued", "签发"), ("reissued", "重新签发"), ("unchan
                     ("refused", "拒绝")),
           "render": (("rendered", "生成"), ("unchanged", "未变化"), ("failed", "失败"))}
 LISTED = {"issue": "refused", "render": "failed"}  # the (number, reason) pairs a page lists
+# A worker stamps its jobs every HEARTBEAT_EVERY seconds; a job with no sign
+# of life for STALL_AFTER is stalled. Six beats missed: a worker kept waiting
+# a while for the database (SQLite's write lock during a chunk) is not taken
+# for dead, and a clerk learns within a minute that nobody is working.
+HEARTBEAT_EVERY = 10
+STALL_AFTER = 60
+FORGET_WORKER = timedelta(hours=1)  # a worker not seen for this long leaves the job's map
+STALLED = "已停滞：自 {since} 起没有工作进程在处理（请检查 ecert worker / ecert serve）"
 
 
 class _AlreadyRecorded(Exception):
@@ -122,6 +138,9 @@ def recent(session: Session, scope: Scope, limit: int = 50) -> list[Job]:
 def describe(job: Job) -> dict:
     """A job as its page and its JSON show it."""
     result = json.loads(job.result) if job.result else {}
+    alive_at = _last_alive(result)
+    since = max(t for t in (alive_at, as_utc(job.started_at), as_utc(job.created_at)) if t)
+    stalled = job.state in ("queued", "running") and (now_utc() - since).total_seconds() > STALL_AFTER
     counts = {key: (len(result[key]) if isinstance(result.get(key), list) else result.get(key, 0))
               for key, _ in COUNTS[job.kind]}
     listed = result.get(LISTED[job.kind], [])
@@ -137,11 +156,25 @@ def describe(job: Job) -> dict:
         "workers": result.get("workers", {}), "error": job.error or None,
         "started_by": job.started_by, "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
+        "last_alive_at": _iso(alive_at), "stalled": stalled, "stalled_since": _iso(since) if stalled else None,
+        "stalled_message": STALLED.format(since=_clock_time(since)) if stalled else None,
     }
 
 
 def _iso(t) -> str | None:
     return as_utc(t).astimezone(CHINA).isoformat(timespec="seconds") if t else None
+
+
+def _clock_time(t: datetime) -> str:
+    """HH:MM in China time, with the day when it is not today."""
+    local = as_utc(t).astimezone(CHINA)
+    return f"{local:%H:%M}" if local.date() == today_in_china() else f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def _last_alive(result: dict) -> datetime | None:
+    """The newest sign of life a worker left in a job: a heartbeat or a chunk's progress."""
+    times = [*result.get("alive", {}).values(), *([result["progress_at"]] if result.get("progress_at") else [])]
+    return max(map(datetime.fromisoformat, times), default=None)
 
 
 # -- the worker's side: plan, chunks, failure ------------------------------
@@ -166,8 +199,10 @@ def plan(engine: Engine, job_id: int, settings: Settings, dispatch: Callable[[in
                 params["chunks"] = [numbers[i:i + size] for i in range(0, len(numbers), size)]
                 job.params = json.dumps(params)
                 job.total, job.done, job.state, job.started_at = len(numbers), 0, "running", now_utc()
+                queued = json.loads(job.result) if job.result else {}  # heartbeats only
                 job.result = json.dumps({**_empty_result(job.kind, len(params["chunks"])),
-                                         **({"teacher": params["teacher"]} if params.get("teacher") else {})})
+                                         **({"teacher": params["teacher"]} if params.get("teacher") else {}),
+                                         "alive": queued.get("alive", {})})
                 if not numbers:
                     job.state, job.finished_at = "done", now_utc()
             done = set(json.loads(job.result)["chunks_done"])
@@ -211,6 +246,34 @@ def unfinished(engine: Engine) -> list[int]:
     """Jobs still queued or running, oldest first."""
     with read_session(engine) as s:
         return list(s.scalars(select(Job.id).where(Job.state.in_(("queued", "running"))).order_by(Job.id)))
+
+
+def heartbeat(engine: Engine, worker: str) -> int:
+    """Stamp "`worker` alive now" into every queued or running job; how many.
+    Each job in a short transaction of its own. A job whose row another
+    transaction holds (a chunk recording itself, which stamps life too, or a
+    plan) is passed over until the next beat rather than waited for
+    (PostgreSQL; SQLite waits for its write lock, at most a chunk's commit)."""
+    stamped = 0
+    for job_id in unfinished(engine):
+        with write_session(engine) as s:
+            job = s.get(Job, job_id, with_for_update={"skip_locked": True}, populate_existing=True)
+            if job is None or job.state not in ("queued", "running"):
+                continue
+            result = json.loads(job.result) if job.result else {}
+            job.result = json.dumps(_stamp_alive(result, worker), ensure_ascii=False)
+            stamped += 1
+    return stamped
+
+
+def _stamp_alive(result: dict, worker: str) -> dict:
+    now = now_utc()
+    alive = result.setdefault("alive", {})
+    alive[worker or "?"] = now.isoformat()
+    for name, t in list(alive.items()):
+        if now - datetime.fromisoformat(t) > FORGET_WORKER:
+            del alive[name]
+    return result
 
 
 def fail(engine: Engine, job_id: int, message: str) -> None:
@@ -268,6 +331,8 @@ def _recorder(job_id: int, index: int, n: int, worker: str) -> Callable[[Session
             result[key] = result[key] + value
         result["chunks_done"].append(index)
         result["workers"][worker or "?"] = result["workers"].get(worker or "?", 0) + 1
+        _stamp_alive(result, worker)
+        result["progress_at"] = result["alive"][worker or "?"]
         job.result = json.dumps(result, ensure_ascii=False)
         job.done += n
         if job.state == "running" and len(result["chunks_done"]) == result["chunks"]:

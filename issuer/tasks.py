@@ -16,24 +16,44 @@ Every setting is read from the environment when the app is first
 configured (a worker at start), never at import. ECERT_CELERY_QUEUE names
 the queue (default "ecert"), so that several deployments can share a broker.
 
+A worker lost (killed, its machine gone) loses nothing: its chunk, never
+acknowledged (task_acks_late), comes back to the queue (RabbitMQ at once,
+Redis after VISIBILITY_TIMEOUT), and every worker, when it starts, plans
+each unfinished job again, which dispatches the chunks not done. While it
+runs, a worker stamps its jobs with a heartbeat, so that a job nobody works
+on is shown as stalled (issuer/jobs.py).
+
     celery -A issuer.tasks worker        # or: ecert worker
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import warnings
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from . import jobs
 from .config import load_settings
 from .db import make_engine
 
+log = logging.getLogger(__name__)
+
 DEFAULT_QUEUE = "ecert"
+# Redis gives a delivered, unacknowledged message to another worker only
+# after this many seconds (kombu's default: an hour, which left a killed
+# worker's chunk, and its job, stuck that long). A chunk takes seconds (250
+# teachers issued: under one; 50 PDFs: about 12 warm), so five minutes is
+# some 25 times the longest: a chunk merely slow is not run twice meanwhile
+# (harmless, but double work), and a dead worker's chunk comes back within
+# minutes even when no worker restarts (one that does re-plans at once).
+VISIBILITY_TIMEOUT = 300
+REDIS_SCHEMES = ("redis", "rediss", "redis+socket", "sentinel")
 
 
 def broker_url() -> str:
@@ -56,8 +76,10 @@ def queue_name() -> str:
 
 def _defaults() -> dict:
     local = embedded()
+    url = broker_url()
     return {
-        "broker_url": broker_url(),  # Celery itself prefers CELERY_BROKER_URL when set
+        "broker_url": url,  # Celery itself prefers CELERY_BROKER_URL when set
+        "broker_transport_options": _transport_options(url),
         "broker_connection_retry_on_startup": True,
         "task_default_queue": queue_name(),
         "task_ignore_result": True,  # the jobs table holds every result
@@ -69,6 +91,15 @@ def _defaults() -> dict:
         "worker_enable_remote_control": not local,  # no pidbox polling on the SQLite broker
         "worker_hijack_root_logger": False,
     }
+
+
+def _transport_options(url: str) -> dict:
+    if url.split(":", 1)[0].lower() not in REDIS_SCHEMES:
+        return {}  # RabbitMQ requeues a lost consumer's messages itself; the embedded worker re-plans
+    # kombu looks for messages past their timeout every 10 s, but by default
+    # searches only every 10th time (100 s): every time, so that the timeout
+    # above is what a clerk waits at most.
+    return {"visibility_timeout": VISIBILITY_TIMEOUT, "unacked_restore_throttle": 1}
 
 
 app = Celery("ecert", set_as_current=False)
@@ -103,8 +134,13 @@ def chunk(self, job_id: int, index: int) -> str:
 
 @worker_process_init.connect
 def _after_fork(**_) -> None:
-    """A pool process must not share its parent's SQLite connections to the
-    embedded broker (kombu caches its engines in the class)."""
+    """A pool process must not share its parent's connections: the SQLite
+    ones to the embedded broker (kombu caches its engines in the class), nor
+    the database's of the parent's heartbeat (a replacement process is
+    forked after it started)."""
+    for key, engine in list(_engines.items()):
+        if key[0] != os.getpid():
+            engine.dispose(close=False)
     try:
         from kombu.transport.sqlalchemy import Channel
     except ImportError:  # pragma: no cover  (SQLAlchemy is a dependency)
@@ -115,15 +151,54 @@ def _after_fork(**_) -> None:
 
 @worker_ready.connect
 def _resume(sender=None, **_) -> None:
-    """The embedded worker is the only one: a job still queued or running
-    when it starts was cut short (the service stopped), and its messages
-    may be gone. Plan it again: that dispatches the chunks not done, and a
-    chunk that turns out to be queued twice is done once."""
-    if not embedded():
-        return
+    """A job still queued or running when a worker starts may have lost
+    messages: the embedded broker's when the service stopped, the chunk a
+    killed worker held on Redis (back only after VISIBILITY_TIMEOUT). Plan it
+    again, on any broker: that dispatches the chunks not done, and a chunk
+    that turns out to be queued twice is done once (issuer/jobs.py).
+
+    Several workers starting at once each plan every unfinished job again.
+    The plans take turns on the job's row, each dispatching what is not done
+    at its turn; the extra copies of a chunk find it done at their first look
+    and do nothing, or, if two run at the same time, the later rolls back at
+    recording. Extra messages, never extra certificates (test_jobs_workers.py
+    kills a worker and starts two at once)."""
+    _start_heartbeat(getattr(sender, "hostname", "") or "")
     engine, _settings = _engine()
     for job_id in jobs.unfinished(engine):
         plan.apply_async((job_id,), queue=queue_name())
+
+
+_heartbeat: dict = {}
+
+
+def _start_heartbeat(worker: str) -> None:
+    """A thread of the worker's main process stamping its jobs every
+    jobs.HEARTBEAT_EVERY seconds until it shuts down (a thread: a beat may
+    wait on the database, and the worker's event loop must not)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                jobs.heartbeat(_engine()[0], worker)
+            except Exception:  # the database away a while: beat again later, the page says stalled meanwhile
+                log.warning("heartbeat of %s not recorded", worker, exc_info=True)
+            if stop.wait(jobs.HEARTBEAT_EVERY):
+                return
+
+    _stop_heartbeat()
+    _heartbeat.update(stop=stop, thread=threading.Thread(target=beat, name="ecert-heartbeat", daemon=True))
+    _heartbeat["thread"].start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_) -> None:
+    """The thread ends after the beat it may be in (not waited for here)."""
+    stop = _heartbeat.pop("stop", None)
+    _heartbeat.pop("thread", None)
+    if stop is not None:
+        stop.set()
 
 
 def enqueue(job_id: int) -> None:

@@ -146,7 +146,12 @@ _job = _obj(
     error={"type": "string", "nullable": True, "description": "why the job failed, for a clerk"},
     started_by=_str, created_at={"type": "string", "format": "date-time"},
     started_at={"type": "string", "format": "date-time", "nullable": True},
-    finished_at={"type": "string", "format": "date-time", "nullable": True})
+    finished_at={"type": "string", "format": "date-time", "nullable": True},
+    last_alive_at={"type": "string", "format": "date-time", "nullable": True,
+                   "description": "the newest sign of life a worker left in the job (a heartbeat or a chunk)"},
+    stalled={"type": "boolean", "description": "queued or running, and no worker has shown life for a minute"},
+    stalled_since={"type": "string", "format": "date-time", "nullable": True},
+    stalled_message={"type": "string", "nullable": True, "description": "what the page says, for a clerk"})
 
 _ids_body = {"required": True, "content": {"application/json": {"schema": _obj(
     ["ids"], ids={"type": "array", "minItems": 1, "maxItems": 10000,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +22,7 @@ from issuer.pdf.batch import MANIFEST
 from tests.builders import ROSTER_HEADER, id_number, record_row, teacher_row
 from tests.staff.conftest import SCHOOL_A, SCHOOL_B
 from tests.staff.test_office_web import csrf, signed_in
+
 
 def plan(region, job_id: int) -> list[int]:
     """The plan task's work; the chunks it dispatched."""
@@ -259,3 +262,94 @@ def test_a_queue_that_cannot_be_reached_fails_the_job_visibly(app, region, keys,
     assert p["state"] == "failed" and "后台队列" in p["error"] and "Connection refused" in p["error"]
     with write_session(region.engine) as s:
         assert s.scalar(select(func.count()).select_from(Certificate)) == 0
+
+
+def test_a_job_no_worker_shows_life_for_says_it_is_stalled_and_since_when(app, region, keys, queued, clock,
+                                                                          monkeypatch):
+    monkeypatch.setitem(jobs_lib.CHUNK, "issue", 1)
+    aud = signed_in(app, region, "auditor")
+    start(aud, "issue")
+    job_id = queued[0]
+    p = progress(aud, job_id)
+    assert not p["stalled"] and p["stalled_message"] is None  # just queued: a worker has a minute to show up
+
+    def later(seconds: float) -> None:
+        clock.move_to(jobs_lib.now_utc() + timedelta(seconds=seconds))
+
+    def stall_of(p: dict) -> str:
+        return jobs_lib.STALLED.format(since=p["stalled_since"][11:16])  # HH:MM, China time, today
+
+    later(jobs_lib.STALL_AFTER + 1)  # nobody came
+    p = progress(aud, job_id)
+    assert p["stalled"] and p["stalled_since"] == p["created_at"] and p["last_alive_at"] is None
+    assert p["stalled_message"] == stall_of(p)
+    assert p["stalled_message"].startswith("已停滞：自 ")
+    assert p["stalled_message"].endswith(" 起没有工作进程在处理（请检查 ecert worker / ecert serve）")
+    page = aud.get(f"/office/jobs/{job_id}").get_data(as_text=True)
+    assert p["stalled_message"] in page and "排队中" in page and refreshes(page)  # it may yet start
+    assert "已停滞" in aud.get("/office/jobs").get_data(as_text=True)
+
+    # A worker starts: its heartbeat reaches the queued job, which is no longer stalled.
+    assert jobs_lib.heartbeat(region.engine, "w1@test") == 1
+    p = progress(aud, job_id)
+    assert not p["stalled"] and p["last_alive_at"]
+    assert "已停滞" not in aud.get(f"/office/jobs/{job_id}").get_data(as_text=True)
+    assert plan(region, job_id) == [0, 1, 2]
+    later(jobs_lib.STALL_AFTER - 10)  # a worker busy on one chunk for 50 s: still alive
+    assert run(region, job_id, 0) == "done"
+    chunk_at = progress(aud, job_id)["last_alive_at"]
+    later(jobs_lib.STALL_AFTER - 10)
+    assert not progress(aud, job_id)["stalled"]
+
+    # The worker is gone (killed mid-job): a minute after its last chunk the page says so.
+    later(20)
+    p = progress(aud, job_id)
+    assert p["state"] == "running" and p["stalled"] and p["stalled_since"] == chunk_at == p["last_alive_at"]
+    assert p["stalled_message"] == stall_of(p)
+    assert p["stalled_message"] in aud.get(f"/office/jobs/{job_id}").get_data(as_text=True)
+
+    # Another worker takes over; a finished job is never stalled, however late.
+    assert jobs_lib.heartbeat(region.engine, "w2@test") == 1 and not progress(aud, job_id)["stalled"]
+    assert [run(region, job_id, i, "w2@test") for i in (1, 2)] == ["done", "done"]
+    later(3600)
+    p = progress(aud, job_id)
+    assert p["state"] == "done" and not p["stalled"] and p["stalled_message"] is None
+    assert jobs_lib.heartbeat(region.engine, "w2@test") == 0  # only unfinished jobs are stamped
+    with read_session(region.engine) as s:
+        result = json.loads(s.get(Job, job_id).result)
+    assert sorted(result["alive"]) == ["w1@test", "w2@test"] and result["workers"] == {"w1@test": 1, "w2@test": 2}
+
+
+def test_a_workers_heartbeat_stamps_its_unfinished_jobs_until_it_stops(app, region, keys, queued, monkeypatch):
+    """The thread a worker starts when ready (issuer/tasks.py), here in this process, beating fast."""
+    monkeypatch.setattr(jobs_lib, "HEARTBEAT_EVERY", 0.05)
+    monkeypatch.setattr(tasks, "_engines", {})  # this test's engine, disposed below
+    aud = signed_in(app, region, "auditor")
+    start(aud, "issue")
+    start(aud, "issue")
+    first, second = queued
+    jobs_lib.fail(region.engine, second, "测试：已结束的任务")  # ended: never stamped
+
+    def alive(job_id: int) -> dict:
+        with read_session(region.engine) as s:
+            return json.loads(s.get(Job, job_id).result or "{}").get("alive", {})
+    tasks._start_heartbeat("w9@test")
+    thread = tasks._heartbeat["thread"]
+    try:
+        stamps = set()
+        for _ in range(200):  # ten beats at most
+            stamps.add(alive(first).get("w9@test"))
+            if len(stamps - {None}) >= 2:
+                break
+            time.sleep(0.05)
+        assert len(stamps - {None}) >= 2, stamps  # it beats again and again
+        assert not progress(aud, first)["stalled"] and progress(aud, first)["last_alive_at"]
+    finally:
+        tasks._stop_heartbeat()
+        thread.join(5)
+        for engine in tasks._engines.values():
+            engine.dispose()
+    assert not thread.is_alive() and "thread" not in tasks._heartbeat
+    last = alive(first)
+    time.sleep(0.2)
+    assert alive(first) == last and alive(second) == {}

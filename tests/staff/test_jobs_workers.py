@@ -6,16 +6,23 @@
   rendering from the pages and watches them end;
 - the distributed mode: the real Redis broker and two `celery -A
   issuer.tasks worker --concurrency 1` processes on one PostgreSQL database
-  share a batch chunk by chunk, and every teacher is issued exactly once.
+  share a batch chunk by chunk, and every teacher is issued exactly once;
+- a worker killed (SIGKILL) with a chunk in flight on Redis: the job says it
+  is stalled, two workers started at once finish it, each teacher issued
+  exactly once.
 """
 from __future__ import annotations
 
+import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +33,7 @@ from issuer import tasks
 from issuer.audit import verify_chain
 from issuer.config import load_settings
 from issuer.db import make_engine, read_session
-from issuer.models import AuditEntry, Certificate, Registration
+from issuer.models import AuditEntry, Certificate, Job, Registration
 from issuer.staff import Scope
 from tests.builders import load_sample, record_row
 from tests.staff.conftest import PASSPHRASE
@@ -124,7 +131,21 @@ def redis_queue(monkeypatch):
     import redis
     r = redis.Redis.from_url(REDIS_URL)
     r.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    for tag in _unacked(r, queue):  # a killed worker's: no one else's worker is to restore them later
+        r.hdel("unacked", tag)
+        r.zrem("unacked_index", tag)
     r.close()
+
+
+def _unacked(r, queue: str) -> dict[bytes, dict]:
+    """The messages of this queue that Redis holds delivered and not
+    acknowledged (kombu's `unacked` hash: tag → [message, exchange, routing key])."""
+    held = {}
+    for tag, raw in r.hgetall("unacked").items():
+        message, _exchange, routing_key = json.loads(raw)
+        if routing_key == queue:
+            held[tag] = message
+    return held
 
 
 TEACHERS, CHUNK = 60, 5
@@ -188,3 +209,127 @@ def test_two_workers_on_redis_share_a_batch_and_issue_each_teacher_once(pg_burea
     assert len(registered) == TEACHERS and per_number == dict.fromkeys(registered, 1)
     assert dict(issued) == dict.fromkeys(registered, 1)
     assert chain.ok
+
+
+# -- a worker killed mid-chunk on Redis ------------------------------------
+
+# `celery` with each chunk held back: the chunk's message delivered (and not
+# acknowledged), a file marks it taken, then a wait before any work, long
+# enough for the test to kill the worker then.
+SLOW_CELERY = """
+import os, sys, time
+from pathlib import Path
+from issuer import jobs
+real = jobs.run_chunk
+def run_chunk(engine, job_id, index, settings, worker=""):
+    Path(os.environ["ECERT_TEST_TAKEN"], f"{job_id}-{index}").touch()
+    time.sleep(float(os.environ["ECERT_TEST_CHUNK_DELAY"]))
+    return real(engine, job_id, index, settings, worker)
+jobs.run_chunk = run_chunk
+from celery.__main__ import main
+sys.argv[0] = "celery"
+main()
+"""
+
+
+def _worker(name: str, queue: str, log: Path, *, slow: dict | None = None) -> subprocess.Popen:
+    """A `celery -A issuer.tasks worker --concurrency 1` (prefork: a main
+    process and one pool process) in a process group of its own, so that
+    killing the group kills both, as a lost machine would."""
+    command = ["-c", SLOW_CELERY] if slow else ["-m", "celery"]
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            [sys.executable, *command, "-A", "issuer.tasks", "worker", "--concurrency", "1",
+             "--hostname", f"{name}@%h", "--queues", queue, "--loglevel", "info",
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            stdout=out, stderr=out, env={**os.environ, **(slow or {})}, start_new_session=True,
+            preexec_fn=tasks._die_with_parent)
+
+
+def test_redis_gives_a_lost_chunk_back_in_minutes_not_an_hour(monkeypatch):
+    monkeypatch.setenv("CELERY_BROKER_URL", REDIS_URL)
+    options = tasks._defaults()["broker_transport_options"]
+    assert options["visibility_timeout"] == tasks.VISIBILITY_TIMEOUT <= 600
+    assert options["unacked_restore_throttle"] == 1  # looked for every 10 s, not every 100
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest@127.0.0.1:5672//")
+    assert tasks._defaults()["broker_transport_options"] == {}  # RabbitMQ requeues a lost consumer's itself
+
+
+def test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued_twice(
+        pg_bureau, redis_queue, tmp_path, clock):
+    engine, settings = pg_bureau, load_settings()
+    scope = Scope(0, "auditor", "auditor", None)
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    logs = {name: tmp_path / f"{name}.log" for name in ("w1", "w2", "w3")}
+    workers = {"w1": _worker("w1", redis_queue, logs["w1"],
+                             slow={"ECERT_TEST_TAKEN": str(taken), "ECERT_TEST_CHUNK_DELAY": "1.5"})}
+
+    def page(job_id: int) -> dict:
+        with read_session(engine) as s:
+            return jobs_lib.describe(jobs_lib.get(s, scope, job_id))
+
+    def tally(job_id: int) -> dict:
+        with read_session(engine) as s:
+            return json.loads(s.get(Job, job_id).result or "{}")
+    try:
+        wait_for(lambda: logs["w1"].read_text(), lambda t: " ready." in t, "w1 ready", [logs["w1"]], timeout=60)
+        job_id = jobs_lib.start(engine, settings, scope, "issue", None, tasks.enqueue, chunk=CHUNK)
+
+        def in_flight() -> int | None:
+            """A chunk w1 took less than 0.7 s ago (it waits 1.5 s before any
+            work) and has not done, once it has done two."""
+            held = [int(f.name.split("-")[1]) for f in taken.glob(f"{job_id}-*")
+                    if f.stat().st_mtime > time.time() - 0.7]
+            done = set(tally(job_id).get("chunks_done", []))
+            return next((i for i in held if i not in done), None) if len(done) >= 2 else None
+        index = wait_for(in_flight, lambda i: i is not None, "w1 holding a chunk", [logs["w1"]])
+        os.killpg(workers["w1"].pid, signal.SIGKILL)  # main and pool process, mid-chunk
+        workers["w1"].wait()
+        alive = page(job_id)
+        assert not alive["stalled"]  # it was working a moment ago
+
+        # What issue 14 saw: the job running, the chunk not done and held by Redis for nobody.
+        import redis
+        r = redis.Redis.from_url(REDIS_URL)
+        held = list(_unacked(r, redis_queue).values())
+        r.close()
+        assert [m["headers"]["task"] for m in held] == ["ecert.jobs.chunk"], held
+        stuck = tally(job_id)
+        assert index not in stuck["chunks_done"] and 2 <= len(stuck["chunks_done"]) < TEACHERS // CHUNK
+        # A minute on, the page tells the truth: nobody is working, since w1's last sign of life.
+        clock.move_to(jobs_lib.now_utc() + timedelta(seconds=jobs_lib.STALL_AFTER + 5))
+        p = page(job_id)
+        assert p["state"] == "running" and p["stalled"] and p["stalled_since"] == alive["last_alive_at"], p
+        assert p["stalled_message"] == jobs_lib.STALLED.format(since=p["stalled_since"][11:16])
+        clock.move_to(datetime.now(UTC))
+
+        # Two workers start at once: each plans the job again, and the job ends.
+        t0 = time.monotonic()
+        for name in ("w2", "w3"):
+            workers[name] = _worker(name, redis_queue, logs[name])
+        done = wait_for(lambda: page(job_id), lambda p: p["state"] in ("done", "failed"),
+                        f"job {job_id} after the kill", list(logs.values()), timeout=45)
+        recovered = time.monotonic() - t0
+    finally:
+        for w in workers.values():
+            tasks.stop_worker(w)
+    assert done["state"] == "done" and not done["stalled"], done["error"]
+    assert done["counts"] == {"issued": TEACHERS, "reissued": 0, "unchanged": 0, "refused": 0}
+    assert done["done"] == TEACHERS and done["chunks_done"] == done["chunks"] == TEACHERS // CHUNK
+    assert sum(done["workers"].values()) == TEACHERS // CHUNK  # each chunk recorded once
+    assert {w.split("@")[0] for w in done["workers"]} >= {"w1"} and len(done["workers"]) >= 2
+    replans = sum(len(re.findall(r"Task ecert\.jobs\.plan\[[^]]+\] succeeded", logs[n].read_text()))
+                  for n in ("w2", "w3"))
+    assert replans == 2  # each new worker planned the job again, and still nobody was issued twice
+    assert recovered < 30, recovered
+    with read_session(engine) as s:
+        registered = set(s.scalars(select(Registration.number)))
+        current = dict(s.execute(select(Certificate.number, func.count()).where(Certificate.state == "current")
+                                 .group_by(Certificate.number)).all())
+        issued = dict(s.execute(select(AuditEntry.subject, func.count()).where(AuditEntry.action == "issue")
+                                .group_by(AuditEntry.subject)).all())
+        chain = verify_chain(s)
+    assert len(registered) == TEACHERS and current == dict.fromkeys(registered, 1)
+    assert issued == dict.fromkeys(registered, 1)
+    assert chain.ok, chain.problem

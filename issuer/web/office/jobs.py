@@ -3,7 +3,9 @@ region or one school, then watch it. The request only records the job and
 queues it; Celery workers do the work (issuer/tasks.py, issuer/jobs.py). A
 job's page reads the `jobs` table, so it survives a reload, another browser
 or a restart of the web service, and refreshes itself (a meta refresh: the
-CSP allows no inline script) while the job is queued or running."""
+CSP allows no inline script) while the job is queued or running. With no
+worker's sign of life for a minute it says the job is stalled, and since
+when (issuer/jobs.py describe)."""
 from __future__ import annotations
 
 from flask import abort, g, jsonify, redirect, render_template, request, url_for
