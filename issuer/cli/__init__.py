@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from verifier.clock import CHINA, today_in_china  # noqa: F401  (the subcommands' today)
 from verifier.profiles import ProfileError, RulesProfile, load_profile, profile_for_cycle
@@ -93,9 +94,9 @@ class Main(click.Group):
             return super().invoke(ctx)
         except EcertError as e:
             err = console(stderr=True)
-            err.print(f"[bold red]错误：[/]{e.message}")
+            err.print(f"[bold red]错误：[/]{escape(e.message)}")  # a file named [x].csv is text, not markup
             if e.detail:
-                err.print(f"[dim]{e.detail}[/]")
+                err.print(f"[dim]{escape(e.detail)}[/]")
             if getattr(e, "errors", None):
                 from .show import print_refusal
                 print_refusal(err, e)

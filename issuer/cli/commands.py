@@ -9,6 +9,7 @@ import click
 
 from ..credits.ledger import all_sheets, find_holder, sheet_for
 from ..db import migrate, read_session, write_session
+from ..importing.limits import MAX_ERRORS
 from ..importing.projects import import_projects
 from ..importing.records import import_records
 from ..importing.report import ImportRefused
@@ -19,7 +20,9 @@ from .show import print_import_result, print_sheet, print_summary, summarise
 pass_context = click.make_pass_decorator(Context)
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 report_option = click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-                             help="拒收时把完整错误报告写入此 CSV 文件 / write the full error report here.")
+                             help=f"拒收时把错误报告（前 {MAX_ERRORS} 处，及其余的处数）写入此 CSV 文件 / "
+                                  f"write the refusal's report (the first {MAX_ERRORS} errors, and how many more) "
+                                  "here.")
 
 
 @main.command()
@@ -57,7 +60,7 @@ def _run_import(ctx: Context, report: Path | None, work: Callable) -> None:
         if report:
             try:
                 e.write_csv(report)
-                e.detail += f"; full report written to {report}"
+                e.detail += f"; report written to {report}"
             except OSError as failed:  # the refusal itself must still reach the clerk
                 e.detail += f"; the report could not be written to {report}: {failed.strerror or failed}"
         raise

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from verifier.numbers import CertificateNumber, mask_id_number
@@ -23,20 +24,25 @@ YEAR_STATUS = {"met": "[green]达标[/]", "short": "[yellow]未达 18/12/2/4[/]"
 
 
 def print_refusal(out: Console, e: ImportRefused) -> None:
+    # What the file holds is printed as text: a cell "[/x]" is not rich's markup
     table = Table("行", "列", "值", "问题 / problem", show_lines=False)
     for err in e.errors[:MAX_SHOWN]:
-        table.add_row(str(err.row or "-"), err.column, err.value, f"{err.message}\n[dim]{err.detail}[/]")
+        table.add_row(str(err.row or "-"), escape(err.column), escape(err.value),
+                      f"{escape(err.message)}\n[dim]{escape(err.detail)}[/]")
     out.print(table)
     if len(e.errors) > MAX_SHOWN:
-        out.print(f"……另有 {len(e.errors) - MAX_SHOWN} 处错误未显示；用 --report FILE 导出完整报告")
+        out.print(f"……另有 {len(e.errors) - MAX_SHOWN} 处错误未显示；用 --report FILE 导出这 {len(e.errors)} 处")
+    if e.omitted:
+        zh, en = e.omitted_line()
+        out.print(f"{zh} [dim]({en})[/]")
 
 
 def print_import_result(out: Console, r: ImportResult) -> None:
-    out.print(f"[green]已导入[/] {r.summary()}")
+    out.print(f"[green]已导入[/] {escape(r.summary())}")
     for note in r.notes:
-        out.print(f"  {note}")
+        out.print(f"  {escape(note)}")
     for line in r.changes[:MAX_SHOWN]:
-        out.print(f"  更新 {line}")
+        out.print(f"  更新 {escape(line)}")
     if len(r.changes) > MAX_SHOWN:
         out.print(f"  ……另有 {len(r.changes) - MAX_SHOWN} 行更新")
 

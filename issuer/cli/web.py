@@ -1,7 +1,6 @@
 """The subcommands of `ecert` for the web service: passwords, serve, worker."""
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ import click
 
 from ..accounts import issue_codes
 from ..db import write_session
+from ..importing import safe_csv
 from ..keystore import PASSPHRASE_ENV
 from . import Context, console, cycle_option, main
 
@@ -39,7 +39,7 @@ def passwords_issue(ctx: Context, cycle: int | None, school: str | None, reset: 
         output.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:
-            w = csv.writer(f)
+            w = safe_csv.writer(f)  # names and schools come from the roster: Excel must not run them
             w.writerow(["证书编号", "姓名", "学校", "一次性登录码"])
             w.writerows([c.number, c.name, c.school, c.code] for c in codes)
     console().print(f"已生成 {len(codes)} 个一次性登录码 → {output}（请妥善分发，文件含敏感信息）")

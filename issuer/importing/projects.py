@@ -13,6 +13,7 @@ from verifier.vocab import CATEGORIES, LEVELS, MODES, PROJECT_KINDS
 from ..models import Project, utcnow
 from ..registration import chunks
 from . import fields as f
+from . import limits
 from .reader import Column, find_duplicates, parse_rows, read_table
 from .recording import log_batch
 from .report import ImportRefused, ImportResult, RowError
@@ -70,7 +71,7 @@ class ProjectRow:
 
 
 def validate(path: Path) -> tuple[list[ProjectRow], set[str], str]:
-    table = read_table(path, COLUMNS)
+    table = read_table(path, COLUMNS, limits.PROJECTS)
     parsed, errors = parse_rows(table, COLUMNS)
     errors += [RowError(p.row, table.headers["code"], p.values["code"],
                         f"与第 {first} 行重复（同一项目编号）", f"duplicate of row {first} (same project code)")
@@ -86,7 +87,7 @@ def validate(path: Path) -> tuple[list[ProjectRow], set[str], str]:
                                    f"{PROJECT_KINDS[r.kind]}项目只能折算为 {'、'.join(CATEGORIES[c] for c in allowed)}",
                                    f"a {r.kind} project converts only into {allowed}"))
     if errors:
-        raise ImportRefused(table.file, sorted(errors, key=lambda e: e.row or 0))
+        raise ImportRefused(table.file, errors)
     return rows, set(table.positions), table.file
 
 

@@ -1,19 +1,34 @@
 """Reading a CSV (UTF-8, with or without BOM) or XLSX file into rows keyed
-by column, matching Chinese headers and their English aliases."""
+by column, matching Chinese headers and their English aliases.
+
+Rows are read as a stream and the limits of limits.py are checked as they
+come: a file is refused at the first row, column or cell past a limit,
+before anything after it is read or kept. Whatever the bytes, the outcome is
+a Table or ImportRefused naming the file and the problem: the zip and XML
+parsers read untrusted bytes, and anything they raise means the file cannot
+be read, never a traceback."""
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import unicodedata
+import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import iterparse
 
 from .fields import FieldError
-from .report import ImportRefused, RowError
+from .limits import (ELEMENTS_PER_ROW, MAX_FILE_BYTES, MAX_IDLE_ELEMENTS, MAX_XLSX_PARTS, MB,
+                     STRINGS_PER_ROW, Limits)
+from .report import ErrorList, ImportRefused, RowError
+
+EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # a sheet's own bounds: anything past them is damage
+MAX_HELD = 10_000  # XML elements held at once, inside one cell (rich-text runs) or one setting
 
 
 @dataclass(frozen=True)
@@ -34,27 +49,67 @@ class Table:
     ignored: list[str]
 
 
-def read_table(path: Path, columns: list[Column]) -> Table:
+class _Fault(Exception):
+    """A cell a reader will not take (kind: long, columns, quote, damaged);
+    _keyed names its column by the header, once the header is known."""
+
+    def __init__(self, row: int, index: int, value: object, kind: str, length: int = 0,
+                 cause: str = "") -> None:
+        super().__init__(kind)
+        self.row, self.index, self.value, self.kind = row, index, value, kind
+        self.length, self.cause = length, cause
+
+
+def read_table(path: Path, columns: list[Column], limits: Limits) -> Table:
     name = path.name
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ImportRefused(name, [_file_error("无法读取文件", f"cannot read the file: {e.strerror}")]) from None
+    data = _read_bytes(path, name)
     if data[:4] == b"PK\x03\x04":
-        grid = _xlsx_rows(name, data)
+        rows = _xlsx_rows(name, data, limits)
     elif data[:4] == b"\xd0\xcf\x11\xe0":
         raise ImportRefused(name, [_file_error("不支持旧版 Excel（.xls）文件：请另存为 .xlsx 或 CSV（UTF-8）",
                                                "old .xls files are not supported; save as .xlsx or UTF-8 CSV")])
+    elif path.suffix.lower() == ".xlsx":
+        raise ImportRefused(name, [_file_error(
+            "不是有效的 .xlsx 文件：文件内容不是 Excel 工作簿（不是 zip 格式），可能已损坏或扩展名有误",
+            "not a valid XLSX file: the content is not a zip archive")])
     else:
-        grid = _csv_rows(name, data)
-    return _keyed(name, grid, columns)
+        rows = _csv_rows(name, data, limits)
+    with warnings.catch_warnings():
+        # openpyxl warns about what it skips (an unknown extension, a date out
+        # of range read as an error value): the import says what matters itself
+        warnings.filterwarnings("ignore", module=r"openpyxl\b")
+        try:
+            return _keyed(name, rows, columns, limits)
+        finally:
+            rows.close()
 
 
 def _file_error(message: str, detail: str) -> RowError:
     return RowError(None, "", "", message, detail)
 
 
-def _csv_rows(name: str, data: bytes) -> list[list[Any]]:
+def _read_bytes(path: Path, name: str) -> bytes:
+    """The file, if it is at most MAX_FILE_BYTES: a larger one is not read,
+    and what says it is small (a device, a file still growing) is read to
+    the limit and no further."""
+    try:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(size + 1) if size <= MAX_FILE_BYTES else None
+            if data is not None and size < len(data) <= MAX_FILE_BYTES:
+                data += f.read(MAX_FILE_BYTES + 1 - len(data))
+    except OSError as e:
+        raise ImportRefused(name, [_file_error("无法读取文件", f"cannot read the file: {e.strerror}")]) from None
+    if data is None or len(data) > MAX_FILE_BYTES:
+        mb = MAX_FILE_BYTES // (1024 * 1024)
+        raise ImportRefused(name, [_file_error(f"文件过大：超过 {mb} MB 的上限，请分成几个文件导入",
+                                               f"file over the limit of {mb} MB; split it")])
+    return data
+
+
+# -- CSV ---------------------------------------------------------------------
+
+def _csv_rows(name: str, data: bytes, limits: Limits) -> Iterator[tuple[int, list[str]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -62,9 +117,101 @@ def _csv_rows(name: str, data: bytes) -> list[list[Any]]:
         raise ImportRefused(name, [_file_error(
             f"文件不是 UTF-8 编码{hint}：请在 Excel 中另存为“CSV UTF-8”",
             f"not UTF-8 (byte {e.start}); save as 'CSV UTF-8'")]) from None
-    first = text.split("\n", 1)[0]
-    delimiter = max(",\t;", key=first.count)
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    return _csv_records(name, text, _delimiter(text), limits)
+
+
+def _delimiter(text: str) -> str:
+    first = text[:200_000].split("\n", 1)[0]
+    return max(",\t;", key=first.count)
+
+
+class _LongLine(Exception):
+    pass
+
+
+def _csv_records(name: str, text: str, delimiter: str, limits: Limits) -> Iterator[tuple[int, list[str]]]:
+    """(record number, cells), header = 1. A line longer than a row of
+    `columns` full cells (and an Excel row's empty ones) is not handed to the
+    csv module, which would make a list of all its cells."""
+    longest = limits.columns * (limits.cell + 3) + EXCEL_COLUMNS
+    taken = [0]  # characters of text handed to the csv module so far
+
+    def lines():
+        for line in io.StringIO(text, newline=""):
+            if len(line) > longest:
+                raise _LongLine
+            taken[0] += len(line)
+            yield line
+
+    row_no = start = last = 0  # start: where the record being read begins; last: the one before
+    try:
+        for row_no, cells in enumerate(csv.reader(lines(), delimiter=delimiter), start=1):
+            # a record shorter than the cell limit cannot hold a cell over it (most never look)
+            if (len(cells) > limits.columns and any(cells[limits.columns:])
+                    or taken[0] - start > limits.cell and max(map(len, cells)) > limits.cell):
+                # the record's text says which cell, and whether a quote is to blame
+                raise _csv_fault(name, text, start, row_no, delimiter, limits, None)
+            yield row_no, cells
+            last, start = start, taken[0]
+    except (csv.Error, _LongLine) as e:  # a cell over the csv module's own limit, or such a line
+        raise _csv_fault(name, text, start, row_no + 1, delimiter, limits, e) from None
+    # The csv module ends a quote left open at the end of the file without a
+    # word, the rest of the file in one cell: the fault of the record it opened in.
+    fault = _first_fault(text, last, delimiter, limits) if row_no else None
+    if fault is not None and fault.kind == "quote":
+        fault.row = row_no
+        raise fault
+
+
+def _csv_fault(name: str, text: str, start: int, row_no: int, delimiter: str, limits: Limits,
+               error: Exception) -> Exception:
+    """The csv module (or the line bound) stopped at a record: find the cell
+    to blame by reading the record's text again."""
+    fault = _first_fault(text, start, delimiter, limits)
+    if fault is not None:
+        fault.row = row_no
+        return fault
+    if error is None:  # _over saw it: cannot happen unless the two readings differ
+        return ImportRefused(name, [RowError(row_no, "", "", "这一行超出列数或单元格长度的上限",
+                                             "the row is over the limits on columns or cells")])
+    if isinstance(error, _LongLine):
+        return ImportRefused(name, [RowError(row_no, "", "", "这一行过长，超出列数与单元格长度的上限",
+                                             "the line is longer than the limits on columns and cells allow")])
+    return ImportRefused(name, [RowError(row_no, "", "", f"CSV 格式错误：{error}", f"malformed CSV: {error}")])
+
+
+def _first_fault(text: str, pos: int, delimiter: str, limits: Limits) -> _Fault | None:
+    """The first cell of the record starting at `pos` that the reader would
+    refuse, read as the csv module reads it (quotes open only at a cell's
+    start; "" inside quotes is a quote; after the closing quote, text up to
+    the delimiter joins the cell)."""
+    stop = re.compile(f"[{re.escape(delimiter)}\r\n]")
+    col = 0
+    while True:
+        begin, quoted = pos, text.startswith('"', pos)
+        if quoted:
+            pos = _closing_quote(text, pos + 1)
+            if pos < 0:
+                return _Fault(0, col, "", "quote")
+            pos += 1
+        m = stop.search(text, pos)
+        end = m.start() if m else len(text)
+        length = end - begin - (2 if quoted else 0)
+        if length > limits.cell:
+            return _Fault(0, col, text[begin + quoted:begin + 40], "long", length)
+        if col >= limits.columns and length > 0:
+            return _Fault(0, col, text[begin + quoted:min(end, begin + 40)], "columns")
+        if m is None or m.group() != delimiter:
+            return None
+        col, pos = col + 1, end + 1
+
+
+def _closing_quote(text: str, i: int) -> int:
+    while True:
+        j = text.find('"', i)
+        if j < 0 or not text.startswith('"', j + 1):
+            return j
+        i = j + 2
 
 
 def _looks_gbk(data: bytes) -> bool:
@@ -75,18 +222,298 @@ def _looks_gbk(data: bytes) -> bool:
         return False
 
 
-def _xlsx_rows(name: str, data: bytes) -> list[list[Any]]:
-    from openpyxl import load_workbook  # only XLSX needs it
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
-        raise ImportRefused(name, [_file_error("不是有效的 .xlsx 文件", f"not a valid XLSX file: {e}")]) from None
-    try:
-        ws = wb.worksheets[0]
-        return [list(r) for r in ws.iter_rows(values_only=True)]
-    finally:
-        wb.close()
+# -- XLSX --------------------------------------------------------------------
 
+def _xlsx_rows(name: str, data: bytes, limits: Limits) -> Iterator[tuple[int, list[Any]]]:
+    """The first worksheet's rows that hold a value, (sheet row number,
+    values from column A). The sheet is parsed here, element by element,
+    rather than by openpyxl's iter_rows, which pads every row to the sheet's
+    declared dimension, fills in the rows between and builds a whole row
+    before anyone can look at it: a 1.6 KB file declaring A1:CV1048576 with
+    one cell in its last row made a gigabyte of rows of None."""
+    _check_zip(name, data, limits)
+    book = _guarded(name, data, None, lambda: _Workbook(name, data, limits))
+    try:
+        source = _guarded(name, data, book.part, lambda: book.archive.open(book.part))
+        try:
+            yield from _sheet_rows(name, book.part, source, book.cells, limits)
+        finally:
+            source.close()
+    finally:
+        book.archive.close()
+
+
+class _Workbook:
+    """What openpyxl's load_workbook(read_only=True) reads before a sheet
+    (content types, shared strings, the workbook and its styles, which say
+    which numbers are dates), the first worksheet's part, and openpyxl's cell
+    reader set up as its read-only sheets set it up. load_workbook itself
+    would first read every sheet of the workbook looking for its dimension,
+    all the way through a sheet that has none."""
+
+    def __init__(self, name: str, data: bytes, limits: Limits) -> None:
+        from openpyxl.reader.excel import ExcelReader
+        from openpyxl.styles.stylesheet import apply_stylesheet
+        from openpyxl.worksheet._reader import WorkSheetParser
+        from openpyxl.xml.constants import SHARED_STRINGS
+        reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+        self.archive = reader.archive
+        reader.read_manifest()
+        table = reader.package.find(SHARED_STRINGS)
+        if table is not None:
+            reader.shared_strings = _shared_strings(name, reader.archive, table.PartName[1:], limits)
+        reader.read_workbook()
+        wb = reader.wb
+        apply_stylesheet(reader.archive, wb)
+        # the first worksheet, as load_workbook's worksheets[0]: chart sheets and missing parts skipped
+        self.part = next((rel.target for _, rel in reader.parser.find_sheets()
+                          if rel.target in reader.valid_files and "chartsheet" not in rel.Type), None)
+        if self.part is None:
+            raise KeyError("the workbook has no worksheet")
+        self.cells = WorkSheetParser(None, reader.shared_strings, data_only=True, epoch=wb.epoch,
+                                     date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+
+
+def _shared_strings(name: str, archive: zipfile.ZipFile, part: str, limits: Limits) -> list[str]:
+    """The workbook's table of distinct texts, as openpyxl's read_string_table
+    reads it (four times faster), at most MAX_IDLE_ELEMENTS and
+    STRINGS_PER_ROW for each row a file of its kind may have."""
+    most = MAX_IDLE_ELEMENTS + STRINGS_PER_ROW * limits.rows
+    out: list[str] = []
+    root, held = None, 0
+    with archive.open(part) as source:
+        for event, el in iterparse(source, events=("start", "end")):
+            if event == "start":
+                root = el if root is None else root
+                held += 1
+                if held > MAX_HELD:
+                    raise ValueError(f"over {MAX_HELD} XML elements in one shared string")
+            elif el.tag == _SI_TAG:
+                out.append(_text(el).replace("x005F_", ""))
+                root.clear()  # what has been read is let go
+                held = 0
+                if len(out) > most:
+                    raise ImportRefused(name, [_file_error(
+                        f"XLSX 文件的共享字符串表过大（超过 {most:,} 项，{limits.what}的上限）："
+                        "请只把数据复制到新工作簿再导入",
+                        f"the XLSX's shared-string table has over {most:,} entries, the limit for "
+                        f"{limits.what_en}")])
+    return out
+
+
+def _check_zip(name: str, data: bytes, limits: Limits) -> None:
+    """What the zip says it unpacks to, before anything is unpacked (zipfile
+    stops at each part's declared size, so the declaration bounds the work)."""
+    try:
+        parts = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except Exception as e:  # zipfile's own errors, or a struct error from a mangled directory
+        raise _damaged(name, e, None) from None
+    total = sum(p.file_size for p in parts)
+    if len(parts) > MAX_XLSX_PARTS or total > limits.unpacked:
+        raise ImportRefused(name, [_file_error(
+            f"XLSX 文件解压后过大（{len(parts)} 个部分，共 {total // MB:,} MB；{limits.what}的上限为 "
+            f"{limits.unpacked // MB} MB、{MAX_XLSX_PARTS} 个部分）：请只保留数据，或分成几个文件导入",
+            f"the XLSX unpacks to {total:,} bytes in {len(parts)} parts; the limit for {limits.what_en} is "
+            f"{limits.unpacked:,} bytes and {MAX_XLSX_PARTS} parts")])
+
+
+def _guarded(name: str, data: bytes, part: str | None, read: Callable[[], Any]) -> Any:
+    try:
+        return read()
+    except ImportRefused:
+        raise
+    except Exception as e:  # openpyxl and zipfile on untrusted bytes: any error is a damaged file
+        raise _damaged(name, e, part, data) from None
+
+
+def _parsed(name: str, part: str, source) -> Iterator[tuple[str, Any]]:
+    """iterparse's events; its errors (bad XML, a corrupt deflate stream, a
+    bad CRC) are the file's, not ours."""
+    try:
+        yield from iterparse(source, events=("start", "end"))
+    except Exception as e:
+        raise _damaged(name, e, part) from None
+
+
+def _sheet_rows(name: str, part: str, source, parser, limits: Limits) -> Iterator[tuple[int, list[Any]]]:
+    """Rows that hold a value, checked against the limits cell by cell; the
+    elements read are let go as the parse goes on."""
+    from openpyxl.worksheet._reader import CELL_TAG, DATA_TAG, ROW_TAG
+    opened: list[Any] = [None] * 5  # the open elements at depths 1 to 4: worksheet, sheetData, row, c
+    depth, held, row_no, cells, values = 0, 0, 0, 0, {}
+    seen, budget, data_rows = 0, MAX_IDLE_ELEMENTS, 0
+    for event, el in _parsed(name, part, source):
+        if event == "start":
+            seen += 1
+            if seen > budget:  # padding (empty rows, styled cells) far beyond the data: read no further
+                raise _padded(name, row_no, seen, data_rows)
+            depth += 1
+            if depth > 4:  # inside a cell (its value, rich text): kept until the cell ends
+                held += 1
+                if held > MAX_HELD:
+                    raise _damaged(name, ValueError(f"over {MAX_HELD} XML elements nested in one place"), part)
+                continue
+            opened[depth] = el
+            if depth == 4 and el.tag == CELL_TAG:
+                cells += 1
+                if cells > EXCEL_COLUMNS:
+                    raise _damaged(name, ValueError(f"row {row_no} has over {EXCEL_COLUMNS} cells"), part)
+            elif depth == 3 and el.tag == ROW_TAG and opened[2].tag == DATA_TAG:
+                row_no = _row_number(name, el.get("r"), row_no)
+                parser.row_counter, parser.col_counter = row_no, 0
+                cells, values = 0, {}
+            continue
+        depth -= 1
+        if depth >= 4:
+            continue
+        held = 0
+        if depth == 3 and el.tag == CELL_TAG and opened[3].tag == ROW_TAG:
+            column, value = _cell(parser, el, row_no)
+            if value is not None and value != "":
+                if column > limits.columns:
+                    raise _Fault(row_no, column - 1, value, "columns")
+                if isinstance(value, str) and len(value) > limits.cell:
+                    raise _Fault(row_no, column - 1, value, "long", len(value))
+                values[column] = value
+        elif depth == 2 and el.tag == ROW_TAG and values:
+            data_rows += 1
+            budget += ELEMENTS_PER_ROW
+            yield row_no, [values.get(c) for c in range(1, max(values) + 1)]
+        elif depth == 1 and el.tag == DATA_TAG:
+            return  # what follows the data (merged cells, formatting, extensions) is not read at all
+        if depth:
+            opened[depth].clear()  # what has been read is let go: memory stays flat, whatever the sheet holds
+
+
+def _padded(name: str, row_no: int, seen: int, data_rows: int) -> ImportRefused:
+    return ImportRefused(name, [RowError(
+        row_no or None, "", "",
+        f"工作表中没有数据的内容过多（读到第 {row_no} 行，{seen:,} 个元素中只有 {data_rows} 行数据）："
+        "请只把有数据的区域复制到新工作簿再导入",
+        f"the sheet holds too much besides data ({seen:,} XML elements by row {row_no}, {data_rows} rows "
+        "of data); copy the data alone into a new workbook")])
+
+
+def _row_number(name: str, r: str | None, previous: int) -> int:
+    if r is None:
+        return previous + 1
+    try:
+        n = int(r)
+    except ValueError:
+        n = 0
+    if not previous < n <= EXCEL_ROWS:
+        raise ImportRefused(name, [RowError(previous + 1, "", "", f"工作表行号 {r[:20]} 有误：文件已损坏",
+                                            f"bad row number {r[:20]!r} after row {previous}: the file is damaged")])
+    return n
+
+
+def _cell(parser, el, row_no: int) -> tuple[int, Any]:
+    """(column, value) of a cell element. Text cells, most of a file, are
+    read here (openpyxl's rich-text objects cost four times the parse);
+    numbers, dates and the rest by openpyxl, by the workbook's styles."""
+    try:
+        if not len(el):  # no value (a styled empty cell): only its place counts
+            r = el.get("r")
+            parser.col_counter = _coordinate_column(r) if r else parser.col_counter + 1
+            return parser.col_counter, None
+        kind = el.get("t")
+        if kind not in ("s", "inlineStr", "str"):
+            cell = parser.parse_cell(el)
+            return cell["column"], cell["value"]
+        r = el.get("r")
+        column = _coordinate_column(r) if r else parser.col_counter + 1
+        parser.col_counter = column
+        if kind == "inlineStr":
+            return column, _inline_text(el)
+        value = el.findtext(_VALUE_TAG) or None
+        return column, (parser.shared_strings[int(value)] if kind == "s" and value is not None else value)
+    except Exception as e:  # a shared-string index past the table, a number that is not one…
+        m = re.match(r"[A-Z]{1,3}", el.get("r") or "")
+        index = _column_index(m.group()) - 1 if m else parser.col_counter  # its place, as best known
+        raise _Fault(row_no, index, "", "damaged", cause=f"{type(e).__name__}: {str(e)[:200]}") from None
+
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_VALUE_TAG, _INLINE_TAG, _T_TAG, _RUN_TAG, _SI_TAG = (_MAIN + t for t in ("v", "is", "t", "r", "si"))
+
+
+def _inline_text(el) -> str | None:
+    s = el.find(_INLINE_TAG)
+    return None if s is None else _text(s)
+
+
+def _text(el) -> str:
+    """As openpyxl's Text.content: the plain text, then each run's text;
+    phonetic guides (rPh) left out."""
+    if not len(el):
+        return ""
+    if len(el) == 1 and el[0].tag == _T_TAG:  # the usual: plain text alone
+        return el[0].text or ""
+    plain = el.find(_T_TAG)
+    return ((plain.text or "") if plain is not None else "") + "".join(
+        r.findtext(_T_TAG) or "" for r in el.iterfind(_RUN_TAG))
+
+
+def _coordinate_column(r: str) -> int:
+    """The column of a reference such as "AB12", as openpyxl reads it."""
+    letters = r.rstrip("0123456789").upper()
+    if not (1 <= len(letters) <= 3 and len(letters) < len(r) and letters.isascii() and letters.isalpha()):
+        raise ValueError(f"bad cell reference {r[:20]!r}")
+    return _column_index(letters)
+
+
+def _column_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+_DAMAGE = (
+    ((zipfile.BadZipFile, EOFError), "压缩数据已损坏", "the compressed data is damaged"),
+    ((SyntaxError,), "内容（XML）已损坏", "its XML is malformed"),  # xml.etree's ParseError
+    ((KeyError,), "缺少必需的组成部分", "a required part is missing"),
+)
+
+
+def _damaged(name: str, error: Exception, part: str | None, data: bytes | None = None) -> ImportRefused:
+    """The refusal of a file the zip or XML parsers could not read, naming
+    the part at fault where it can be found."""
+    import zlib
+    part = part or (_damaged_part(data) if data is not None else None)
+    zh, en = next(((zh, en) for types, zh, en in _DAMAGE if isinstance(error, types)), (None, None))
+    if isinstance(error, zlib.error):
+        zh, en = _DAMAGE[0][1:]
+    where = f"其中 {part} 的" if part else ""
+    return ImportRefused(name, [_file_error(
+        f"不是有效的 .xlsx 文件：{where}{zh or '内容无法识别'}。请在 Excel 中打开后另存为 .xlsx 再导入",
+        f"not a valid XLSX file{f' ({part})' if part else ''}: {en or 'it cannot be read'} "
+        f"({type(error).__name__}: {str(error)[:200]})")])
+
+
+def _damaged_part(data: bytes) -> str | None:
+    """The first part that does not unpack, or, if it is XML, does not parse
+    (a refused file's post-mortem: every part was checked for size first)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        parts = archive.infolist()
+    except Exception:
+        return None
+    for p in parts:
+        try:
+            with archive.open(p) as f:
+                if p.filename.endswith((".xml", ".rels")):
+                    for _ in iterparse(f):
+                        pass
+                else:
+                    while f.read(1 << 20):
+                        pass
+        except Exception:
+            return p.filename
+    return None
+
+
+# -- header and rows ------------------------------------------------------------
 
 def fold_header(h: object) -> str:
     s = unicodedata.normalize("NFKC", "" if h is None else str(h)).strip().lower()
@@ -104,11 +531,33 @@ def _header_keys(header: object, columns: list[Column]) -> str | None:
     return None
 
 
-def _keyed(name: str, grid: list[list[Any]], columns: list[Column]) -> Table:
-    if not grid or not any(c not in (None, "") for c in grid[0]):
-        raise ImportRefused(name, [_file_error("文件为空或首行不是表头", "empty file, or the first row is not a header")])
+def _keyed(name: str, rows: Iterator[tuple[int, list[Any]]], columns: list[Column], limits: Limits) -> Table:
+    header: list[Any] = []
+    try:
+        first = next(rows, None)
+        if first is None or first[0] != 1 or not any(c not in (None, "") for c in first[1]):
+            raise ImportRefused(name, [_file_error("文件为空或首行不是表头",
+                                                   "empty file, or the first row is not a header")])
+        header = first[1]
+        headers, positions, ignored = _match_header(name, header, columns)
+        kept, most = [], limits.rows
+        for n, r in rows:
+            if any(c is not None and str(c).strip() for c in r):
+                if len(kept) == most:
+                    raise ImportRefused(name, [RowError(
+                        n, "", "", f"数据超过 {limits.rows:,} 行，超出{limits.what}每个文件的上限：请分成几个文件导入",
+                        f"more than {limits.rows:,} data rows, the limit for {limits.what_en}; split the file")])
+                kept.append((n, r))
+    except _Fault as f:
+        raise ImportRefused(name, [_fault_error(f, header, limits)]) from None
+    if not kept:
+        raise ImportRefused(name, [_file_error("文件只有表头，没有数据行", "the file has a header but no rows")])
+    return Table(name, headers, kept, positions, ignored)
+
+
+def _match_header(name: str, header: list[Any], columns: list[Column]):
     headers, positions, ignored, errors = {}, {}, [], []
-    for i, h in enumerate(grid[0]):
+    for i, h in enumerate(header):
         if h in (None, ""):
             continue
         key = _header_keys(h, columns)
@@ -125,11 +574,36 @@ def _keyed(name: str, grid: list[list[Any]], columns: list[Column]) -> Table:
                                    f"missing required column {col.zh} ({col.en})"))
     if errors:
         raise ImportRefused(name, errors)
-    rows = [(n, r) for n, r in enumerate(grid[1:], start=2)
-            if any(c is not None and str(c).strip() for c in r)]
-    if not rows:
-        raise ImportRefused(name, [_file_error("文件只有表头，没有数据行", "the file has a header but no rows")])
-    return Table(name, headers, rows, positions, ignored)
+    return headers, positions, ignored
+
+
+def _fault_error(f: _Fault, header: list[Any], limits: Limits) -> RowError:
+    column = _column_label(f.index, header if f.row > 1 else [])
+    value = str(f.value)
+    shown = value if len(value) <= 40 else value[:40] + "…"
+    if f.kind == "long":
+        return RowError(f.row, column, shown, f"单元格过长：{f.length:,} 字，上限 {limits.cell:,} 字",
+                        f"cell of {f.length:,} characters, over the limit of {limits.cell:,}")
+    if f.kind == "columns":
+        return RowError(f.row, column, shown, f"超出 {limits.columns} 列的上限：请删除多余的列",
+                        f"a value past the limit of {limits.columns} columns; delete the extra columns")
+    if f.kind == "quote":
+        return RowError(f.row, column, "", "引号不配对：这一格以英文双引号开头，直到文件末尾都没有闭合的引号",
+                        "unbalanced quote: the cell opens a double quote that is never closed")
+    return RowError(f.row, column, "", "单元格内容已损坏，无法读取：请在 Excel 中打开后另存为 .xlsx 再导入",
+                    f"the cell cannot be read ({f.cause})")
+
+
+def _column_label(index: int, header: list[Any]) -> str:
+    """The column's header where it has one, else its number and letter."""
+    h = header[index] if index < len(header) else None
+    if h not in (None, "") and len(str(h)) <= 60:
+        return str(h).strip()
+    letters, n = "", index + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        letters = chr(65 + r) + letters
+    return f"第 {index + 1} 列（{letters}）"
 
 
 @dataclass(frozen=True)
@@ -139,11 +613,11 @@ class ParsedRow:
     ok: bool  # every cell parsed
 
 
-def parse_rows(table: Table, columns: list[Column]) -> tuple[list[ParsedRow], list[RowError]]:
+def parse_rows(table: Table, columns: list[Column]) -> tuple[list[ParsedRow], ErrorList]:
     """Each row parsed cell by cell; every bad cell becomes a RowError. Rows
     with bad cells are kept with the cells that did parse, so checks across
     rows (duplicates) still see them and the clerk gets every error at once."""
-    parsed, errors = [], []
+    parsed, errors = [], ErrorList()
     for row_no, cells in table.rows:
         values: dict[str, Any] = {}
         for col in columns:

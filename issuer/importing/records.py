@@ -19,9 +19,10 @@ from verifier.vocab import GRADES, ROLES
 from ..models import Project, Teacher, TrainingRecord, utcnow
 from ..registration import chunks
 from . import fields as f
+from . import limits
 from .reader import Column, find_duplicates, parse_rows, read_table
 from .recording import log_batch
-from .report import ImportRefused, ImportResult, RowError
+from .report import ErrorList, ImportRefused, ImportResult, RowError
 
 _GRADES = f.options(*GRADES.items(), synonyms={"failed": "fail", "passed": "pass", "及格": "pass"})
 _ROLES = f.options(*ROLES.items(), synonyms={"主讲教师": "lead-trainer", "leadtrainer": "lead-trainer",
@@ -52,7 +53,7 @@ def validate(session: Session, path: Path, school: str | None = None) -> tuple[l
     """Rows, and the teacher id of each ID number; refuses the file if any
     row is bad, names an unknown teacher or project (or, for a school's
     declaration, another school's teacher), or repeats a pair."""
-    table = read_table(path, COLUMNS)
+    table = read_table(path, COLUMNS, limits.RECORDS if school is None else limits.DECLARATION)
     parsed, errors = parse_rows(table, COLUMNS)
     rows = [RecordRow(row=p.row, **p.values) for p in parsed if p.ok]
     q = select(Teacher.id_number, Teacher.id)
@@ -76,7 +77,7 @@ def validate(session: Session, path: Path, school: str | None = None) -> tuple[l
                                    "未知的项目编号：该项目未导入备案项目清单",
                                    "unknown project code; import the approved projects first"))
     if errors:
-        raise ImportRefused(table.file, sorted(errors, key=lambda e: e.row or 0))
+        raise ImportRefused(table.file, errors)
     return rows, teachers, table.file
 
 
@@ -127,11 +128,12 @@ def import_records(session: Session, path: Path, *, school: str | None = None) -
 
 def _refuse_recognised(rows: list[RecordRow], teachers: dict[str, int],
                        existing: dict[tuple[int, str], TrainingRecord], file: str) -> None:
-    errors = [RowError(r.row, "项目编号", r.project_code,
-                       "该记录已由教育局认定，学校不能再修改；如需更正请联系教育局",
-                       "the bureau has recognised this record; a school cannot change it")
-              for r in rows
-              if (rec := existing.get((teachers[r.id_number], r.project_code))) is not None
-              and rec.status == "recognised"]
+    errors = ErrorList()
+    errors += (RowError(r.row, "项目编号", r.project_code,
+                        "该记录已由教育局认定，学校不能再修改；如需更正请联系教育局",
+                        "the bureau has recognised this record; a school cannot change it")
+               for r in rows
+               if (rec := existing.get((teachers[r.id_number], r.project_code))) is not None
+               and rec.status == "recognised")
     if errors:
         raise ImportRefused(file, errors)

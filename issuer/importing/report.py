@@ -1,11 +1,15 @@
 """What an import found wrong, or what it changed."""
 from __future__ import annotations
 
-import csv
+import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from issuer.errors import InputRefused
+
+from . import safe_csv
+from .limits import MAX_ERRORS
 
 
 @dataclass(frozen=True)
@@ -23,24 +27,76 @@ class RowError:
         return f"{where}{col}{val}：{self.message} / {self.detail}"
 
 
-class ImportRefused(InputRefused):
-    """The file was refused whole; nothing was stored."""
+class ErrorList:
+    """A file's errors: every one counted, with the rows they name, and the
+    first `cap` by row (then in the order found) kept. A file bad on each of
+    its 500,000 rows costs no more to report than one bad on 200: the clerk
+    fixes the first ones and imports again."""
 
-    def __init__(self, file: str, errors: list[RowError]) -> None:
-        rows = {e.row for e in errors if e.row}
-        super().__init__(
-            f"文件 {file} 被整体拒收：{len(errors)} 处错误（涉及 {len(rows)} 行），未写入任何数据",
-            f"{file} refused whole: {len(errors)} error(s) in {len(rows)} row(s); nothing was stored")
+    def __init__(self, cap: int = MAX_ERRORS) -> None:
+        self.cap, self.count = cap, 0
+        self.rows: set[int] = set()
+        self._kept: list[tuple[int, int, RowError]] = []  # (-row, -order, error): the last kept on top
+
+    def append(self, e: RowError) -> None:
+        self.count += 1
+        if e.row:
+            self.rows.add(e.row)
+        item = (-(e.row or 0), -self.count, e)
+        if len(self._kept) < self.cap:
+            heapq.heappush(self._kept, item)
+        elif item > self._kept[0]:
+            heapq.heapreplace(self._kept, item)
+
+    def __iadd__(self, errors: Iterable[RowError]) -> ErrorList:
+        for e in errors:
+            self.append(e)
+        return self
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def first(self) -> list[RowError]:
+        return [e for *_, e in sorted(self._kept, reverse=True)]
+
+
+class ImportRefused(InputRefused):
+    """The file was refused whole; nothing was stored. `errors` are the
+    first MAX_ERRORS by row; `total` counts them all, `omitted` the rest."""
+
+    def __init__(self, file: str, errors: ErrorList | Iterable[RowError]) -> None:
+        if not isinstance(errors, ErrorList):
+            listed, errors = errors, ErrorList()
+            errors += listed
         self.file = file
-        self.errors = errors
+        self.errors = errors.first()
+        self.total = errors.count
+        self.omitted = errors.count - len(self.errors)
+        self.row_count = rows = len(errors.rows)  # rows named by any error, listed or not
+        zh, en = (f"（涉及 {rows} 行）", f" in {rows} row(s)") if rows else ("", "")  # none: the whole file
+        super().__init__(
+            f"文件 {file} 被整体拒收：{self.total} 处错误{zh}，未写入任何数据"
+            + (f"；只列出前 {len(self.errors)} 处" if self.omitted else ""),
+            f"{file} refused whole: {self.total} error(s){en}; nothing was stored"
+            + (f"; the first {len(self.errors)} are listed" if self.omitted else ""))
+
+    def omitted_line(self) -> tuple[str, str]:
+        """What the list leaves out, in Chinese and English ("" if nothing)."""
+        if not self.omitted:
+            return "", ""
+        return (f"另有 {self.omitted} 处错误未列出（只列出前 {len(self.errors)} 处）：改正后重新导入即可看到",
+                f"{self.omitted} more error(s) not listed (only the first {len(self.errors)} are); "
+                "correct these and import again to see them")
 
     def write_csv(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8-sig", newline="") as f:
-            w = csv.writer(f)
+            w = safe_csv.writer(f)  # the values come from the refused file: Excel must not run them
             w.writerow(["行 row", "列 column", "值 value", "问题", "problem"])
             for e in self.errors:
                 w.writerow([e.row or "", e.column, e.value, e.message, e.detail])
+            if self.omitted:
+                w.writerow(["", "", "", *self.omitted_line()])
 
 
 @dataclass

@@ -16,6 +16,7 @@ from verifier.vocab import STAGES
 from ..models import School, Teacher, utcnow
 from ..registration import chunks, lock_sequence, register
 from . import fields as f
+from . import limits
 from .reader import Column, ParsedRow, find_duplicates, parse_rows, read_table
 from .report import ImportRefused, ImportResult, RowError
 from .recording import log_batch
@@ -54,12 +55,12 @@ class RosterRow:
 
 
 def validate(path: Path) -> tuple[list[RosterRow], set[str], str]:
-    table = read_table(path, COLUMNS)
+    table = read_table(path, COLUMNS, limits.ROSTER)
     parsed, errors = parse_rows(table, COLUMNS)
     errors += _cross_check(parsed, table.headers)
     rows = [RosterRow(row=p.row, **p.values) for p in parsed if p.ok]
     if errors:
-        raise ImportRefused(table.file, sorted(errors, key=lambda e: e.row or 0))
+        raise ImportRefused(table.file, errors)
     return rows, set(table.positions), table.file
 
 

@@ -36,7 +36,9 @@ _error = _obj(["error"], error=_obj(
     message={"type": "string", "description": "中文说明"},
     detail={"type": "string", "description": "English detail"},
     rows={"type": "array", "items": _ref("RowError"),
-          "description": "a refused declaration: every bad row, column and reason"},
+          "description": "a refused declaration: the first 200 bad rows, columns and reasons (of `total`)"},
+    total={"type": "integer", "description": "a refused declaration: how many errors in all"},
+    omitted={"type": "integer", "description": "a refused declaration: errors not listed in `rows`"},
     index={"type": "integer", "description": "the JSON record the error is about"}))
 
 _record_in = {**_obj(["id_number", "project_code", "grade", "role", "completed_on"],

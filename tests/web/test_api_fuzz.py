@@ -28,11 +28,28 @@ def client(tmp_path_factory):
     engine = make_engine(url)
     migrate(engine)
     engine.dispose()
-    # the limiter off for this app (the hundreds of examples would reach it); every app made
-    # after sets it again from its own configuration (Flask-Limiter's one object a process)
-    app = create_app(url, KEYS_TTL=0, RATELIMIT_ENABLED=False)
-    yield app.test_client()
+    # the limiter stays on (Flask-Limiter is one object a process: switching it off here
+    # would switch it off for every app after); each request comes from a new address instead
+    app = create_app(url, KEYS_TTL=0)
+    yield _NewAddress(app.test_client())
     app.extensions["ecert_verifier"].close()
+
+
+class _NewAddress:
+    """A test client whose every request comes from another client address."""
+
+    def __init__(self, client) -> None:
+        self.client, self.n = client, 0
+
+    def _next(self, kwargs: dict) -> dict:
+        self.n += 1
+        return {**kwargs, "environ_base": {"REMOTE_ADDR": f"10.{self.n >> 16 & 255}.{self.n >> 8 & 255}.{self.n & 255}"}}
+
+    def get(self, *args, **kwargs):
+        return self.client.get(*args, **self._next(kwargs))
+
+    def post(self, *args, **kwargs):
+        return self.client.post(*args, **self._next(kwargs))
 
 
 def _ok(r) -> None:
