@@ -34,7 +34,6 @@ BUCKET_STATUS = {"met": "达标", "offset": "折抵后达标", "short": "未达"
 YEAR_LABELS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "签发时未结束",
                "total-met": "合计达标", "no-credits": "无学分记录"}
 YEAR_PART_LABELS = {"total": "合计", "required": "必修", "elective": "选修", "school_based": "校本"}
-EXTRA_LABELS = {"induction": "新教师适岗培训"}
 
 
 class BucketRow(NamedTuple):  # tuples, not dataclasses: each verification makes some twenty
@@ -165,7 +164,7 @@ def read_credits(claims: Claims, profile: RulesProfile | None, summary: SheetSum
         if ind is not None and ind.due:
             others.append(("induction", ind.credits >= ind.required))
             if ind.credits < ind.required:
-                lacking.append(Shortfall("induction", EXTRA_LABELS["induction"], ind.required - ind.credits))
+                lacking.append(Shortfall("induction", BUCKET_LABELS["induction"], ind.required - ind.credits))
         lacking += [Shortfall(u, _extra_label(u), None) for u in summary.unmet
                     if u not in minimums and u != "induction"]
         years = _summary_years(claims, profile, summary)
@@ -203,7 +202,7 @@ def _bucket_row(b: str, credits: Decimal, minimum: Decimal | None, short: dict[s
 def _extra_label(name: str) -> str:
     if name.startswith("year_"):
         return f"{name[5:]} 年度要求"
-    return EXTRA_LABELS.get(name, BUCKET_LABELS.get(name, name))
+    return BUCKET_LABELS.get(name, name)
 
 
 def _token_years(c: Claims, profile: RulesProfile | None, share: tuple[int, int] | None) -> tuple[YearRow, ...]:

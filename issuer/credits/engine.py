@@ -14,12 +14,11 @@ from decimal import Decimal
 
 from verifier.profiles import RulesProfile
 from verifier.requirements import check_minimums, prorate
+from verifier.summary import YEAR_PARTS  # the parts a year is judged by, as the register keeps them
 from verifier.vocab import AGGREGATES, BUCKET_LABELS, GRADES, LEAF_BUCKETS, LEVELS, MODES, PASSING_GRADES
 
 from .sheet import (ZERO, CreditSheet, InductionTally, RecordCredit, RecordInput,
                     TeacherInput, YearTally, amount, round_half_up)
-
-YEAR_PARTS = ("total", "required", "elective", "school_based")
 
 
 # -- one record ------------------------------------------------------------

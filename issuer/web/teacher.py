@@ -26,7 +26,7 @@ from ..models import Certificate, TeacherAccount
 from ..pdf.batch import render_key, style_digest, write_atomically
 from ..pdf.document import view
 from ..pdf.render import Renderer
-from ..passwords import WrongPassword, end_sessions, spend_a_check
+from ..passwords import end_sessions
 from . import limiter, throttle
 from .context import engine, profile, settings
 
@@ -70,17 +70,12 @@ def login():
     if request.method == "POST":
         ref, password = request.form.get("account", "").strip()[:40], request.form.get("password", "")[:200]
         with read_session(engine()) as s:
-            key = account_key(s, ref, profile())
-            if throttle.blocked("teacher", key):  # this client, this account: the same answer as a wrong password
-                spend_a_check(password)
-                refused = REFUSED
-            else:
-                try:
-                    holder, account = authenticate(s, ref, password, profile())
-                    epoch, must_change, refused = account.epoch, account.must_change, None
-                except SignInError as e:
-                    throttle.failed("teacher", key)
-                    refused = e
+            try:
+                holder, account = throttle.sign_in("teacher", account_key(s, ref, profile()), password,
+                                                   lambda: authenticate(s, ref, password, profile()), REFUSED)
+                epoch, must_change, refused = account.epoch, account.must_change, None
+            except SignInError as e:
+                refused = e
         if refused:
             flash(refused.message)
             return render_template("teacher/login.html", account=ref), 401
@@ -116,16 +111,10 @@ def password():
         try:
             if request.form.get("new") != request.form.get("again"):
                 raise EcertError("两次输入的新密码不一致", "the new passwords differ")
-            if throttle.blocked("teacher", g.holder.number):  # wrong current passwords count as sign-ins do
-                raise EcertError("原密码连续输错次数过多，请稍候再试", "too many wrong current passwords")
-            with write_session(engine()) as s:
+            with throttle.changing_password("teacher", g.holder.number), write_session(engine()) as s:
                 account = s.get(TeacherAccount, g.holder.teacher_id, with_for_update=True)
                 change_password(account, g.holder, request.form.get("old", ""), request.form.get("new", ""))
                 epoch = account.epoch
-        except WrongPassword as e:
-            throttle.failed("teacher", g.holder.number)
-            flash(e.message)
-            return render_template("teacher/password.html", must=g.account.must_change), 400
         except EcertError as e:
             flash(e.message)
             return render_template("teacher/password.html", must=g.account.must_change), 400

@@ -10,10 +10,19 @@ memory, or Redis so that every worker and server shares them).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
 from flask import request
 from limits import parse
 
 from verifier.web import limiter
+
+from ..errors import EcertError
+from ..passwords import SignInError, WrongPassword, spend_a_check
+
+T = TypeVar("T")
 
 FAILURES = parse("5 per 15 minutes")
 
@@ -33,3 +42,30 @@ def failed(kind: str, account: str) -> None:
     """Count one wrong password of this client at this account."""
     if limiter.enabled and limiter.initialized:
         limiter.limiter.hit(FAILURES, *_ids(kind, account))
+
+
+def sign_in(kind: str, account: str, password: str, check: Callable[[], T], refused: SignInError) -> T:
+    """`check()` signs in (or raises SignInError), unless this client has
+    used up its tries at this account: then `refused`, after as long as a
+    real check, so that a throttled sign-in reads and takes as a wrong one."""
+    if blocked(kind, account):
+        spend_a_check(password)
+        raise refused
+    try:
+        return check()
+    except SignInError:
+        failed(kind, account)
+        raise
+
+
+@contextmanager
+def changing_password(kind: str, account: str) -> Iterator[None]:
+    """Around a password change: a wrong current password counts as a wrong
+    sign-in does, and past the tries the change is refused."""
+    if blocked(kind, account):
+        raise EcertError("原密码连续输错次数过多，请稍候再试", "too many wrong current passwords")
+    try:
+        yield
+    except WrongPassword:
+        failed(kind, account)
+        raise

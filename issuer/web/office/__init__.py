@@ -18,7 +18,7 @@ from ... import staff as staff_lib
 from ...db import read_session, write_session
 from ...errors import EcertError, InputRefused, NotFound
 from ...models import StaffAccount
-from ...passwords import SignInError, WrongPassword, change, end_sessions, spend_a_check
+from ...passwords import SignInError, change, end_sessions
 from .. import limiter, throttle
 from ..context import engine, profile, settings  # noqa: F401  (the route modules import them from here)
 
@@ -76,16 +76,12 @@ def login():
     if request.method == "POST":
         username, password = request.form.get("username", "").strip()[:64], request.form.get("password", "")[:200]
         with read_session(engine()) as s:
-            if throttle.blocked("staff", username):  # this client, this account: the same answer as a wrong password
-                spend_a_check(password)
-                refused = staff_lib.REFUSED
-            else:
-                try:
-                    account = staff_lib.authenticate(s, username, password)
-                    account_id, epoch, must_change, refused = account.id, account.epoch, account.must_change, None
-                except SignInError as e:
-                    throttle.failed("staff", username)
-                    refused = e
+            try:
+                account = throttle.sign_in("staff", username, password,
+                                           lambda: staff_lib.authenticate(s, username, password), staff_lib.REFUSED)
+                account_id, epoch, must_change, refused = account.id, account.epoch, account.must_change, None
+            except SignInError as e:
+                refused = e
         if refused:
             flash(refused.message)
             return render_template("office/login.html", username=username), 401
@@ -117,17 +113,11 @@ def password():
         try:
             if request.form.get("new") != request.form.get("again"):
                 raise EcertError("两次输入的新密码不一致", "the new passwords differ")
-            if throttle.blocked("staff", g.account.username):  # wrong current passwords count as sign-ins do
-                raise EcertError("原密码连续输错次数过多，请稍候再试", "too many wrong current passwords")
-            with write_session(engine()) as s:
+            with throttle.changing_password("staff", g.account.username), write_session(engine()) as s:
                 account = s.get(StaffAccount, g.account.id, with_for_update=True)
                 change(account, request.form.get("old", ""), request.form.get("new", ""),
                        forbidden=(account.username,))
                 epoch = account.epoch
-        except WrongPassword as e:
-            throttle.failed("staff", g.account.username)
-            flash(e.message)
-            return render_template("office/password.html", must=g.account.must_change), 400
         except EcertError as e:
             flash(e.message)
             return render_template("office/password.html", must=g.account.must_change), 400
