@@ -58,11 +58,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import BenchError, best_rate, cpu_name, run_main, say, timed  # noqa: E402
 import sqlalchemy  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from benchmarks.common import BenchError, best_rate, cpu_name, run_main, say, timed  # noqa: E402
 from issuer.credits.ledger import all_sheets  # noqa: E402
 from issuer.db import make_engine, migrate, read_session, write_session  # noqa: E402
 from issuer.importing.projects import import_projects  # noqa: E402

@@ -51,13 +51,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import BenchError, cpu_name, run_main, say, timed  # noqa: E402
 import sqlalchemy  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from benchmarks.common import BenchError, cpu_name, run_main, say, timed  # noqa: E402
 from issuer.credits.engine import compute_sheet  # noqa: E402
-from issuer.credits.ledger import (STREAM_BATCH, Holder, holders_query, _record_input,  # noqa: E402
-                                   _records, all_sheets)
+from issuer.credits.ledger import STREAM_BATCH, Holder, _record_input, _records, all_sheets, holders_query  # noqa: E402
 from issuer.db import make_engine, migrate, normalise_url, read_session, write_session  # noqa: E402
 from issuer.importing.projects import import_projects  # noqa: E402
 from issuer.importing.records import import_records  # noqa: E402
@@ -175,7 +174,7 @@ def bench_backend(backend: str, url: str, files: dict[str, Path], counts: dict[s
              dict(created=0, updated=0, unchanged=n_records)),
         ]
         for step, rows, work, expect in steps:
-            result, s = timed(lambda: import_once(engine, work))
+            result, s = timed(lambda work=work: import_once(engine, work))
             got = {k: getattr(result, k) for k in expect}
             if got != expect:
                 raise BenchError(f"{backend} {step}: expected {expect}, got {got} ({result.summary()})")

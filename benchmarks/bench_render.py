@@ -47,6 +47,7 @@ not written, a second run that is not all unchanged).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import itertools
@@ -215,7 +216,7 @@ def _cold_steps(font_cache: str, job: Job) -> dict:
     t3 = time.perf_counter()
     renderer.render(view(job, profile, BASE_URL))
     t4 = time.perf_counter()
-    out.update(zip(("import", "renderer", "first", "second"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3)))
+    out.update(zip(("import", "renderer", "first", "second"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True))
     out["rss"] = current_rss_mb()
     renderer.close()
     return out
@@ -314,7 +315,7 @@ def report_warm(w: dict, n: int) -> None:
     base, per = w["baseline"], w["wall"] / n * 1000
     view_ms, render_ms = statistics.mean(w["view"]) * 1000, statistics.mean(w["render"]) * 1000
     html_ms, pdf_ms = (w["phases"][k] / n * 1000 for k in ("HTML.render", "Document.write_pdf"))
-    every = sorted(v + r for v, r in zip(w["view"], w["render"]))
+    every = sorted(v + r for v, r in zip(w["view"], w["render"], strict=True))
     say(f"\n== warm, in this process: one Renderer over {n:,} certificates ==")
     say(f"  Renderer() + first render here (WeasyPrint imported) {w['first'] * 1000:6.0f} ms")
     say(f"  baseline: WeasyPrint's default call, a one-line Chinese page  {base['ms']:6.1f} ms/PDF "
@@ -395,10 +396,8 @@ class BatchProbe:
 def _spawned_children() -> list[int]:
     pids = []
     for f in Path("/proc/self/task").glob("*/children"):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the child is gone, or its list half-written
             pids += [int(p) for p in f.read_text().split()]
-        except (OSError, ValueError):
-            pass
     return [p for p in pids if b"spawn_main" in _cmdline(p)]  # not the resource tracker
 
 

@@ -108,13 +108,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import BenchError, best_rate, cpu_name, run_main, say, timed  # noqa: E402
 import cbor2  # noqa: E402
 import sqlalchemy  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,  # noqa: E402
-                                                               Ed25519PublicKey)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from benchmarks.common import BenchError, best_rate, cpu_name, run_main, say, timed  # noqa: E402
 from issuer.db import make_engine, migrate, read_session, write_session  # noqa: E402
 from issuer.importing.projects import import_projects  # noqa: E402
 from issuer.importing.records import import_records  # noqa: E402
@@ -546,7 +545,7 @@ class Server:
                "--log-level", "warning", target]
         env = {**os.environ, "ECERT_RATELIMIT_STORAGE": "memory://"}
         self.log = log
-        self._log_file = open(log, "wb")
+        self._log_file = open(log, "wb")  # noqa: SIM115  (open while the server runs; closed in stop())
         self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
                                      cwd=str(app_dir))
         self.workers = workers

@@ -75,9 +75,11 @@ def _sqlite_engine(url, **kwargs) -> Engine:
 def write_session(engine: Engine) -> Iterator[Session]:
     """One transaction that writes: committed on success, rolled back whole
     on any error, so a refused import leaves nothing half-written."""
-    with Session(engine.execution_options(ecert_write=True), expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+    with (
+        Session(engine.execution_options(ecert_write=True), expire_on_commit=False) as session,
+        session.begin(),
+    ):
+        yield session
 
 
 @contextmanager

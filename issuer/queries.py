@@ -247,7 +247,7 @@ def write_xlsx(target: IO[bytes], tables: Iterable[Table]) -> int:
             header.append(cell)
         ws.append(header)
         for row in table.rows:
-            ws.append([_cell(ws, WriteOnlyCell, col, value) for col, value in zip(table.columns, row)])
+            ws.append([_cell(ws, WriteOnlyCell, col, value) for col, value in zip(table.columns, row, strict=True)])
             n += 1
     wb.save(target)
     return n

@@ -234,10 +234,7 @@ def minority_name(rng: random.Random, gender: str) -> str:
     Uyghur and Kazakh names of Yili are written in Chinese."""
     kazakh = rng.random() < 0.45
     males = KAZAKH_M if kazakh else UYGHUR_M
-    if gender == "女":
-        given = rng.choice(KAZAKH_F if kazakh else UYGHUR_F)
-    else:
-        given = rng.choice(males)
+    given = rng.choice(KAZAKH_F if kazakh else UYGHUR_F) if gender == "女" else rng.choice(males)
     parts = [given]
     for _ in range(2 if rng.random() < 0.05 else 1):  # now and then the grandfather too
         name = rng.choice(males)
@@ -545,7 +542,7 @@ def make_projects(rng: random.Random, schools: list[School], years: tuple[int, .
                   VOCATIONAL_TOPICS + SCHOOL_TOPICS[:5] if school.stages == (V,) else SCHOOL_TOPICS)
         sessions = SCHOOL_SESSIONS[school.size >= 45]
         for year in years:
-            for n, ((term, last), topic) in enumerate(zip(sessions, rng.sample(topics, len(sessions))), start=1):
+            for n, ((term, last), topic) in enumerate(zip(sessions, rng.sample(topics, len(sessions)), strict=True), start=1):
                 kind = "园本研修" if school.stages == (K,) else "校本研修"
                 name = f"{school.name}{year}年{term}学期{kind}：{topic}"
                 end = _ord(year, last)

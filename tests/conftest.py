@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import date, datetime, time, timezone
-from pathlib import Path
+from datetime import UTC, date, datetime, time
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -107,8 +106,8 @@ class Clock:
             when = datetime.fromisoformat(when) if "T" in when else date.fromisoformat(when)
         if not isinstance(when, datetime):
             when = datetime.combine(when, time(10, 0), clock.CHINA)
-        offset = when - datetime.now(timezone.utc)
-        self._monkeypatch.setattr(clock, "_now", lambda: datetime.now(timezone.utc) + offset)
+        offset = when - datetime.now(UTC)
+        self._monkeypatch.setattr(clock, "_now", lambda: datetime.now(UTC) + offset)
 
 
 @pytest.fixture

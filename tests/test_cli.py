@@ -9,8 +9,15 @@ import sys
 
 import pytest
 
-from tests.builders import (PROJECT_HEADER, RECORD_HEADER, ROSTER_HEADER, id_number, project_row,
-                            record_row, teacher_row)
+from tests.builders import (
+    PROJECT_HEADER,
+    RECORD_HEADER,
+    ROSTER_HEADER,
+    id_number,
+    project_row,
+    record_row,
+    teacher_row,
+)
 
 SHEET_KEYS = ["certificate_number", "cycle", "profile", "buckets", "offset_used", "years",
               "qualified", "unmet", "records", "as_of"]

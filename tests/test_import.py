@@ -11,8 +11,15 @@ from issuer.importing.records import import_records
 from issuer.importing.report import ImportRefused
 from issuer.importing.roster import import_roster
 from issuer.models import Project, Registration, School, Teacher, TrainingRecord
-from tests.builders import (PROJECT_HEADER, RECORD_HEADER, ROSTER_HEADER, id_number, project_row,
-                            record_row, teacher_row)
+from tests.builders import (
+    PROJECT_HEADER,
+    RECORD_HEADER,
+    ROSTER_HEADER,
+    id_number,
+    project_row,
+    record_row,
+    teacher_row,
+)
 from verifier.profiles import load_profile
 
 HORGOS = load_profile("horgos-7")

@@ -14,7 +14,8 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from issuer.db import make_engine, migrate, write_session
 from issuer.errors import InputRefused
@@ -22,8 +23,15 @@ from issuer.importing.projects import import_projects
 from issuer.importing.records import import_records
 from issuer.importing.report import ImportRefused
 from issuer.importing.roster import import_roster
-from tests.builders import (PROJECT_HEADER, RECORD_HEADER, ROSTER_HEADER, Files, project_row, record_row,
-                            teacher_row)
+from tests.builders import (
+    PROJECT_HEADER,
+    RECORD_HEADER,
+    ROSTER_HEADER,
+    Files,
+    project_row,
+    record_row,
+    teacher_row,
+)
 from verifier.profiles import load_profile
 
 HORGOS = load_profile("horgos-7")
@@ -113,7 +121,7 @@ def xlsx_of(kind: str) -> bytes:
     wb = Workbook()
     wb.active.append(header)
     for r in rows:
-        wb.active.append([datetime.fromisoformat(v) if k == "完成日期" else v for k, v in zip(header, r)])
+        wb.active.append([datetime.fromisoformat(v) if k == "完成日期" else v for k, v in zip(header, r, strict=True)])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

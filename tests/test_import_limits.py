@@ -27,8 +27,15 @@ from issuer.importing.report import ImportRefused
 from issuer.importing.roster import import_roster
 from issuer.importing.safe_csv import excel_safe
 from issuer.models import Teacher, TrainingRecord
-from tests.builders import (PROJECT_HEADER, RECORD_HEADER, ROSTER_HEADER, id_number, project_row,
-                            record_row, teacher_row)
+from tests.builders import (
+    PROJECT_HEADER,
+    RECORD_HEADER,
+    ROSTER_HEADER,
+    id_number,
+    project_row,
+    record_row,
+    teacher_row,
+)
 from tests.staff.conftest import SCHOOL_A, app, region  # noqa: F401  (fixtures for the office tests)
 from tests.staff.test_office_api import Api, tokens  # noqa: F401
 from tests.staff.test_office_web import csrf, signed_in

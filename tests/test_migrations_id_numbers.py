@@ -2,7 +2,7 @@
 ASCII, and a person stored twice (full-width and ASCII) stops the upgrade."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from alembic import command
@@ -13,7 +13,7 @@ from issuer.errors import ConfigError
 from issuer.models import School, Teacher
 from tests.builders import id_number
 
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def full_width(text: str) -> str:

@@ -48,7 +48,7 @@ def test_parallel_imports_give_unique_gap_free_numbers(engine, files):
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         committed = list(pool.map(run, jobs))
-    expected = {p for (path, chosen, rb), ok in zip(jobs, committed) if ok for p in chosen}
+    expected = {p for (path, chosen, rb), ok in zip(jobs, committed, strict=True) if ok for p in chosen}
 
     with read_session(engine) as s:
         regs = s.execute(select(Teacher.id_number, Registration.seq, Registration.number)

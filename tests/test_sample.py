@@ -52,6 +52,6 @@ def test_nothing_is_completed_or_hired_after_the_cut_off(tmp_path):
     with (tmp_path / "projects.csv").open(encoding="utf-8", newline="") as f:
         assert {row["年度"] for row in csv.DictReader(f)} == {"2024", "2025"}
     # the committed sample stands as of the default cut-off
-    assert DEFAULT_UNTIL == date(2026, 6, 30)
+    assert date(2026, 6, 30) == DEFAULT_UNTIL
     completed, hired = _latest(SAMPLE)
     assert completed <= DEFAULT_UNTIL and hired <= DEFAULT_UNTIL

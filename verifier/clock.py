@@ -8,14 +8,14 @@ review, a certificate past its validity. Nothing else replaces it.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def now_utc() -> datetime:
@@ -31,4 +31,4 @@ def as_utc(t: datetime | None) -> datetime | None:
     stored (always UTC here) without its zone."""
     if t is None:
         return None
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)

@@ -77,7 +77,7 @@ class KeySet:
     # -- sources -----------------------------------------------------------
 
     @classmethod
-    def from_database(cls, engine: Engine) -> "KeySet":
+    def from_database(cls, engine: Engine) -> KeySet:
         t = schema.signing_keys
         with engine.connect() as conn:
             rows = conn.execute(select(t.c.kid, t.c.bureau_code, t.c.public_x, t.c.not_before,
@@ -86,7 +86,7 @@ class KeySet:
                               as_utc(r.not_after), as_utc(r.compromised_at)) for r in rows])
 
     @classmethod
-    def from_jwks_file(cls, path: Path) -> "KeySet":
+    def from_jwks_file(cls, path: Path) -> KeySet:
         doc = read_json(path, "JWKS file", MAX_JWKS_BYTES, KeySetError)
         try:
             return cls.from_jwks(doc)
@@ -94,7 +94,7 @@ class KeySet:
             raise KeySetError(f"{path}: {e}") from None
 
     @classmethod
-    def from_jwks(cls, jwks: dict) -> "KeySet":
+    def from_jwks(cls, jwks: dict) -> KeySet:
         if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
             raise KeySetError('a JWKS is an object with a "keys" array')
         return cls([_from_jwk(i, k) for i, k in enumerate(jwks["keys"])])

@@ -77,7 +77,7 @@ class CertificateNumber:
         return self.compact
 
     @classmethod
-    def parse(cls, text: str) -> "CertificateNumber":
+    def parse(cls, text: str) -> CertificateNumber:
         """Parse the compact or printed form; reject a wrong check character
         before anything looks the number up."""
         raw = half_width(text).strip().replace("-", "").replace(" ", "").upper()

@@ -135,7 +135,7 @@ def _amount(d: Decimal | None) -> str | None:
 
 def bucket_amounts(credits: tuple[int, ...]) -> dict[str, Decimal]:
     """Every bucket of BUCKETS from the token's credits array (hundredths)."""
-    leaves = {b: Decimal(v) / HUNDRED for b, v in zip(LEAF_BUCKETS, credits)}
+    leaves = {b: Decimal(v) / HUNDRED for b, v in zip(LEAF_BUCKETS, credits, strict=False)}  # credits ends with the total
     out = dict(leaves)
     for name, parts in AGGREGATES.items():
         out[name] = sum((leaves[p] for p in parts), ZERO)

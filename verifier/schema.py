@@ -8,8 +8,19 @@ tables, so the two can be replicated to a verifier-only database.
 """
 from __future__ import annotations
 
-from sqlalchemy import (Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, text)
+from sqlalchemy import (
+                        Column,
+                        Date,
+                        DateTime,
+                        Index,
+                        Integer,
+                        MetaData,
+                        String,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+                        text,
+)
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

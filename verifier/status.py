@@ -193,7 +193,7 @@ class DatabaseStatus:
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        return [tuple(f(v) if f else v for f, v in zip(self._convert, row)) for row in rows]
+        return [tuple(f(v) if f else v for f, v in zip(self._convert, row, strict=True)) for row in rows]
 
     def _connection(self):
         conn = getattr(self._local, "conn", None)
@@ -232,7 +232,7 @@ class SnapshotStatus:
                             Details(compact=asked[8]) if asked is not None and asked[8] is not None else None)
 
     @classmethod
-    def load(cls, path: Path, keys: KeySet) -> "SnapshotStatus":
+    def load(cls, path: Path, keys: KeySet) -> SnapshotStatus:
         doc = read_json(path, "status snapshot", MAX_SNAPSHOT_BYTES, SnapshotError)
         try:
             return cls.from_document(doc, keys)
@@ -240,7 +240,7 @@ class SnapshotStatus:
             raise SnapshotError(f"{path}: {e}") from None
 
     @classmethod
-    def from_document(cls, doc: object, keys: KeySet) -> "SnapshotStatus":
+    def from_document(cls, doc: object, keys: KeySet) -> SnapshotStatus:
         if isinstance(doc, dict) and doc.get("format") in OLD_FORMATS:
             raise SnapshotError(f"an older snapshot ({doc['format']}) without the tokens' digests, which "
                                 "cannot bind a token to the register: export a new one (ecert status export)")

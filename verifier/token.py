@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 import cbor2
-from cwt import COSE, COSEKey
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cwt import COSE, COSEKey
 
 from verifier.clock import CHINA
 from verifier.numbers import CertificateNumber, NumberFormatError

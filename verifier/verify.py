@@ -29,8 +29,16 @@ from verifier.reading import Reading, bucket_amounts, read_credits
 from verifier.requirements import check_minimums, prorate
 from verifier.status import NumberStatus, StatusSource
 from verifier.summary import SheetSummary
-from verifier.token import (STATUS_LABELS, STATUS_NAMES, ParsedToken, TokenError, b64u, parse, token_digest,
-                            verify_signature)
+from verifier.token import (
+    STATUS_LABELS,
+    STATUS_NAMES,
+    ParsedToken,
+    TokenError,
+    b64u,
+    parse,
+    token_digest,
+    verify_signature,
+)
 from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, LEAF_BUCKETS
 
 CHECKS = ("format", "signature", "key", "status", "validity", "credits")

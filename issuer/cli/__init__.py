@@ -16,6 +16,7 @@ from ..config import Settings, load_settings
 from ..db import ensure_ready, make_engine
 from ..errors import ConfigError, EcertError, InputRefused
 
+
 def console(stderr: bool = False) -> Console:
     # Wide enough for the tables when output goes to a file or a pipe.
     return Console(stderr=stderr, width=None if sys.stdout.isatty() else 140, highlight=False)

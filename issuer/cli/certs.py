@@ -19,7 +19,8 @@ from ..audit import verify_chain
 from ..db import read_session, write_session
 from ..errors import ConfigError, EcertError, InputRefused
 from ..issuance import IssueOptions, Issuer
-from ..register import history, latest, revoke as revoke_certificate, show_json, signed_by
+from ..register import history, latest, show_json, signed_by
+from ..register import revoke as revoke_certificate
 from ..snapshot import build_snapshot, write_snapshot
 from . import Context, as_of_date, as_of_option, console, cycle_option, known_school, main
 from .show import print_history, print_issue_summary, print_keys, print_verification

@@ -17,9 +17,17 @@ from verifier.requirements import check_minimums, prorate
 from verifier.summary import YEAR_PARTS  # the parts a year is judged by, as the register keeps them
 from verifier.vocab import AGGREGATES, BUCKET_LABELS, GRADES, LEAF_BUCKETS, LEVELS, MODES, PASSING_GRADES
 
-from .sheet import (ZERO, CreditSheet, InductionTally, RecordCredit, RecordInput,
-                    TeacherInput, YearTally, amount, round_half_up)
-
+from .sheet import (
+    ZERO,
+    CreditSheet,
+    InductionTally,
+    RecordCredit,
+    RecordInput,
+    TeacherInput,
+    YearTally,
+    amount,
+    round_half_up,
+)
 
 # -- one record ------------------------------------------------------------
 

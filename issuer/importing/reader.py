@@ -23,8 +23,15 @@ from typing import Any
 from xml.etree.ElementTree import iterparse
 
 from .fields import FieldError
-from .limits import (ELEMENTS_PER_ROW, MAX_FILE_BYTES, MAX_IDLE_ELEMENTS, MAX_XLSX_PARTS, MB,
-                     STRINGS_PER_ROW, Limits)
+from .limits import (
+    ELEMENTS_PER_ROW,
+    MAX_FILE_BYTES,
+    MAX_IDLE_ELEMENTS,
+    MAX_XLSX_PARTS,
+    MB,
+    STRINGS_PER_ROW,
+    Limits,
+)
 from .report import ErrorList, ImportRefused, RowError
 
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # a sheet's own bounds: anything past them is damage

@@ -18,8 +18,8 @@ from ..registration import chunks, lock_sequence, register
 from . import fields as f
 from . import limits
 from .reader import Column, ParsedRow, find_duplicates, parse_rows, read_table
-from .report import ImportRefused, ImportResult, RowError
 from .recording import log_batch
+from .report import ImportRefused, ImportResult, RowError
 
 _GENDERS = f.options(("男", "男"), ("女", "女"), synonyms={"male": "男", "female": "女", "m": "男", "f": "女"})
 _STAGES = f.options(*STAGES.items(), synonyms={"幼儿": "kindergarten", "初级中学": "junior",

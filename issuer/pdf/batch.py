@@ -30,8 +30,8 @@ from verifier.profiles import RulesProfile, load_profile
 from ..db import read_session
 from ..models import Certificate, Registration, Teacher
 from . import fonts as fontlib
-from .document import view
 from . import render
+from .document import view
 from .render import Renderer
 
 MANIFEST = ".ecert-render.json"

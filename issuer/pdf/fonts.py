@@ -92,10 +92,9 @@ def emphasis_characters(template: Path = TEMPLATE) -> str:
     """What bold text on the certificate can be made of (see the module's
     docstring), sorted, without duplicates."""
     from verifier.profiles import available_profiles, load_profile
+    from verifier.reading import BUCKET_STATUS, YEAR_LABELS
     from verifier.token import STATUS_LABELS
     from verifier.vocab import BUCKET_LABELS
-
-    from verifier.reading import BUCKET_STATUS, YEAR_LABELS
 
     from .document import STANDING
     words = [*STATUS_LABELS.values(), *BUCKET_LABELS.values(), *BUCKET_STATUS.values(), *YEAR_LABELS.values(),

@@ -7,8 +7,19 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
-                   send_file, session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from sqlalchemy import select
 
 from verifier.clock import CHINA, as_utc, today_in_china
@@ -23,10 +34,10 @@ from ..credits.sheet import amount
 from ..db import read_session, write_session
 from ..errors import EcertError
 from ..models import Certificate, TeacherAccount
+from ..passwords import end_sessions
 from ..pdf.batch import render_key, style_digest, write_atomically
 from ..pdf.document import view
 from ..pdf.render import Renderer
-from ..passwords import end_sessions
 from . import limiter, throttle
 from .context import engine, profile, settings
 

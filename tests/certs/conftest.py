@@ -6,8 +6,15 @@ import json
 
 import pytest
 
-from tests.builders import (PROJECT_HEADER, RECORD_HEADER, ROSTER_HEADER, id_number, project_row,
-                            record_row, teacher_row)
+from tests.builders import (
+    PROJECT_HEADER,
+    RECORD_HEADER,
+    ROSTER_HEADER,
+    id_number,
+    project_row,
+    record_row,
+    teacher_row,
+)
 
 PASSPHRASE = "correct horse battery staple"
 # (code, level, category, mode, hours): 5+15+10+20+10+10+20 = 90 credits

@@ -5,7 +5,7 @@ it, from the token's totals alone otherwise (DOMAIN.md: a short year is
 reported on the verifier page too)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from tests.certs.tokens import Key, claims, verifier
@@ -71,7 +71,7 @@ def test_years_without_credits_before_the_first_credited_year_are_not_called_sho
 
 def test_from_the_final_review_the_last_year_is_judged_on_the_page_too():
     # in progress, issued 2028-12-10 (the review is open): 2028's 5.00 is below 18, not under way
-    issued = int(datetime(2028, 12, 10, 2, tzinfo=timezone.utc).timestamp())
+    issued = int(datetime(2028, 12, 10, 2, tzinfo=UTC).timestamp())
     key = Key()
     c = claims(status=0, issued=issued, credits=(0, 0, 0, 9500, 0, 0, 0, 9500), years=(2000, 2500, 2000, 2500, 500))
     result = verifier(key.public()).verify_raw(key.token(c), date(2028, 12, 11))

@@ -2,7 +2,7 @@
 the online status source of every verification."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, update
@@ -11,8 +11,8 @@ from verifier import schema
 from verifier.status import DatabaseStatus
 
 NUMBER = "6540040710000014"
-ISSUED = datetime(2026, 11, 23, 2, 30, tzinfo=timezone.utc)
-SUPERSEDED_AT = datetime(2027, 1, 5, 8, 15, 30, 123456, tzinfo=timezone.utc)
+ISSUED = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)
+SUPERSEDED_AT = datetime(2027, 1, 5, 8, 15, 30, 123456, tzinfo=UTC)
 
 
 def _version(version: int, state: str, changed_at=None, reason=None) -> dict:
@@ -46,7 +46,7 @@ def test_versions_come_back_in_order_with_their_times_and_reasons(engine, status
     # what binds a token, and what the current version certifies, with each version
     v = info.versions[1]
     assert (v.digest, v.verdict, v.valid_until, v.total) == ("2" * 64, 1, date(2029, 12, 31), 9002)
-    assert v.issued_at == ISSUED and v.issued(("2" * 64)) and not v.issued("1" * 64)
+    assert v.issued_at == ISSUED and v.issued("2" * 64) and not v.issued("1" * 64)
     assert info.current == 2 and info.details is None  # no version asked: no details
 
 

@@ -112,6 +112,7 @@ def test_parse_reads_back_the_claims():
 
 def test_python_cwt_agrees_with_our_signature_check():
     from cwt import COSE
+
     from verifier.token import cose_public_key, verify_signature
     key, stranger = Key(), Key()
     raw = key.token(claims())

@@ -6,7 +6,8 @@ a verification always gives a result. Bounded for CI (seconds)."""
 from __future__ import annotations
 
 import cbor2
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from verifier.token import TokenError, parse, to_base32
 

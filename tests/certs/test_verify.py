@@ -7,7 +7,8 @@ from datetime import date, timedelta
 
 import cbor2
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from verifier.numbers import CertificateNumber
 from verifier.status import VersionState

@@ -7,18 +7,28 @@ and enters nothing: what someone holding a leaked copy of the key can do."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from verifier.keyset import KeySet, PublicKey
 from verifier.status import NumberStatus, VersionState
-from verifier.token import Claims, b64u, cose_private_key, end_of_day, key_id, parse, sign, to_base32, token_digest
+from verifier.token import (
+    Claims,
+    b64u,
+    cose_private_key,
+    end_of_day,
+    key_id,
+    parse,
+    sign,
+    to_base32,
+    token_digest,
+)
 from verifier.verify import Verifier
 
 NUMBER = "6540040710001236"
-ISSUED = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # 10:00 China time
+ISSUED = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 China time
 LONG_NAME = "阿卜杜热合曼·买买提艾力·阿卜杜克热木"
 ISSUED_TOKENS: dict[tuple[str, int], str] = {}  # (number, version) → digest of the token the bureau issued
 SCHOOL = "霍尔果斯市伊车嘎善锡伯族乡中心学校"

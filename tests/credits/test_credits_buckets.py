@@ -1,7 +1,7 @@
 """Bucket routing, aggregates, strict sub-minimums, the offset and the verdict."""
 import pytest
+from credit_builders import HORGOS, MINIMAL, D, amounts, bucket_records, rec, sheet
 
-from credit_builders import D, HORGOS, MINIMAL, amounts, bucket_records, rec, sheet
 from verifier.vocab import BUCKETS, LEAF_BUCKETS
 
 

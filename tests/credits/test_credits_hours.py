@@ -2,9 +2,7 @@
 from decimal import Decimal
 
 import pytest
-
 from credit_builders import D, amounts, one, rec, sheet, teacher
-
 
 # -- hours → basic credits by mode ------------------------------------------
 

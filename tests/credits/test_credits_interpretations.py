@@ -3,11 +3,10 @@ where the profile leaves room."""
 import inspect
 import re
 
-import pytest
+from credit_builders import HORGOS, D, one, rec
 
 import issuer.credits.engine as engine
 import verifier.requirements as requirements
-from credit_builders import D, HORGOS, one, rec
 
 
 def _names_in_engine_docstrings():

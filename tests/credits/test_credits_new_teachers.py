@@ -1,7 +1,6 @@
 """New teachers (induction) and late joiners (prorate_full_years)."""
 import pytest
-
-from credit_builders import D, HORGOS, MINIMAL, bucket_records, rec, sheet, teacher
+from credit_builders import HORGOS, MINIMAL, D, bucket_records, rec, sheet, teacher
 
 
 def induction(code="IND", hours="120", level="county", completed_on="2024-06-01", **kw):

@@ -3,10 +3,10 @@ from dataclasses import replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from credit_builders import HORGOS, MINIMAL, PUTUO, TWO_DECIMALS, bucket_records, rec, sheet, teacher
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credit_builders import HORGOS, MINIMAL, PUTUO, TWO_DECIMALS, bucket_records, rec, sheet, teacher
 from verifier.vocab import AGGREGATES, BUCKETS, CATEGORIES, GRADES, LEAF_BUCKETS, LEVELS, MODES
 
 SETTINGS = settings(max_examples=200, deadline=None)
@@ -18,7 +18,10 @@ hired_st = st.one_of(st.just(date(2015, 9, 1)),
                      st.dates(min_value=date(2010, 1, 1), max_value=date(2028, 12, 31)))
 
 
-def record_st(*, grades=tuple(GRADES), approved=st.booleans(), recognised=st.booleans()):
+_BOOLS = st.booleans()
+
+
+def record_st(*, grades=tuple(GRADES), approved=_BOOLS, recognised=_BOOLS):
     # built once at import: creating strategies inside a draw is what makes hypothesis slow
     return st.builds(
         rec, st.just("P"),
@@ -155,7 +158,7 @@ def test_adding_an_eligible_record_never_lowers_anything(parts, hired, records):
     for b in BUCKETS:
         assert after.buckets[b] >= before.buckets[b], b
     assert after.buckets["total"] == before.buckets["total"] + oracle(new, hired)[1]
-    for yb, ya in zip(before.years, after.years):
+    for yb, ya in zip(before.years, after.years, strict=True):
         assert ya.amounts["total"] >= yb.amounts["total"]
         assert set(ya.short) <= set(yb.short)
     assert set(after.unmet) <= set(before.unmet)

@@ -1,7 +1,6 @@
 """The Putuo profile: 10 h = 1 credit, 36 credits in five years, seniors 54, no rewards."""
 import pytest
-
-from credit_builders import D, PUTUO, rec, sheet, teacher
+from credit_builders import PUTUO, D, rec, sheet, teacher
 
 
 def putuo(records, title=None, hired_on="2015-09-01", as_of=None):

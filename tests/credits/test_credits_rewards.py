@@ -1,8 +1,6 @@
 """Reward credits and the once-per-record rounding."""
 import pytest
-
 from credit_builders import D, amounts, one, rec, sheet
-
 
 # Every case below: 40 centralised hours = 10.00 basic credits.
 

@@ -1,5 +1,5 @@
 """Yearly tallies: 18 total / 12 required / 2 elective / 4 school-based, in principle."""
-from credit_builders import D, MINIMAL, bucket_records, rec, sheet
+from credit_builders import MINIMAL, D, bucket_records, rec, sheet
 
 
 def _year(s, year):

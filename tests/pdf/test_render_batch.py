@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 
 from issuer.pdf.batch import MANIFEST, BatchRenderer
-from verifier.profiles import load_profile
 from tests.builders import RECORD_HEADER, record_row
+from verifier.profiles import load_profile
 
 
 def test_render_all_then_only_what_changed(keyed, bureau, files, tmp_path):

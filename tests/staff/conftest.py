@@ -7,8 +7,15 @@ from dataclasses import dataclass
 import pytest
 
 from issuer.db import make_engine
-from tests.builders import (PROJECT_HEADER, RECORD_HEADER, ROSTER_HEADER, id_number, project_row,
-                            record_row, teacher_row)
+from tests.builders import (
+    PROJECT_HEADER,
+    RECORD_HEADER,
+    ROSTER_HEADER,
+    id_number,
+    project_row,
+    record_row,
+    teacher_row,
+)
 
 PASSPHRASE = "correct horse battery staple"
 SCHOOL_A = ("6540040001", "霍尔果斯市第一小学")

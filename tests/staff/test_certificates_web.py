@@ -16,6 +16,7 @@ from issuer.models import AuditEntry
 from issuer.web import create_app, limiter
 from tests.staff.test_office_web import csrf, signed_in
 
+
 @pytest.fixture
 def app(issued, region):
     """The office app, made after the keys so its settings name their folder."""

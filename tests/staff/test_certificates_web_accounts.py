@@ -17,7 +17,7 @@ def last_entry(region) -> AuditEntry:
         return s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
 
 
-def test_the_admin_creates_an_account_and_the_code_shown_signs_in(app, region):  # noqa: F811
+def test_the_admin_creates_an_account_and_the_code_shown_signs_in(app, region):
     admin = signed_in(app, region, "admin")
     page = admin.get("/office/accounts").get_data(as_text=True)
     assert all(u in page for u in ("admin", "auditor", "reg-a", "reg-b"))
@@ -44,7 +44,7 @@ def test_the_admin_creates_an_account_and_the_code_shown_signs_in(app, region): 
         assert '<strong class="code">' not in r.get_data(as_text=True)
 
 
-def test_only_the_admin_reaches_the_accounts_page(app, region):  # noqa: F811
+def test_only_the_admin_reaches_the_accounts_page(app, region):
     for user in ("auditor", "reg-a"):
         c = signed_in(app, region, user)
         assert c.get("/office/accounts").status_code == 404

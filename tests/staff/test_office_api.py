@@ -18,8 +18,8 @@ from issuer.db import write_session
 from issuer.web.office_api import PREFIX
 from issuer.web.office_openapi import OPENAPI
 from tests.builders import RECORD_HEADER
-from verifier.numbers import CertificateNumber
 from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row
+from verifier.numbers import CertificateNumber
 
 SAMPLE = {"number": "654004-07-1-000001-X", "code": SCHOOL_A[0], "job_id": 1}  # path values for routes' <parts>
 
@@ -93,7 +93,7 @@ def api_routes(app) -> list[tuple[str, str]]:
 
 
 def json_records(*rows):
-    return [dict(zip(("id_number", "project_code", "grade", "role", "completed_on"), r)) for r in rows]
+    return [dict(zip(("id_number", "project_code", "grade", "role", "completed_on"), r, strict=True)) for r in rows]
 
 
 def csv_bytes(rows) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -57,7 +57,7 @@ def numbers_on(html: str) -> set[str]:
     return set(re.findall(r'href="/office/teachers/([0-9A-Z]{16})"', html))
 
 
-def test_short_of_x_is_exactly_the_teachers_whose_sheet_is_short_of_x(app, region, graded):  # noqa: F811
+def test_short_of_x_is_exactly_the_teachers_whose_sheet_is_short_of_x(app, region, graded):
     by_number = {s["certificate_number"]: s for s in graded.values()}
     a_numbers = {graded[i]["certificate_number"] for i in region.a}
     admin, reg = signed_in(app, region, "admin"), signed_in(app, region, "reg-a")
@@ -95,7 +95,7 @@ def test_short_of_x_is_exactly_the_teachers_whose_sheet_is_short_of_x(app, regio
     assert "未达要求" in html and "校本研修" in html and "未签发" in html
 
 
-def test_the_xlsx_holds_every_row_not_just_the_page(app, region, graded, monkeypatch):  # noqa: F811
+def test_the_xlsx_holds_every_row_not_just_the_page(app, region, graded, monkeypatch):
     monkeypatch.setattr(query_pages, "PAGE", 1)
     admin = signed_in(app, region, "admin")
     page = admin.get("/office/teachers?school=all").get_data(as_text=True)
@@ -125,7 +125,7 @@ def test_the_xlsx_holds_every_row_not_just_the_page(app, region, graded, monkeyp
     assert sorted(r[1] for r in mine.iter_rows(min_row=2, values_only=True)) == ["李娜", "王芳"]
 
 
-def test_a_teachers_page_and_its_xlsx(app, region, graded):  # noqa: F811
+def test_a_teachers_page_and_its_xlsx(app, region, graded):
     number = graded[region.a[0]]["certificate_number"]
     reg = signed_in(app, region, "reg-a")
     html = reg.get(f"/office/teachers/{number}").get_data(as_text=True)
@@ -169,7 +169,7 @@ def test_write_xlsx_keeps_text_as_text_and_types_the_rest(tmp_path):
                                       queries.Column("日期", "date"), queries.Column("时间", "datetime"),
                                       queries.Column("编号")],
                           iter([["=HYPERLINK(\"http://x\")", Decimal("12.5"), date(2025, 6, 1),
-                                 datetime(2025, 6, 1, 0, 30, tzinfo=timezone.utc), "001234"],
+                                 datetime(2025, 6, 1, 0, 30, tzinfo=UTC), "001234"],
                                 ["+1", None, None, None, 7]]))
     path = tmp_path / "t.xlsx"
     with path.open("wb") as f:
@@ -183,7 +183,7 @@ def test_write_xlsx_keeps_text_as_text_and_types_the_rest(tmp_path):
     assert ws["E2"].value == "001234" and ws["E3"].value == "7" and ws["B3"].value is None
 
 
-def test_outside_the_scope_is_the_apps_404_and_a_made_up_filter_its_400(app, region, numbers):  # noqa: F811
+def test_outside_the_scope_is_the_apps_404_and_a_made_up_filter_its_400(app, region, numbers):
     """The office's errors for a hand-made URL: the same pages as a wrong
     address, never a 500 and never a hint that the teacher exists."""
     reg = signed_in(app, region, "reg-a")

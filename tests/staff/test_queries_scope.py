@@ -23,11 +23,11 @@ def _declared_record_of_b(region) -> int:
             "completed_on": "2025-05-04"})
 
 
-def _requests(app, school, number, record):
+def _requests(flask_app, school, number, record):
     """Every office route but NO_OBJECT and declare, each method, with its
     path arguments and a `school` (query and form) naming the given objects."""
     values = {"code": school, "school": school, "school_code": school, "number": number}
-    for rule in app.url_map.iter_rules():
+    for rule in flask_app.url_map.iter_rules():
         if not rule.rule.startswith("/office/") or rule.endpoint in NO_OBJECT | {"office.declare"}:
             continue
         path = rule.rule

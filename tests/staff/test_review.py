@@ -130,9 +130,8 @@ def test_staff_accounts_refuse_bad_input_and_never_lock(region):
                 staff.create_account(s, *args)
     # wrong passwords lock no account (the web throttles per client and account instead)
     for _ in range(6):
-        with write_session(region.engine) as s:
-            with pytest.raises(SignInError):
-                staff.authenticate(s, "auditor", "wrong")
+        with write_session(region.engine) as s, pytest.raises(SignInError):
+            staff.authenticate(s, "auditor", "wrong")
     with write_session(region.engine) as s:
         assert staff.authenticate(s, "auditor", region.codes["auditor"]).username == "auditor"
 
@@ -162,9 +161,8 @@ def test_api_tokens_expire_and_end_with_a_reset_or_a_disabled_account(region, cl
     assert "作废接口令牌 1 个" in said
     with read_session(region.engine) as s:
         assert staff.account_for_token(s, long) is None
-    with write_session(region.engine) as s:
-        with pytest.raises(SignInError):
-            staff.authenticate(s, "reg-b", region.codes["reg-b"])
+    with write_session(region.engine) as s, pytest.raises(SignInError):
+        staff.authenticate(s, "reg-b", region.codes["reg-b"])
     code = region.run("staff", "enable", "reg-b").stdout.split("：")[-1].strip()
     with write_session(region.engine) as s:
         assert staff.authenticate(s, "reg-b", code).username == "reg-b"

@@ -14,8 +14,8 @@ import pytest
 
 from issuer.config import load_settings
 from issuer.web import create_app
-from verifier.web import limiter
 from tests.certs.conftest import show
+from verifier.web import limiter
 
 A, B, C = "6540040710000014", "6540040710000022", "6540040710000030"
 FULL_ID = re.compile(r"(?<![\d*])\d{17}[\dX](?!\d)")
@@ -186,7 +186,7 @@ def test_the_api_never_shows_the_birth_date(service):
 
 def test_lookup_by_number_alone_shows_status_and_a_masked_surname_only(service):
     app, run = service
-    html = page(app.test_client(), f"/verify?no=654004-07-1-000001-4")
+    html = page(app.test_client(), "/verify?no=654004-07-1-000001-4")
     assert "现行有效" in html and "热＊" in html and "热依拉" not in html
     assert "2028-12-31" in html and "**" not in html  # no ID digits, masked or not
     assert "已撤销" in page(app.test_client(), f"/verify?no={C}")
@@ -402,9 +402,10 @@ def test_the_api_is_counted_once_a_request(service, monkeypatch):
 
 def test_the_api_json_is_what_jsonify_writes(service):
     from flask import jsonify
+
+    from verifier.numbers import CertificateNumber
     from verifier.token import from_base32, parse
     from verifier.verify import amount, bucket_amounts
-    from verifier.numbers import CertificateNumber
     from verifier.vocab import BUCKETS
     app, run = service
     c = app.test_client()
@@ -423,6 +424,7 @@ def test_the_api_json_is_what_jsonify_writes(service):
 
 def test_security_headers_keep_a_response_s_own():
     from flask import Response
+
     from verifier.web import SECURITY_HEADERS, security_headers
     r = Response("x", headers={"content-security-policy": "default-src 'none'"})
     h = security_headers(r).headers
@@ -455,7 +457,7 @@ def test_behind_a_trusted_proxy_each_client_is_counted_and_a_spoofed_header_is_n
         limiter.reset()
         c = app.test_client()
 
-        def wrong(client: str) -> int:
+        def wrong(client: str, c=c) -> int:
             return c.get(f"/verify?no={A}&code=WRONGCODE0000",
                          headers={"X-Forwarded-For": client}).status_code
         assert [wrong("10.1.1.1") for _ in range(30)] == [403] * 30 and wrong("10.1.1.1") == 429

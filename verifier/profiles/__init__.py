@@ -139,7 +139,7 @@ class RulesProfile:
 # -- loading ---------------------------------------------------------------
 
 def _dec(where: str, value: Any) -> Decimal:
-    if isinstance(value, float) or isinstance(value, bool):
+    if isinstance(value, (float, bool)):
         raise ProfileError(f"{where}: write amounts as strings (\"4\"), not {type(value).__name__}")
     try:
         d = Decimal(str(value))

@@ -90,7 +90,7 @@ def security_headers(response):
     """Each of SECURITY_HEADERS unless the response has its own, in one pass
     over its headers (four `setdefault`s scanned them eight times)."""
     h = response.headers
-    present = {name.lower() for name in h.keys()}
+    present = {name.lower() for name in h}
     for name, lower, value in _SECURITY:
         if lower not in present:
             h.add(name, value)

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import functools
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug import exceptions as http
 
 from ... import review as review_lib
@@ -176,4 +186,4 @@ def page_arg() -> int:
     return int(text)
 
 
-from . import declare, review, queries, certificates, jobs  # noqa: E402,F401  (registers the routes)
+from . import certificates, declare, jobs, queries, review  # noqa: E402,F401  (registers the routes)

@@ -9,9 +9,8 @@ from sqlalchemy import func, select
 from ... import audit as audit_lib
 from ... import jobs as jobs_lib
 from ... import queries as q
-from ... import register
+from ... import register, tasks
 from ... import staff as staff_lib
-from ... import tasks
 from ...db import read_session, write_session
 from ...errors import EcertError, NotFound
 from ...models import AuditEntry

@@ -3,6 +3,7 @@ records import, whose row-level error report is shown on the page) or one
 record in a form. Declared records wait for the bureau."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -70,7 +71,5 @@ def _import_upload(upload, school: str | None):
             return import_records(s, path, school=school)
     finally:
         for p in (tmp, path):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(p)
-            except FileNotFoundError:
-                pass

@@ -103,7 +103,7 @@ def _teacher_detail(number: str):
 def _xlsx(tables, download_name: str):
     """The workbook is written to a spooled file (memory, then disk when
     large) and sent from there; personal data, so never cached."""
-    out = tempfile.SpooledTemporaryFile(max_size=SPOOL)
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115  (send_file closes it)
     q.write_xlsx(out, tables)
     out.seek(0)
     response = send_file(out, mimetype=XLSX, as_attachment=True, download_name=download_name)
