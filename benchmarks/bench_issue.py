@@ -37,6 +37,7 @@ Prints figures only: it never fails on speed. It exits non-zero only on a
 real error (an import refused, a run that does not issue or leave unchanged
 every teacher, a token that does not verify, a database error).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -138,24 +139,37 @@ class RssProbe:
 
 # -- data and database -----------------------------------------------------
 
+
 def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> dict:
     """Sample files, a fresh SQLite database with them imported, and an
     active signing key; every step's time."""
-    counts, gen_s = timed(lambda: generate(folder / "files", teachers=teachers,
-                                           records_per_teacher=per_teacher))
-    say(f"  generated {counts['roster.csv']:,} teachers, {counts['projects.csv']:,} projects, "
-        f"{counts['records.csv']:,} records in {gen_s:.2f} s (not counted below)")
+    counts, gen_s = timed(
+        lambda: generate(folder / "files", teachers=teachers, records_per_teacher=per_teacher)
+    )
+    say(
+        f"  generated {counts['roster.csv']:,} teachers, {counts['projects.csv']:,} projects, "
+        f"{counts['records.csv']:,} records in {gen_s:.2f} s (not counted below)"
+    )
     files = {k: folder / "files" / f"{k}.csv" for k in ("projects", "roster", "records")}
     url, keys_dir = f"sqlite:///{folder / 'bench.sqlite3'}", folder / "keys"
     engine = make_engine(url)
     steps = [
         ("migrate", 0, lambda: migrate(engine)),
-        ("projects import", counts["projects.csv"],
-         _importer(engine, lambda s: import_projects(s, files["projects"]), counts["projects.csv"])),
-        ("roster import+register", counts["roster.csv"],
-         _importer(engine, lambda s: import_roster(s, files["roster"], profile), counts["roster.csv"])),
-        ("records import", counts["records.csv"],
-         _importer(engine, lambda s: import_records(s, files["records"]), counts["records.csv"])),
+        (
+            "projects import",
+            counts["projects.csv"],
+            _importer(engine, lambda s: import_projects(s, files["projects"]), counts["projects.csv"]),
+        ),
+        (
+            "roster import+register",
+            counts["roster.csv"],
+            _importer(engine, lambda s: import_roster(s, files["roster"], profile), counts["roster.csv"]),
+        ),
+        (
+            "records import",
+            counts["records.csv"],
+            _importer(engine, lambda s: import_records(s, files["records"]), counts["records.csv"]),
+        ),
         ("signing key", 0, lambda: _create_key(engine, keys_dir, profile)),
     ]
     total = 0.0
@@ -167,18 +181,25 @@ def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> dict:
     finally:
         engine.dispose()
     say(f"  {'= import total':<27}{total:8.2f} s  (peak RSS so far {peak_rss_mb():.0f} MB)")
-    return {"url": url, "keys_dir": str(keys_dir), "teachers": counts["roster.csv"],
-            "records": counts["records.csv"], "import_seconds": total}
+    return {
+        "url": url,
+        "keys_dir": str(keys_dir),
+        "teachers": counts["roster.csv"],
+        "records": counts["records.csv"],
+        "import_seconds": total,
+    }
 
 
 def _importer(engine, work: Callable, rows: int) -> Callable[[], None]:
     """One import in its own write transaction, as the `ecert ... import`
     commands run it; anything short of every row created is an error."""
+
     def run() -> None:
         with write_session(engine) as session:
             result = work(session)
         if result.created != rows:
             raise BenchError(f"{result.summary()}: {result.created:,} of {rows:,} rows created")
+
     return run
 
 
@@ -188,6 +209,7 @@ def _create_key(engine, keys_dir: Path, profile) -> None:
 
 
 # -- issuance, in a fresh process --------------------------------------------
+
 
 def issue_in_fresh_process(db: dict) -> dict:
     """_issue_steps in a new interpreter (spawn), as `ecert issue` runs."""
@@ -213,8 +235,9 @@ def _issue_steps(url: str, keys_dir: str) -> dict:
         issuer = Issuer(engine, profile, Keystore(Path(keys_dir), actor=ACTOR), BASE_URL, ACTOR)
         out: dict = {}
         for step in ("first", "second"):
-            out[step] = _measured(lambda probe: _summary(issuer.run(IssueOptions(as_of=AS_OF),
-                                                                    progress=probe.sample)))
+            out[step] = _measured(
+                lambda probe: _summary(issuer.run(IssueOptions(as_of=AS_OF), progress=probe.sample))
+            )
         out["baseline"] = _measured(lambda probe: {"sheets": _count_sheets(engine, profile, probe)})
         return out
     finally:
@@ -230,13 +253,26 @@ def _measured(step: Callable[[RssProbe], dict]) -> dict:
     c0, t0 = time.process_time(), time.perf_counter()
     result = step(probe)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {**result, "seconds": seconds, "cpu": cpu, "before": probe.before, "growth": probe.growth,
-            "peak": peak_rss_mb(), "own_peak": own_peak}
+    return {
+        **result,
+        "seconds": seconds,
+        "cpu": cpu,
+        "before": probe.before,
+        "growth": probe.growth,
+        "peak": peak_rss_mb(),
+        "own_peak": own_peak,
+    }
 
 
 def _summary(s) -> dict:
-    return {"summary": {"issued": s.issued, "reissued": s.reissued, "unchanged": s.unchanged,
-                        "refused": len(s.refused)}}
+    return {
+        "summary": {
+            "issued": s.issued,
+            "reissued": s.reissued,
+            "unchanged": s.unchanged,
+            "refused": len(s.refused),
+        }
+    }
 
 
 def _count_sheets(engine, profile, probe: RssProbe) -> int:
@@ -252,22 +288,33 @@ def _count_sheets(engine, profile, probe: RssProbe) -> int:
 def report_issuance(db: dict, out: dict) -> None:
     n = db["teachers"]
     peak = "the step's own peak" if out["first"]["own_peak"] else "peak so far"
-    say(f"  {'':<27}{'wall':>10} {'teachers/s':>10}  {'CPU':>7}   RSS before → +growth after "
-        f"the chunks, {peak}")
-    rows = (("first run (all issued)", out["first"]), ("second run (all unchanged)", out["second"]),
-            ("baseline: all_sheets", out["baseline"]))
+    say(
+        f"  {'':<27}{'wall':>10} {'teachers/s':>10}  {'CPU':>7}   RSS before → +growth after "
+        f"the chunks, {peak}"
+    )
+    rows = (
+        ("first run (all issued)", out["first"]),
+        ("second run (all unchanged)", out["second"]),
+        ("baseline: all_sheets", out["baseline"]),
+    )
     for name, f in rows:
-        say(f"  {name:<27}{f['seconds']:8.2f} s {n / f['seconds']:>10,.0f}  {f['cpu']:5.2f} s   "
-            f"{f['before']:.0f} MB → +{f['growth']:.0f} MB, peak {f['peak']:.0f} MB")
+        say(
+            f"  {name:<27}{f['seconds']:8.2f} s {n / f['seconds']:>10,.0f}  {f['cpu']:5.2f} s   "
+            f"{f['before']:.0f} MB → +{f['growth']:.0f} MB, peak {f['peak']:.0f} MB"
+        )
     first, base = out["first"]["seconds"], out["baseline"]["seconds"]
-    say(f"  {'':<27}first run − all_sheets ≈ {first - base:.2f} s ({(first - base) / n * 1e6:,.0f} µs "
-        f"a teacher: claims, signing, QR size, inserts, audit); first run = {first / base:.2f}× all_sheets")
+    say(
+        f"  {'':<27}first run − all_sheets ≈ {first - base:.2f} s ({(first - base) / n * 1e6:,.0f} µs "
+        f"a teacher: claims, signing, QR size, inserts, audit); first run = {first / base:.2f}× all_sheets"
+    )
 
 
 # -- verification ----------------------------------------------------------
 
+
 class MemoryStatus:
     """Every number current at version 1, from a dict: the token work alone."""
+
     description = "memory"
 
     def __init__(self, numbers: list[str]) -> None:
@@ -286,6 +333,7 @@ def raw_ed25519(n: int) -> Callable[[], int]:
         for _ in range(n):
             public.verify(signature, message)  # raises on a bad signature
         return n
+
     return run
 
 
@@ -296,6 +344,7 @@ def verify_all(verify: Callable[[str], object], tokens: list[str]) -> Callable[[
             if not result.valid:
                 raise BenchError(f"an issued token does not verify: {result.first_failure}")
         return len(tokens)
+
     return run
 
 
@@ -304,26 +353,31 @@ def bench_verify(db: dict, n_tokens: int, runs: int) -> dict[str, float]:
     engine = make_engine(db["url"])
     try:
         with read_session(engine) as session:
-            rows = session.execute(select(Certificate.number, Certificate.token)
-                                   .where(Certificate.state == "current")
-                                   .order_by(Certificate.number).limit(n_tokens)).all()
+            rows = session.execute(
+                select(Certificate.number, Certificate.token)
+                .where(Certificate.state == "current")
+                .order_by(Certificate.number)
+                .limit(n_tokens)
+            ).all()
         numbers, tokens = [r.number for r in rows], [r.token for r in rows]
         keys = KeySet.from_database(engine)
         online, memory = Verifier(keys, DatabaseStatus(engine)), Verifier(keys, MemoryStatus(numbers))
         at = max(AS_OF, today_in_china())  # not before the tokens' issue date
         raws = [from_base32(t) for t in tokens]
         say(f"\n== verification: {len(tokens):,} issued tokens, best of {runs} runs, at {at} ==")
-        say(f"  a token: {len(tokens[0])} base32 characters, {len(raws[0])} bytes; the URL "
-            f"{len(verification_url(BASE_URL, tokens[0]))} characters")
+        say(
+            f"  a token: {len(tokens[0])} base32 characters, {len(raws[0])} bytes; the URL "
+            f"{len(verification_url(BASE_URL, tokens[0]))} characters"
+        )
         rates = {
             "raw": best_rate(raw_ed25519(len(tokens)), runs),
             "online": best_rate(verify_all(lambda t: online.verify_raw(from_base32(t), at), tokens), runs),
             "memory": best_rate(verify_all(lambda t: memory.verify_raw(from_base32(t), at), tokens), runs),
-            "url": best_rate(verify_all(lambda t: online.verify_input(verification_url(BASE_URL, t), at),
-                                        tokens), runs),
+            "url": best_rate(
+                verify_all(lambda t: online.verify_input(verification_url(BASE_URL, t), at), tokens), runs
+            ),
             "parse": best_rate(lambda: sum(1 for r in raws if parse(r)), runs),
-            "parse+signature": best_rate(lambda: sum(
-                1 for r in raws if _signature_ok(parse(r), keys)), runs),
+            "parse+signature": best_rate(lambda: sum(1 for r in raws if _signature_ok(parse(r), keys)), runs),
             "status": best_rate(lambda: sum(1 for n in numbers if online.status.lookup(n)), runs),
         }
     finally:
@@ -340,22 +394,34 @@ def _signature_ok(token, keys: KeySet) -> bool:
 
 def report_verify(r: dict[str, float]) -> None:
     raw = r["raw"]
-    lines = (("raw Ed25519 verify", "raw", f"{RAW_MESSAGE_BYTES}-byte message, cryptography"),
-             ("verify_raw, online status", "online", "DatabaseStatus: one SQLite query a token"),
-             ("verify_raw, in-memory status", "memory", "the token work alone"),
-             ("verify_input(URL), online", "url", "URL → token, then as verify_raw"))
+    lines = (
+        ("raw Ed25519 verify", "raw", f"{RAW_MESSAGE_BYTES}-byte message, cryptography"),
+        ("verify_raw, online status", "online", "DatabaseStatus: one SQLite query a token"),
+        ("verify_raw, in-memory status", "memory", "the token work alone"),
+        ("verify_input(URL), online", "url", "URL → token, then as verify_raw"),
+    )
     for name, key, note in lines:
-        target = "" if key == "raw" else (f"  target ≥ {TARGET_VERIFY_RATIO:.2f}× → "
-                                          f"{r[key] / raw / TARGET_VERIFY_RATIO:.2f}× the target")
+        target = (
+            ""
+            if key == "raw"
+            else (
+                f"  target ≥ {TARGET_VERIFY_RATIO:.2f}× → "
+                f"{r[key] / raw / TARGET_VERIFY_RATIO:.2f}× the target"
+            )
+        )
         say(f"  {name:<30}{r[key]:>9,.0f} /s  {r[key] / raw:5.2f}× raw{target}   ({note})")
     say("  breakdown, each alone:")
-    for name, key in (("parse (CBOR, claims checks)", "parse"), ("parse + signature (cwt)", "parse+signature"),
-                      ("status lookup (DatabaseStatus)", "status")):
+    for name, key in (
+        ("parse (CBOR, claims checks)", "parse"),
+        ("parse + signature (cwt)", "parse+signature"),
+        ("status lookup (DatabaseStatus)", "status"),
+    ):
         say(f"    {name:<28}{r[key]:>9,.0f} /s  {1e6 / r[key]:6.0f} µs each")
     say(f"    {'raw Ed25519 verify':<28}{raw:>9,.0f} /s  {1e6 / raw:6.0f} µs each")
 
 
 # -- main ------------------------------------------------------------------
+
 
 def bench_size(folder: Path, teachers: int, per_teacher: float, profile) -> tuple[dict, dict]:
     say(f"\n== {teachers:,} teachers: import into a fresh SQLite file ==")
@@ -370,12 +436,16 @@ def report_memory(sizes: list[tuple[dict, dict]]) -> None:
     say("\n== memory of the issuing process (first run) against the number of teachers ==")
     for db, out in sizes:
         f = out["first"]
-        say(f"  {db['teachers']:>7,} teachers: RSS {f['before']:.0f} MB before, +{f['growth']:.0f} MB "
-            f"after the chunks, peak {f['peak']:.0f} MB (+{f['peak'] - f['before']:.0f} MB)")
+        say(
+            f"  {db['teachers']:>7,} teachers: RSS {f['before']:.0f} MB before, +{f['growth']:.0f} MB "
+            f"after the chunks, peak {f['peak']:.0f} MB (+{f['peak'] - f['before']:.0f} MB)"
+        )
     if len(sizes) == 2:
         (large, big), (small, little) = ((db, out["first"]) for db, out in sizes)
-        say(f"  {large['teachers'] / small['teachers']:.0f}× the teachers: growth after the chunks "
-            f"{big['growth'] - little['growth']:+.0f} MB, peak {big['peak'] - little['peak']:+.0f} MB")
+        say(
+            f"  {large['teachers'] / small['teachers']:.0f}× the teachers: growth after the chunks "
+            f"{big['growth'] - little['growth']:+.0f} MB, peak {big['peak'] - little['peak']:+.0f} MB"
+        )
 
 
 def report_targets(db: dict, out: dict, rates: dict[str, float]) -> None:
@@ -383,28 +453,40 @@ def report_targets(db: dict, out: dict, rates: dict[str, float]) -> None:
     e2e = db["import_seconds"] + issue
     say(f"\n== against the targets ({db['teachers']:,} teachers, {db['records']:,} records) ==")
     for name, secs in (("issuance end to end (import + issue)", e2e), ("issuance alone (first run)", issue)):
-        say(f"  {name:<40}{secs:8.2f} s   target < {TARGET_ISSUE_SECONDS:.0f} s: "
-            f"{secs / TARGET_ISSUE_SECONDS:.2f}× the target")
-    for name, key in (("verify/s, online status ÷ raw Ed25519", "online"),
-                      ("verify/s, in-memory status ÷ raw Ed25519", "memory")):
+        say(
+            f"  {name:<40}{secs:8.2f} s   target < {TARGET_ISSUE_SECONDS:.0f} s: "
+            f"{secs / TARGET_ISSUE_SECONDS:.2f}× the target"
+        )
+    for name, key in (
+        ("verify/s, online status ÷ raw Ed25519", "online"),
+        ("verify/s, in-memory status ÷ raw Ed25519", "memory"),
+    ):
         ratio = rates[key] / rates["raw"]
-        say(f"  {name:<40}{ratio:8.2f}     target ≥ {TARGET_VERIFY_RATIO:.2f}: "
-            f"{ratio / TARGET_VERIFY_RATIO:.2f}× the target")
+        say(
+            f"  {name:<40}{ratio:8.2f}     target ≥ {TARGET_VERIFY_RATIO:.2f}: "
+            f"{ratio / TARGET_VERIFY_RATIO:.2f}× the target"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--teachers", type=int, default=10_000)
     ap.add_argument("--records-per-teacher", type=float, default=30)
-    ap.add_argument("--small", type=int, default=2_500,
-                    help="also issue for this many teachers in their own database, to compare memory (0: skip)")
+    ap.add_argument(
+        "--small",
+        type=int,
+        default=2_500,
+        help="also issue for this many teachers in their own database, to compare memory (0: skip)",
+    )
     ap.add_argument("--tokens", type=int, default=2_000, help="issued tokens to verify")
     ap.add_argument("--runs", type=int, default=3, help="runs of each verification loop (best is reported)")
     args = ap.parse_args(argv)
     os.environ[PASSPHRASE_ENV] = PASSPHRASE
-    say(f"bench_issue {date.today().isoformat()}  Python {platform.python_version()}  "
+    say(
+        f"bench_issue {date.today().isoformat()}  Python {platform.python_version()}  "
         f"SQLAlchemy {sqlalchemy.__version__}  SQLite {sqlite3.sqlite_version}  "
-        f"{platform.machine()} {cpu_name()} ×{os.cpu_count()}")
+        f"{platform.machine()} {cpu_name()} ×{os.cpu_count()}"
+    )
     profile = load_profile(PROFILE_ID)
     with tempfile.TemporaryDirectory(prefix="ecert-bench-") as tmp:
         sizes = [bench_size(Path(tmp) / "large", args.teachers, args.records_per_teacher, profile)]
@@ -413,8 +495,10 @@ def main(argv: list[str] | None = None) -> int:
             sizes.append(bench_size(Path(tmp) / "small", args.small, args.records_per_teacher, profile))
     report_memory(sizes)
     report_targets(*sizes[0], rates)
-    say(f"\npeak RSS of this process {peak_rss_mb():.0f} MB (imports and verification; "
-        "the issuing processes' own are above)")
+    say(
+        f"\npeak RSS of this process {peak_rss_mb():.0f} MB (imports and verification; "
+        "the issuing processes' own are above)"
+    )
     return 0
 
 

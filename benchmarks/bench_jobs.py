@@ -25,6 +25,7 @@ this shared machine moves every figure; then two workers' speed-up over one.
 Prints figures only: never fails on speed. Exits non-zero only on a real
 error (the job failed, a PDF failed or is missing, a worker did not start).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,9 @@ def redis_up(url: str) -> bool:
         return False
 
 
-def run_once(url: str, folder: Path, fonts: Path, broker: str | None, n_workers: int, chunk: int,
-             expect: int) -> dict:
+def run_once(
+    url: str, folder: Path, fonts: Path, broker: str | None, n_workers: int, chunk: int, expect: int
+) -> dict:
     data = folder / f"run-{n_workers}w"
     shutil.copytree(fonts, data / "fonts")
     queue = f"ecert-bench-{uuid.uuid4().hex[:8]}"
@@ -83,11 +85,35 @@ def run_once(url: str, folder: Path, fonts: Path, broker: str | None, n_workers:
     try:
         for i, log in enumerate(logs):
             with open(log, "w") as out:
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "celery", "-A", "issuer.tasks", "worker", "--concurrency", "1",
-                     "--pool", "solo" if not broker else "prefork", "--hostname", f"w{i + 1}@%h",
-                     "--queues", queue, "--loglevel", "info", "--without-gossip", "--without-mingle",
-                     "--without-heartbeat"], stdout=out, stderr=out, env=dict(os.environ), cwd=ROOT))
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "issuer.tasks",
+                            "worker",
+                            "--concurrency",
+                            "1",
+                            "--pool",
+                            "solo" if not broker else "prefork",
+                            "--hostname",
+                            f"w{i + 1}@%h",
+                            "--queues",
+                            queue,
+                            "--loglevel",
+                            "info",
+                            "--without-gossip",
+                            "--without-mingle",
+                            "--without-heartbeat",
+                        ],
+                        stdout=out,
+                        stderr=out,
+                        env=dict(os.environ),
+                        cwd=ROOT,
+                    )
+                )
         _wait_ready(procs, logs)
         kids0, (busy0, steal0) = children_cpu(), machine_cpu()
         t0 = time.perf_counter()
@@ -108,17 +134,26 @@ def run_once(url: str, folder: Path, fonts: Path, broker: str | None, n_workers:
         engine.dispose()
         if broker and broker.startswith("redis"):  # the run's queue leaves nothing behind
             import redis
+
             with redis.Redis.from_url(broker) as r:
                 r.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
     workers_cpu = children_cpu() - kids0  # the workers were reaped above: their whole lives
     if info["state"] != "done" or info["counts"]["rendered"] != expect or info["failed"]:
-        raise BenchError(f"{n_workers} worker(s): {info['state']} {info['counts']} {info['error']} "
-                         f"{info['failed'][:3]}")
+        raise BenchError(
+            f"{n_workers} worker(s): {info['state']} {info['counts']} {info['error']} {info['failed'][:3]}"
+        )
     pdfs = len(list(jobs.pdf_dir(load_settings()).glob("*.pdf")))
     if pdfs != expect:
         raise BenchError(f"{n_workers} worker(s): {pdfs} PDF files for {expect} certificates")
-    return {"workers": n_workers, "seconds": seconds, "chunks": info["workers"], "workers_cpu": workers_cpu,
-            "others_cpu": busy1 - busy0 - workers_cpu, "steal": steal1 - steal0, "n": expect}
+    return {
+        "workers": n_workers,
+        "seconds": seconds,
+        "chunks": info["workers"],
+        "workers_cpu": workers_cpu,
+        "others_cpu": busy1 - busy0 - workers_cpu,
+        "steal": steal1 - steal0,
+        "n": expect,
+    }
 
 
 def _wait_ready(procs, logs, timeout: float = 60) -> None:
@@ -139,11 +174,15 @@ def _tails(logs) -> str:
 def report(r: dict) -> None:
     cores = os.cpu_count() or 1
     chunks = ", ".join(f"{w.split('@')[0]} {n}" for w, n in sorted(r["chunks"].items()))
-    say(f"  {r['workers']} worker{'s' if r['workers'] > 1 else ' '}  {r['seconds']:8.1f} s  "
-        f"{r['n'] / r['seconds']:6.2f} PDFs/s   chunks taken: {chunks}")
-    say(f"             CPU of the workers {r['workers_cpu']:.1f} s ({r['workers_cpu'] / r['n'] * 1000:.0f} ms/PDF, "
+    say(
+        f"  {r['workers']} worker{'s' if r['workers'] > 1 else ' '}  {r['seconds']:8.1f} s  "
+        f"{r['n'] / r['seconds']:6.2f} PDFs/s   chunks taken: {chunks}"
+    )
+    say(
+        f"             CPU of the workers {r['workers_cpu']:.1f} s ({r['workers_cpu'] / r['n'] * 1000:.0f} ms/PDF, "
         f"incl. start-up); other processes meanwhile {r['others_cpu']:.1f} s "
-        f"({r['others_cpu'] / r['seconds'] / cores:.0%} of {cores} cores), stolen {r['steal']:.1f} s")
+        f"({r['others_cpu'] / r['seconds'] / cores:.0%} of {cores} cores), stolen {r['steal']:.1f} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,16 +190,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teachers", type=int, default=10_000)
     ap.add_argument("--records-per-teacher", type=float, default=20)
     ap.add_argument("--chunk", type=int, default=jobs.CHUNK["render"], help="certificates per chunk task")
-    ap.add_argument("--broker", default="redis://127.0.0.1:6379/0",
-                    help="a Celery broker URL, or 'embedded' (the SQLite broker in the data folder)")
+    ap.add_argument(
+        "--broker",
+        default="redis://127.0.0.1:6379/0",
+        help="a Celery broker URL, or 'embedded' (the SQLite broker in the data folder)",
+    )
     ap.add_argument("--workers", default="1,2", help="worker counts to compare")
     args = ap.parse_args(argv)
     broker = None if args.broker == "embedded" else args.broker
     if broker and broker.startswith("redis") and not redis_up(broker):
         raise BenchError(f"Redis at {broker} is not reachable (or use --broker embedded)")
     os.environ[PASSPHRASE_ENV] = PASSPHRASE
-    say(f"bench_jobs {date.today().isoformat()}  Python {platform.python_version()}  "
-        f"{platform.machine()} {cpu_name()} ×{os.cpu_count()}  broker {broker or 'embedded (SQLite)'}")
+    say(
+        f"bench_jobs {date.today().isoformat()}  Python {platform.python_version()}  "
+        f"{platform.machine()} {cpu_name()} ×{os.cpu_count()}  broker {broker or 'embedded (SQLite)'}"
+    )
     profile = load_profile(PROFILE_ID)
     results = []
     with tempfile.TemporaryDirectory(prefix="ecert-bench-jobs-") as tmp:
@@ -169,15 +213,19 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ECERT_KEYS_DIR"] = str(folder / "keys")
         url = prepare(folder, args.teachers, args.records_per_teacher, profile)
         fontlib.prepare(folder / "fonts")
-        say(f"\n== a render job of {args.teachers:,} certificates in chunks of {args.chunk}, "
-            "each worker count into a fresh folder ==")
+        say(
+            f"\n== a render job of {args.teachers:,} certificates in chunks of {args.chunk}, "
+            "each worker count into a fresh folder =="
+        )
         for n in (int(x) for x in args.workers.split(",")):
             results.append(run_once(url, folder, folder / "fonts", broker, n, args.chunk, args.teachers))
             report(results[-1])
     by = {r["workers"]: r for r in results}
     if 1 in by and 2 in by:
-        say(f"\n  two workers: {by[1]['seconds'] / by[2]['seconds']:.2f}× the speed of one "
-            f"(at most 2× on {os.cpu_count()} cores with nothing else running)")
+        say(
+            f"\n  two workers: {by[1]['seconds'] / by[2]['seconds']:.2f}× the speed of one "
+            f"(at most 2× on {os.cpu_count()} cores with nothing else running)"
+        )
     return 0
 
 

@@ -29,6 +29,7 @@ Prints figures only: it never fails on speed. It exits non-zero only on a
 real error (an import refused, a re-import that is not all unchanged, a
 sheet count that does not match, a database error).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -101,6 +102,7 @@ def current_rss_mb() -> float:
 
 # -- backends --------------------------------------------------------------
 
+
 def pg_admin_url() -> str:
     return normalise_url(os.environ.get("ECERT_TEST_POSTGRES") or PG_DEFAULT)
 
@@ -142,6 +144,7 @@ class PgSchema:
 
 # -- one backend -------------------------------------------------------------
 
+
 def import_once(engine, work: Callable) -> object:
     """One import in its own write transaction, as issuer/cli/commands.py's
     _run_import does."""
@@ -149,8 +152,15 @@ def import_once(engine, work: Callable) -> object:
         return work(session)
 
 
-def bench_backend(backend: str, url: str, files: dict[str, Path], counts: dict[str, int],
-                  profile: RulesProfile, figures: list[Figure], load_for_engine: bool) -> dict | None:
+def bench_backend(
+    backend: str,
+    url: str,
+    files: dict[str, Path],
+    counts: dict[str, int],
+    profile: RulesProfile,
+    figures: list[Figure],
+    load_for_engine: bool,
+) -> dict | None:
     """Every step on one backend; with load_for_engine, also the pure
     engine's inputs, read from this database before it goes away."""
     engine = make_engine(url)
@@ -161,25 +171,51 @@ def bench_backend(backend: str, url: str, files: dict[str, Path], counts: dict[s
         figures.append(Figure(backend, "migrate", 0, s))
         say(f"  migrate                 {s:8.2f} s")
 
-        n_projects, n_teachers, n_records = (counts["projects.csv"], counts["roster.csv"],
-                                             counts["records.csv"])
+        n_projects, n_teachers, n_records = (
+            counts["projects.csv"],
+            counts["roster.csv"],
+            counts["records.csv"],
+        )
         steps = [
-            ("projects import", n_projects, lambda s_: import_projects(s_, files["projects"]),
-             dict(created=n_projects)),
-            ("roster import+register", n_teachers, lambda s_: import_roster(s_, files["roster"], profile),
-             dict(created=n_teachers)),
-            ("records import", n_records, lambda s_: import_records(s_, files["records"]),
-             dict(created=n_records)),
-            ("records re-import", n_records, lambda s_: import_records(s_, files["records"]),
-             dict(created=0, updated=0, unchanged=n_records)),
+            (
+                "projects import",
+                n_projects,
+                lambda s_: import_projects(s_, files["projects"]),
+                dict(created=n_projects),
+            ),
+            (
+                "roster import+register",
+                n_teachers,
+                lambda s_: import_roster(s_, files["roster"], profile),
+                dict(created=n_teachers),
+            ),
+            (
+                "records import",
+                n_records,
+                lambda s_: import_records(s_, files["records"]),
+                dict(created=n_records),
+            ),
+            (
+                "records re-import",
+                n_records,
+                lambda s_: import_records(s_, files["records"]),
+                dict(created=0, updated=0, unchanged=n_records),
+            ),
         ]
         for step, rows, work, expect in steps:
             result, s = timed(lambda work=work: import_once(engine, work))
             got = {k: getattr(result, k) for k in expect}
             if got != expect:
                 raise BenchError(f"{backend} {step}: expected {expect}, got {got} ({result.summary()})")
-            figures.append(Figure(backend, step, rows, s, f"created {result.created:,}, updated "
-                                  f"{result.updated:,}, unchanged {result.unchanged:,}"))
+            figures.append(
+                Figure(
+                    backend,
+                    step,
+                    rows,
+                    s,
+                    f"created {result.created:,}, updated {result.updated:,}, unchanged {result.unchanged:,}",
+                )
+            )
             say(f"  {step:<23} {s:8.2f} s  {rows / s:>10,.0f} rows/s   {figures[-1].extra}")
 
         with read_session(engine) as session:
@@ -191,7 +227,9 @@ def bench_backend(backend: str, url: str, files: dict[str, Path], counts: dict[s
         def fetch_only() -> int:
             n = 0
             with read_session(engine) as session:
-                for _ in session.execute(_records_stream(profile), execution_options={"yield_per": STREAM_BATCH}):
+                for _ in session.execute(
+                    _records_stream(profile), execution_options={"yield_per": STREAM_BATCH}
+                ):
                     n += 1
             return n
 
@@ -229,16 +267,29 @@ def bench_backend(backend: str, url: str, files: dict[str, Path], counts: dict[s
 
         (teachers, qualified, records), s = timed(sheets)
         if teachers != n_teachers or records != n_records:
-            raise BenchError(f"{backend}: all_sheets gave {teachers} sheets / {records} records, "
-                             f"expected {n_teachers} / {n_records}")
+            raise BenchError(
+                f"{backend}: all_sheets gave {teachers} sheets / {records} records, "
+                f"expected {n_teachers} / {n_records}"
+            )
         base = figures[-1].seconds  # fetch+convert
-        figures.append(Figure(backend, "all_sheets", teachers, s,
-                              f"{records / s:,.0f} records/s; {qualified:,} qualified; "
-                              f"≈{max(s - base, 0) / s:.0%} beyond fetch+convert"))
-        say(f"  {'all_sheets':<23} {s:8.2f} s  {teachers / s:>10,.0f} teachers/s  "
-            f"{records / s:,.0f} records/s; {qualified:,} of {teachers:,} qualified")
-        say(f"  {'':<23} all_sheets − fetch+convert ≈ {s - base:.2f} s "
-            f"(≈{max(s - base, 0) / s:.0%} of all_sheets: the engine and the merge)")
+        figures.append(
+            Figure(
+                backend,
+                "all_sheets",
+                teachers,
+                s,
+                f"{records / s:,.0f} records/s; {qualified:,} qualified; "
+                f"≈{max(s - base, 0) / s:.0%} beyond fetch+convert",
+            )
+        )
+        say(
+            f"  {'all_sheets':<23} {s:8.2f} s  {teachers / s:>10,.0f} teachers/s  "
+            f"{records / s:,.0f} records/s; {qualified:,} of {teachers:,} qualified"
+        )
+        say(
+            f"  {'':<23} all_sheets − fetch+convert ≈ {s - base:.2f} s "
+            f"(≈{max(s - base, 0) / s:.0%} of all_sheets: the engine and the merge)"
+        )
 
         if not load_for_engine:
             return None
@@ -253,9 +304,12 @@ def bench_backend(backend: str, url: str, files: dict[str, Path], counts: dict[s
 
 def _records_stream(profile: RulesProfile):
     """The records query of all_sheets (no school filter), verbatim."""
-    return (_records(profile).join(Registration, Registration.teacher_id == TrainingRecord.teacher_id)
-            .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
-            .order_by(TrainingRecord.teacher_id))
+    return (
+        _records(profile)
+        .join(Registration, Registration.teacher_id == TrainingRecord.teacher_id)
+        .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
+        .order_by(TrainingRecord.teacher_id)
+    )
 
 
 def _server_version(engine) -> str:
@@ -266,6 +320,7 @@ def _server_version(engine) -> str:
 
 
 # -- the pure engine -------------------------------------------------------
+
 
 def load_inputs(engine, profile: RulesProfile) -> dict:
     """Every holder's TeacherInput and RecordInput list, through the ledger's
@@ -282,8 +337,10 @@ def load_inputs(engine, profile: RulesProfile) -> dict:
 def bench_engine(inputs: dict, profile: RulesProfile, repeat: int, figures: list[Figure]) -> None:
     work = inputs["work"]
     n_teachers, n_records = len(work), inputs["records"]
-    say(f"\n== pure engine: compute_sheet over {n_teachers:,} teachers, {n_records:,} records, "
-        f"one process, {repeat} runs ==")
+    say(
+        f"\n== pure engine: compute_sheet over {n_teachers:,} teachers, {n_records:,} records, "
+        f"one process, {repeat} runs =="
+    )
 
     def iterate_only() -> int:
         n = 0
@@ -314,23 +371,38 @@ def bench_engine(inputs: dict, profile: RulesProfile, repeat: int, figures: list
         walls.append(s)
     best, median = min(walls), statistics.median(walls)
     if inputs.get("qualified_all_sheets") is not None and qualified != inputs["qualified_all_sheets"]:
-        raise BenchError(f"pure engine: {qualified} qualified, all_sheets said {inputs['qualified_all_sheets']}")
+        raise BenchError(
+            f"pure engine: {qualified} qualified, all_sheets said {inputs['qualified_all_sheets']}"
+        )
     figures.append(Figure("memory", "baseline: iterate records", n_records, base))
     figures.append(Figure("memory", "baseline: sort per teacher", n_records, sort_s))
-    figures.append(Figure("memory", "compute_sheet (best)", n_teachers, best,
-                          f"{n_records / best:,.0f} records/s; median {median:.2f} s; "
-                          f"CPU {min(cpus):.2f} s; {best / TARGET_SECONDS:.2f}× the 10 s target"))
+    figures.append(
+        Figure(
+            "memory",
+            "compute_sheet (best)",
+            n_teachers,
+            best,
+            f"{n_records / best:,.0f} records/s; median {median:.2f} s; "
+            f"CPU {min(cpus):.2f} s; {best / TARGET_SECONDS:.2f}× the 10 s target",
+        )
+    )
     say(f"  baseline: iterate all records      {base:8.3f} s")
     say(f"  baseline: sort each teacher's      {sort_s:8.3f} s")
-    say(f"  compute_sheet, all teachers        best {best:.2f} s, median {median:.2f} s "
-        f"(runs: {', '.join(f'{w:.2f}' for w in walls)}), CPU {min(cpus):.2f} s")
-    say(f"  = {n_teachers / best:,.0f} teachers/s, {n_records / best:,.0f} records/s, "
-        f"{best / n_teachers * 1e6:,.0f} µs per teacher; {qualified:,} qualified")
+    say(
+        f"  compute_sheet, all teachers        best {best:.2f} s, median {median:.2f} s "
+        f"(runs: {', '.join(f'{w:.2f}' for w in walls)}), CPU {min(cpus):.2f} s"
+    )
+    say(
+        f"  = {n_teachers / best:,.0f} teachers/s, {n_records / best:,.0f} records/s, "
+        f"{best / n_teachers * 1e6:,.0f} µs per teacher; {qualified:,} qualified"
+    )
     scale = ""
     if n_teachers != 10_000:
         scale = f"; scaled to 10,000 teachers ≈ {best * 10_000 / n_teachers:.2f} s"
-    say(f"  target: 10 s → {best:.2f} s is {best / TARGET_SECONDS:.2f}× the target "
-        f"({TARGET_SECONDS / best:.1f}× headroom){scale}")
+    say(
+        f"  target: 10 s → {best:.2f} s is {best / TARGET_SECONDS:.2f}× the target "
+        f"({TARGET_SECONDS / best:.1f}× headroom){scale}"
+    )
 
 
 def _with_cpu(fn: Callable[[], object]) -> tuple[object, float]:
@@ -341,23 +413,29 @@ def _with_cpu(fn: Callable[[], object]) -> tuple[object, float]:
 
 # -- report ----------------------------------------------------------------
 
+
 def print_table(figures: list[Figure]) -> None:
     say("\n== figures ==")
     say(f"{'backend':<11}{'step':<27}{'rows':>8}{'seconds':>9}{'rows/s':>11}{'RSS MB':>8}{'peak':>6}  notes")
     for f in figures:
         rate = f"{f.rate:,.0f}" if f.rows else ""
-        say(f"{f.backend:<11}{f.step:<27}{f.rows:>8,}{f.seconds:>9.2f}{rate:>11}{f.rss_mb:>8.0f}"
-            f"{f.peak_mb:>6.0f}  {f.extra}")
-    say("(rows/s: teachers/s for all_sheets and compute_sheet; RSS MB: resident after the step; "
-        "peak: the process's high-water mark so far)")
+        say(
+            f"{f.backend:<11}{f.step:<27}{f.rows:>8,}{f.seconds:>9.2f}{rate:>11}{f.rss_mb:>8.0f}"
+            f"{f.peak_mb:>6.0f}  {f.extra}"
+        )
+    say(
+        "(rows/s: teachers/s for all_sheets and compute_sheet; RSS MB: resident after the step; "
+        "peak: the process's high-water mark so far)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--teachers", type=int, default=10_000)
     ap.add_argument("--records-per-teacher", type=float, default=30)
-    ap.add_argument("--backends", default="sqlite,postgresql",
-                    help="comma-separated: sqlite, postgresql (default both)")
+    ap.add_argument(
+        "--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql (default both)"
+    )
     ap.add_argument("--engine-runs", type=int, default=3, help="runs of the pure engine (best is reported)")
     args = ap.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -365,8 +443,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
 
-    say(f"bench_ledger {date.today().isoformat()}  Python {platform.python_version()}  "
-        f"SQLAlchemy {sqlalchemy.__version__}  {platform.machine()} {cpu_name()} ×{os.cpu_count()}")
+    say(
+        f"bench_ledger {date.today().isoformat()}  Python {platform.python_version()}  "
+        f"SQLAlchemy {sqlalchemy.__version__}  {platform.machine()} {cpu_name()} ×{os.cpu_count()}"
+    )
     profile = load_profile(PROFILE_ID)
     figures: list[Figure] = []
     if "postgresql" in backends:
@@ -374,8 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         why = pg_unreachable(admin)
         if why:
             shown = sqlalchemy.engine.make_url(admin).render_as_string(hide_password=True)
-            say(f"note: PostgreSQL skipped, not reachable at {shown} ({why}); "
-                f"set ECERT_TEST_POSTGRES to measure it")
+            say(
+                f"note: PostgreSQL skipped, not reachable at {shown} ({why}); "
+                f"set ECERT_TEST_POSTGRES to measure it"
+            )
             backends.remove("postgresql")
     if not backends:
         say("no backend left to measure: nothing done")
@@ -383,19 +465,25 @@ def main(argv: list[str] | None = None) -> int:
     inputs = None
     with tempfile.TemporaryDirectory(prefix="ecert-bench-") as tmp:
         out = Path(tmp)
-        counts, s = timed(lambda: generate(out / "files", teachers=args.teachers,
-                                           records_per_teacher=args.records_per_teacher))
+        counts, s = timed(
+            lambda: generate(
+                out / "files", teachers=args.teachers, records_per_teacher=args.records_per_teacher
+            )
+        )
         files = {k: out / "files" / f"{k}.csv" for k in ("projects", "roster", "records")}
         figures.append(Figure("files", "generate (make_sample)", counts["records.csv"], s))
-        say(f"generated {counts['roster.csv']:,} teachers, {counts['projects.csv']:,} projects, "
+        say(
+            f"generated {counts['roster.csv']:,} teachers, {counts['projects.csv']:,} projects, "
             f"{counts['records.csv']:,} records in {s:.2f} s "
-            f"({files['records'].stat().st_size / 1e6:.1f} MB records.csv)")
+            f"({files['records'].stat().st_size / 1e6:.1f} MB records.csv)"
+        )
 
         for i, backend in enumerate(backends):
             last = i == len(backends) - 1
             if backend == "sqlite":
-                got = bench_backend("sqlite", f"sqlite:///{out / 'bench.sqlite3'}", files, counts,
-                                    profile, figures, last)
+                got = bench_backend(
+                    "sqlite", f"sqlite:///{out / 'bench.sqlite3'}", files, counts, profile, figures, last
+                )
             else:
                 with PgSchema(pg_admin_url()) as url:
                     got = bench_backend("postgresql", url, files, counts, profile, figures, last)

@@ -44,6 +44,7 @@ Prints figures only: it never fails on speed. It exits non-zero only on a
 real error (an import refused, a teacher not issued, a PDF that fails or is
 not written, a second run that is not all unchanged).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,8 +98,10 @@ TARGET_BATCH, TARGET_MINUTES = 10_000, 7.0
 TARGET_KB = 150.0
 KB = 1024  # as `ecert pdf` prints sizes
 WARM_SKIP_PER_WORKER = 4  # completions per worker left out of the warm rate
-BASELINE_PAGE = ("<html><body><p style=\"font-family: 'Noto Sans CJK SC'\">"
-                 "教师继续教育学分证书 · 霍尔果斯市教育局</p></body></html>")
+BASELINE_PAGE = (
+    "<html><body><p style=\"font-family: 'Noto Sans CJK SC'\">"
+    "教师继续教育学分证书 · 霍尔果斯市教育局</p></body></html>"
+)
 
 
 def current_rss_mb() -> float:
@@ -139,6 +142,7 @@ def children_cpu() -> float:
 
 # -- data and database -----------------------------------------------------
 
+
 def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> str:
     """Sample files, a fresh SQLite database with them imported, a signing
     key and every teacher issued; the database's URL."""
@@ -150,9 +154,11 @@ def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> str:
     try:
         t0 = time.perf_counter()
         migrate(engine)
-        for name, work in (("projects", lambda s_: import_projects(s_, files["projects"])),
-                           ("roster", lambda s_: import_roster(s_, files["roster"], profile)),
-                           ("records", lambda s_: import_records(s_, files["records"]))):
+        for name, work in (
+            ("projects", lambda s_: import_projects(s_, files["projects"])),
+            ("roster", lambda s_: import_roster(s_, files["roster"], profile)),
+            ("records", lambda s_: import_records(s_, files["records"])),
+        ):
             with write_session(engine) as session:
                 result = work(session)
             if result.created != counts[f"{name}.csv"]:
@@ -162,10 +168,13 @@ def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> str:
             store.create(session, profile.issuer_code)
         summary = Issuer(engine, profile, store, BASE_URL, ACTOR).run(IssueOptions(as_of=AS_OF))
         if summary.issued != counts["roster.csv"] or summary.refused:
-            raise BenchError(f"issued {summary.issued:,} of {counts['roster.csv']:,}; "
-                             f"refused {summary.refused[:3]}")
-        say(f"  imported and issued {summary.issued:,} certificates in {time.perf_counter() - t0:.2f} s "
-            "(not measured against any target)")
+            raise BenchError(
+                f"issued {summary.issued:,} of {counts['roster.csv']:,}; refused {summary.refused[:3]}"
+            )
+        say(
+            f"  imported and issued {summary.issued:,} certificates in {time.perf_counter() - t0:.2f} s "
+            "(not measured against any target)"
+        )
     finally:
         engine.dispose()
     return url
@@ -188,17 +197,24 @@ def as_job(cert) -> Job:
 
 # -- cold: a fresh process -------------------------------------------------
 
+
 def bench_cold(font_cache: Path, job: Job) -> dict:
     """_cold_steps in a new interpreter (spawn), as a batch worker starts."""
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         out = pool.submit(_cold_steps, str(font_cache), job).result()
     say("\n== cold: a fresh process (spawn), as each batch worker starts; fonts already cut ==")
-    for name, key in (("import weasyprint", "import"), ("Renderer(font_cache)", "renderer"),
-                      ("first render (view + render)", "first"), ("second render", "second")):
+    for name, key in (
+        ("import weasyprint", "import"),
+        ("Renderer(font_cache)", "renderer"),
+        ("first render (view + render)", "first"),
+        ("second render", "second"),
+    ):
         say(f"  {name:<30}{out[key] * 1000:8.0f} ms")
     cold = out["renderer"] + out["first"]
-    say(f"  {'= Renderer() + first render':<30}{cold * 1000:8.0f} ms  "
-        f"(+ import {out['import'] * 1000:.0f} ms); RSS of the process then {out['rss']:.0f} MB")
+    say(
+        f"  {'= Renderer() + first render':<30}{cold * 1000:8.0f} ms  "
+        f"(+ import {out['import'] * 1000:.0f} ms); RSS of the process then {out['rss']:.0f} MB"
+    )
     out["cold"] = cold
     return out
 
@@ -209,6 +225,7 @@ def _cold_steps(font_cache: str, job: Job) -> dict:
     out: dict = {}
     t0 = time.perf_counter()
     import weasyprint  # noqa: F401  (what the first Renderer() pays otherwise)
+
     t1 = time.perf_counter()
     renderer = Renderer(Path(font_cache))
     t2 = time.perf_counter()
@@ -216,13 +233,16 @@ def _cold_steps(font_cache: str, job: Job) -> dict:
     t3 = time.perf_counter()
     renderer.render(view(job, profile, BASE_URL))
     t4 = time.perf_counter()
-    out.update(zip(("import", "renderer", "first", "second"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True))
+    out.update(
+        zip(("import", "renderer", "first", "second"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True)
+    )
     out["rss"] = current_rss_mb()
     renderer.close()
     return out
 
 
 # -- warm: one Renderer in this process ------------------------------------
+
 
 def bench_baseline(runs: int) -> dict:
     """WeasyPrint's default call on a one-line Chinese page: ms per PDF,
@@ -246,9 +266,12 @@ def weasyprint_phases() -> Iterator[dict[str, float]]:
     by thin wrappers on WeasyPrint's two public calls (removed on exit)."""
     from weasyprint import HTML
     from weasyprint.document import Document
+
     spent = {"HTML.render": 0.0, "Document.write_pdf": 0.0}
-    originals = {"HTML.render": (HTML, "render", HTML.render),
-                 "Document.write_pdf": (Document, "write_pdf", Document.write_pdf)}
+    originals = {
+        "HTML.render": (HTML, "render", HTML.render),
+        "Document.write_pdf": (Document, "write_pdf", Document.write_pdf),
+    }
 
     def wrap(name: str, fn: Callable) -> Callable:
         def timed_call(*args, **kwargs):
@@ -257,6 +280,7 @@ def weasyprint_phases() -> Iterator[dict[str, float]]:
                 return fn(*args, **kwargs)
             finally:
                 spent[name] += time.perf_counter() - t0
+
         return timed_call
 
     for name, (cls, attr, fn) in originals.items():
@@ -287,9 +311,18 @@ def warm_loop(renderer: Renderer, certs: list, profile) -> dict:
     others = machine_cpu()[0] - busy0 - cpu
     if len(sizes) != len(certs) or not all(sizes):
         raise BenchError("a warm render gave no PDF")
-    return {"wall": wall, "cpu": cpu, "others_cpu": others, "last_pdf": pdf, "view": views, "render": renders,
-            "sizes": sizes, "phases": dict(phases),
-            "rss_before": rss0, "rss_after": current_rss_mb()}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "others_cpu": others,
+        "last_pdf": pdf,
+        "view": views,
+        "render": renders,
+        "sizes": sizes,
+        "phases": dict(phases),
+        "rss_before": rss0,
+        "rss_after": current_rss_mb(),
+    }
 
 
 def bench_warm(certs: list, profile, font_cache: Path, baseline_runs: int) -> dict:
@@ -318,26 +351,41 @@ def report_warm(w: dict, n: int) -> None:
     every = sorted(v + r for v, r in zip(w["view"], w["render"], strict=True))
     say(f"\n== warm, in this process: one Renderer over {n:,} certificates ==")
     say(f"  Renderer() + first render here (WeasyPrint imported) {w['first'] * 1000:6.0f} ms")
-    say(f"  baseline: WeasyPrint's default call, a one-line Chinese page  {base['ms']:6.1f} ms/PDF "
-        f"({base['kb']:.0f} KB; new FontConfiguration each call)")
-    say(f"  {'certificate, view + render':<30}{per:8.1f} ms/PDF  {1000 / per:5.2f} PDFs/s on one core   "
-        f"{per / base['ms']:.1f}× the baseline")
-    say(f"    CPU {w['cpu'] / n * 1000:.1f} ms/PDF (other processes meanwhile "
+    say(
+        f"  baseline: WeasyPrint's default call, a one-line Chinese page  {base['ms']:6.1f} ms/PDF "
+        f"({base['kb']:.0f} KB; new FontConfiguration each call)"
+    )
+    say(
+        f"  {'certificate, view + render':<30}{per:8.1f} ms/PDF  {1000 / per:5.2f} PDFs/s on one core   "
+        f"{per / base['ms']:.1f}× the baseline"
+    )
+    say(
+        f"    CPU {w['cpu'] / n * 1000:.1f} ms/PDF (other processes meanwhile "
         f"{w['others_cpu'] / w['wall'] / os.cpu_count():.0%} of the machine); "
         f"median {statistics.median(every) * 1000:.0f} ms, "
-        f"95th percentile {every[int(0.95 * (n - 1))] * 1000:.0f} ms, max {every[-1] * 1000:.0f} ms")
-    for name, ms in (("view (token, summary, QR matrix)", view_ms), ("Renderer.render", render_ms),
-                     ("  HTML.render (parse, style, layout)", html_ms),
-                     ("  Document.write_pdf (draw, fonts, PDF)", pdf_ms),
-                     ("  the rest (Jinja, QR box lookup)", render_ms - html_ms - pdf_ms)):
+        f"95th percentile {every[int(0.95 * (n - 1))] * 1000:.0f} ms, max {every[-1] * 1000:.0f} ms"
+    )
+    for name, ms in (
+        ("view (token, summary, QR matrix)", view_ms),
+        ("Renderer.render", render_ms),
+        ("  HTML.render (parse, style, layout)", html_ms),
+        ("  Document.write_pdf (draw, fonts, PDF)", pdf_ms),
+        ("  the rest (Jinja, QR box lookup)", render_ms - html_ms - pdf_ms),
+    ):
         say(f"    {name:<40}{ms:7.1f} ms  {ms / per:4.0%}")
     sizes = [s / KB for s in w["sizes"]]
-    say(f"  PDF size: mean {statistics.mean(sizes):.1f} KB, max {max(sizes):.1f} KB, "
-        f"min {min(sizes):.1f} KB (KB = 1,024 bytes)")
-    say("  the last PDF's bytes: " + ", ".join(f"{name} {size / KB:.1f} KB"
-                                              for name, size in pdf_parts(w["last_pdf"]).items()))
-    say(f"  RSS of this process: {w['rss_before']:.0f} MB before the loop, {w['rss_after']:.0f} MB after "
-        f"({w['rss_after'] - w['rss_before']:+.1f} MB over {n:,} PDFs)")
+    say(
+        f"  PDF size: mean {statistics.mean(sizes):.1f} KB, max {max(sizes):.1f} KB, "
+        f"min {min(sizes):.1f} KB (KB = 1,024 bytes)"
+    )
+    say(
+        "  the last PDF's bytes: "
+        + ", ".join(f"{name} {size / KB:.1f} KB" for name, size in pdf_parts(w["last_pdf"]).items())
+    )
+    say(
+        f"  RSS of this process: {w['rss_before']:.0f} MB before the loop, {w['rss_after']:.0f} MB after "
+        f"({w['rss_after'] - w['rss_before']:+.1f} MB over {n:,} PDFs)"
+    )
 
 
 def pdf_parts(pdf: bytes) -> dict[str, int]:
@@ -349,8 +397,13 @@ def pdf_parts(pdf: bytes) -> dict[str, int]:
         length = re.search(rb"/Length (\d+)", m.group(1))
         if not length:
             continue
-        kind = ("embedded fonts" if re.search(rb"/Subtype /(OpenType|Type1C|CIDFontType0C)|/Length1", m.group(1))
-                else "compressed streams" if b"/Filter" in m.group(1) else "uncompressed streams")
+        kind = (
+            "embedded fonts"
+            if re.search(rb"/Subtype /(OpenType|Type1C|CIDFontType0C)|/Length1", m.group(1))
+            else "compressed streams"
+            if b"/Filter" in m.group(1)
+            else "uncompressed streams"
+        )
         parts[kind] += int(length.group(1))
     parts["the rest"] = len(pdf) - sum(parts.values())
     return parts
@@ -371,6 +424,7 @@ def profile_warm(renderer: Renderer, certs: list, profile) -> None:
 
 
 # -- the batch, as `ecert render` ------------------------------------------
+
 
 class BatchProbe:
     """The progress callback: when each PDF completes and, every few, the
@@ -408,8 +462,9 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def run_batch(url: str, profile, font_cache: Path, out: Path, workers: int, limit: int | None,
-              expect: dict[str, int]) -> dict:
+def run_batch(
+    url: str, profile, font_cache: Path, out: Path, workers: int, limit: int | None, expect: dict[str, int]
+) -> dict:
     """One BatchRenderer(...).run, timed from construction; the summary must
     be `expect` (rendered, unchanged) with nothing failed."""
     engine = make_engine(url)
@@ -424,11 +479,19 @@ def run_batch(url: str, profile, font_cache: Path, out: Path, workers: int, limi
         engine.dispose()
     got = {"rendered": summary.rendered, "unchanged": summary.unchanged}
     if got != expect or summary.failed:
-        raise BenchError(f"{workers} worker(s) into {out.name}: {got}, failed {summary.failed[:3]}; "
-                         f"expected {expect}")
+        raise BenchError(
+            f"{workers} worker(s) into {out.name}: {got}, failed {summary.failed[:3]}; expected {expect}"
+        )
     parent, kids = time.process_time() - cpu0, children_cpu() - kids0
-    return {"seconds": seconds, "stamps": probe.stamps, "worker_peak": probe.worker_peak, "parent_cpu": parent,
-            "workers_cpu": kids, "others_cpu": busy1 - busy0 - parent - kids, "steal": steal1 - steal0}
+    return {
+        "seconds": seconds,
+        "stamps": probe.stamps,
+        "worker_peak": probe.worker_peak,
+        "parent_cpu": parent,
+        "workers_cpu": kids,
+        "others_cpu": busy1 - busy0 - parent - kids,
+        "steal": steal1 - steal0,
+    }
 
 
 def warm_rate(stamps: list[float], workers: int) -> float:
@@ -449,17 +512,32 @@ def bench_batch(url: str, profile, font_cache: Path, folder: Path, workers: int,
     if len(pdfs) != n:
         raise BenchError(f"{workers} worker(s): {len(pdfs):,} PDF files for {n:,} certificates")
     sizes = [p.stat().st_size / KB for p in pdfs]
-    return {"workers": workers, "n": n, "fresh": fresh, "again": again,
-            "warm": warm_rate(fresh["stamps"], workers),
-            "kb_mean": statistics.mean(sizes), "kb_max": max(sizes)}
+    return {
+        "workers": workers,
+        "n": n,
+        "fresh": fresh,
+        "again": again,
+        "warm": warm_rate(fresh["stamps"], workers),
+        "kb_mean": statistics.mean(sizes),
+        "kb_max": max(sizes),
+    }
 
 
-def half_batch_rate(url: str, profile, font_cache: Path, folder: Path, full: dict) -> tuple[int, float, float]:
+def half_batch_rate(
+    url: str, profile, font_cache: Path, folder: Path, full: dict
+) -> tuple[int, float, float]:
     """The second warm estimate: the first half of the certificates into a
     fresh folder with the same workers; (N - N/2) / (t(N) - t(N/2))."""
     half = full["n"] // 2
-    run = run_batch(url, profile, font_cache, folder / f"out-{full['workers']}w-half", full["workers"],
-                    half, {"rendered": half, "unchanged": 0})
+    run = run_batch(
+        url,
+        profile,
+        font_cache,
+        folder / f"out-{full['workers']}w-half",
+        full["workers"],
+        half,
+        {"rendered": half, "unchanged": 0},
+    )
     dt = full["fresh"]["seconds"] - run["seconds"]
     return half, run["seconds"], (full["n"] - half) / dt if dt > 0 else float("nan")
 
@@ -467,15 +545,21 @@ def half_batch_rate(url: str, profile, font_cache: Path, folder: Path, full: dic
 def report_batch(b: dict) -> None:
     f, a, n, w = b["fresh"], b["again"], b["n"], b["workers"]
     cpu = f["parent_cpu"] + f["workers_cpu"]
-    say(f"  {w} worker{'s' if w > 1 else ' '} fresh folder  {f['seconds']:7.1f} s  "
+    say(
+        f"  {w} worker{'s' if w > 1 else ' '} fresh folder  {f['seconds']:7.1f} s  "
         f"{n / f['seconds']:6.2f} PDFs/s   "
-        f"warm {b['warm']:6.2f} PDFs/s (after the first {WARM_SKIP_PER_WORKER * w})")
-    say(f"            CPU: this process {f['parent_cpu']:.1f} s, worker processes {f['workers_cpu']:.1f} s; "
+        f"warm {b['warm']:6.2f} PDFs/s (after the first {WARM_SKIP_PER_WORKER * w})"
+    )
+    say(
+        f"            CPU: this process {f['parent_cpu']:.1f} s, worker processes {f['workers_cpu']:.1f} s; "
         f"{cpu / n * 1000:.0f} ms/PDF in all, {cpu / f['seconds'] / os.cpu_count():.0%} of "
-        f"{os.cpu_count()} cores")
-    say(f"            other processes on the machine meanwhile: {f['others_cpu']:.1f} CPU s "
+        f"{os.cpu_count()} cores"
+    )
+    say(
+        f"            other processes on the machine meanwhile: {f['others_cpu']:.1f} CPU s "
         f"({f['others_cpu'] / f['seconds'] / os.cpu_count():.0%} of it), stolen by the hypervisor "
-        f"{f['steal']:.1f} s")
+        f"{f['steal']:.1f} s"
+    )
     say(f"            again, all unchanged {a['seconds']:7.2f} s  {n / a['seconds']:8,.0f} certificates/s")
     if f["worker_peak"]:
         peaks = ", ".join(f"{p:.0f}" for p in sorted(f["worker_peak"].values()))
@@ -485,6 +569,7 @@ def report_batch(b: dict) -> None:
 
 # -- against the targets ---------------------------------------------------
 
+
 def report_targets(b2: dict, second_estimate: float, cpu_ms: float) -> None:
     """Each figure beside its target; cpu_ms: CPU per warm PDF in this
     process, for the rate the workers would reach with the cores to
@@ -493,21 +578,28 @@ def report_targets(b2: dict, second_estimate: float, cpu_ms: float) -> None:
     ceiling = min(workers, os.cpu_count() or 1) * 1000 / cpu_ms
     overhead = max(secs - n / b2["warm"], 0.0)  # start-up beyond the steady state
     say(f"\n== against the targets ({workers} workers, {os.cpu_count()} cores) ==")
-    for name, rate in (("warm PDFs/s (completion times)", b2["warm"]),
-                       ("warm PDFs/s (two batch sizes)", second_estimate),
-                       (f"ceiling: {workers} cores ÷ {cpu_ms:.0f} ms CPU", ceiling)):
+    for name, rate in (
+        ("warm PDFs/s (completion times)", b2["warm"]),
+        ("warm PDFs/s (two batch sizes)", second_estimate),
+        (f"ceiling: {workers} cores ÷ {cpu_ms:.0f} ms CPU", ceiling),
+    ):
         say(f"  {name:<38}{rate:8.2f}      target ≥ {TARGET_RATE:.0f}: {rate / TARGET_RATE:.2f}× the target")
     for name, rate in (("at the warm rate", b2["warm"]), ("at the ceiling", ceiling)):
         minutes = (overhead + TARGET_BATCH / rate) / 60
-        say(f"  {f'{TARGET_BATCH:,} PDFs {name}':<38}{minutes:8.1f} min  target < {TARGET_MINUTES:.0f} min: "
-            f"{minutes / TARGET_MINUTES:.2f}× the target")
+        say(
+            f"  {f'{TARGET_BATCH:,} PDFs {name}':<38}{minutes:8.1f} min  target < {TARGET_MINUTES:.0f} min: "
+            f"{minutes / TARGET_MINUTES:.2f}× the target"
+        )
     say(f"  {'':<38}(start-up {overhead:.1f} s = {secs:.1f} s − {n:,} PDFs at the warm rate)")
     for name, kb in (("mean", b2["kb_mean"]), ("max", b2["kb_max"])):
-        say(f"  {f'PDF size, {name} of {n:,}':<38}{kb:8.1f} KB   target < {TARGET_KB:.0f} KB: "
-            f"{kb / TARGET_KB:.2f}× the target")
+        say(
+            f"  {f'PDF size, {name} of {n:,}':<38}{kb:8.1f} KB   target < {TARGET_KB:.0f} KB: "
+            f"{kb / TARGET_KB:.2f}× the target"
+        )
 
 
 # -- main ------------------------------------------------------------------
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -519,9 +611,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile-count", type=int, default=30)
     args = ap.parse_args(argv)
     os.environ[PASSPHRASE_ENV] = PASSPHRASE
-    say(f"bench_render {date.today().isoformat()}  Python {platform.python_version()}  "
+    say(
+        f"bench_render {date.today().isoformat()}  Python {platform.python_version()}  "
         f"WeasyPrint {version('weasyprint')}  pydyf {version('pydyf')}  qrcode {version('qrcode')}  "
-        f"SQLite {sqlite3.sqlite_version}  {platform.machine()} {cpu_name()} ×{os.cpu_count()}")
+        f"SQLite {sqlite3.sqlite_version}  {platform.machine()} {cpu_name()} ×{os.cpu_count()}"
+    )
     load0 = _load()
     profile = load_profile(PROFILE_ID)
     with tempfile.TemporaryDirectory(prefix="ecert-bench-render-") as tmp:
@@ -529,8 +623,10 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\n== {args.teachers:,} teachers: sample data, import, key, issuance ==")
         url = prepare(folder, args.teachers, args.records_per_teacher, profile)
         run_all(args, url, profile, folder)
-    say(f"\nload average at the end {_load()} (at the start {load0}; other work on the machine "
-        "slows every figure)")
+    say(
+        f"\nload average at the end {_load()} (at the start {load0}; other work on the machine "
+        "slows every figure)"
+    )
     return 0
 
 
@@ -544,20 +640,24 @@ def run_all(args, url: str, profile, folder: Path) -> None:
     _, cut_s = timed(lambda: fontlib.prepare(font_cache))
     say(f"  {len(certs):,} current certificates; the fonts cut once into the cache in {cut_s:.2f} s")
     bench_cold(font_cache, as_job(certs[0]))
-    warm = bench_warm(certs[:args.warm], profile, font_cache, args.baseline)
+    warm = bench_warm(certs[: args.warm], profile, font_cache, args.baseline)
     if args.profile:
-        profile_warm(warm["renderer"], certs[:args.profile_count], profile)
+        profile_warm(warm["renderer"], certs[: args.profile_count], profile)
     warm["renderer"].close()
-    say(f"\n== the batch, as `ecert render`: {len(certs):,} certificates, each worker count into a "
-        "fresh folder, then again ==")
+    say(
+        f"\n== the batch, as `ecert render`: {len(certs):,} certificates, each worker count into a "
+        "fresh folder, then again =="
+    )
     batches = []
     for workers in (1, 2):
         batches.append(bench_batch(url, profile, font_cache, folder, workers, len(certs)))
         report_batch(batches[-1])
     half, half_s, second = half_batch_rate(url, profile, font_cache, folder, batches[-1])
-    say(f"  2 workers, first {half:,} only, fresh folder {half_s:.1f} s → warm "
+    say(
+        f"  2 workers, first {half:,} only, fresh folder {half_s:.1f} s → warm "
         f"({len(certs) - half:,}) / ({batches[-1]['fresh']['seconds']:.1f} s − {half_s:.1f} s) "
-        f"= {second:.2f} PDFs/s")
+        f"= {second:.2f} PDFs/s"
+    )
     report_targets(batches[-1], second, warm["cpu"] / len(warm["sizes"]) * 1000)
 
 

@@ -75,6 +75,7 @@ Prints figures only: it never fails on speed. It exits non-zero only on a
 real error (an import refused, a teacher not issued, a token that does not
 verify, a server that does not start, wrk failing).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -142,52 +143,73 @@ TARGET_P99_MS = 50.0
 ISSUE_BASELINE = "about 2,800 req/s, p99 15 ms"  # the issue's figure for the bare app, this machine
 WARMUP_SECONDS = 3
 BUSY_CORES = 0.25  # other processes' load during a run above which it is flagged
-WRK_INSTALL = ("wrk is not installed. On Debian/Ubuntu: sudo apt-get install -y wrk\n"
-               "(macOS: brew install wrk; or build it from https://github.com/wg/wrk). "
-               "Then run this script again.")
+WRK_INSTALL = (
+    "wrk is not installed. On Debian/Ubuntu: sudo apt-get install -y wrk\n"
+    "(macOS: brew install wrk; or build it from https://github.com/wg/wrk). "
+    "Then run this script again."
+)
 
 
 # -- data and database -----------------------------------------------------
 
+
 def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> dict:
     """Sample files, a fresh SQLite database with them imported, a signing
     key, every teacher issued; the issued tokens and the public keys."""
-    counts, gen_s = timed(lambda: generate(folder / "files", teachers=teachers,
-                                           records_per_teacher=per_teacher))
+    counts, gen_s = timed(
+        lambda: generate(folder / "files", teachers=teachers, records_per_teacher=per_teacher)
+    )
     files = {k: folder / "files" / f"{k}.csv" for k in ("projects", "roster", "records")}
     db_path = folder / "bench.sqlite3"
     url, keys_dir = f"sqlite:///{db_path}", folder / "keys"
     engine = make_engine(url)
     try:
+
         def setup() -> object:
             migrate(engine)
-            for name, work in (("projects", lambda s: import_projects(s, files["projects"])),
-                               ("roster", lambda s: import_roster(s, files["roster"], profile)),
-                               ("records", lambda s: import_records(s, files["records"]))):
+            for name, work in (
+                ("projects", lambda s: import_projects(s, files["projects"])),
+                ("roster", lambda s: import_roster(s, files["roster"], profile)),
+                ("records", lambda s: import_records(s, files["records"])),
+            ):
                 with write_session(engine) as session:
                     result = work(session)
                 if result.created != counts[f"{name}.csv"]:
-                    raise BenchError(f"{result.summary()}: {result.created:,} of "
-                                     f"{counts[f'{name}.csv']:,} rows created")
+                    raise BenchError(
+                        f"{result.summary()}: {result.created:,} of {counts[f'{name}.csv']:,} rows created"
+                    )
             with write_session(engine) as session:
                 Keystore(keys_dir, actor=ACTOR).create(session, profile.issuer_code)
             return Issuer(engine, profile, Keystore(keys_dir, actor=ACTOR), BASE_URL, ACTOR).run(
-                IssueOptions(as_of=AS_OF))
+                IssueOptions(as_of=AS_OF)
+            )
+
         summary, setup_s = timed(setup)
         if summary.issued != counts["roster.csv"] or summary.refused:
-            raise BenchError(f"issuance of {counts['roster.csv']:,} teachers: {summary.issued:,} issued, "
-                             f"{len(summary.refused):,} refused")
+            raise BenchError(
+                f"issuance of {counts['roster.csv']:,} teachers: {summary.issued:,} issued, "
+                f"{len(summary.refused):,} refused"
+            )
         with read_session(engine) as session:
-            rows = session.execute(select(Certificate.number, Certificate.token)
-                                   .where(Certificate.state == "current")
-                                   .order_by(Certificate.number)).all()
+            rows = session.execute(
+                select(Certificate.number, Certificate.token)
+                .where(Certificate.state == "current")
+                .order_by(Certificate.number)
+            ).all()
         keys = {from_b64u(k.kid): k.public_raw for k in KeySet.from_database(engine)}
     finally:
         engine.dispose()
-    say(f"  {counts['roster.csv']:,} teachers, {counts['records.csv']:,} records generated in "
-        f"{gen_s:.1f} s; imported and issued in {setup_s:.1f} s (not measured further)")
-    return {"url": url, "db_path": str(db_path), "tokens": [r.token for r in rows], "keys": keys,
-            "teachers": counts["roster.csv"]}
+    say(
+        f"  {counts['roster.csv']:,} teachers, {counts['records.csv']:,} records generated in "
+        f"{gen_s:.1f} s; imported and issued in {setup_s:.1f} s (not measured further)"
+    )
+    return {
+        "url": url,
+        "db_path": str(db_path),
+        "tokens": [r.token for r in rows],
+        "keys": keys,
+        "teachers": counts["roster.csv"],
+    }
 
 
 # -- the apps ----------------------------------------------------------------
@@ -201,7 +223,7 @@ from verifier.web import create_app
 app = create_app({url!r}{config})
 '''
 
-CLIENT_WRAPPER = '''
+CLIENT_WRAPPER = """
 # Benchmark only: each request's client address from X-Bench-Client, so that
 # the load spreads over many clients and none reaches the API's rate limit.
 _inner = app.wsgi_app
@@ -215,7 +237,7 @@ def _as_client(environ, start_response):
 
 
 app.wsgi_app = _as_client
-'''
+"""
 
 BASELINE_MODULE = '''\
 """The baseline (written by bench_verifier.py): a bare Flask route that
@@ -247,17 +269,17 @@ def verify(token):
 '''
 
 
-UNBOUND = '''
+UNBOUND = """
 # Benchmark only: the register's binding switched off (the token's SHA-256
 # neither computed nor compared with the register's digest), to price the
 # digest check beside "ours" in the same run. Never in the product.
 import verifier.status as _status, verifier.verify as _verify
 _verify.token_digest = lambda raw: ""
 _status.VersionState.issued = lambda self, digest: True
-'''
+"""
 
 
-APP_TIMER = '''
+APP_TIMER = """
 # Benchmark only: the CPU time each worker spends inside the WSGI app (Flask
 # and the view), summed, written every 100 requests to {stats}/app-cpu-<pid>.json;
 # the rest of a worker's CPU is gunicorn's (HTTP parsing, sockets) and the kernel's.
@@ -281,7 +303,7 @@ def _timed(environ, start_response):
 
 
 app.wsgi_app = _timed
-'''
+"""
 
 
 def write_apps(folder: Path, db: dict, before: Path | None = None) -> dict[str, str]:
@@ -297,7 +319,8 @@ def write_apps(folder: Path, db: dict, before: Path | None = None) -> dict[str, 
         "bench_ours_limited": OURS_MODULE.format(root=root, url=url, config=", RATELIMIT_ENABLED=True")
         + CLIENT_WRAPPER,
         "bench_baseline": BASELINE_MODULE.format(
-            root=root, keys={k.hex(): v.hex() for k, v in db["keys"].items()}),
+            root=root, keys={k.hex(): v.hex() for k, v in db["keys"].items()}
+        ),
     }
     if before is not None:
         modules["bench_before"] = OURS_MODULE.format(root=str(before), url=url, config=off)
@@ -306,8 +329,12 @@ def write_apps(folder: Path, db: dict, before: Path | None = None) -> dict[str, 
         stats.mkdir(exist_ok=True)
         (folder / f"{name}_inproc.py").write_text(text)
         (folder / f"{name}.py").write_text(text + APP_TIMER.format(stats=str(stats)))
-    targets = {"ours": "bench_ours:app", "ours+limiter": "bench_ours_limited:app",
-               "ours-unbound": "bench_ours_unbound:app", "baseline": "bench_baseline:app"}
+    targets = {
+        "ours": "bench_ours:app",
+        "ours+limiter": "bench_ours_limited:app",
+        "ours-unbound": "bench_ours_unbound:app",
+        "baseline": "bench_baseline:app",
+    }
     if before is not None:
         targets["before"] = "bench_before:app"
     return targets
@@ -320,15 +347,21 @@ def checkout(ref: str | None, folder: Path):
         yield None
         return
     where = folder / "before"
-    done = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), ref],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), ref],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise BenchError(f"--before {ref}: git worktree add failed: {done.stderr.strip()}")
     try:
         yield where
     finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)],
-                       capture_output=True, text=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)],
+            capture_output=True,
+            text=True,
+        )
 
 
 def app_cpu(folder: Path, module: str) -> tuple[int, float]:
@@ -346,6 +379,7 @@ def app_cpu(folder: Path, module: str) -> tuple[int, float]:
 def load_module(folder: Path, name: str):
     """A written app module, imported in this process (for the test client)."""
     import importlib.util
+
     spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -353,6 +387,7 @@ def load_module(folder: Path, name: str):
 
 
 # -- in a fresh process ----------------------------------------------------------
+
 
 def in_fresh_process(db: dict, apps_dir: Path, runs: int, profile: bool) -> dict:
     """_in_process in a new interpreter (spawn), whose heap is a server
@@ -396,9 +431,11 @@ def _in_process(db: dict, apps_dir_text: str, runs: int, profile: bool) -> dict:
                 for t in tokens:
                     result = fn(t)
                     if not result.valid:
-                        raise BenchError(f"an issued token does not verify in process: "
-                                         f"{result.first_failure}")
+                        raise BenchError(
+                            f"an issued token does not verify in process: {result.first_failure}"
+                        )
                 return n
+
             return run
 
         def api_work(t: str):
@@ -415,7 +452,8 @@ def _in_process(db: dict, apps_dir_text: str, runs: int, profile: bool) -> dict:
         }
         with unbound():
             rates["verify_raw_unbound"] = best_rate(
-                verify_all(lambda t: verifier.verify_raw(from_base32(t), at)), runs)
+                verify_all(lambda t: verifier.verify_raw(from_base32(t), at)), runs
+            )
             rates["api_work_unbound"] = best_rate(verify_all(api_work), runs)
         verifier.close()
     finally:
@@ -429,13 +467,18 @@ def _in_process(db: dict, apps_dir_text: str, runs: int, profile: bool) -> dict:
     rates["client_baseline"] = best_rate(_client_loop(base, [f"/b/{t}" for t in tokens], valid_json), runs)
     out: dict = {"rates": rates}
     if profile:
-        out["profile"] = [("the JSON API, rate limiter off",
-                           _profile(_client_loop(ours, api_paths, valid_json)))]
+        out["profile"] = [
+            ("the JSON API, rate limiter off", _profile(_client_loop(ours, api_paths, valid_json)))
+        ]
         # Last: flask_limiter's Limiter is one object for the process (verifier.web.limiter),
         # and each app's init_app sets whether it is enabled for all.
         limited = load_module(apps_dir, "bench_ours_limited_inproc").app.test_client()
-        out["profile"].append(("the JSON API, rate limiter on, 1,000 client addresses",
-                               _profile(_client_loop(limited, api_paths, valid_json, clients=1000))))
+        out["profile"].append(
+            (
+                "the JSON API, rate limiter on, 1,000 client addresses",
+                _profile(_client_loop(limited, api_paths, valid_json, clients=1000)),
+            )
+        )
     return out
 
 
@@ -444,6 +487,7 @@ def unbound():
     """The UNBOUND module's switch, in this process, for the in-process loops."""
     import verifier.status as status_mod
     import verifier.verify as verify_mod
+
     digest, issued = verify_mod.token_digest, status_mod.VersionState.issued
     verify_mod.token_digest = lambda raw: ""
     status_mod.VersionState.issued = lambda self, d: True
@@ -461,6 +505,7 @@ def _client_loop(client, paths: list[str], marker: bytes, clients: int = 0) -> C
             if r.status_code != 200 or marker not in r.data:
                 raise BenchError(f"test client GET {p[:60]}…: {r.status_code} {r.data[:300]!r}")
         return len(paths)
+
     return run
 
 
@@ -480,31 +525,41 @@ def _profile(work: Callable[[], int]) -> str:
         pstats.Stats(prof, stream=out).sort_stats(sort).print_stats(top)
         body = out.getvalue()
         start = body.find("   ncalls")
-        text.append(f"-- by {sort} --\n" + (body[start:] if start >= 0 else body).rstrip()
-                    .replace(str(ROOT) + "/", "").replace(sys.prefix + "/", ""))
+        text.append(
+            f"-- by {sort} --\n"
+            + (body[start:] if start >= 0 else body)
+            .rstrip()
+            .replace(str(ROOT) + "/", "")
+            .replace(sys.prefix + "/", "")
+        )
     return "\n".join(text)
 
 
 def report_in_process(r: dict[str, float], n: int) -> None:
     say(f"\n== in a fresh process, one core, over the {n:,} issued tokens (best of the runs) ==")
-    lines = (("raw Ed25519 verify", "raw", f"{RAW_MESSAGE_BYTES}-byte message, cryptography"),
-             ("baseline's work, no Flask", "bare", "base32 → COSE → Ed25519 over the Sig_structure"),
-             ("status lookup alone", "status", "DatabaseStatus.lookup: one SQLite query"),
-             ("verify_raw, online status", "verify_raw", "from_base32 + Verifier.verify_raw, DatabaseStatus"),
-             ("  the same, no digest check", "verify_raw_unbound", "the register's binding switched off"),
-             ("API handler's work, no Flask", "api_work", "verify_text + to_json + JSON encoding"),
-             ("  the same, no digest check", "api_work_unbound", "the register's binding switched off"),
-             ("Flask test client: JSON API", "client_api", "whole app, limiter off, no server"),
-             ("Flask test client: landing", "client_landing", "whole app + Jinja page, no server"),
-             ("Flask test client: baseline", "client_baseline", "the bare app, no server"))
+    lines = (
+        ("raw Ed25519 verify", "raw", f"{RAW_MESSAGE_BYTES}-byte message, cryptography"),
+        ("baseline's work, no Flask", "bare", "base32 → COSE → Ed25519 over the Sig_structure"),
+        ("status lookup alone", "status", "DatabaseStatus.lookup: one SQLite query"),
+        ("verify_raw, online status", "verify_raw", "from_base32 + Verifier.verify_raw, DatabaseStatus"),
+        ("  the same, no digest check", "verify_raw_unbound", "the register's binding switched off"),
+        ("API handler's work, no Flask", "api_work", "verify_text + to_json + JSON encoding"),
+        ("  the same, no digest check", "api_work_unbound", "the register's binding switched off"),
+        ("Flask test client: JSON API", "client_api", "whole app, limiter off, no server"),
+        ("Flask test client: landing", "client_landing", "whole app + Jinja page, no server"),
+        ("Flask test client: baseline", "client_baseline", "the bare app, no server"),
+    )
     for name, key, note in lines:
         say(f"  {name:<30}{r[key]:>9,.0f} /s  {1e6 / r[key]:6.0f} µs   ({note})")
     for name, key in (("verify_raw", "verify_raw"), ("the API handler's work", "api_work")):
-        say(f"  the digest check's cost in {name}: {1 - r[key] / r[key + '_unbound']:+.1%} of its rate "
-            f"({1e6 / r[key] - 1e6 / r[key + '_unbound']:+.1f} µs a token)")
+        say(
+            f"  the digest check's cost in {name}: {1 - r[key] / r[key + '_unbound']:+.1%} of its rate "
+            f"({1e6 / r[key] - 1e6 / r[key + '_unbound']:+.1f} µs a token)"
+        )
 
 
 # -- gunicorn ----------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -540,14 +595,26 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         gunicorn = Path(sys.executable).with_name("gunicorn")
-        cmd = [str(gunicorn) if gunicorn.exists() else "gunicorn", "--workers", str(workers),
-               "--worker-class", "sync", "--bind", f"127.0.0.1:{self.port}", "--chdir", str(app_dir),
-               "--log-level", "warning", target]
+        cmd = [
+            str(gunicorn) if gunicorn.exists() else "gunicorn",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--chdir",
+            str(app_dir),
+            "--log-level",
+            "warning",
+            target,
+        ]
         env = {**os.environ, "ECERT_RATELIMIT_STORAGE": "memory://"}
         self.log = log
         self._log_file = open(log, "wb")  # noqa: SIM115  (open while the server runs; closed in stop())
-        self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
-                                     cwd=str(app_dir))
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=env, cwd=str(app_dir)
+        )
         self.workers = workers
         self.app_dir, self.module = app_dir, target.split(":")[0]
 
@@ -608,7 +675,7 @@ def precheck(server: Server, paths: list[str], marker: bytes) -> None:
 
 # -- wrk -------------------------------------------------------------------------
 
-WRK_LUA = r'''-- Rotate over request paths, one a line ("path" or "path<TAB>client").
+WRK_LUA = r"""-- Rotate over request paths, one a line ("path" or "path<TAB>client").
 -- Written by bench_verifier.py. Run: wrk ... -s rotate.lua URL -- PATHS_FILE THREADS
 local reqs, n, i = {}, 0, 0
 local count = 0
@@ -645,7 +712,7 @@ function done(summary, latency, requests)
     e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
     latency:percentile(99.9), latency.mean, latency.max))
 end
-'''
+"""
 
 
 def write_paths(folder: Path, name: str, paths: list[str], clients: int = 0) -> Path:
@@ -660,10 +727,24 @@ def write_paths(folder: Path, name: str, paths: list[str], clients: int = 0) -> 
     return f
 
 
-def run_wrk(wrk: str, lua: Path, base: str, paths_file: Path, threads: int, connections: int,
-            seconds: int) -> dict:
-    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
-           "-s", str(lua), base, "--", str(paths_file), str(threads)]
+def run_wrk(
+    wrk: str, lua: Path, base: str, paths_file: Path, threads: int, connections: int, seconds: int
+) -> dict:
+    cmd = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        str(lua),
+        base,
+        "--",
+        str(paths_file),
+        str(threads),
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -672,7 +753,7 @@ def run_wrk(wrk: str, lua: Path, base: str, paths_file: Path, threads: int, conn
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
         raise BenchError(f"no summary from wrk's Lua script:\n{proc.stdout}\n{proc.stderr}")
-    out = json.loads(line[len("WRKJSON "):])
+    out = json.loads(line[len("WRKJSON ") :])
     out["non2xx"] = _non2xx(proc.stdout)
     out["wrk_cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
@@ -738,6 +819,7 @@ def ed25519_now(n: int = 2000) -> float:
         for _ in range(n):
             public.verify(signature, message)
         return n
+
     return best_rate(run, 3)
 
 
@@ -758,43 +840,60 @@ def bench_http(db: dict, apps_dir: Path, targets: dict[str, str], wrk: str, args
     rounds: list[dict] = []
     with ExitStack() as stack:
         servers = {
-            "baseline": stack.enter_context(serving(apps_dir, targets["baseline"], args.workers,
-                                                    f"/b/{tokens[0]}")),
-            "ours": stack.enter_context(serving(apps_dir, targets["ours"], args.workers,
-                                                "/api/v1/openapi.json")),
-            "ours+limiter": stack.enter_context(serving(apps_dir, targets["ours+limiter"], args.workers,
-                                                        "/api/v1/openapi.json")),
-            "ours-unbound": stack.enter_context(serving(apps_dir, targets["ours-unbound"], args.workers,
-                                                        "/api/v1/openapi.json")),
+            "baseline": stack.enter_context(
+                serving(apps_dir, targets["baseline"], args.workers, f"/b/{tokens[0]}")
+            ),
+            "ours": stack.enter_context(
+                serving(apps_dir, targets["ours"], args.workers, "/api/v1/openapi.json")
+            ),
+            "ours+limiter": stack.enter_context(
+                serving(apps_dir, targets["ours+limiter"], args.workers, "/api/v1/openapi.json")
+            ),
+            "ours-unbound": stack.enter_context(
+                serving(apps_dir, targets["ours-unbound"], args.workers, "/api/v1/openapi.json")
+            ),
         }
         if "before" in targets:
-            servers["before"] = stack.enter_context(serving(apps_dir, targets["before"], args.workers,
-                                                            "/api/v1/openapi.json"))
+            servers["before"] = stack.enter_context(
+                serving(apps_dir, targets["before"], args.workers, "/api/v1/openapi.json")
+            )
             precheck(servers["before"], api_paths, valid_json)
         precheck(servers["ours-unbound"], api_paths, valid_json)
         precheck(servers["baseline"], [f"/b/{t}" for t in tokens], valid_json)
         precheck(servers["ours"], api_paths, valid_json)
         precheck(servers["ours"], [f"/V/{t}" for t in tokens], valid_page)
         precheck(servers["ours+limiter"], api_paths[:100], valid_json)  # few: one client address
-        say(f"\n== over HTTP: wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
-            f"after a {WARMUP_SECONDS} s warm-up; gunicorn, {args.workers} sync workers each ==")
+        say(
+            f"\n== over HTTP: wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
+            f"after a {WARMUP_SECONDS} s warm-up; gunicorn, {args.workers} sync workers each =="
+        )
         for k in range(args.rounds):
             results: dict[str, dict] = {"ed25519": ed25519_now()}
-            say(f"  round {k + 1} of {args.rounds} (raw Ed25519 in this process just before: "
-                f"{results['ed25519']:,.0f}/s)")
-            say(f"  {'':<27}{'req/s':>7} {'p50':>6} {'p90':>6} {'p99':>6} {'max':>6} {'non-2xx':>7} "
-                f"{'errors':>6}  {'server':>6} {'in app':>6} {'wrk':>5}  {'others':>6}")
-            for key, server, paths, label in (configs(args) if k % 2 == 0 else configs(args)[::-1]):
+            say(
+                f"  round {k + 1} of {args.rounds} (raw Ed25519 in this process just before: "
+                f"{results['ed25519']:,.0f}/s)"
+            )
+            say(
+                f"  {'':<27}{'req/s':>7} {'p50':>6} {'p90':>6} {'p99':>6} {'max':>6} {'non-2xx':>7} "
+                f"{'errors':>6}  {'server':>6} {'in app':>6} {'wrk':>5}  {'others':>6}"
+            )
+            for key, server, paths, label in configs(args) if k % 2 == 0 else configs(args)[::-1]:
                 results[key] = _show(label, load(servers[server], wrk, lua, files[paths], args))
             rounds.append(results)
-    say(f"  latencies in ms. CPU per request in µs: the server (gunicorn master and workers), of which "
+    say(
+        f"  latencies in ms. CPU per request in µs: the server (gunicorn master and workers), of which "
         f"inside the\n  Flask app, and wrk; others: cores busy with other processes during the run "
         f"(flagged above {BUSY_CORES}).\n"
         f"  * rate limiter on (memory storage), the requests spread over {args.clients:,} simulated "
         "client addresses\n"
         "  † the register's binding switched off (benchmark only): the token's SHA-256 neither computed "
         "nor compared"
-        + (f"\n  ‡ the verifier at {args.before}, from a git worktree, on the same database" if args.before else ""))
+        + (
+            f"\n  ‡ the verifier at {args.before}, from a git worktree, on the same database"
+            if args.before
+            else ""
+        )
+    )
     return rounds
 
 
@@ -804,12 +903,14 @@ def _show(name: str, r: dict) -> dict:
     r["valid"] = r["non2xx"] == 0 and r["status"] == 0 and errors == 0 and r["requests"] > 0
     n = max(r["requests"], 1)
     r["cpu_per_request"] = r["server_cpu"] / n
-    say(f"  {name:<27}{r['rps']:>7,.0f} {r['p50'] / 1e3:>6.1f} {r['p90'] / 1e3:>6.1f} "
+    say(
+        f"  {name:<27}{r['rps']:>7,.0f} {r['p50'] / 1e3:>6.1f} {r['p90'] / 1e3:>6.1f} "
         f"{r['p99'] / 1e3:>6.1f} {r['max'] / 1e3:>6.0f} {max(r['non2xx'], r['status']):>7,} {errors:>6,}  "
         f"{r['cpu_per_request'] * 1e6:>6,.0f} {r['app_cpu_per_request'] * 1e6:>6,.0f} "
         f"{r['wrk_cpu'] / n * 1e6:>5,.0f}  {r['others_cores']:>6.2f}"
         + ("" if r["valid"] else "   NOT VALID: errors")
-        + ("   (busy machine)" if r["others_cores"] > BUSY_CORES else ""))
+        + ("   (busy machine)" if r["others_cores"] > BUSY_CORES else "")
+    )
     return r
 
 
@@ -824,54 +925,75 @@ def report_http(rounds: list[dict], rates: dict[str, float], args) -> None:
     invalid = [(k, i + 1) for i, r in enumerate(rounds) for k, *_ in configs(args) if not r[k]["valid"]]
     busy = sum(1 for r in rounds for k, *_ in configs(args) if r[k]["others_cores"] > BUSY_CORES)
     base = median_run(rounds, "baseline")
-    say(f"\n== ours ÷ baseline: the median of {n} round{'s' if n > 1 else ''} (range), ratios taken "
-        f"round by round ==")
-    say(f"  {'':<28}{'req/s':>7} {'(range)':<15} {'p50':>5} {'p99':>5}  {'req/s ÷ base':<18} "
-        f"{'CPU/req ÷ base':<14}")
+    say(
+        f"\n== ours ÷ baseline: the median of {n} round{'s' if n > 1 else ''} (range), ratios taken "
+        f"round by round =="
+    )
+    say(
+        f"  {'':<28}{'req/s':>7} {'(range)':<15} {'p50':>5} {'p99':>5}  {'req/s ÷ base':<18} "
+        f"{'CPU/req ÷ base':<14}"
+    )
     for key, _server, _paths, label in configs(args):
         r = median_run(rounds, key)
         rps = [x[key]["rps"] for x in rounds]
         ratios = sorted(x[key]["rps"] / x["baseline"]["rps"] for x in rounds)
         cpu = sorted(x[key]["cpu_per_request"] / x["baseline"]["cpu_per_request"] for x in rounds)
         spread = f"({min(rps):,.0f}–{max(rps):,.0f})"
-        say(f"  {label.rstrip('*'):<28}{r['rps']:>7,.0f} {spread:<15} "
+        say(
+            f"  {label.rstrip('*'):<28}{r['rps']:>7,.0f} {spread:<15} "
             f"{r['p50'] / 1e3:>5.1f} {r['p99'] / 1e3:>5.1f}  "
             f"{statistics.median(ratios):.2f} ({ratios[0]:.2f}–{ratios[-1]:.2f})     "
-            f"{statistics.median(cpu):.2f} ({cpu[0]:.2f}–{cpu[-1]:.2f})")
+            f"{statistics.median(cpu):.2f} ({cpu[0]:.2f}–{cpu[-1]:.2f})"
+        )
     say("  p50/p99 in ms, of the median run.")
     for key, what in (("api-unbound", "without the digest check"), ("api-before", f"at {args.before}")):
         if key in rounds[0]:
             ratios = sorted(x["api"]["rps"] / x[key]["rps"] for x in rounds)
-            say(f"  JSON API req/s ÷ the same {what}, round by round: {statistics.median(ratios):.3f} "
+            say(
+                f"  JSON API req/s ÷ the same {what}, round by round: {statistics.median(ratios):.3f} "
                 f"({ratios[0]:.3f}–{ratios[-1]:.3f}); p99 {median_run(rounds, 'api')['p99'] / 1e3:.1f} ms "
-                f"against {median_run(rounds, key)['p99'] / 1e3:.1f} ms")
-    say(f"  in a fresh process, one core, this run: raw Ed25519 {rates['raw']:,.0f}/s; verify_raw "
+                f"against {median_run(rounds, key)['p99'] / 1e3:.1f} ms"
+            )
+    say(
+        f"  in a fresh process, one core, this run: raw Ed25519 {rates['raw']:,.0f}/s; verify_raw "
         f"{rates['verify_raw']:,.0f}/s ({rates['verify_raw'] / rates['raw']:.2f}× raw); the baseline's "
         f"work {rates['bare']:,.0f}/s; test client: API {rates['client_api']:,.0f}/s, landing "
-        f"{rates['client_landing']:,.0f}/s, baseline {rates['client_baseline']:,.0f}/s.")
+        f"{rates['client_landing']:,.0f}/s, baseline {rates['client_baseline']:,.0f}/s."
+    )
     say(f"  The issue's figure for the baseline on this machine: {ISSUE_BASELINE}.")
     if invalid:
         say(f"  NOT VALID (non-2xx or socket errors): {', '.join(f'{k} round {i}' for k, i in invalid)}")
     if busy:
         say(f"  {busy} run(s) flagged: other processes kept more than {BUSY_CORES} of a core busy.")
-    say(f"\n== against the target: JSON API ≥ {TARGET_RPS:,.0f} verifications/s with p99 < "
-        f"{TARGET_P99_MS:.0f} ms (median run; best run) ==")
+    say(
+        f"\n== against the target: JSON API ≥ {TARGET_RPS:,.0f} verifications/s with p99 < "
+        f"{TARGET_P99_MS:.0f} ms (median run; best run) =="
+    )
     for key, name in (("api", "limiter off"), ("api+limiter", "limiter on, many clients")):
         med = median_run(rounds, key)
         top = max((x[key] for x in rounds), key=lambda x: (x["valid"], x["rps"]))
-        say(f"  JSON API, {name:<25}" + "; ".join(
-            f"{r['rps']:,.0f} req/s ({_floor2(r['rps'] / TARGET_RPS)}× the target), "
-            f"p99 {r['p99'] / 1e3:.1f} ms: {'meets' if _meets(r) else 'misses'}" for r in (med, top)))
+        say(
+            f"  JSON API, {name:<25}"
+            + "; ".join(
+                f"{r['rps']:,.0f} req/s ({_floor2(r['rps'] / TARGET_RPS)}× the target), "
+                f"p99 {r['p99'] / 1e3:.1f} ms: {'meets' if _meets(r) else 'misses'}"
+                for r in (med, top)
+            )
+        )
     api = median_run(rounds, "api")
     cores = os.cpu_count() or 1
     seconds = api["duration_us"] / 1e6
     per, base_per = api["cpu_per_request"], base["cpu_per_request"]
-    say(f"  {cores} cores shared: during the median API run the server used {api['server_cpu'] / seconds:.2f} "
-        f"cores, wrk {api['wrk_cpu'] / seconds:.2f}, other processes {api['others_cores']:.2f}.")
-    say(f"  At {per * 1e6:,.0f} µs of server CPU a request ({api['app_cpu_per_request'] * 1e6:,.0f} inside "
+    say(
+        f"  {cores} cores shared: during the median API run the server used {api['server_cpu'] / seconds:.2f} "
+        f"cores, wrk {api['wrk_cpu'] / seconds:.2f}, other processes {api['others_cores']:.2f}."
+    )
+    say(
+        f"  At {per * 1e6:,.0f} µs of server CPU a request ({api['app_cpu_per_request'] * 1e6:,.0f} inside "
         f"the Flask app), {cores} whole cores would serve at most {cores / per:,.0f} req/s; the baseline's "
         f"{base_per * 1e6:,.0f} µs ({base['app_cpu_per_request'] * 1e6:,.0f} in the app), "
-        f"{cores / base_per:,.0f} req/s.")
+        f"{cores / base_per:,.0f} req/s."
+    )
 
 
 def _floor2(x: float) -> str:
@@ -885,6 +1007,7 @@ def _meets(r: dict) -> bool:
 
 # -- main ------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--teachers", type=int, default=1_000, help="teachers issued: one token each")
@@ -893,21 +1016,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--connections", type=int, default=16, help="wrk connections")
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
-    ap.add_argument("--clients", type=int, default=1_000,
-                    help="simulated client addresses for the run with the rate limiter on")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="rounds of the HTTP runs (each round: every configuration)")
+    ap.add_argument(
+        "--clients",
+        type=int,
+        default=1_000,
+        help="simulated client addresses for the run with the rate limiter on",
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="rounds of the HTTP runs (each round: every configuration)"
+    )
     ap.add_argument("--runs", type=int, default=3, help="runs of each in-process loop (best is reported)")
-    ap.add_argument("--profile", action="store_true",
-                    help="also cProfile the JSON API through the Flask test client")
-    ap.add_argument("--before", metavar="REF", default=None,
-                    help="also serve the verifier at this git commit (a worktree) on the same database")
+    ap.add_argument(
+        "--profile", action="store_true", help="also cProfile the JSON API through the Flask test client"
+    )
+    ap.add_argument(
+        "--before",
+        metavar="REF",
+        default=None,
+        help="also serve the verifier at this git commit (a worktree) on the same database",
+    )
     args = ap.parse_args(argv)
     wrk = shutil.which("wrk")
-    say(f"bench_verifier {date.today().isoformat()}  Python {platform.python_version()}  "
+    say(
+        f"bench_verifier {date.today().isoformat()}  Python {platform.python_version()}  "
         f"Flask {_version('flask')}  "
         f"gunicorn {_version('gunicorn')}  SQLAlchemy {sqlalchemy.__version__}  SQLite {sqlite3.sqlite_version}  "
-        f"{platform.machine()} {cpu_name()} ×{os.cpu_count()}  {_wrk_version(wrk)}")
+        f"{platform.machine()} {cpu_name()} ×{os.cpu_count()}  {_wrk_version(wrk)}"
+    )
     if wrk is None:
         say(f"\n{WRK_INSTALL}")
         return 0
@@ -918,8 +1053,10 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\n== {args.teachers:,} teachers: a fresh SQLite file, imported and issued ==")
         db = prepare(Path(tmp) / "data", args.teachers, args.records_per_teacher, profile)
         tokens = db["tokens"]
-        say(f"  {len(tokens):,} tokens of {len(tokens[0])} base32 characters "
-            f"({len(from_base32(tokens[0]))} bytes); each HTTP run rotates over all of them")
+        say(
+            f"  {len(tokens):,} tokens of {len(tokens[0])} base32 characters "
+            f"({len(from_base32(tokens[0]))} bytes); each HTTP run rotates over all of them"
+        )
         apps_dir = Path(tmp) / "apps"
         with checkout(args.before, Path(tmp)) as before:
             targets = write_apps(apps_dir, db, before)
@@ -935,6 +1072,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _version(dist: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(dist)
     except PackageNotFoundError:

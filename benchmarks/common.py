@@ -1,5 +1,6 @@
 """What every benchmark script shares: the machine's name for the header,
 and how a script ends (figures only; non-zero only on a real error)."""
+
 from __future__ import annotations
 
 import gc

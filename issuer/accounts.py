@@ -2,6 +2,7 @@
 forced change at first sign-in. Wrong passwords are throttled per client
 and account by the web (issuer/web/throttle.py), never by locking the
 account: every refusal reads the same."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from .models import Teacher, TeacherAccount
 from .passwords import SignInError
 
 CODE_LENGTH = 10
-REFUSED = SignInError("证书编号/身份证号或密码不正确（连续输错多次后须稍候再试）", "wrong identifier or password")
+REFUSED = SignInError(
+    "证书编号/身份证号或密码不正确（连续输错多次后须稍候再试）", "wrong identifier or password"
+)
 __all__ = ["REFUSED", "SignInError", "account_key", "authenticate", "change_password", "issue_codes"]
 
 
@@ -33,8 +36,9 @@ class IssuedCode:
     code: str
 
 
-def issue_codes(session: Session, profile: RulesProfile, *, school: str | None = None,
-                reset: bool = False) -> list[IssuedCode]:
+def issue_codes(
+    session: Session, profile: RulesProfile, *, school: str | None = None, reset: bool = False
+) -> list[IssuedCode]:
     """A one-time code for every registered teacher in scope who has no
     account yet (all of them with reset)."""
     q = holders_query(profile).order_by(Teacher.id)
@@ -47,7 +51,9 @@ def issue_codes(session: Session, profile: RulesProfile, *, school: str | None =
         if h.teacher_id in have and not reset:
             continue
         code = new_check_code(CODE_LENGTH)
-        account = session.get(TeacherAccount, h.teacher_id) or TeacherAccount(teacher_id=h.teacher_id, epoch=0)
+        account = session.get(TeacherAccount, h.teacher_id) or TeacherAccount(
+            teacher_id=h.teacher_id, epoch=0
+        )
         passwords.reset(account, code, must_change=True)
         account.changed_at = now_utc()
         session.add(account)
@@ -64,7 +70,9 @@ def account_key(session: Session, ref: str, profile: RulesProfile) -> str:
         return half_width(ref).replace("-", "").replace(" ", "").upper()[:40]
 
 
-def authenticate(session: Session, ref: str, password: str, profile: RulesProfile) -> tuple[Holder, TeacherAccount]:
+def authenticate(
+    session: Session, ref: str, password: str, profile: RulesProfile
+) -> tuple[Holder, TeacherAccount]:
     refused = REFUSED
     try:
         holder = find_holder(session, ref, profile)

@@ -7,6 +7,7 @@ event, each entry chained to the one before by SHA-256.
 Appends lock the single audit_head row, so concurrent writers take turns and
 the chain has no fork. The table refuses UPDATE and DELETE (triggers).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,11 +34,22 @@ class Event:
     detail: dict
 
 
-def entry_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str, subject: str,
-               detail: str) -> str:
-    body = json.dumps({"seq": seq, "at": as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "actor": actor,
-                       "action": action, "subject": subject, "detail": detail},
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def entry_hash(
+    prev_hash: str, seq: int, at: datetime, actor: str, action: str, subject: str, detail: str
+) -> str:
+    body = json.dumps(
+        {
+            "seq": seq,
+            "at": as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "detail": detail,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
@@ -53,8 +65,18 @@ def append(session: Session, actor: str, events: Iterable[Event]) -> int:
         seq = head.seq + 1
         detail = json.dumps(ev.detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         h = entry_hash(head.hash, seq, at, actor, ev.action, ev.subject, detail)
-        rows.append({"seq": seq, "at": at, "actor": actor, "action": ev.action,
-                     "subject": ev.subject, "detail": detail, "prev_hash": head.hash, "hash": h})
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": ev.action,
+                "subject": ev.subject,
+                "detail": detail,
+                "prev_hash": head.hash,
+                "hash": h,
+            }
+        )
         head.seq, head.hash = seq, h
     session.execute(AuditEntry.__table__.insert(), rows)
     return len(rows)
@@ -78,8 +100,9 @@ class ChainReport:
 
 def verify_chain(session: Session) -> ChainReport:
     """Recompute every hash; the first break is named by its sequence number."""
-    rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq),
-                           execution_options={"yield_per": 5000}).scalars()
+    rows = session.execute(
+        select(AuditEntry).order_by(AuditEntry.seq), execution_options={"yield_per": 5000}
+    ).scalars()
     try:
         n, prev, problem = _walk(rows)
     finally:
@@ -88,8 +111,11 @@ def verify_chain(session: Session) -> ChainReport:
         return ChainReport(n, False, problem)
     head = session.get(AuditHead, HEAD_ID)
     if head is not None and (head.seq, head.hash) != (n, prev):
-        return ChainReport(n, False, f"the chain ends at entry {n}, but the head says {head.seq}: "
-                                     "entries were removed from the end")
+        return ChainReport(
+            n,
+            False,
+            f"the chain ends at entry {n}, but the head says {head.seq}: entries were removed from the end",
+        )
     return ChainReport(n, True)
 
 

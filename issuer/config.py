@@ -3,6 +3,7 @@
 The key passphrase is not a setting: it is read from ECERT_KEY_PASSPHRASE at
 the moment a key is opened (issuer/keystore.py), and never kept here.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,9 +40,15 @@ def load_settings() -> Settings:
         proxies = trusted_proxies(os.environ.get("ECERT_TRUSTED_PROXIES"))
     except ValueError as e:
         raise ConfigError("ECERT_TRUSTED_PROXIES 应为 0 到 10 的整数（反向代理的层数）", str(e)) from None
-    return Settings(data_dir=data_dir, database_url=url, profile_id=profile_id, keys_dir=keys_dir,
-                    base_url=base_url(os.environ.get("ECERT_BASE_URL") or DEFAULT_BASE_URL),
-                    actor=actor, trusted_proxies=proxies)
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        profile_id=profile_id,
+        keys_dir=keys_dir,
+        base_url=base_url(os.environ.get("ECERT_BASE_URL") or DEFAULT_BASE_URL),
+        actor=actor,
+        trusted_proxies=proxies,
+    )
 
 
 def base_url(value: str) -> str:
@@ -53,12 +60,14 @@ def base_url(value: str) -> str:
         raise ConfigError(
             f"ECERT_BASE_URL 不可用：{value!r}",
             "ECERT_BASE_URL must be an http(s) URL made of A-Z 0-9 $%*+-./: so the QR code can use "
-            f"alphanumeric mode{'; found ' + ''.join(bad) if bad else ''}")
+            f"alphanumeric mode{'; found ' + ''.join(bad) if bad else ''}",
+        )
     return url
 
 
 def _os_user() -> str:
     import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

@@ -3,6 +3,7 @@
 SQLite is the embedded default; PostgreSQL (psycopg 3) the real deployment.
 The schema is created only by the Alembic migrations in issuer/migrations.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ def normalise_url(url: str) -> str:
     """postgres:// and postgresql:// mean psycopg 3 here."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -35,14 +36,18 @@ def make_engine(url: str, **kwargs) -> Engine:
     try:
         parsed = make_url(normalise_url(url))
     except ArgumentError:
-        raise ConfigError(f"DATABASE_URL 无法解析：{url!r}",
-                          "DATABASE_URL is not a database URL (sqlite:///PATH or postgresql://...)") from None
+        raise ConfigError(
+            f"DATABASE_URL 无法解析：{url!r}",
+            "DATABASE_URL is not a database URL (sqlite:///PATH or postgresql://...)",
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
     if backend != "postgresql":  # the only two the schema and its tests run on
-        raise ConfigError(f"不支持的数据库：{backend}（DATABASE_URL 只能是 SQLite 或 PostgreSQL）",
-                          f"DATABASE_URL names {backend}; use sqlite:///PATH or postgresql://...")
+        raise ConfigError(
+            f"不支持的数据库：{backend}（DATABASE_URL 只能是 SQLite 或 PostgreSQL）",
+            f"DATABASE_URL names {backend}; use sqlite:///PATH or postgresql://...",
+        )
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
@@ -90,6 +95,7 @@ def read_session(engine: Engine) -> Iterator[Session]:
 
 # -- migrations ------------------------------------------------------------
 
+
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -121,7 +127,8 @@ def ensure_ready(engine: Engine) -> None:
         raise DatabaseNotReady(
             f"数据库{state}：请先运行 ecert init",
             f"database at {engine.url.render_as_string(hide_password=True)} is "
-            f"{'empty' if current is None else 'at revision ' + current}; run `ecert init`")
+            f"{'empty' if current is None else 'at revision ' + current}; run `ecert init`",
+        )
 
 
 def _current_or_unreachable(engine: Engine) -> str | None:
@@ -130,4 +137,5 @@ def _current_or_unreachable(engine: Engine) -> str | None:
     except OperationalError as e:
         raise DatabaseNotReady(
             "无法连接数据库，请检查 DATABASE_URL 或数据目录",
-            f"cannot connect to {engine.url.render_as_string(hide_password=True)}: {e.orig}") from None
+            f"cannot connect to {engine.url.render_as_string(hide_password=True)}: {e.orig}",
+        ) from None

@@ -1,5 +1,6 @@
 """Errors a bureau clerk can act on. Each carries a Chinese message and an
 English detail; the CLI prints both and exits non-zero."""
+
 from __future__ import annotations
 
 
@@ -29,4 +30,5 @@ class NotFound(EcertError):
 
 class InputRefused(EcertError):
     """A file or argument was refused; nothing was stored."""
+
     exit_code = 2

@@ -26,6 +26,7 @@ for STALL_AFTER seconds is shown as stalled, since its last one. They live
 in the job's `result` (JSON), so no table is needed and they are seen
 wherever the job is.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -62,9 +63,10 @@ STATES = {"queued": "排队中", "running": "进行中", "done": "已完成", "f
 # Teachers per chunk task: a few seconds of work each, so that several
 # workers share a batch and a lost worker costs little.
 CHUNK = {"issue": 250, "render": 50}
-COUNTS = {"issue": (("issued", "签发"), ("reissued", "重新签发"), ("unchanged", "未变化"),
-                    ("refused", "拒绝")),
-          "render": (("rendered", "生成"), ("unchanged", "未变化"), ("failed", "失败"))}
+COUNTS = {
+    "issue": (("issued", "签发"), ("reissued", "重新签发"), ("unchanged", "未变化"), ("refused", "拒绝")),
+    "render": (("rendered", "生成"), ("unchanged", "未变化"), ("failed", "失败")),
+}
 LISTED = {"issue": "refused", "render": "failed"}  # the (number, reason) pairs a page lists
 # A worker stamps its jobs every HEARTBEAT_EVERY seconds; a job with no sign
 # of life for STALL_AFTER is stalled. Six beats missed: a worker kept waiting
@@ -82,8 +84,18 @@ class _AlreadyRecorded(Exception):
 
 # -- the web's side: start, read -------------------------------------------
 
-def start(engine: Engine, settings: Settings, scope: Scope, kind: str, school: str | None,
-          enqueue: Callable[[int], None], *, chunk: int | None = None, teacher: str | None = None) -> int:
+
+def start(
+    engine: Engine,
+    settings: Settings,
+    scope: Scope,
+    kind: str,
+    school: str | None,
+    enqueue: Callable[[int], None],
+    *,
+    chunk: int | None = None,
+    teacher: str | None = None,
+) -> int:
     """A queued job, committed, then handed to the queue by `enqueue(id)`.
     The school is bounded by the scope (NotFound outside it). `teacher`: an
     issue job for one certificate number (a reissue from the office, also
@@ -105,10 +117,23 @@ def start(engine: Engine, settings: Settings, scope: Scope, kind: str, school: s
         school = scope.school_or_own(school)
         if school:
             require_school(s, school)
-        params = {"profile": profile.id, "as_of": today_in_china().isoformat(), "chunk": chunk or CHUNK[kind],
-                  **({"teacher": teacher} if teacher else {})}
-        job = Job(kind=kind, school_code=school, state="queued", total=0, done=0, result="", error="",
-                  started_by=scope.actor, params=json.dumps(params))
+        params = {
+            "profile": profile.id,
+            "as_of": today_in_china().isoformat(),
+            "chunk": chunk or CHUNK[kind],
+            **({"teacher": teacher} if teacher else {}),
+        }
+        job = Job(
+            kind=kind,
+            school_code=school,
+            state="queued",
+            total=0,
+            done=0,
+            result="",
+            error="",
+            started_by=scope.actor,
+            params=json.dumps(params),
+        )
         s.add(job)
         s.flush()
         job_id = job.id
@@ -116,8 +141,12 @@ def start(engine: Engine, settings: Settings, scope: Scope, kind: str, school: s
         enqueue(job_id)
     except Exception as e:  # the broker is down or misconfigured: say so on the page
         log.exception("job %s: could not be queued", job_id)
-        fail(engine, job_id, "无法把任务交给后台队列（CELERY_BROKER_URL 所指的服务不可用？）："
-                             f"{type(e).__name__}: {e}。请检查队列服务后重新发起。")
+        fail(
+            engine,
+            job_id,
+            "无法把任务交给后台队列（CELERY_BROKER_URL 所指的服务不可用？）："
+            f"{type(e).__name__}: {e}。请检查队列服务后重新发起。",
+        )
     return job_id
 
 
@@ -141,22 +170,37 @@ def describe(job: Job) -> dict:
     alive_at = _last_alive(result)
     since = max(t for t in (alive_at, as_utc(job.started_at), as_utc(job.created_at)) if t)
     stalled = job.state in ("queued", "running") and (now_utc() - since).total_seconds() > STALL_AFTER
-    counts = {key: (len(result[key]) if isinstance(result.get(key), list) else result.get(key, 0))
-              for key, _ in COUNTS[job.kind]}
+    counts = {
+        key: (len(result[key]) if isinstance(result.get(key), list) else result.get(key, 0))
+        for key, _ in COUNTS[job.kind]
+    }
     listed = result.get(LISTED[job.kind], [])
     return {
-        "id": job.id, "kind": job.kind, "kind_label": KINDS[job.kind] if "teacher" not in result else "签发一名教师的证书",
-        "school": job.school_code, "teacher": result.get("teacher"),
-        "state": job.state, "state_label": STATES[job.state], "total": job.total, "done": job.done,
+        "id": job.id,
+        "kind": job.kind,
+        "kind_label": KINDS[job.kind] if "teacher" not in result else "签发一名教师的证书",
+        "school": job.school_code,
+        "teacher": result.get("teacher"),
+        "state": job.state,
+        "state_label": STATES[job.state],
+        "total": job.total,
+        "done": job.done,
         "percent": (100 * job.done // job.total) if job.total else (100 if job.state == "done" else 0),
-        "counts": counts, "count_labels": dict(COUNTS[job.kind]),
+        "counts": counts,
+        "count_labels": dict(COUNTS[job.kind]),
         LISTED[job.kind]: [{"number": n, "reason": r} for n, r in listed],
         "reasons": Counter(r for _, r in listed).most_common(),
-        "chunks": result.get("chunks", 0), "chunks_done": len(result.get("chunks_done", [])),
-        "workers": result.get("workers", {}), "error": job.error or None,
-        "started_by": job.started_by, "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
-        "last_alive_at": _iso(alive_at), "stalled": stalled, "stalled_since": _iso(since) if stalled else None,
+        "chunks": result.get("chunks", 0),
+        "chunks_done": len(result.get("chunks_done", [])),
+        "workers": result.get("workers", {}),
+        "error": job.error or None,
+        "started_by": job.started_by,
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "last_alive_at": _iso(alive_at),
+        "stalled": stalled,
+        "stalled_since": _iso(since) if stalled else None,
         "stalled_message": STALLED.format(since=_clock_time(since)) if stalled else None,
     }
 
@@ -168,16 +212,24 @@ def _iso(t) -> str | None:
 def _clock_time(t: datetime) -> str:
     """HH:MM in China time, with the day when it is not today."""
     local = as_utc(t).astimezone(CHINA)
-    return f"{local:%H:%M}" if local.date() == today_in_china() else f"{local.month}月{local.day}日 {local:%H:%M}"
+    return (
+        f"{local:%H:%M}"
+        if local.date() == today_in_china()
+        else f"{local.month}月{local.day}日 {local:%H:%M}"
+    )
 
 
 def _last_alive(result: dict) -> datetime | None:
     """The newest sign of life a worker left in a job: a heartbeat or a chunk's progress."""
-    times = [*result.get("alive", {}).values(), *([result["progress_at"]] if result.get("progress_at") else [])]
+    times = [
+        *result.get("alive", {}).values(),
+        *([result["progress_at"]] if result.get("progress_at") else []),
+    ]
     return max(map(datetime.fromisoformat, times), default=None)
 
 
 # -- the worker's side: plan, chunks, failure ------------------------------
+
 
 def plan(engine: Engine, job_id: int, settings: Settings, dispatch: Callable[[int, int], None]) -> int:
     """Split a queued job into chunks, stored with it, and dispatch each
@@ -192,17 +244,24 @@ def plan(engine: Engine, job_id: int, settings: Settings, dispatch: Callable[[in
             if job.state == "queued":
                 profile = load_profile(params["profile"])
                 _check_ready(s, job.kind, profile, settings)
-                numbers = [params["teacher"]] if params.get("teacher") else \
-                    _in_scope(s, job.kind, profile, job.school_code)
+                numbers = (
+                    [params["teacher"]]
+                    if params.get("teacher")
+                    else _in_scope(s, job.kind, profile, job.school_code)
+                )
                 params["as_of"] = today_in_china().isoformat()  # the day the work starts, not when queued
                 size = max(1, int(params["chunk"]))
-                params["chunks"] = [numbers[i:i + size] for i in range(0, len(numbers), size)]
+                params["chunks"] = [numbers[i : i + size] for i in range(0, len(numbers), size)]
                 job.params = json.dumps(params)
                 job.total, job.done, job.state, job.started_at = len(numbers), 0, "running", now_utc()
                 queued = json.loads(job.result) if job.result else {}  # heartbeats only
-                job.result = json.dumps({**_empty_result(job.kind, len(params["chunks"])),
-                                         **({"teacher": params["teacher"]} if params.get("teacher") else {}),
-                                         "alive": queued.get("alive", {})})
+                job.result = json.dumps(
+                    {
+                        **_empty_result(job.kind, len(params["chunks"])),
+                        **({"teacher": params["teacher"]} if params.get("teacher") else {}),
+                        "alive": queued.get("alive", {}),
+                    }
+                )
                 if not numbers:
                     job.state, job.finished_at = "done", now_utc()
             done = set(json.loads(job.result)["chunks_done"])
@@ -229,7 +288,9 @@ def run_chunk(engine: Engine, job_id: int, index: int, settings: Settings, worke
         record = _recorder(job_id, index, len(numbers), worker)
         if kind == "issue":
             options = IssueOptions(as_of=date.fromisoformat(params["as_of"]), teacher=params.get("teacher"))
-            issuer = _ChunkIssuer(engine, profile, Keystore(settings.keys_dir, actor), settings.base_url, actor)
+            issuer = _ChunkIssuer(
+                engine, profile, Keystore(settings.keys_dir, actor), settings.base_url, actor
+            )
             issuer.run_numbers(numbers, options, record)
         else:
             _render(engine, profile, settings, numbers, record)
@@ -304,13 +365,18 @@ def _in_scope(s: Session, kind: str, profile: RulesProfile, school: str | None) 
     """The numbers a job covers, in a stable order: registrations (issue,
     as Issuer.count counts them) or current certificates (render)."""
     if kind == "issue":
-        q = (select(Registration.number).join(Teacher, Teacher.id == Registration.teacher_id)
-             .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
-             .order_by(Teacher.id))
+        q = (
+            select(Registration.number)
+            .join(Teacher, Teacher.id == Registration.teacher_id)
+            .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
+            .order_by(Teacher.id)
+        )
         if school:
             q = q.where(Teacher.school_code == school)
     else:
-        q = pdf_batch.current_in_scope(select(Certificate.number), profile, school).order_by(Certificate.number)
+        q = pdf_batch.current_in_scope(select(Certificate.number), profile, school).order_by(
+            Certificate.number
+        )
     return list(s.scalars(q))
 
 
@@ -322,6 +388,7 @@ def _empty_result(kind: str, chunks: int) -> dict:
 def _recorder(job_id: int, index: int, n: int, worker: str) -> Callable[[Session, dict], None]:
     """Adds a chunk's counts to its job, in the caller's transaction; raises
     _AlreadyRecorded if the chunk is there already."""
+
     def record(s: Session, counts: dict) -> None:
         job = s.get(Job, job_id, with_for_update=True, populate_existing=True)
         result = json.loads(job.result)
@@ -337,6 +404,7 @@ def _recorder(job_id: int, index: int, n: int, worker: str) -> Callable[[Session
         job.done += n
         if job.state == "running" and len(result["chunks_done"]) == result["chunks"]:
             job.state, job.finished_at = "done", now_utc()
+
     return record
 
 
@@ -344,8 +412,9 @@ class _ChunkIssuer(Issuer):
     """Issuer.run for a list of numbers, whose one transaction also records
     the chunk in its job."""
 
-    def run_numbers(self, numbers: list[str], options: IssueOptions,
-                    record: Callable[[Session, dict], None]) -> IssueSummary:
+    def run_numbers(
+        self, numbers: list[str], options: IssueOptions, record: Callable[[Session, dict], None]
+    ) -> IssueSummary:
         self._refuse_early_final(options)
         with read_session(self.engine) as s:
             signer = self.keystore.signer(s, self.profile.issuer_code)
@@ -354,30 +423,54 @@ class _ChunkIssuer(Issuer):
         with write_session(self.engine) as s:
             if chunk:
                 self._issue_chunk(s, signer, chunk, options, summary)  # with the key active now
-            record(s, {"issued": summary.issued, "reissued": summary.reissued,
-                       "unchanged": summary.unchanged, "refused": [list(r) for r in summary.refused]})
+            record(
+                s,
+                {
+                    "issued": summary.issued,
+                    "reissued": summary.reissued,
+                    "unchanged": summary.unchanged,
+                    "refused": [list(r) for r in summary.refused],
+                },
+            )
         return summary
 
 
 # -- rendering -------------------------------------------------------------
+
 
 def pdf_dir(settings: Settings) -> Path:
     """Where a render job writes <number>.pdf (the worker's data folder)."""
     return settings.data_dir / "pdfs"
 
 
-def _render(engine: Engine, profile: RulesProfile, settings: Settings, numbers: list[str],
-            record: Callable[[Session, dict], None]) -> None:
-    renderer = _ChunkRenderer(profile, settings.base_url, settings.data_dir / "fonts", pdf_dir(settings),
-                              numbers)
+def _render(
+    engine: Engine,
+    profile: RulesProfile,
+    settings: Settings,
+    numbers: list[str],
+    record: Callable[[Session, dict], None],
+) -> None:
+    renderer = _ChunkRenderer(
+        profile, settings.base_url, settings.data_dir / "fonts", pdf_dir(settings), numbers
+    )
     with read_session(engine) as s:
-        certs = list(s.scalars(select(Certificate).where(Certificate.number.in_(numbers),
-                                                         Certificate.state == "current")
-                               .order_by(Certificate.number)))
+        certs = list(
+            s.scalars(
+                select(Certificate)
+                .where(Certificate.number.in_(numbers), Certificate.state == "current")
+                .order_by(Certificate.number)
+            )
+        )
     summary = renderer.run(iter(certs))
     with write_session(engine) as s:
-        record(s, {"rendered": summary.rendered, "unchanged": summary.unchanged,
-                   "failed": [list(f) for f in summary.failed]})
+        record(
+            s,
+            {
+                "rendered": summary.rendered,
+                "unchanged": summary.unchanged,
+                "failed": [list(f) for f in summary.failed],
+            },
+        )
 
 
 class _ChunkRenderer(pdf_batch.BatchRenderer):

@@ -5,6 +5,7 @@ ECERT_KEY_PASSPHRASE (never argv, never a file in git), one file per key in
 ECERT_KEYS_DIR named <kid>.pem. The public half and its use window are rows
 of signing_keys, which the verifier reads and `ecert keys jwks` publishes.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,10 @@ class Signer:
 def passphrase() -> bytes:
     value = os.environ.get(PASSPHRASE_ENV)
     if not value:
-        raise ConfigError(f"未设置签名密钥口令：请在环境变量 {PASSPHRASE_ENV} 中提供",
-                          f"{PASSPHRASE_ENV} is not set; the private keys cannot be opened")
+        raise ConfigError(
+            f"未设置签名密钥口令：请在环境变量 {PASSPHRASE_ENV} 中提供",
+            f"{PASSPHRASE_ENV} is not set; the private keys cannot be opened",
+        )
     return value.encode()
 
 
@@ -61,7 +64,9 @@ class Keystore:
     def path(self, kid: str) -> Path:
         return self.dir / f"{kid}.pem"
 
-    def active(self, session: Session, bureau: str, *, lock: bool = False, shared: bool = False) -> SigningKey | None:
+    def active(
+        self, session: Session, bureau: str, *, lock: bool = False, shared: bool = False
+    ) -> SigningKey | None:
         """The bureau's active key; `lock`: its row locked for the transaction
         (`shared`: FOR SHARE, as issuance holds it so that a rotation waits)."""
         q = select(SigningKey).where(SigningKey.bureau_code == bureau, SigningKey.not_after.is_(None))
@@ -71,14 +76,20 @@ class Keystore:
         """A new active key; the caller has retired the previous one."""
         secret = passphrase()
         if len(secret) < MIN_PASSPHRASE:
-            raise ConfigError(f"签名密钥口令太短：至少 {MIN_PASSPHRASE} 个字符",
-                              f"{PASSPHRASE_ENV} must be at least {MIN_PASSPHRASE} characters for a new key")
+            raise ConfigError(
+                f"签名密钥口令太短：至少 {MIN_PASSPHRASE} 个字符",
+                f"{PASSPHRASE_ENV} must be at least {MIN_PASSPHRASE} characters for a new key",
+            )
         private = Ed25519PrivateKey.generate()
-        public_raw = private.public_key().public_bytes(serialization.Encoding.Raw,
-                                                       serialization.PublicFormat.Raw)
+        public_raw = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
         kid = b64u(key_id(public_raw))
-        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.BestAvailableEncryption(secret))
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(secret),
+        )
         self.dir.mkdir(parents=True, exist_ok=True)
         _write_private(self.path(kid), pem)
         row = SigningKey(kid=kid, bureau_code=bureau, public_x=b64u(public_raw), not_before=_whole_second())
@@ -104,15 +115,20 @@ class Keystore:
         if key.not_after is None:
             key.not_after = _whole_second()
         session.flush()
-        audit.append(session, self.actor, [audit.Event(
-            "key-compromise", kid, {"as_of": as_utc(as_of).isoformat(), "note": note})])
+        audit.append(
+            session,
+            self.actor,
+            [audit.Event("key-compromise", kid, {"as_of": as_utc(as_of).isoformat(), "note": note})],
+        )
         return key
 
     def signer(self, session: Session, bureau: str) -> Signer:
         row = self.active(session, bureau)
         if row is None:
-            raise ConfigError(f"机关 {bureau} 没有可用的签名密钥：请先运行 ecert keys init（或 keys rotate）",
-                              f"no active signing key for bureau {bureau}")
+            raise ConfigError(
+                f"机关 {bureau} 没有可用的签名密钥：请先运行 ecert keys init（或 keys rotate）",
+                f"no active signing key for bureau {bureau}",
+            )
         return self.open(row.kid)
 
     def open(self, kid: str) -> Signer:
@@ -120,21 +136,27 @@ class Keystore:
         try:
             pem = path.read_bytes()
         except FileNotFoundError:
-            raise ConfigError(f"找不到签名密钥 {kid} 的私钥文件：{path}",
-                              f"private key file {path} is missing; check ECERT_KEYS_DIR") from None
+            raise ConfigError(
+                f"找不到签名密钥 {kid} 的私钥文件：{path}",
+                f"private key file {path} is missing; check ECERT_KEYS_DIR",
+            ) from None
         try:
             private = serialization.load_pem_private_key(pem, password=passphrase())
         except (ValueError, TypeError):
-            raise ConfigError(f"签名密钥口令不正确，无法打开私钥 {kid}",
-                              f"{PASSPHRASE_ENV} does not open {path} (wrong passphrase or damaged file)") from None
+            raise ConfigError(
+                f"签名密钥口令不正确，无法打开私钥 {kid}",
+                f"{PASSPHRASE_ENV} does not open {path} (wrong passphrase or damaged file)",
+            ) from None
         if not isinstance(private, Ed25519PrivateKey):
             raise ConfigError(f"私钥文件 {path} 不是 Ed25519 密钥", f"{path} is not an Ed25519 key")
-        public_raw = private.public_key().public_bytes(serialization.Encoding.Raw,
-                                                       serialization.PublicFormat.Raw)
+        public_raw = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
         if b64u(key_id(public_raw)) != kid:
             raise ConfigError(f"私钥文件 {path} 与密钥标识 {kid} 不符", f"{path} holds another key")
-        raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                    serialization.NoEncryption())
+        raw = private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
         return Signer(key_id(public_raw), cose_private_key(raw, public_raw), private)
 
 

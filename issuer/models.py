@@ -3,6 +3,7 @@
 The schema itself is created by the Alembic migrations, never by
 create_all: a change here needs a new revision in issuer/migrations.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -22,6 +23,7 @@ def utcnow() -> datetime:
 
 class ExactDecimal(TypeDecorator):
     """NUMERIC on PostgreSQL; text on SQLite, whose NUMERIC is a float."""
+
     impl = String
     cache_ok = True
 
@@ -76,6 +78,7 @@ class NumberSequence(Base):
     """The last sequence number handed out per bureau, cycle and kind. Its
     row is locked by the transaction that registers teachers, so numbers are
     gap-free: a rolled-back import gives its numbers back."""
+
     __tablename__ = "number_sequences"
     bureau_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     cycle: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -85,6 +88,7 @@ class NumberSequence(Base):
 
 class Registration(Base):
     """A teacher registered for a cycle, with her one certificate number."""
+
     __tablename__ = "registrations"
     __table_args__ = (
         UniqueConstraint("teacher_id", "cycle"),
@@ -116,6 +120,7 @@ class Project(Timestamps, Base):
 class TrainingRecord(Timestamps, Base):
     """One teacher's result in one project. Bureau imports are recognised at
     once; a school's declaration waits for the bureau (status "declared")."""
+
     __tablename__ = "training_records"
     __table_args__ = (UniqueConstraint("teacher_id", "project_code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -134,6 +139,7 @@ class TrainingRecord(Timestamps, Base):
 
 class ImportBatch(Base):
     """What each import did, for the bureau's own records."""
+
     __tablename__ = "import_batches"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -147,21 +153,22 @@ class ImportBatch(Base):
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-
-
 class SigningKey(Base):
     """A bureau's Ed25519 key; its private half is a file in ECERT_KEYS_DIR."""
+
     __table__ = schema.signing_keys
 
 
 class Certificate(Base):
     """One version of a teacher's certificate in a cycle."""
+
     __table__ = schema.certificates
 
 
 class AuditEntry(Base):
     """Append-only, hash-chained log of issuance, reissue, revocation and key
     events. Triggers (migration 0002) refuse UPDATE and DELETE."""
+
     __tablename__ = "audit_log"
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -175,6 +182,7 @@ class AuditEntry(Base):
 
 class AuditHead(Base):
     """The chain's last entry, one row. Locking it serialises appends."""
+
     __tablename__ = "audit_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
@@ -184,6 +192,7 @@ class AuditHead(Base):
 class TeacherAccount(Base):
     """A teacher's sign-in: an argon2 hash of her password (first a one-time
     code the bureau hands out, changed at first sign-in)."""
+
     __tablename__ = "teacher_accounts"
     teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.id"), primary_key=True, autoincrement=False)
     password_hash: Mapped[str] = mapped_column(String(200))
@@ -197,6 +206,7 @@ class TeacherAccount(Base):
 class StaffAccount(Base):
     """A bureau administrator or auditor, or a school's registrar (whose
     school_code bounds everything she can see)."""
+
     __tablename__ = "staff_accounts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -215,6 +225,7 @@ class StaffAccount(Base):
 class ApiToken(Base):
     """A bearer token for the bureau's other systems, acting as one staff
     account; only its SHA-256 is stored."""
+
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
@@ -228,6 +239,7 @@ class ApiToken(Base):
 class Job(Base):
     """A background batch (issue or render) and its progress, which the web
     page polls: it survives a reload and the web process."""
+
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # issue | render

@@ -6,6 +6,7 @@ number printed on a teacher's certificate would lock her out. Sign-in is
 throttled per client address and account instead (issuer/web/throttle.py),
 and the answer never says whether the account exists or is throttled.
 """
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -75,12 +76,19 @@ def acceptable(new: str, forbidden: tuple[str, ...] = ()) -> None:
         raise InputRefused(f"新密码至少 {MIN_PASSWORD} 个字符", f"at least {MIN_PASSWORD} characters")
     folded = new.casefold()
     if any(f and f.casefold() in folded for f in forbidden):
-        raise InputRefused("新密码不能包含证书编号、身份证号或用户名", "the password contains the account's own identifier")
+        raise InputRefused(
+            "新密码不能包含证书编号、身份证号或用户名", "the password contains the account's own identifier"
+        )
     from zxcvbn import zxcvbn  # loads its word lists: only when a password is chosen
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
-    if folded in _common(FREQUENCY_LISTS) or zxcvbn(new, user_inputs=[f for f in forbidden if f])["score"] < MIN_STRENGTH:
-        raise InputRefused("新密码过于常见或容易猜到，请换一个更长、更不规则的密码",
-                           "a common or easily guessed password")
+
+    if (
+        folded in _common(FREQUENCY_LISTS)
+        or zxcvbn(new, user_inputs=[f for f in forbidden if f])["score"] < MIN_STRENGTH
+    ):
+        raise InputRefused(
+            "新密码过于常见或容易猜到，请换一个更长、更不规则的密码", "a common or easily guessed password"
+        )
 
 
 _COMMON: set[str] = set()

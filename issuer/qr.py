@@ -5,6 +5,7 @@ alphanumeric mode; level M. The version is computed from qrcode's own
 capacity table rather than by building the symbol, which is ~1000× slower
 and would dominate a batch issuance.
 """
+
 from __future__ import annotations
 
 import qrcode.util as qu

@@ -6,6 +6,7 @@ Chinese headers.
 Every query takes the asker's Scope: a registrar reaches only her school,
 and anything outside it is "not found", exactly as if it did not exist.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -54,6 +55,7 @@ def short_options(profile: RulesProfile) -> dict[str, str]:
 
 
 # -- the school table --------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TeacherRow:
@@ -104,16 +106,26 @@ def require_school(session: Session, code: str) -> None:
 
 def schools(session: Session, scope: Scope) -> list[tuple[str, str, int]]:
     """(code, name, registered teachers) of every school in the scope."""
-    q = (select(School.code, School.name, func.count(Teacher.id))
-         .join(Teacher, Teacher.school_code == School.code, isouter=True)
-         .group_by(School.code, School.name).order_by(School.code))
+    q = (
+        select(School.code, School.name, func.count(Teacher.id))
+        .join(Teacher, Teacher.school_code == School.code, isouter=True)
+        .group_by(School.code, School.name)
+        .order_by(School.code)
+    )
     if scope.school_code:
         q = q.where(School.code == scope.school_code)
     return [tuple(r) for r in session.execute(q)]
 
 
-def school_rows(session: Session, profile: RulesProfile, scope: Scope, *, school: str | None = None,
-                short: str | None = None, as_of: date | None = None) -> Iterator[TeacherRow]:
+def school_rows(
+    session: Session,
+    profile: RulesProfile,
+    scope: Scope,
+    *,
+    school: str | None = None,
+    short: str | None = None,
+    as_of: date | None = None,
+) -> Iterator[TeacherRow]:
     """Every registered teacher in the scope (one school, or the region),
     in teacher order, streamed: `short` keeps only those short of that
     bucket ("any": every teacher not qualified). Refusals are raised here,
@@ -125,15 +137,24 @@ def school_rows(session: Session, profile: RulesProfile, scope: Scope, *, school
     return _with_certificates(session, _rows(session, profile, school, short, as_of))
 
 
-def _rows(session: Session, profile: RulesProfile, school: str | None, short: str | None,
-          as_of: date | None) -> Iterator[TeacherRow]:
+def _rows(
+    session: Session, profile: RulesProfile, school: str | None, short: str | None, as_of: date | None
+) -> Iterator[TeacherRow]:
     for holder, sheet in all_sheets(session, profile, school=school, as_of=as_of):
         if short == SHORT_ANY and sheet.qualified:
             continue
         if short not in (None, SHORT_ANY) and short not in sheet.unmet:
             continue
-        yield TeacherRow(holder.number, holder.name, mask_id_number(holder.id_number), holder.school_code,
-                         holder.school_name, sheet.buckets, sheet.qualified, sheet.unmet)
+        yield TeacherRow(
+            holder.number,
+            holder.name,
+            mask_id_number(holder.id_number),
+            holder.school_code,
+            holder.school_name,
+            sheet.buckets,
+            sheet.qualified,
+            sheet.unmet,
+        )
 
 
 def _with_certificates(session: Session, rows: Iterator[TeacherRow]) -> Iterator[TeacherRow]:
@@ -150,8 +171,11 @@ def certificate_states(session: Session, numbers: Sequence[str]) -> dict[str, tu
     out: dict[str, tuple[int, str]] = {}
     if not numbers:
         return out
-    q = (select(Certificate.number, Certificate.version, Certificate.state)
-         .where(Certificate.number.in_(list(numbers))).order_by(Certificate.number, Certificate.version))
+    q = (
+        select(Certificate.number, Certificate.version, Certificate.state)
+        .where(Certificate.number.in_(list(numbers)))
+        .order_by(Certificate.number, Certificate.version)
+    )
     for number, version, state in session.execute(q):
         if out.get(number, (0, ""))[1] != "current":
             out[number] = (version, state)
@@ -159,6 +183,7 @@ def certificate_states(session: Session, numbers: Sequence[str]) -> dict[str, tu
 
 
 # -- one teacher ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TeacherDetail:
@@ -188,20 +213,27 @@ def find_in_scope(session: Session, profile: RulesProfile, scope: Scope, number:
         raise NotFound(f"没有证书编号为 {number} 的教师", f"no teacher with number {number!r}") from None
     holder = find_holder(session, compact, profile)
     if not scope.sees_school(holder.school_code):
-        raise NotFound(f"第 {profile.cycle} 周期没有登记该教师：{number}",
-                       f"no teacher registered for cycle {profile.cycle} under {number}")
+        raise NotFound(
+            f"第 {profile.cycle} 周期没有登记该教师：{number}",
+            f"no teacher registered for cycle {profile.cycle} under {number}",
+        )
     return holder
 
 
-def teacher_detail(session: Session, profile: RulesProfile, scope: Scope, number: str,
-                   as_of: date | None = None) -> TeacherDetail:
+def teacher_detail(
+    session: Session, profile: RulesProfile, scope: Scope, number: str, as_of: date | None = None
+) -> TeacherDetail:
     holder = find_in_scope(session, profile, scope, number)
-    versions = list(session.scalars(select(Certificate).where(Certificate.number == holder.number)
-                                    .order_by(Certificate.version)))
+    versions = list(
+        session.scalars(
+            select(Certificate).where(Certificate.number == holder.number).order_by(Certificate.version)
+        )
+    )
     return TeacherDetail(holder, sheet_for(session, holder, profile, as_of), versions)
 
 
 # -- XLSX ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Column:
@@ -214,6 +246,7 @@ class Column:
 class Table:
     """One worksheet: a title (≤ 31 characters), the columns, and the rows,
     which may be a stream: they are written one by one and never held."""
+
     title: str
     columns: Sequence[Column]
     rows: Iterable[Sequence]
@@ -247,7 +280,9 @@ def write_xlsx(target: IO[bytes], tables: Iterable[Table]) -> int:
             header.append(cell)
         ws.append(header)
         for row in table.rows:
-            ws.append([_cell(ws, WriteOnlyCell, col, value) for col, value in zip(table.columns, row, strict=True)])
+            ws.append(
+                [_cell(ws, WriteOnlyCell, col, value) for col, value in zip(table.columns, row, strict=True)]
+            )
             n += 1
     wb.save(target)
     return n
@@ -270,31 +305,104 @@ def _cell(ws, make, col: Column, value):
 def school_table(rows: Iterable[TeacherRow], title: str = "教师学分") -> Table:
     """The school table as an XLSX worksheet: every bucket, the verdict and
     what is short."""
-    columns = [Column("证书编号", width=22), Column("姓名", width=16), Column("身份证号（脱敏）", width=22),
-               Column("学校代码", width=13), Column("学校名称", width=24),
-               *(Column(BUCKET_LABELS[b], "amount", 12) for b in BUCKETS),
-               Column("结论", width=10), Column("未达项目", width=30), Column("证书状态", width=14)]
-    return Table(title, columns, (
-        [r.printed_number, r.name, r.id_masked, r.school_code, r.school_name,
-         *(r.buckets[b] for b in BUCKETS), r.verdict, r.short_text, r.certificate_text]
-        for r in rows))
+    columns = [
+        Column("证书编号", width=22),
+        Column("姓名", width=16),
+        Column("身份证号（脱敏）", width=22),
+        Column("学校代码", width=13),
+        Column("学校名称", width=24),
+        *(Column(BUCKET_LABELS[b], "amount", 12) for b in BUCKETS),
+        Column("结论", width=10),
+        Column("未达项目", width=30),
+        Column("证书状态", width=14),
+    ]
+    return Table(
+        title,
+        columns,
+        (
+            [
+                r.printed_number,
+                r.name,
+                r.id_masked,
+                r.school_code,
+                r.school_name,
+                *(r.buckets[b] for b in BUCKETS),
+                r.verdict,
+                r.short_text,
+                r.certificate_text,
+            ]
+            for r in rows
+        ),
+    )
 
 
 def teacher_tables(d: TeacherDetail) -> list[Table]:
     """One teacher's sheet and certificate versions as three worksheets."""
     s = d.sheet
-    buckets = Table("分类学分", [Column("类别", width=20), Column("学分", "amount", 10),
-                             Column("最低要求", "amount", 10), Column("状态", width=10)],
-                    [[BUCKET_LABELS[b], s.buckets[b], s.minimums.get(b),
-                      "" if b not in s.minimums else ("未达" if b in s.unmet else "达标")] for b in BUCKETS])
-    records = Table("培训记录", [Column("完成日期", "date", 12), Column("项目编号", width=16),
-                             Column("基础学分", "amount", 10), Column("奖励学分", "amount", 10),
-                             Column("学分", "amount", 10), Column("计入类别", width=18), Column("说明", width=60)],
-                    [[r.completed_on, r.project_code, r.basic, r.reward, r.credits,
-                      BUCKET_LABELS.get(r.bucket, "不计入") if r.bucket else "不计入", r.why] for r in s.records])
-    versions = Table("证书版本", [Column("版本", "int", 8), Column("状态", width=10), Column("结论", width=10),
-                              Column("签发时间", "datetime", 20), Column("变更时间", "datetime", 20),
-                              Column("有效期至", "date", 12), Column("撤销原因", width=40)],
-                     [[v.version, STATE_LABELS.get(v.state, v.state), VERDICT_LABELS.get(v.verdict, v.verdict),
-                       v.issued_at, v.changed_at, v.valid_until, v.revoke_reason] for v in d.versions])
+    buckets = Table(
+        "分类学分",
+        [
+            Column("类别", width=20),
+            Column("学分", "amount", 10),
+            Column("最低要求", "amount", 10),
+            Column("状态", width=10),
+        ],
+        [
+            [
+                BUCKET_LABELS[b],
+                s.buckets[b],
+                s.minimums.get(b),
+                "" if b not in s.minimums else ("未达" if b in s.unmet else "达标"),
+            ]
+            for b in BUCKETS
+        ],
+    )
+    records = Table(
+        "培训记录",
+        [
+            Column("完成日期", "date", 12),
+            Column("项目编号", width=16),
+            Column("基础学分", "amount", 10),
+            Column("奖励学分", "amount", 10),
+            Column("学分", "amount", 10),
+            Column("计入类别", width=18),
+            Column("说明", width=60),
+        ],
+        [
+            [
+                r.completed_on,
+                r.project_code,
+                r.basic,
+                r.reward,
+                r.credits,
+                BUCKET_LABELS.get(r.bucket, "不计入") if r.bucket else "不计入",
+                r.why,
+            ]
+            for r in s.records
+        ],
+    )
+    versions = Table(
+        "证书版本",
+        [
+            Column("版本", "int", 8),
+            Column("状态", width=10),
+            Column("结论", width=10),
+            Column("签发时间", "datetime", 20),
+            Column("变更时间", "datetime", 20),
+            Column("有效期至", "date", 12),
+            Column("撤销原因", width=40),
+        ],
+        [
+            [
+                v.version,
+                STATE_LABELS.get(v.state, v.state),
+                VERDICT_LABELS.get(v.verdict, v.verdict),
+                v.issued_at,
+                v.changed_at,
+                v.valid_until,
+                v.revoke_reason,
+            ]
+            for v in d.versions
+        ],
+    )
     return [buckets, records, versions]

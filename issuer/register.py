@@ -1,5 +1,6 @@
 """The certificate register: a number's versions, the current one, and
 revocation."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +26,13 @@ def parse_number(text: str) -> str:
 
 
 def history(session: Session, number: str) -> list[Certificate]:
-    rows = list(session.scalars(select(Certificate).where(Certificate.number == parse_number(number))
-                                .order_by(Certificate.version)))
+    rows = list(
+        session.scalars(
+            select(Certificate)
+            .where(Certificate.number == parse_number(number))
+            .order_by(Certificate.version)
+        )
+    )
     if not rows:
         raise NotFound(f"没有编号为 {number} 的证书", f"no certificate has number {number}")
     return rows
@@ -40,11 +46,16 @@ def latest(session: Session, number: str) -> Certificate:
 
 def show_json(cert: Certificate, base_url: str) -> dict:
     """FORMATS.md's `ecert show --json`, plus the verdict and check code."""
-    return {"number": cert.number, "version": cert.version, "status": cert.state,
-            "token": cert.token, "url": verification_url(base_url, cert.token),
-            "valid_until": cert.valid_until.isoformat(),
-            "verdict": ("in_progress", "qualified", "not_qualified")[cert.verdict],
-            "check_code": cert.check_code}
+    return {
+        "number": cert.number,
+        "version": cert.version,
+        "status": cert.state,
+        "token": cert.token,
+        "url": verification_url(base_url, cert.token),
+        "valid_until": cert.valid_until.isoformat(),
+        "verdict": ("in_progress", "qualified", "not_qualified")[cert.verdict],
+        "check_code": cert.check_code,
+    }
 
 
 def signed_by(session: Session, kid: str, since: datetime) -> tuple[int, int]:
@@ -66,14 +77,19 @@ def revoke(session: Session, number: str, reason: str, actor: str) -> Revoked:
     if not reason:
         raise InputRefused("撤销证书必须写明原因（--reason）", "a revocation needs a reason")
     compact = parse_number(number)
-    cert = session.scalars(select(Certificate)
-                           .where(Certificate.number == compact, Certificate.state == "current")
-                           .with_for_update()).first()
+    cert = session.scalars(
+        select(Certificate)
+        .where(Certificate.number == compact, Certificate.state == "current")
+        .with_for_update()
+    ).first()
     if cert is None:
         latest(session, compact)  # NotFound if there is no certificate at all
-        raise InputRefused(f"证书 {number} 没有现行版本（已撤销）", f"{number} has no current version to revoke")
+        raise InputRefused(
+            f"证书 {number} 没有现行版本（已撤销）", f"{number} has no current version to revoke"
+        )
     cert.state, cert.changed_at, cert.revoke_reason = "revoked", now_utc(), reason
     session.flush()
-    audit.append(session, actor, [audit.Event("revoke", compact, {"version": cert.version,
-                                                                   "reason": reason})])
+    audit.append(
+        session, actor, [audit.Event("revoke", compact, {"version": cert.version, "reason": reason})]
+    )
     return Revoked(compact, cert.version)

@@ -3,6 +3,7 @@ declared records with the credits the rules would give each, recognising
 or rejecting them (one by one, or a whole school at once), and entering
 one record by hand. Every decision goes into the audit log; only
 recognised records count on credit sheets and certificates."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,10 +47,12 @@ class ReviewRow:
 
 def _rows_query(scope: Scope, school: str | None, status: str | None):
     school = scope.school_or_own(school)
-    q = (select(TrainingRecord, Teacher, School, Project)
-         .join(Teacher, Teacher.id == TrainingRecord.teacher_id)
-         .join(School, School.code == Teacher.school_code)
-         .join(Project, Project.code == TrainingRecord.project_code))
+    q = (
+        select(TrainingRecord, Teacher, School, Project)
+        .join(Teacher, Teacher.id == TrainingRecord.teacher_id)
+        .join(School, School.code == Teacher.school_code)
+        .join(Project, Project.code == TrainingRecord.project_code)
+    )
     if school:
         q = q.where(Teacher.school_code == school)
     if status:
@@ -57,30 +60,66 @@ def _rows_query(scope: Scope, school: str | None, status: str | None):
     return q
 
 
-def records(session: Session, profile: RulesProfile, scope: Scope, *, school: str | None = None,
-            status: str | None = "declared", limit: int = 500, offset: int = 0) -> list[ReviewRow]:
+def records(
+    session: Session,
+    profile: RulesProfile,
+    scope: Scope,
+    *,
+    school: str | None = None,
+    status: str | None = "declared",
+    limit: int = 500,
+    offset: int = 0,
+) -> list[ReviewRow]:
     q = _rows_query(scope, school, status).order_by(School.code, Teacher.id, TrainingRecord.id)
     return [_review_row(profile, *row) for row in session.execute(q.limit(limit).offset(offset))]
 
 
 def pending_by_school(session: Session, scope: Scope) -> list[tuple[str, str, int]]:
     """(school code, name, declared records waiting) for every school with any."""
-    q = (select(School.code, School.name, func.count(TrainingRecord.id))
-         .join(Teacher, Teacher.school_code == School.code)
-         .join(TrainingRecord, TrainingRecord.teacher_id == Teacher.id)
-         .where(TrainingRecord.status == "declared").group_by(School.code, School.name).order_by(School.code))
+    q = (
+        select(School.code, School.name, func.count(TrainingRecord.id))
+        .join(Teacher, Teacher.school_code == School.code)
+        .join(TrainingRecord, TrainingRecord.teacher_id == Teacher.id)
+        .where(TrainingRecord.status == "declared")
+        .group_by(School.code, School.name)
+        .order_by(School.code)
+    )
     if scope.school_code:
         q = q.where(School.code == scope.school_code)
     return [tuple(r) for r in session.execute(q)]
 
 
-def _review_row(profile: RulesProfile, rec: TrainingRecord, teacher: Teacher, school: School,
-                project: Project) -> ReviewRow:
-    preview = RecordInput(project.code, project.level, project.category, project.mode, project.hours,
-                          project.approved, project.kind, rec.grade, rec.role, rec.completed_on, True)
-    return ReviewRow(rec.id, teacher.name, mask_id_number(teacher.id_number), school.code, school.name,
-                     project.code, project.name, rec.completed_on, rec.grade, rec.role, rec.status,
-                     rec.reject_reason, credit_record(profile, preview, teacher.hired_on))
+def _review_row(
+    profile: RulesProfile, rec: TrainingRecord, teacher: Teacher, school: School, project: Project
+) -> ReviewRow:
+    preview = RecordInput(
+        project.code,
+        project.level,
+        project.category,
+        project.mode,
+        project.hours,
+        project.approved,
+        project.kind,
+        rec.grade,
+        rec.role,
+        rec.completed_on,
+        True,
+    )
+    return ReviewRow(
+        rec.id,
+        teacher.name,
+        mask_id_number(teacher.id_number),
+        school.code,
+        school.name,
+        project.code,
+        project.name,
+        rec.completed_on,
+        rec.grade,
+        rec.role,
+        rec.status,
+        rec.reject_reason,
+        credit_record(profile, preview, teacher.hired_on),
+    )
 
 
 def recognise(session: Session, scope: Scope, ids: list[int]) -> int:
@@ -99,32 +138,60 @@ def recognise_school(session: Session, scope: Scope, school: str) -> int:
     _require(scope, "review")
     if session.get(School, school) is None or not scope.sees_school(school):
         raise NotFound(f"没有学校 {school}", f"no school {school!r}")
-    ids = list(session.scalars(select(TrainingRecord.id).join(Teacher, Teacher.id == TrainingRecord.teacher_id)
-                               .where(Teacher.school_code == school, TrainingRecord.status == "declared")))
+    ids = list(
+        session.scalars(
+            select(TrainingRecord.id)
+            .join(Teacher, Teacher.id == TrainingRecord.teacher_id)
+            .where(Teacher.school_code == school, TrainingRecord.status == "declared")
+        )
+    )
     return _decide(session, scope, ids, "recognised", None, school=school)
 
 
-def _decide(session: Session, scope: Scope, ids: list[int], status: str, reason: str | None,
-            school: str | None = None) -> int:
+def _decide(
+    session: Session, scope: Scope, ids: list[int], status: str, reason: str | None, school: str | None = None
+) -> int:
     _require(scope, "review")
     ids = sorted(set(ids))
     if not ids:
         return 0
-    found = dict(session.execute(
-        select(TrainingRecord.id, Teacher.school_code).join(Teacher, Teacher.id == TrainingRecord.teacher_id)
-        .where(TrainingRecord.id.in_(ids), TrainingRecord.status == "declared")).all())
+    found = dict(
+        session.execute(
+            select(TrainingRecord.id, Teacher.school_code)
+            .join(Teacher, Teacher.id == TrainingRecord.teacher_id)
+            .where(TrainingRecord.id.in_(ids), TrainingRecord.status == "declared")
+        ).all()
+    )
     missing = [i for i in ids if i not in found or not scope.sees_school(found[i])]
     if missing:
-        raise NotFound(f"{len(missing)} 条记录不存在或已处理（如 {missing[0]}），未作任何更改",
-                       f"records not found or no longer declared: {missing[:10]}; nothing changed")
+        raise NotFound(
+            f"{len(missing)} 条记录不存在或已处理（如 {missing[0]}），未作任何更改",
+            f"records not found or no longer declared: {missing[:10]}; nothing changed",
+        )
     now = utcnow()
-    session.execute(update(TrainingRecord).where(TrainingRecord.id.in_(ids)).values(
-        status=status, reviewed_by=scope.actor, reject_reason=reason,
-        recognised_at=now if status == "recognised" else None, updated_at=now))
+    session.execute(
+        update(TrainingRecord)
+        .where(TrainingRecord.id.in_(ids))
+        .values(
+            status=status,
+            reviewed_by=scope.actor,
+            reject_reason=reason,
+            recognised_at=now if status == "recognised" else None,
+            updated_at=now,
+        )
+    )
     schools = sorted(set(found.values()))
-    audit.append(session, scope.actor, [audit.Event(
-        "records-recognise" if status == "recognised" else "records-reject", school or ",".join(schools),
-        {"records": ids, "count": len(ids), **({"reason": reason} if reason else {})})])
+    audit.append(
+        session,
+        scope.actor,
+        [
+            audit.Event(
+                "records-recognise" if status == "recognised" else "records-reject",
+                school or ",".join(schools),
+                {"records": ids, "count": len(ids), **({"reason": reason} if reason else {})},
+            )
+        ],
+    )
     return len(ids)
 
 
@@ -147,11 +214,16 @@ def declare_one(session: Session, scope: Scope, values: dict[str, str]) -> int:
         raise InputRefused("该身份证号不在本校教师名册中", "no teacher of this school with this ID number")
     if session.get(Project, parsed["project_code"]) is None:
         raise InputRefused("未知的项目编号：该项目未导入备案项目清单", "unknown project code")
-    rec = session.scalar(select(TrainingRecord).where(TrainingRecord.teacher_id == teacher.id,
-                                                      TrainingRecord.project_code == parsed["project_code"]))
+    rec = session.scalar(
+        select(TrainingRecord).where(
+            TrainingRecord.teacher_id == teacher.id, TrainingRecord.project_code == parsed["project_code"]
+        )
+    )
     if rec is not None and rec.status == "recognised":
-        raise InputRefused("该记录已由教育局认定，学校不能再修改；如需更正请联系教育局",
-                           "the bureau has recognised this record")
+        raise InputRefused(
+            "该记录已由教育局认定，学校不能再修改；如需更正请联系教育局",
+            "the bureau has recognised this record",
+        )
     rec = rec or TrainingRecord(teacher_id=teacher.id, project_code=parsed["project_code"])
     rec.grade, rec.role, rec.completed_on = parsed["grade"], parsed["role"], parsed["completed_on"]
     rec.status, rec.declared_by, rec.recognised_at = "declared", teacher.school_code, None

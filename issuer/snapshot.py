@@ -1,5 +1,6 @@
 """`ecert status export`: the register's states and token digests, signed
 for offline verification (format in verifier/status.py)."""
+
 from __future__ import annotations
 
 import json
@@ -25,14 +26,32 @@ def build_snapshot(session: Session, profile: RulesProfile) -> dict:
     a snapshot binds tokens and reads credits as the online register does)."""
     c = Certificate
     entries: dict[str, list] = {}
-    rows = session.execute(select(c.number, c.state, c.changed_at, c.revoke_reason, c.token_sha256,
-                                  c.issued_at, c.verdict, c.valid_until, c.credits_total, c.summary)
-                           .where(c.bureau_code == profile.issuer_code).order_by(c.number, c.version),
-                           execution_options={"yield_per": 5000})
+    rows = session.execute(
+        select(
+            c.number,
+            c.state,
+            c.changed_at,
+            c.revoke_reason,
+            c.token_sha256,
+            c.issued_at,
+            c.verdict,
+            c.valid_until,
+            c.credits_total,
+            c.summary,
+        )
+        .where(c.bureau_code == profile.issuer_code)
+        .order_by(c.number, c.version),
+        execution_options={"yield_per": 5000},
+    )
     for number, state, changed_at, reason, digest, issued_at, verdict, valid_until, total, summary in rows:
-        entries.setdefault(number, []).append(snapshot_entry(
-            VersionState(state, as_utc(changed_at), reason, digest, as_utc(issued_at), verdict, valid_until, total),
-            _compact(summary, profile)))
+        entries.setdefault(number, []).append(
+            snapshot_entry(
+                VersionState(
+                    state, as_utc(changed_at), reason, digest, as_utc(issued_at), verdict, valid_until, total
+                ),
+                _compact(summary, profile),
+            )
+        )
     return {"issuer": profile.issuer_code, "generated_at": now_utc().isoformat(), "certificates": entries}
 
 
@@ -44,8 +63,12 @@ def _compact(summary: str, profile: RulesProfile) -> dict | None:
 
 
 def write_snapshot(snapshot: dict, signer: Signer, path: Path) -> None:
-    doc = {"format": SNAPSHOT_FORMAT, "kid": signer.kid_text,
-           "signature": b64u(signer.sign_bytes(canonical(snapshot))), "snapshot": snapshot}
+    doc = {
+        "format": SNAPSHOT_FORMAT,
+        "kid": signer.kid_text,
+        "signature": b64u(signer.sign_bytes(canonical(snapshot))),
+        "snapshot": snapshot,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")

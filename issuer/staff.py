@@ -6,6 +6,7 @@ database. A registrar's account names her school, and every query she can
 reach is bounded by it (Scope); an object outside her scope is "not found",
 never "forbidden", so she cannot learn that it exists.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,6 +45,7 @@ PERMISSIONS = {
 @dataclass(frozen=True)
 class Scope:
     """Who is acting and what they may reach."""
+
     account_id: int
     username: str
     role: str
@@ -73,28 +75,42 @@ class Scope:
         return requested or None
 
 
-def create_account(session: Session, username: str, display_name: str, role: str,
-                   school_code: str | None = None) -> str:
+def create_account(
+    session: Session, username: str, display_name: str, role: str, school_code: str | None = None
+) -> str:
     """A new account and its one-time code (shown once, changed at first
     sign-in)."""
     username = username.strip().lower()
     if not USERNAME.fullmatch(username):
-        raise InputRefused(f"用户名 {username!r} 不合规：3–64 位小写字母、数字或 . _ -",
-                           "username: 3-64 of a-z 0-9 . _ -, starting with a letter or digit")
+        raise InputRefused(
+            f"用户名 {username!r} 不合规：3–64 位小写字母、数字或 . _ -",
+            "username: 3-64 of a-z 0-9 . _ -, starting with a letter or digit",
+        )
     if role not in ROLES:
-        raise InputRefused(f"未知角色 {role!r}，应为 {'、'.join(ROLES)}", f"role must be one of {', '.join(ROLES)}")
+        raise InputRefused(
+            f"未知角色 {role!r}，应为 {'、'.join(ROLES)}", f"role must be one of {', '.join(ROLES)}"
+        )
     if role == "registrar":
         if not school_code or session.get(School, school_code) is None:
-            raise InputRefused(f"学校专管员须指定名册中已有的学校代码（{school_code!r} 不存在）",
-                               "a registrar needs the code of a school in the roster")
+            raise InputRefused(
+                f"学校专管员须指定名册中已有的学校代码（{school_code!r} 不存在）",
+                "a registrar needs the code of a school in the roster",
+            )
     elif school_code:
         raise InputRefused("只有学校专管员账号属于某所学校", "only a registrar's account names a school")
     if session.scalar(select(StaffAccount.id).where(StaffAccount.username == username)) is not None:
         raise InputRefused(f"用户名 {username} 已存在", "an account with this username exists")
     code = new_check_code(CODE_LENGTH)
-    account = StaffAccount(username=username, display_name=display_name.strip()[:100] or username,
-                           role=role, school_code=school_code if role == "registrar" else None,
-                           epoch=0, failed=0, active=True, password_hash="")
+    account = StaffAccount(
+        username=username,
+        display_name=display_name.strip()[:100] or username,
+        role=role,
+        school_code=school_code if role == "registrar" else None,
+        epoch=0,
+        failed=0,
+        active=True,
+        password_hash="",
+    )
     passwords.reset(account, code, must_change=True)
     session.add(account)
     session.flush()
@@ -154,6 +170,7 @@ def _by_username(session: Session, username: str) -> StaffAccount:
 
 # -- API tokens ---------------------------------------------------------------
 
+
 def create_token(session: Session, username: str, name: str, days: int = TOKEN_DAYS) -> str:
     """A new bearer token for an account, valid `days`; only its hash is
     kept, so this is the one time it can be read."""
@@ -163,8 +180,14 @@ def create_token(session: Session, username: str, name: str, days: int = TOKEN_D
     if not account.active:
         raise InputRefused(f"账号 {account.username} 已停用，不能生成令牌", "the account is disabled")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(account_id=account.id, name=name.strip()[:100] or "api", token_hash=_digest(token),
-                         expires_at=now_utc().replace(microsecond=0) + timedelta(days=days)))
+    session.add(
+        ApiToken(
+            account_id=account.id,
+            name=name.strip()[:100] or "api",
+            token_hash=_digest(token),
+            expires_at=now_utc().replace(microsecond=0) + timedelta(days=days),
+        )
+    )
     session.flush()
     return token
 
@@ -173,15 +196,18 @@ def account_for_token(session: Session, token: str) -> StaffAccount | None:
     """The active account a live token acts as: not revoked, not expired."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token),
-                                                ApiToken.revoked_at.is_(None)))
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+    )
     if row is None or as_utc(row.expires_at) <= now_utc():
         return None
     account = session.get(StaffAccount, row.account_id)
     return account if account is not None and account.active else None
 
 
-def revoke_tokens(session: Session, username: str, name: str | None = None, token_id: int | None = None) -> int:
+def revoke_tokens(
+    session: Session, username: str, name: str | None = None, token_id: int | None = None
+) -> int:
     """Revoke an account's live tokens (those of one name, or one by id);
     how many were."""
     account = _by_username(session, username)

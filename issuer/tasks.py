@@ -25,6 +25,7 @@ on is shown as stalled (issuer/jobs.py).
 
     celery -A issuer.tasks worker        # or: ecert worker
 """
+
 from __future__ import annotations
 
 import logging
@@ -122,8 +123,7 @@ def _engine():
 def plan(self, job_id: int) -> int:
     engine, settings = _engine()
     queue = (self.request.delivery_info or {}).get("routing_key") or queue_name()
-    return jobs.plan(engine, job_id, settings,
-                     dispatch=lambda j, i: chunk.apply_async((j, i), queue=queue))
+    return jobs.plan(engine, job_id, settings, dispatch=lambda j, i: chunk.apply_async((j, i), queue=queue))
 
 
 @app.task(name="ecert.jobs.chunk", bind=True)
@@ -210,16 +210,35 @@ def enqueue(job_id: int) -> None:
         # which SQLAlchemy 2.1 deprecates; harmless for its two tables.
         warnings.filterwarnings("ignore", message=r".*``noload``.*")
         with app.connection_for_write(broker_url()) as conn:
-            plan.apply_async((job_id,), connection=conn, queue=queue_name(), retry=True,
-                             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5})
+            plan.apply_async(
+                (job_id,),
+                connection=conn,
+                queue=queue_name(),
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+            )
 
 
 # -- the worker ------------------------------------------------------------
 
-def worker_argv(*, concurrency: int | None = None, pool: str | None = None, loglevel: str = "info",
-                hostname: str | None = None) -> list[str]:
-    argv = ["worker", "--queues", queue_name(), "--loglevel", loglevel,
-            "--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+def worker_argv(
+    *,
+    concurrency: int | None = None,
+    pool: str | None = None,
+    loglevel: str = "info",
+    hostname: str | None = None,
+) -> list[str]:
+    argv = [
+        "worker",
+        "--queues",
+        queue_name(),
+        "--loglevel",
+        loglevel,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     pool = pool or ("solo" if embedded() else None)
     if pool:
         argv += ["--pool", pool]
@@ -236,8 +255,12 @@ def start_embedded_worker(loglevel: str = "info", **popen) -> subprocess.Popen:
     """`ecert worker` in a child process, for `ecert serve` without
     CELERY_BROKER_URL: one process (solo pool) on the embedded broker. It is
     told to stop if its parent dies."""
-    return subprocess.Popen([sys.executable, "-m", "issuer.cli", "worker", "--loglevel", loglevel],
-                            env=dict(os.environ), preexec_fn=_die_with_parent, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "issuer.cli", "worker", "--loglevel", loglevel],
+        env=dict(os.environ),
+        preexec_fn=_die_with_parent,
+        **popen,
+    )
 
 
 def stop_worker(proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -258,6 +281,7 @@ def keep_environment_private() -> None:
     not by a web process of the same user (which holds no passphrase)."""
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
     except (OSError, AttributeError):
         pass  # not Linux: nothing to do the same way
@@ -266,6 +290,7 @@ def keep_environment_private() -> None:
 def _die_with_parent() -> None:
     try:  # Linux: SIGTERM when the parent goes, however it goes
         import ctypes
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass

@@ -69,12 +69,16 @@ RECORDS_HEADER = ("身份证号", "项目编号", "考核等次", "角色", "完
 MINIMUMS = {"pp": 5.0, "pf": 15.0, "cp": 10.0, "cf": 20.0, "dg": 10.0, "el": 10.0, "sb": 20.0}
 REQUIRED = ("pp", "pf", "cp", "cf", "dg")
 HOURS_PER_CREDIT = {"集中": 4.0, "网络": 5.0, "校本": 5.0}
-GRADE_REWARD = {"国家级": {"良好": 0.10, "优秀": 0.15}, "自治区级": {"良好": 0.10, "优秀": 0.15},
-                "州级": {"良好": 0.05, "优秀": 0.10}, "县市级": {"良好": 0.05, "优秀": 0.10}}
+GRADE_REWARD = {
+    "国家级": {"良好": 0.10, "优秀": 0.15},
+    "自治区级": {"良好": 0.10, "优秀": 0.15},
+    "州级": {"良好": 0.05, "优秀": 0.10},
+    "县市级": {"良好": 0.05, "优秀": 0.10},
+}
 LEAD_REWARD = {"国家级": 2.0, "自治区级": 2.0, "州级": 1.0, "县市级": 1.0}
 INDUCTION_CREDITS = 30.0
 
-SHORT_SHARE = 0.34       # teachers who set out to leave one or two buckets short
+SHORT_SHARE = 0.34  # teachers who set out to leave one or two buckets short
 SHORT_WEIGHTS = (("sb", 22), ("el", 14), ("cf", 16), ("cp", 12), ("dg", 14), ("pf", 12), ("pp", 10))
 EXTRA_WEIGHTS = (("sb", 30), ("el", 18), ("cf", 18), ("cp", 10), ("dg", 10), ("pf", 9), ("pp", 5))
 
@@ -122,8 +126,13 @@ SCHOOLS = (
     ("霍尔果斯市第八小学", (P,), (40, 70)),
 )
 # Beyond the list: numbered schools in this rotation.
-MORE_SCHOOLS = (("幼儿园", (K,), (15, 30)), ("小学", (P,), (40, 80)), ("幼儿园", (K,), (15, 30)),
-                ("小学", (P,), (40, 80)), ("中学", (J,), (40, 75)))
+MORE_SCHOOLS = (
+    ("幼儿园", (K,), (15, 30)),
+    ("小学", (P,), (40, 80)),
+    ("幼儿园", (K,), (15, 30)),
+    ("小学", (P,), (40, 80)),
+    ("中学", (J,), (40, 75)),
+)
 FEMALE_SHARE = {K: 0.95, P: 0.74, J: 0.62, S: 0.54, V: 0.50, X: 0.80}
 DIGITS_ZH = "〇一二三四五六七八九"
 
@@ -170,38 +179,197 @@ def make_schools(rng: random.Random, count: int) -> list[School]:
 # -- names ------------------------------------------------------------------
 
 HAN_SURNAMES = (
-    ("王", 70), ("李", 68), ("张", 64), ("刘", 52), ("陈", 42), ("杨", 40), ("马", 36), ("赵", 30),
-    ("黄", 24), ("周", 22), ("吴", 22), ("徐", 18), ("孙", 18), ("朱", 15), ("胡", 15), ("郭", 15),
-    ("何", 14), ("高", 14), ("林", 12), ("罗", 12), ("郑", 11), ("梁", 10), ("谢", 9), ("宋", 9),
-    ("唐", 9), ("许", 8), ("韩", 9), ("冯", 8), ("邓", 8), ("曹", 8), ("彭", 7), ("曾", 6),
-    ("肖", 6), ("田", 7), ("董", 7), ("袁", 6), ("潘", 5), ("于", 6), ("蒋", 5), ("蔡", 5),
-    ("余", 5), ("杜", 6), ("叶", 5), ("程", 5), ("苏", 6), ("魏", 6), ("吕", 5), ("丁", 6),
-    ("任", 5), ("沈", 4), ("姚", 4), ("卢", 4), ("姜", 4), ("崔", 4), ("钟", 3), ("谭", 3),
-    ("陆", 3), ("汪", 3), ("范", 4), ("金", 3), ("石", 4), ("贾", 4), ("夏", 3), ("付", 4),
-    ("方", 3), ("白", 4), ("孟", 4), ("秦", 3), ("闫", 4), ("薛", 3), ("雷", 3), ("侯", 3),
-    ("龙", 2), ("史", 3), ("陶", 2), ("贺", 3), ("顾", 2), ("毛", 2), ("郝", 3), ("武", 3),
-    ("关", 4), ("佟", 3), ("托", 1), ("海", 1), ("锁", 1), ("欧阳", 1), ("司马", 1), ("上官", 1),
+    ("王", 70),
+    ("李", 68),
+    ("张", 64),
+    ("刘", 52),
+    ("陈", 42),
+    ("杨", 40),
+    ("马", 36),
+    ("赵", 30),
+    ("黄", 24),
+    ("周", 22),
+    ("吴", 22),
+    ("徐", 18),
+    ("孙", 18),
+    ("朱", 15),
+    ("胡", 15),
+    ("郭", 15),
+    ("何", 14),
+    ("高", 14),
+    ("林", 12),
+    ("罗", 12),
+    ("郑", 11),
+    ("梁", 10),
+    ("谢", 9),
+    ("宋", 9),
+    ("唐", 9),
+    ("许", 8),
+    ("韩", 9),
+    ("冯", 8),
+    ("邓", 8),
+    ("曹", 8),
+    ("彭", 7),
+    ("曾", 6),
+    ("肖", 6),
+    ("田", 7),
+    ("董", 7),
+    ("袁", 6),
+    ("潘", 5),
+    ("于", 6),
+    ("蒋", 5),
+    ("蔡", 5),
+    ("余", 5),
+    ("杜", 6),
+    ("叶", 5),
+    ("程", 5),
+    ("苏", 6),
+    ("魏", 6),
+    ("吕", 5),
+    ("丁", 6),
+    ("任", 5),
+    ("沈", 4),
+    ("姚", 4),
+    ("卢", 4),
+    ("姜", 4),
+    ("崔", 4),
+    ("钟", 3),
+    ("谭", 3),
+    ("陆", 3),
+    ("汪", 3),
+    ("范", 4),
+    ("金", 3),
+    ("石", 4),
+    ("贾", 4),
+    ("夏", 3),
+    ("付", 4),
+    ("方", 3),
+    ("白", 4),
+    ("孟", 4),
+    ("秦", 3),
+    ("闫", 4),
+    ("薛", 3),
+    ("雷", 3),
+    ("侯", 3),
+    ("龙", 2),
+    ("史", 3),
+    ("陶", 2),
+    ("贺", 3),
+    ("顾", 2),
+    ("毛", 2),
+    ("郝", 3),
+    ("武", 3),
+    ("关", 4),
+    ("佟", 3),
+    ("托", 1),
+    ("海", 1),
+    ("锁", 1),
+    ("欧阳", 1),
+    ("司马", 1),
+    ("上官", 1),
 )
 HAN_GIVEN = {
     "女": "芳娜敏静丽艳娟霞燕玲婷雪琳慧颖倩洁莉萍红梅琴兰丹秀凤英佳欣怡悦璐瑶蕾晶月雯菲薇蓉"
-          "晓思梦雅欢宁春玉珊嘉馨璇萱婧露妍娇洋",
+    "晓思梦雅欢宁春玉珊嘉馨璇萱婧露妍娇洋",
     "男": "伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆帅旭龙林阳峰亮成东建志文博振海晨"
-          "斌立新国荣永胜德江",
+    "斌立新国荣永胜德江",
 }
 RARE_GIVEN = {"女": "玥珺婕晞瑄玙祎琤", "男": "喆堃昇燊旻赟翀彧璟淏琛暄"}
 
-UYGHUR_F = ("阿依古丽", "古丽米拉", "热依拉", "迪丽努尔", "帕提古丽", "阿依努尔", "米热古丽", "努尔古丽",
-            "再努尔", "玛依拉", "阿尔孜古丽", "祖丽皮亚", "海丽且木", "帕丽达", "阿依夏木", "苏比努尔",
-            "热孜宛古丽", "古丽娜尔", "茹仙古丽", "阿米娜", "佐热姆", "布维阿依谢姆", "迪力胡玛尔", "麦尔哈巴")
-KAZAKH_F = ("古丽巴哈尔", "加娜尔", "阿勒腾古丽", "巴合提古丽", "沙吾列", "阿克依努尔", "古丽扎达",
-            "玛丽亚", "哈丽曼", "阿娜尔古丽", "达娜", "阿依达娜", "木合塔尔古丽", "叶尔克古丽")
-UYGHUR_M = ("买买提", "艾买提江", "阿不都热合曼", "吐尔逊", "阿卜杜拉", "艾力", "努尔买买提", "伊力哈木",
-            "热合曼", "亚森", "艾尔肯", "依明", "买合木提", "阿里木", "肉孜", "吾斯曼", "阿不力孜",
-            "艾克拜尔", "库尔班", "玉素甫", "阿布都外力", "麦麦提图尔荪", "阿卜杜热西提", "托合提尼亚孜",
-            "阿不都克尤木", "吐尔洪江")
-KAZAKH_M = ("努尔兰", "别克波拉提", "叶尔兰", "哈那提", "阿斯哈尔", "加尔肯", "塞力克", "吐尔逊别克",
-            "哈布都力", "木拉提", "巴合达提", "叶尔波拉提", "达吾列提", "努尔苏丹", "吾尔曼", "别克",
-            "阿曼太", "托合塔尔别克", "胡安德克", "叶尔肯别克", "居马别克", "阿合买提")
+UYGHUR_F = (
+    "阿依古丽",
+    "古丽米拉",
+    "热依拉",
+    "迪丽努尔",
+    "帕提古丽",
+    "阿依努尔",
+    "米热古丽",
+    "努尔古丽",
+    "再努尔",
+    "玛依拉",
+    "阿尔孜古丽",
+    "祖丽皮亚",
+    "海丽且木",
+    "帕丽达",
+    "阿依夏木",
+    "苏比努尔",
+    "热孜宛古丽",
+    "古丽娜尔",
+    "茹仙古丽",
+    "阿米娜",
+    "佐热姆",
+    "布维阿依谢姆",
+    "迪力胡玛尔",
+    "麦尔哈巴",
+)
+KAZAKH_F = (
+    "古丽巴哈尔",
+    "加娜尔",
+    "阿勒腾古丽",
+    "巴合提古丽",
+    "沙吾列",
+    "阿克依努尔",
+    "古丽扎达",
+    "玛丽亚",
+    "哈丽曼",
+    "阿娜尔古丽",
+    "达娜",
+    "阿依达娜",
+    "木合塔尔古丽",
+    "叶尔克古丽",
+)
+UYGHUR_M = (
+    "买买提",
+    "艾买提江",
+    "阿不都热合曼",
+    "吐尔逊",
+    "阿卜杜拉",
+    "艾力",
+    "努尔买买提",
+    "伊力哈木",
+    "热合曼",
+    "亚森",
+    "艾尔肯",
+    "依明",
+    "买合木提",
+    "阿里木",
+    "肉孜",
+    "吾斯曼",
+    "阿不力孜",
+    "艾克拜尔",
+    "库尔班",
+    "玉素甫",
+    "阿布都外力",
+    "麦麦提图尔荪",
+    "阿卜杜热西提",
+    "托合提尼亚孜",
+    "阿不都克尤木",
+    "吐尔洪江",
+)
+KAZAKH_M = (
+    "努尔兰",
+    "别克波拉提",
+    "叶尔兰",
+    "哈那提",
+    "阿斯哈尔",
+    "加尔肯",
+    "塞力克",
+    "吐尔逊别克",
+    "哈布都力",
+    "木拉提",
+    "巴合达提",
+    "叶尔波拉提",
+    "达吾列提",
+    "努尔苏丹",
+    "吾尔曼",
+    "别克",
+    "阿曼太",
+    "托合塔尔别克",
+    "胡安德克",
+    "叶尔肯别克",
+    "居马别克",
+    "阿合买提",
+)
 MINORITY_SHARE = 0.30
 MAX_NAME = 20
 
@@ -250,11 +418,30 @@ def minority_name(rng: random.Random, gender: str) -> str:
 
 # Real GB/T 2260 codes: most teachers of Horgos were first registered in Yili
 # prefecture; some came from elsewhere in Xinjiang or from inland provinces.
-REGIONS_YILI = (("654004", 7), ("654002", 14), ("654021", 10), ("654022", 10), ("654023", 16),
-                ("654024", 5), ("654025", 5), ("654026", 4), ("654027", 3), ("654028", 4),
-                ("654003", 2))
-REGIONS_AWAY = (("650102", 3), ("650104", 2), ("652301", 3), ("620102", 2), ("620502", 2),
-                ("621102", 2), ("411302", 1), ("510722", 1), ("371702", 1))
+REGIONS_YILI = (
+    ("654004", 7),
+    ("654002", 14),
+    ("654021", 10),
+    ("654022", 10),
+    ("654023", 16),
+    ("654024", 5),
+    ("654025", 5),
+    ("654026", 4),
+    ("654027", 3),
+    ("654028", 4),
+    ("654003", 2),
+)
+REGIONS_AWAY = (
+    ("650102", 3),
+    ("650104", 2),
+    ("652301", 3),
+    ("620102", 2),
+    ("620502", 2),
+    ("621102", 2),
+    ("411302", 1),
+    ("510722", 1),
+    ("371702", 1),
+)
 YILI_TABLE = _weighted(REGIONS_YILI)
 ALL_TABLE = _weighted(REGIONS_YILI + REGIONS_AWAY)
 HORGOS_SINCE = 1997  # 654004 exists since 2014: only those first registered then
@@ -277,6 +464,7 @@ def id_number(rng: random.Random, born: date, gender: str, minority: bool, taken
 
 
 # -- teachers ---------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class Teacher:
@@ -315,8 +503,11 @@ def _title(rng: random.Random, age: int) -> str:
         return rng.choice(("二级教师", "二级教师", "一级教师"))
     if age < 45:
         return rng.choice(("二级教师", "一级教师", "一级教师", "高级教师"))
-    return rng.choice(("一级教师", "高级教师", "高级教师", "正高级教师") if rng.random() < 0.15
-                      else ("一级教师", "高级教师"))
+    return rng.choice(
+        ("一级教师", "高级教师", "高级教师", "正高级教师")
+        if rng.random() < 0.15
+        else ("一级教师", "高级教师")
+    )
 
 
 HIRE_YEAR_WEIGHTS = (26, 26, 22, 18, 8)  # of those hired during the cycle, by year
@@ -327,7 +518,7 @@ def _hire_in_cycle(rng: random.Random, last: int) -> int:
     the day as _hire_date has it; a day after `last` is drawn again (those
     teachers are not hired yet), and after a few vain tries any day will do."""
     years = [y for y in YEARS if date(y, 1, 1).toordinal() <= last]
-    weights = HIRE_YEAR_WEIGHTS[:len(years)]
+    weights = HIRE_YEAR_WEIGHTS[: len(years)]
     for _ in range(24):
         year = rng.choices(years, weights=weights)[0]
         hired = max(_hire_date(rng, year), CYCLE_START + 1)
@@ -336,8 +527,9 @@ def _hire_in_cycle(rng: random.Random, last: int) -> int:
     return rng.randint(CYCLE_START + 1, last)
 
 
-def make_teachers(rng: random.Random, count: int, schools: list[School],
-                  until: int = DEFAULT_UNTIL.toordinal()) -> list[Teacher]:
+def make_teachers(
+    rng: random.Random, count: int, schools: list[School], until: int = DEFAULT_UNTIL.toordinal()
+) -> list[Teacher]:
     """`until` (a date ordinal): nobody is hired after it."""
     cum, total = [], 0
     for s in schools:
@@ -359,16 +551,23 @@ def make_teachers(rng: random.Random, count: int, schools: list[School],
             age_at_hire = rng.choice((22, 22, 23, 23, 24, 25, 26, 28, 31))
             born_year = min(max(year - age_at_hire, 1962), 2002)
         else:
-            born_year = rng.choices(range(1962, 2003), weights=[
-                1 if y < 1966 else 3 if y < 1972 else 6 if y < 1980 else 9 if y < 1995 else 6
-                for y in range(1962, 2003)])[0]
+            born_year = rng.choices(
+                range(1962, 2003),
+                weights=[
+                    1 if y < 1966 else 3 if y < 1972 else 6 if y < 1980 else 9 if y < 1995 else 6
+                    for y in range(1962, 2003)
+                ],
+            )[0]
             start = max(born_year + rng.choice((20, 21, 22, 22, 23, 23, 24, 25, 27, 30)), 1982)
             hired = _hire_date(rng, min(start, 2023))
         born = date.fromordinal(date(born_year, 1, 1).toordinal() + rng.randrange(365))
         number = id_number(rng, born, gender, minority, taken)
         # new teachers get their first title after the probation year, if at all yet
-        title = ("" if rng.random() < 0.85 else "三级教师") if hired > CYCLE_START - 365 \
+        title = (
+            ("" if rng.random() < 0.85 else "三级教师")
+            if hired > CYCLE_START - 365
             else _title(rng, 2024 - born_year)
+        )
         teachers.append(Teacher(name, number, gender, school, stage, born, hired, title))
     teachers.sort(key=lambda t: (t.school.code, t.hired, t.id_number))
     return teachers
@@ -379,11 +578,28 @@ def make_teachers(rng: random.Random, count: int, schools: list[School],
 LEVEL_PREFIX = {"国家级": "GP", "自治区级": "XJ", "州级": "YL", "县市级": "HEGS"}
 ALL = (K, P, J, S, V, X)
 K12 = (P, J, S)
-SUBJECTS = ("语文", "数学", "英语", "物理", "化学", "生物学", "道德与法治", "思想政治", "历史", "地理",
-            "音乐", "体育与健康", "美术", "信息科技", "科学")
-HOURS = {"集中": (8, 12, 16, 16, 20, 24, 24, 24, 30, 30, 40, 40, 50),
-         "网络": (6, 12, 12, 20, 20, 24, 30, 30, 40, 50, 12.5, 22.5, 37.5),
-         "校本": (12, 16, 20, 20, 24, 24, 30, 30, 12.5, 22.5)}
+SUBJECTS = (
+    "语文",
+    "数学",
+    "英语",
+    "物理",
+    "化学",
+    "生物学",
+    "道德与法治",
+    "思想政治",
+    "历史",
+    "地理",
+    "音乐",
+    "体育与健康",
+    "美术",
+    "信息科技",
+    "科学",
+)
+HOURS = {
+    "集中": (8, 12, 16, 16, 20, 24, 24, 24, 30, 30, 40, 40, 50),
+    "网络": (6, 12, 12, 20, 20, 24, 30, 30, 40, 50, 12.5, 22.5, 37.5),
+    "校本": (12, 16, 20, 20, 24, 24, 30, 30, 12.5, 22.5),
+}
 
 # (level, category, mode or "*", name template, audience, bucket, count per year)
 # "{y}" is the year, "{s}" a subject. Levels and categories follow the
@@ -449,15 +665,44 @@ INDUCTION = (
 # A school's own sessions each year (term, last day): a small school three,
 # a larger one four; two in the spring term, so that a sample cut off in
 # mid-year still offers enough school-based credits.
-SCHOOL_SESSIONS = {False: (("春季", (4, 30)), ("春季", (7, 5)), ("秋季", (12, 31))),
-                   True: (("春季", (4, 30)), ("春季", (7, 5)), ("秋季", (11, 20)), ("秋季", (12, 31)))}
-SCHOOL_TOPICS = ("大单元教学设计", "作业设计与评价", "课堂观察与评课议课", "集体备课与教材研讨", "课题研究方法",
-                 "家校协同育人", "国家通用语言文字规范书写", "青蓝工程师徒结对", "整本书阅读教学", "跨学科主题学习",
-                 "信息技术与学科教学融合", "学校文化建设", "课后服务课程建设", "学生心理健康辅导", "教学反思与叙事")
-KINDER_TOPICS = ("游戏化教学", "幼小科学衔接", "观察记录与幼儿评价", "区域活动创设", "保教常规与安全",
-                 "家园共育", "国家通用语言文字启蒙教育", "园本课程建设")
-VOCATIONAL_TOPICS = ("“双师型”教师实训能力", "产教融合与校企合作", "专业课程标准研读", "技能大赛指导",
-                     "课程思政")
+SCHOOL_SESSIONS = {
+    False: (("春季", (4, 30)), ("春季", (7, 5)), ("秋季", (12, 31))),
+    True: (("春季", (4, 30)), ("春季", (7, 5)), ("秋季", (11, 20)), ("秋季", (12, 31))),
+}
+SCHOOL_TOPICS = (
+    "大单元教学设计",
+    "作业设计与评价",
+    "课堂观察与评课议课",
+    "集体备课与教材研讨",
+    "课题研究方法",
+    "家校协同育人",
+    "国家通用语言文字规范书写",
+    "青蓝工程师徒结对",
+    "整本书阅读教学",
+    "跨学科主题学习",
+    "信息技术与学科教学融合",
+    "学校文化建设",
+    "课后服务课程建设",
+    "学生心理健康辅导",
+    "教学反思与叙事",
+)
+KINDER_TOPICS = (
+    "游戏化教学",
+    "幼小科学衔接",
+    "观察记录与幼儿评价",
+    "区域活动创设",
+    "保教常规与安全",
+    "家园共育",
+    "国家通用语言文字启蒙教育",
+    "园本课程建设",
+)
+VOCATIONAL_TOPICS = (
+    "“双师型”教师实训能力",
+    "产教融合与校企合作",
+    "专业课程标准研读",
+    "技能大赛指导",
+    "课程思政",
+)
 
 
 @dataclass(slots=True)
@@ -515,15 +760,30 @@ def make_projects(rng: random.Random, schools: list[School], years: tuple[int, .
     projects: list[Project] = []
     counters: dict[str, int] = {}
 
-    def add(code, name, level, category, mode, hours, year, bucket, stages, school, when,
-            approved=True):
+    def add(code, name, level, category, mode, hours, year, bucket, stages, school, when, approved=True):
         hours10 = int(round(hours * 10))
-        projects.append(Project(len(projects), code, name, level, category, mode, hours10, year,
-                                approved, bucket, stages, school, *when))
+        projects.append(
+            Project(
+                len(projects),
+                code,
+                name,
+                level,
+                category,
+                mode,
+                hours10,
+                year,
+                approved,
+                bucket,
+                stages,
+                school,
+                *when,
+            )
+        )
 
     for year in years:
-        for (level, category, mode, template, stages, bucket, count), approved in (
-                [(c, True) for c in CATALOGUE] + [(c, False) for c in UNREGISTERED]):
+        for (level, category, mode, template, stages, bucket, count), approved in [
+            (c, True) for c in CATALOGUE
+        ] + [(c, False) for c in UNREGISTERED]:
             subjects = rng.sample(SUBJECTS, count) if "{s}" in template else [""] * count
             for subject in subjects:
                 m = mode if mode != "*" else rng.choice(("集中", "网络"))
@@ -531,24 +791,65 @@ def make_projects(rng: random.Random, schools: list[School], years: tuple[int, .
                 hours = rng.choice(HOURS[m])
                 if level in ("国家级", "自治区级") and m == "集中" and hours < 24:
                     hours = 40  # training away from home is at least several days
-                add(_code(counters, rng, LEVEL_PREFIX[level], year), name, level, category, m, hours,
-                    year, bucket, stages, None, _schedule(rng, year, m, name), approved)
+                add(
+                    _code(counters, rng, LEVEL_PREFIX[level], year),
+                    name,
+                    level,
+                    category,
+                    m,
+                    hours,
+                    year,
+                    bucket,
+                    stages,
+                    None,
+                    _schedule(rng, year, m, name),
+                    approved,
+                )
         for suffix, mode, hours, first, last, fixed in INDUCTION:
             name = f"霍尔果斯市{year}年新入职教师适岗培训（{suffix}）"
-            add(_code(counters, rng, "HEGS", year), name, "县市级", "适岗", mode, hours, year, "ind",
-                ALL, None, (_ord(year, first), _ord(year, last), fixed))
+            add(
+                _code(counters, rng, "HEGS", year),
+                name,
+                "县市级",
+                "适岗",
+                mode,
+                hours,
+                year,
+                "ind",
+                ALL,
+                None,
+                (_ord(year, first), _ord(year, last), fixed),
+            )
     for school in schools:
-        topics = (KINDER_TOPICS if school.stages == (K,) else
-                  VOCATIONAL_TOPICS + SCHOOL_TOPICS[:5] if school.stages == (V,) else SCHOOL_TOPICS)
+        topics = (
+            KINDER_TOPICS
+            if school.stages == (K,)
+            else VOCATIONAL_TOPICS + SCHOOL_TOPICS[:5]
+            if school.stages == (V,)
+            else SCHOOL_TOPICS
+        )
         sessions = SCHOOL_SESSIONS[school.size >= 45]
         for year in years:
-            for n, ((term, last), topic) in enumerate(zip(sessions, rng.sample(topics, len(sessions)), strict=True), start=1):
+            for n, ((term, last), topic) in enumerate(
+                zip(sessions, rng.sample(topics, len(sessions)), strict=True), start=1
+            ):
                 kind = "园本研修" if school.stages == (K,) else "校本研修"
                 name = f"{school.name}{year}年{term}学期{kind}：{topic}"
                 end = _ord(year, last)
-                add(f"XB-{school.code}-{year}-{n:02d}", name, "校级", "校本", "校本",
-                    rng.choice(HOURS["校本"]), year, "sb", school.stages, school.index,
-                    (end - rng.randint(18, 30), end, False), rng.random() >= 0.025)
+                add(
+                    f"XB-{school.code}-{year}-{n:02d}",
+                    name,
+                    "校级",
+                    "校本",
+                    "校本",
+                    rng.choice(HOURS["校本"]),
+                    year,
+                    "sb",
+                    school.stages,
+                    school.index,
+                    (end - rng.randint(18, 30), end, False),
+                    rng.random() >= 0.025,
+                )
     projects.sort(key=lambda p: (p.year, p.school is not None, p.code))
     for i, p in enumerate(projects):
         p.index = i
@@ -566,8 +867,9 @@ class Pools:
     only those anyone can have completed by `until` (a date ordinal), i.e.
     begun by then, and if everyone completes on the last day, ended by then."""
 
-    def __init__(self, projects: list[Project], schools: list[School],
-                 until: int = DEFAULT_UNTIL.toordinal()):
+    def __init__(
+        self, projects: list[Project], schools: list[School], until: int = DEFAULT_UNTIL.toordinal()
+    ):
         self.until = until
         projects = [p for p in projects if p.start <= until and (not p.fixed or p.end <= until)]
         self.by_bucket: dict[tuple[str, str], list[Project]] = {}
@@ -579,8 +881,17 @@ class Pools:
             if p.school is not None:
                 self.by_school[p.school].append(p)
         self.lead: dict[str, list[Project]] = {
-            st: [p for p in projects if p.level in ("州级", "县市级") and p.mode == "集中" and p.approved
-                 and p.category not in ("适岗", "校本") and st in p.stages] for st in ALL}
+            st: [
+                p
+                for p in projects
+                if p.level in ("州级", "县市级")
+                and p.mode == "集中"
+                and p.approved
+                and p.category not in ("适岗", "校本")
+                and st in p.stages
+            ]
+            for st in ALL
+        }
 
     def get(self, bucket: str, t: Teacher) -> list[Project]:
         pool = self.by_school[t.school.index] if bucket == "sb" else self.by_bucket[(bucket, t.stage)]
@@ -632,8 +943,7 @@ class Planner:
             return p.end if lo <= p.end <= hi else None
         return self.rng.randint(lo, hi) if lo <= hi else None
 
-    def add(self, p: Project, bucket: str, grade: str, role: str = "学员",
-            on: int | None = None) -> float:
+    def add(self, p: Project, bucket: str, grade: str, role: str = "学员", on: int | None = None) -> float:
         """Record p and return the credits she believes she earned (an
         unapproved project looks like any other until recognition)."""
         self.used.add(p.index)
@@ -687,7 +997,9 @@ class Planner:
             self.add(p, bucket, "优秀" if self.rng.random() < 0.2 else "合格", role="主讲")
 
 
-def plan_records(rng: random.Random, pools: Pools, t: Teacher, per_teacher: float) -> list[tuple[int, str, str, str]]:
+def plan_records(
+    rng: random.Random, pools: Pools, t: Teacher, per_teacher: float
+) -> list[tuple[int, str, str, str]]:
     plan = Planner(rng, pools, t)
     share = _full_years_share(t)
     active = min(1.0, (CYCLE_END - max(t.hired, CYCLE_START)) / (CYCLE_END - CYCLE_START))
@@ -695,8 +1007,9 @@ def plan_records(rng: random.Random, pools: Pools, t: Teacher, per_teacher: floa
     if t.title in ("一级教师", "高级教师", "正高级教师") and age >= 32 and rng.random() < 0.08:
         plan.lead_trainer()
     if t.new:
-        plan.induction(INDUCTION_CREDITS * (rng.uniform(0.55, 0.95) if rng.random() < 0.1
-                                            else rng.uniform(1.0, 1.3)))
+        plan.induction(
+            INDUCTION_CREDITS * (rng.uniform(0.55, 0.95) if rng.random() < 0.1 else rng.uniform(1.0, 1.3))
+        )
     short: list[str] = []
     if rng.random() < SHORT_SHARE:
         table = _weighted(SHORT_WEIGHTS)
@@ -738,6 +1051,7 @@ def plan_records(rng: random.Random, pools: Pools, t: Teacher, per_teacher: floa
 
 # -- output -----------------------------------------------------------------
 
+
 def _write(path: Path, header: tuple[str, ...], rows) -> int:
     n = 0
     with path.open("w", encoding="utf-8", newline="") as f:
@@ -749,8 +1063,15 @@ def _write(path: Path, header: tuple[str, ...], rows) -> int:
     return n
 
 
-def generate(out_dir: Path, *, teachers: int = 2400, schools: int = 36, seed: int = 7,
-             records_per_teacher: float | None = None, until: date = DEFAULT_UNTIL) -> dict[str, int]:
+def generate(
+    out_dir: Path,
+    *,
+    teachers: int = 2400,
+    schools: int = 36,
+    seed: int = 7,
+    records_per_teacher: float | None = None,
+    until: date = DEFAULT_UNTIL,
+) -> dict[str, int]:
     """Write roster.csv, projects.csv and records.csv into out_dir, as of
     `until` (nothing completed or hired after it); return the number of data
     rows of each."""
@@ -777,12 +1098,31 @@ def generate(out_dir: Path, *, teachers: int = 2400, schools: int = 36, seed: in
         return s
 
     counts = {
-        "roster.csv": _write(out_dir / "roster.csv", ROSTER_HEADER, (
-            (t.name, t.id_number, t.gender, t.school.code, t.school.name, t.stage, iso(t.hired), t.title)
-            for t in teacher_list)),
-        "projects.csv": _write(out_dir / "projects.csv", PROJECTS_HEADER, (
-            (p.code, p.name, p.level, p.category, p.mode, p.hours_text, p.year, "是" if p.approved else "否")
-            for p in project_list)),
+        "roster.csv": _write(
+            out_dir / "roster.csv",
+            ROSTER_HEADER,
+            (
+                (t.name, t.id_number, t.gender, t.school.code, t.school.name, t.stage, iso(t.hired), t.title)
+                for t in teacher_list
+            ),
+        ),
+        "projects.csv": _write(
+            out_dir / "projects.csv",
+            PROJECTS_HEADER,
+            (
+                (
+                    p.code,
+                    p.name,
+                    p.level,
+                    p.category,
+                    p.mode,
+                    p.hours_text,
+                    p.year,
+                    "是" if p.approved else "否",
+                )
+                for p in project_list
+            ),
+        ),
     }
 
     def records():
@@ -802,18 +1142,35 @@ def _iso_date(text: str) -> date:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Write deterministic sample import files (roster, projects, records).")
+    ap = argparse.ArgumentParser(
+        description="Write deterministic sample import files (roster, projects, records)."
+    )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     ap.add_argument("--teachers", type=int, default=2400)
     ap.add_argument("--schools", type=int, default=36)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--records-per-teacher", type=float, default=None,
-                    help=f"average records per teacher (default {DEFAULT_RECORDS_PER_TEACHER:g})")
-    ap.add_argument("--until", type=_iso_date, default=DEFAULT_UNTIL, metavar="YYYY-MM-DD",
-                    help=f"cut-off: nothing completed or hired after it (default {DEFAULT_UNTIL})")
+    ap.add_argument(
+        "--records-per-teacher",
+        type=float,
+        default=None,
+        help=f"average records per teacher (default {DEFAULT_RECORDS_PER_TEACHER:g})",
+    )
+    ap.add_argument(
+        "--until",
+        type=_iso_date,
+        default=DEFAULT_UNTIL,
+        metavar="YYYY-MM-DD",
+        help=f"cut-off: nothing completed or hired after it (default {DEFAULT_UNTIL})",
+    )
     args = ap.parse_args(argv)
-    counts = generate(args.out, teachers=args.teachers, schools=args.schools, seed=args.seed,
-                      records_per_teacher=args.records_per_teacher, until=args.until)
+    counts = generate(
+        args.out,
+        teachers=args.teachers,
+        schools=args.schools,
+        seed=args.seed,
+        records_per_teacher=args.records_per_teacher,
+        until=args.until,
+    )
     for name, n in counts.items():
         path = Path(args.out) / name
         print(f"{path}: {n} rows, {path.stat().st_size} bytes")

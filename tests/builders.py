@@ -1,4 +1,5 @@
 """Builders of valid people and files for tests."""
+
 from __future__ import annotations
 
 import csv
@@ -19,12 +20,21 @@ def id_number(region: str = "654004", born: str = "19850312", seq: int | None = 
     return body + mod11_2(body)
 
 
-def teacher_row(name="张三", idn=None, gender="女", school=("6540040001", "霍尔果斯市第一小学"),
-                stage="小学", hired="2010-09-01", title=""):
+def teacher_row(
+    name="张三",
+    idn=None,
+    gender="女",
+    school=("6540040001", "霍尔果斯市第一小学"),
+    stage="小学",
+    hired="2010-09-01",
+    title="",
+):
     return [name, idn or id_number(), gender, school[0], school[1], stage, hired, title]
 
 
-def project_row(code, level="县市级", category="必修-专业", mode="集中", hours="40", year="2025", approved="是"):
+def project_row(
+    code, level="县市级", category="必修-专业", mode="集中", hours="40", year="2025", approved="是"
+):
     return [code, f"{code} 培训", level, category, mode, hours, year, approved]
 
 
@@ -37,8 +47,9 @@ class Files:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def csv(self, name: str, header: list[str], rows: list[list], *, bom: bool = False,
-            encoding: str = "utf-8") -> Path:
+    def csv(
+        self, name: str, header: list[str], rows: list[list], *, bom: bool = False, encoding: str = "utf-8"
+    ) -> Path:
         path = self.folder / name
         with path.open("w", encoding=("utf-8-sig" if bom else encoding), newline="") as f:
             w = csv.writer(f)
@@ -48,6 +59,7 @@ class Files:
 
     def xlsx(self, name: str, header: list[str], rows: list[list]) -> Path:
         from openpyxl import Workbook
+
         wb = Workbook()
         ws = wb.active
         ws.append(header)
@@ -69,6 +81,7 @@ def load_sample(engine, folder: Path, teachers: int, records_per_teacher: float 
     from issuer.keystore import Keystore
     from scripts.make_sample import generate
     from verifier.profiles import load_profile
+
     migrate(engine)
     generate(folder / "in", teachers=teachers, records_per_teacher=records_per_teacher)
     profile = load_profile("horgos-7")

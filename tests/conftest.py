@@ -1,5 +1,6 @@
 """Fixtures: a migrated database on SQLite and on PostgreSQL, file builders,
 and the `ecert` command run the way a clerk runs it."""
+
 from __future__ import annotations
 
 import os
@@ -70,6 +71,7 @@ def run_ecert(db_url, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from issuer.cli import main
+
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("ECERT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("ECERT_PROFILE", raising=False)
@@ -79,15 +81,18 @@ def run_ecert(db_url, tmp_path, monkeypatch):
         result = runner.invoke(main, list(args), catch_exceptions=False)
         result.returncode = result.exit_code
         if check and result.exit_code != 0:
-            raise AssertionError(f"ecert {' '.join(args)} exited {result.exit_code}\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"ecert {' '.join(args)} exited {result.exit_code}\n{result.stdout}\n{result.stderr}"
+            )
         return result
+
     return run
 
 
 @pytest.fixture
 def files(tmp_path):
     from tests.builders import Files
+
     return Files(tmp_path / "in")
 
 
@@ -102,6 +107,7 @@ class Clock:
     def move_to(self, when: date | datetime | str) -> None:
         """A day (10:00 China time) or an aware moment."""
         import verifier.clock as clock
+
         if isinstance(when, str):
             when = datetime.fromisoformat(when) if "T" in when else date.fromisoformat(when)
         if not isinstance(when, datetime):

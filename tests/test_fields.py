@@ -17,30 +17,36 @@ def test_a_full_width_id_number_is_stored_in_ascii():
     assert f.year("２０２５年") == 2025
 
 
-@pytest.mark.parametrize("value, fragment", [
-    ("110105194912310021", "校验位错误：应为 X"),
-    ("11010519491231002", "18 位"),
-    ("1101051949123100AX", "前 17 位"),
-    ("110105194913310025", "出生日期"),
-    (110105194912310020, "存为数字"),
-    ("", "不能为空"),
-    ("\u066110105194912310020", "前 17 位"),  # an Arabic-Indic one: isdigit(), not 0-9
-])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("110105194912310021", "校验位错误：应为 X"),
+        ("11010519491231002", "18 位"),
+        ("1101051949123100AX", "前 17 位"),
+        ("110105194913310025", "出生日期"),
+        (110105194912310020, "存为数字"),
+        ("", "不能为空"),
+        ("\u066110105194912310020", "前 17 位"),  # an Arabic-Indic one: isdigit(), not 0-9
+    ],
+)
 def test_bad_id_numbers_are_named(value, fragment):
     with pytest.raises(f.FieldError) as e:
         f.id_number(value)
     assert fragment in e.value.message
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("阿依古丽·买买提", "阿依古丽·买买提"),
-    ("阿依古丽•买买提", "阿依古丽·买买提"),          # bullet
-    ("阿依古丽・买买提", "阿依古丽·买买提"),          # katakana middle dot
-    ("努尔兰 · 别克波拉提", "努尔兰·别克波拉提"),
-    ("张喆", "张喆"),
-    ("𠮷野", "𠮷野"),                                # CJK extension B
-    ("穆罕默德·阿不都热合曼·艾则孜江·买买提明", "穆罕默德·阿不都热合曼·艾则孜江·买买提明"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("阿依古丽·买买提", "阿依古丽·买买提"),
+        ("阿依古丽•买买提", "阿依古丽·买买提"),  # bullet
+        ("阿依古丽・买买提", "阿依古丽·买买提"),  # katakana middle dot
+        ("努尔兰 · 别克波拉提", "努尔兰·别克波拉提"),
+        ("张喆", "张喆"),
+        ("𠮷野", "𠮷野"),  # CJK extension B
+        ("穆罕默德·阿不都热合曼·艾则孜江·买买提明", "穆罕默德·阿不都热合曼·艾则孜江·买买提明"),
+    ],
+)
 def test_names_as_rosters_write_them(raw, expected):
     assert f.person_name(raw) == expected
 
@@ -51,10 +57,15 @@ def test_bad_names_are_refused(raw):
         f.person_name(raw)
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("2024-05-01", date(2024, 5, 1)), ("2024/5/1", date(2024, 5, 1)),
-    ("2024年5月1日", date(2024, 5, 1)), ("2024-05-01 00:00:00", date(2024, 5, 1)),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("2024-05-01", date(2024, 5, 1)),
+        ("2024/5/1", date(2024, 5, 1)),
+        ("2024年5月1日", date(2024, 5, 1)),
+        ("2024-05-01 00:00:00", date(2024, 5, 1)),
+    ],
+)
 def test_dates(raw, expected):
     assert f.a_date(raw, what="完成日期") == expected
 
@@ -70,9 +81,18 @@ def test_hours(raw, expected):
     assert f.hours(raw) == Decimal(expected)
 
 
-@pytest.mark.parametrize("raw, fragment", [("0", "大于 0"), ("-4", "大于 0"), ("2.345", "两位小数"),
-                                           ("abc", "数字"), ("NaN", "应为数字"), ("Infinity", "应为数字"),
-                                           ("-inf", "应为数字")])
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        ("0", "大于 0"),
+        ("-4", "大于 0"),
+        ("2.345", "两位小数"),
+        ("abc", "数字"),
+        ("NaN", "应为数字"),
+        ("Infinity", "应为数字"),
+        ("-inf", "应为数字"),
+    ],
+)
 def test_bad_hours(raw, fragment):
     with pytest.raises(f.FieldError) as e:
         f.hours(raw)
@@ -90,7 +110,7 @@ def test_choice_accepts_labels_codes_and_synonyms_and_lists_labels_when_wrong():
 
 
 def test_builder_ids_are_valid():
-    assert f.id_number(id_number()) 
+    assert f.id_number(id_number())
 
 
 @pytest.mark.parametrize("raw", ["实验小学\x01分校", "实验\x7f小学", "小\x85学"])

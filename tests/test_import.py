@@ -1,5 +1,6 @@
 """Imports: validated whole before anything is written, idempotent,
 corrections reported, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,8 +48,13 @@ def test_roster_import_registers_numbers_in_file_order(engine, files):
     result = do(engine, import_roster, path, HORGOS)
     assert (result.created, result.updated, result.unchanged) == (2, 0, 0)
     with read_session(engine) as s:
-        numbers = dict(s.execute(select(Teacher.id_number, Registration.number)
-                                 .join(Registration, Registration.teacher_id == Teacher.id)).all())
+        numbers = dict(
+            s.execute(
+                select(Teacher.id_number, Registration.number).join(
+                    Registration, Registration.teacher_id == Teacher.id
+                )
+            ).all()
+        )
     assert numbers == {a: "6540040710000014", b: "6540040710000022"}
 
 
@@ -81,8 +87,12 @@ def test_a_file_with_one_bad_row_is_refused_whole(engine, files):
 def test_refused_import_leaves_no_gap_in_numbers(engine, files):
     do(engine, import_roster, files.csv("a.csv", ROSTER_HEADER, [teacher_row(idn=id_number())]), HORGOS)
     dup = id_number()
-    refused(engine, import_roster,
-            files.csv("b.csv", ROSTER_HEADER, [teacher_row(idn=dup), teacher_row(idn=dup)]), HORGOS)
+    refused(
+        engine,
+        import_roster,
+        files.csv("b.csv", ROSTER_HEADER, [teacher_row(idn=dup), teacher_row(idn=dup)]),
+        HORGOS,
+    )
     do(engine, import_roster, files.csv("c.csv", ROSTER_HEADER, [teacher_row(idn=id_number())]), HORGOS)
     with read_session(engine) as s:
         assert sorted(s.scalars(select(Registration.seq))) == [1, 2]
@@ -90,9 +100,15 @@ def test_refused_import_leaves_no_gap_in_numbers(engine, files):
 
 def test_duplicate_rows_and_inconsistent_school_names_are_named(engine, files):
     a = id_number()
-    path = files.csv("r.csv", ROSTER_HEADER, [
-        teacher_row(idn=a), teacher_row(idn=a),
-        teacher_row(idn=id_number(), school=("6540040001", "另一个名字"))])
+    path = files.csv(
+        "r.csv",
+        ROSTER_HEADER,
+        [
+            teacher_row(idn=a),
+            teacher_row(idn=a),
+            teacher_row(idn=id_number(), school=("6540040001", "另一个名字")),
+        ],
+    )
     e = refused(engine, import_roster, path, HORGOS)
     msgs = {(err.row, err.message.split("（")[0]) for err in e.errors}
     assert (3, "与第 2 行重复") in msgs
@@ -100,7 +116,9 @@ def test_duplicate_rows_and_inconsistent_school_names_are_named(engine, files):
 
 
 def test_hire_before_working_age_is_refused(engine, files):
-    path = files.csv("r.csv", ROSTER_HEADER, [teacher_row(idn=id_number(born="20000101"), hired="2010-09-01")])
+    path = files.csv(
+        "r.csv", ROSTER_HEADER, [teacher_row(idn=id_number(born="20000101"), hired="2010-09-01")]
+    )
     e = refused(engine, import_roster, path, HORGOS)
     assert e.errors[0].column == "入职日期" and "16 周岁" in e.errors[0].message
 
@@ -135,8 +153,18 @@ def test_missing_column_gbk_and_old_xls_are_refused_with_the_reason(engine, file
 def _setup_projects_and_teacher(engine, files):
     a = id_number()
     do(engine, import_roster, files.csv("r.csv", ROSTER_HEADER, [teacher_row(idn=a)]), HORGOS)
-    do(engine, import_projects, files.csv("p.csv", PROJECT_HEADER, [
-        project_row("HEGS-2025-01"), project_row("XJ-2024-01", level="自治区级", hours="12.5", year="2024")]))
+    do(
+        engine,
+        import_projects,
+        files.csv(
+            "p.csv",
+            PROJECT_HEADER,
+            [
+                project_row("HEGS-2025-01"),
+                project_row("XJ-2024-01", level="自治区级", hours="12.5", year="2024"),
+            ],
+        ),
+    )
     return a
 
 
@@ -150,16 +178,29 @@ def test_records_import_is_idempotent_and_corrections_update(engine, files):
     r3 = do(engine, import_records, files.csv("rec2.csv", RECORD_HEADER, rows))
     assert (r3.updated, r3.unchanged) == (1, 1) and "pass → fail" in r3.changes[0]
     with read_session(engine) as s:
-        assert s.scalar(select(Project.hours).where(Project.code == "XJ-2024-01")) == __import__("decimal").Decimal("12.50")
+        assert s.scalar(select(Project.hours).where(Project.code == "XJ-2024-01")) == __import__(
+            "decimal"
+        ).Decimal("12.50")
 
 
 def test_records_naming_unknown_teacher_or_project_are_refused_whole(engine, files):
     a = _setup_projects_and_teacher(engine, files)
     stranger = id_number(region="654002")
-    path = files.csv("rec.csv", RECORD_HEADER, [
-        record_row(a, "HEGS-2025-01"), record_row(stranger, "HEGS-2025-01"),
-        record_row(a, "NOPE-9"), record_row(a, "HEGS-2025-01", role="老师")])
-    e = refused(engine, import_records, path, )
+    path = files.csv(
+        "rec.csv",
+        RECORD_HEADER,
+        [
+            record_row(a, "HEGS-2025-01"),
+            record_row(stranger, "HEGS-2025-01"),
+            record_row(a, "NOPE-9"),
+            record_row(a, "HEGS-2025-01", role="老师"),
+        ],
+    )
+    e = refused(
+        engine,
+        import_records,
+        path,
+    )
     found = {(err.row, err.column) for err in e.errors}
     # row 5 repeats row 2 (same teacher, same project) as well as naming a bad role
     assert found == {(3, "身份证号"), (4, "项目编号"), (5, "角色"), (5, "项目编号")}
@@ -169,11 +210,17 @@ def test_records_naming_unknown_teacher_or_project_are_refused_whole(engine, fil
 
 def test_a_completion_date_after_today_is_refused_with_its_row_and_nothing_stored(engine, files):
     from verifier.clock import today_in_china
+
     a = _setup_projects_and_teacher(engine, files)
     tomorrow = (today_in_china() + __import__("datetime").timedelta(days=1)).isoformat()
-    path = files.csv("rec.csv", RECORD_HEADER, [
-        record_row(a, "HEGS-2025-01", done=today_in_china().isoformat()),  # today is allowed
-        record_row(a, "XJ-2024-01", done=tomorrow)])
+    path = files.csv(
+        "rec.csv",
+        RECORD_HEADER,
+        [
+            record_row(a, "HEGS-2025-01", done=today_in_china().isoformat()),  # today is allowed
+            record_row(a, "XJ-2024-01", done=tomorrow),
+        ],
+    )
     e = refused(engine, import_records, path)
     assert [(err.row, err.column) for err in e.errors] == [(3, "完成日期")]
     assert "晚于今天" in e.errors[0].message and tomorrow in e.errors[0].message
@@ -181,10 +228,23 @@ def test_a_completion_date_after_today_is_refused_with_its_row_and_nothing_store
 
 
 def test_projects_validate_enumerations_hours_and_duplicates(engine, files):
-    path = files.csv("p.csv", PROJECT_HEADER, [
-        project_row("A-1", level="省部级"), project_row("A-2", hours="0"),
-        project_row("A-3", mode="函授"), project_row("A-3"), project_row("A-4", approved="也许")])
+    path = files.csv(
+        "p.csv",
+        PROJECT_HEADER,
+        [
+            project_row("A-1", level="省部级"),
+            project_row("A-2", hours="0"),
+            project_row("A-3", mode="函授"),
+            project_row("A-3"),
+            project_row("A-4", approved="也许"),
+        ],
+    )
     e = refused(engine, import_projects, path)
     assert {(err.row, err.column) for err in e.errors} == {
-        (2, "项目级别"), (3, "学时"), (4, "培训形式"), (5, "项目编号"), (6, "是否备案")}
+        (2, "项目级别"),
+        (3, "学时"),
+        (4, "培训形式"),
+        (5, "项目编号"),
+        (6, "是否备案"),
+    }
     assert count(engine, Project) == 0

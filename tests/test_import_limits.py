@@ -4,6 +4,7 @@ issuer/importing/limits.py, the capped error list, and formula text in the
 CSV files the service writes. Each bad file is refused whole, naming the
 file and the problem, from the importers, the CLI (exit code 2), the office
 declare page and the office API (400), with nothing stored."""
+
 from __future__ import annotations
 
 import csv
@@ -49,12 +50,14 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # -- files, crafted ----------------------------------------------------------------
 
+
 def csv_text(rows: list[list[str]], header: list[str] = RECORD_HEADER) -> bytes:
     return ("\n".join(",".join(r) for r in [header, *rows]) + "\n").encode()
 
 
 def good_xlsx(rows: list[list] | None = None, header: list[str] = RECORD_HEADER) -> bytes:
     from openpyxl import Workbook
+
     wb = Workbook()
     wb.active.append(header)
     for r in rows if rows is not None else [record_row(GOOD_ID, "X-PRO")]:
@@ -89,16 +92,29 @@ def sheet_xlsx(rows_xml: str, dimension: str | None = None, shared: list[str] | 
     dim = f'<dimension ref="{dimension}"/>' if dimension else ""
     parts = {n: c.replace("{more}", "") for n, c in _PARTS.items()}
     if shared is not None:
-        parts["[Content_Types].xml"] = _PARTS["[Content_Types].xml"].replace("{more}", (
-            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.sharedStrings+xml"/>'))
-        parts["xl/_rels/workbook.xml.rels"] = _PARTS["xl/_rels/workbook.xml.rels"].replace("{more}", (
-            '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            'sharedStrings" Target="sharedStrings.xml"/>'))
-        parts["xl/sharedStrings.xml"] = (f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN_NS}">'
-                                         + "".join(f"<si><t>{s}</t></si>" for s in shared) + "</sst>")
-    parts["xl/worksheets/sheet1.xml"] = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN_NS}">'
-                                         f"{dim}<sheetData>{rows_xml}</sheetData></worksheet>")
+        parts["[Content_Types].xml"] = _PARTS["[Content_Types].xml"].replace(
+            "{more}",
+            (
+                '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+                'officedocument.spreadsheetml.sharedStrings+xml"/>'
+            ),
+        )
+        parts["xl/_rels/workbook.xml.rels"] = _PARTS["xl/_rels/workbook.xml.rels"].replace(
+            "{more}",
+            (
+                '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                'sharedStrings" Target="sharedStrings.xml"/>'
+            ),
+        )
+        parts["xl/sharedStrings.xml"] = (
+            f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN_NS}">'
+            + "".join(f"<si><t>{s}</t></si>" for s in shared)
+            + "</sst>"
+        )
+    parts["xl/worksheets/sheet1.xml"] = (
+        f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN_NS}">'
+        f"{dim}<sheetData>{rows_xml}</sheetData></worksheet>"
+    )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for name, content in parts.items():
@@ -107,8 +123,10 @@ def sheet_xlsx(rows_xml: str, dimension: str | None = None, shared: list[str] | 
 
 
 def inline_row(n: int, values: list[str], first_column: str = "A") -> str:
-    cells = "".join(f'<c r="{chr(ord(first_column) + i)}{n}" t="inlineStr"><is><t>{v}</t></is></c>'
-                    for i, v in enumerate(values))
+    cells = "".join(
+        f'<c r="{chr(ord(first_column) + i)}{n}" t="inlineStr"><is><t>{v}</t></is></c>'
+        for i, v in enumerate(values)
+    )
     return f'<row r="{n}">{cells}</row>'
 
 
@@ -130,25 +148,30 @@ def corrupt_deflate(data: bytes, part: str) -> bytes:
     block claims the reserved block type 11, which zlib refuses outright."""
     info = zipfile.ZipFile(io.BytesIO(data)).getinfo(part)
     assert info.compress_type == zipfile.ZIP_DEFLATED
-    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
     start = info.header_offset + 30 + name_len + extra_len
-    return data[:start] + b"\x07" + data[start + 1:]
+    return data[:start] + b"\x07" + data[start + 1 :]
 
 
 def bomb_xlsx() -> bytes:
     """1.7 KB that declare A1:CV1048576 and hold one cell in the sheet's last
     row and 100th column: openpyxl's iter_rows made a gigabyte of it."""
-    return sheet_xlsx(HEADER_ROW + '<row r="1048576"><c r="CV1048576"><v>1</v></c></row>',
-                      dimension="A1:CV1048576")
+    return sheet_xlsx(
+        HEADER_ROW + '<row r="1048576"><c r="CV1048576"><v>1</v></c></row>', dimension="A1:CV1048576"
+    )
 
 
 def entity_bomb_xlsx() -> bytes:
     """A billion laughs in the sheet: 30 bytes of entity, 10^9 times over."""
     entities = '<!ENTITY a0 "lollollollollollollollollollol">' + "".join(
-        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10))
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
+    )
     sheet = sheet_xlsx(HEADER_ROW + inline_row(2, [GOOD_ID, "&a9;"]))
-    return rezipped(sheet, "xl/worksheets/sheet1.xml", lambda c: c.replace(
-        b"<worksheet", f"<!DOCTYPE worksheet [{entities}]><worksheet".encode(), 1))
+    return rezipped(
+        sheet,
+        "xl/worksheets/sheet1.xml",
+        lambda c: c.replace(b"<worksheet", f"<!DOCTYPE worksheet [{entities}]><worksheet".encode(), 1),
+    )
 
 
 def rows_xlsx(n: int) -> bytes:
@@ -160,22 +183,56 @@ def rows_xlsx(n: int) -> bytes:
 # What each bad file is refused for: file name, bytes, and the row, column
 # and words of the one error it gets (None: the whole file).
 BAD_FILES = {
-    "long-cell": ("long.csv", lambda: csv_text([[GOOD_ID, "X" * 200_000, "合格", "学员", "2025-06-01"]]),
-                  2, "项目编号", "单元格过长：200,000 字"),
-    "unbalanced-quote": ("quote.csv", lambda: csv_text([[GOOD_ID, '"X-PRO', "合格", "学员", "2025-06-01"],
-                                                        record_row(GOOD_ID, "X-ELE")]),
-                         2, "项目编号", "引号不配对"),
-    "corrupt-deflate": ("deflate.xlsx", lambda: corrupt_deflate(good_xlsx(), "xl/worksheets/sheet1.xml"),
-                        None, None, "xl/worksheets/sheet1.xml 的压缩数据已损坏"),
-    "broken-content-types": ("types.xlsx", lambda: rezipped(good_xlsx(), "[Content_Types].xml",
-                                                             lambda c: c[:len(c) // 2]),
-                             None, None, "[Content_Types].xml 的内容（XML）已损坏"),
-    "not-a-zip": ("scan.xlsx", lambda: b"%PDF-1.4\n" + bytes(range(256)) * 4,
-                  None, None, "不是有效的 .xlsx 文件：文件内容不是 Excel 工作簿（不是 zip 格式）"),
+    "long-cell": (
+        "long.csv",
+        lambda: csv_text([[GOOD_ID, "X" * 200_000, "合格", "学员", "2025-06-01"]]),
+        2,
+        "项目编号",
+        "单元格过长：200,000 字",
+    ),
+    "unbalanced-quote": (
+        "quote.csv",
+        lambda: csv_text([[GOOD_ID, '"X-PRO', "合格", "学员", "2025-06-01"], record_row(GOOD_ID, "X-ELE")]),
+        2,
+        "项目编号",
+        "引号不配对",
+    ),
+    "corrupt-deflate": (
+        "deflate.xlsx",
+        lambda: corrupt_deflate(good_xlsx(), "xl/worksheets/sheet1.xml"),
+        None,
+        None,
+        "xl/worksheets/sheet1.xml 的压缩数据已损坏",
+    ),
+    "broken-content-types": (
+        "types.xlsx",
+        lambda: rezipped(good_xlsx(), "[Content_Types].xml", lambda c: c[: len(c) // 2]),
+        None,
+        None,
+        "[Content_Types].xml 的内容（XML）已损坏",
+    ),
+    "not-a-zip": (
+        "scan.xlsx",
+        lambda: b"%PDF-1.4\n" + bytes(range(256)) * 4,
+        None,
+        None,
+        "不是有效的 .xlsx 文件：文件内容不是 Excel 工作簿（不是 zip 格式）",
+    ),
     "dimension-bomb": ("bomb.xlsx", bomb_xlsx, 1048576, "第 100 列（CV）", "超出 64 列的上限"),
-    "entity-bomb": ("laughs.xlsx", entity_bomb_xlsx, None, None, "xl/worksheets/sheet1.xml 的内容（XML）已损坏"),
-    "too-wide": ("wide.csv", lambda: csv_text([record_row(GOOD_ID, "X-PRO") + [""] * 60 + ["多余"]]),
-                 2, "第 66 列（BN）", "超出 64 列的上限"),
+    "entity-bomb": (
+        "laughs.xlsx",
+        entity_bomb_xlsx,
+        None,
+        None,
+        "xl/worksheets/sheet1.xml 的内容（XML）已损坏",
+    ),
+    "too-wide": (
+        "wide.csv",
+        lambda: csv_text([record_row(GOOD_ID, "X-PRO") + [""] * 60 + ["多余"]]),
+        2,
+        "第 66 列（BN）",
+        "超出 64 列的上限",
+    ),
 }
 
 
@@ -201,9 +258,11 @@ def roster_and_projects(engine, files):
 
 # -- the importers ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("case", BAD_FILES)
 def test_each_bad_file_is_refused_naming_the_file_and_the_problem_and_nothing_is_stored(
-        case, engine, files, roster_and_projects):
+    case, engine, files, roster_and_projects
+):
     name, make, row, column, reason = BAD_FILES[case]
     path = files.folder / name
     path.write_bytes(make())
@@ -235,8 +294,12 @@ def test_a_header_over_2000_characters_is_refused_naming_its_column(files):
 
 def test_an_xlsx_cell_from_the_shared_strings_over_2000_characters_is_refused(files):
     path = files.folder / "s.xlsx"
-    path.write_bytes(sheet_xlsx(HEADER_ROW + '<row r="2"><c r="A2" t="s"><v>0</v></c><c r="B2" t="s"><v>1</v>'
-                                '</c></row>', shared=[GOOD_ID, "项" * 3000]))
+    path.write_bytes(
+        sheet_xlsx(
+            HEADER_ROW + '<row r="2"><c r="A2" t="s"><v>0</v></c><c r="B2" t="s"><v>1</v></c></row>',
+            shared=[GOOD_ID, "项" * 3000],
+        )
+    )
     with pytest.raises(ImportRefused) as e:
         read_table(path, RECORD_COLUMNS, limits.RECORDS)
     assert [(x.row, x.column) for x in e.value.errors] == [(2, "项目编号")]
@@ -253,15 +316,23 @@ def test_the_dimension_bomb_is_refused_at_once_in_little_memory(files):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 30 * 1024 * 1024, peak  # was a gigabyte (and 5-22 s); memory, not time, is what a test can hold
+    assert peak < 30 * 1024 * 1024, (
+        peak
+    )  # was a gigabyte (and 5-22 s); memory, not time, is what a test can hold
 
 
 def test_a_sheet_of_empty_rows_and_cells_claiming_the_whole_grid_costs_nothing_to_read(files):
     """The declared dimension is not trusted either way: an empty cell far
     out (formatting) neither pads the rows nor counts as a column."""
     path = files.folder / "far.xlsx"
-    path.write_bytes(sheet_xlsx(HEADER_ROW + inline_row(2, record_row(GOOD_ID, "X-PRO"))
-                                + '<row r="900000"><c r="XFD900000" s="1"/></row>', dimension="A1:XFD1048576"))
+    path.write_bytes(
+        sheet_xlsx(
+            HEADER_ROW
+            + inline_row(2, record_row(GOOD_ID, "X-PRO"))
+            + '<row r="900000"><c r="XFD900000" s="1"/></row>',
+            dimension="A1:XFD1048576",
+        )
+    )
     table = read_table(path, RECORD_COLUMNS, limits.RECORDS)
     assert [(n, len(r)) for n, r in table.rows] == [(2, 5)]
 
@@ -288,8 +359,13 @@ def test_a_records_csv_over_its_row_limit_is_refused_before_any_row_is_checked(f
 
 def test_blank_rows_are_not_counted_against_the_limit(files):
     path = files.folder / "gaps.xlsx"
-    path.write_bytes(sheet_xlsx(HEADER_ROW + inline_row(2, record_row(GOOD_ID, "X-PRO"))
-                                + inline_row(limits.DECLARATION.rows + 10, record_row(GOOD_ID, "X-ELE"))))
+    path.write_bytes(
+        sheet_xlsx(
+            HEADER_ROW
+            + inline_row(2, record_row(GOOD_ID, "X-PRO"))
+            + inline_row(limits.DECLARATION.rows + 10, record_row(GOOD_ID, "X-ELE"))
+        )
+    )
     table = read_table(path, RECORD_COLUMNS, limits.DECLARATION)
     assert [n for n, _ in table.rows] == [2, limits.DECLARATION.rows + 10]
 
@@ -298,8 +374,13 @@ def test_an_xlsx_unpacking_past_its_kinds_limit_is_refused_before_it_is_unpacked
     """39 MB of XML in a 115 KB file: over a school's declaration's 24 MB,
     refused from the zip's directory alone."""
     path = files.folder / "big.xlsx"
-    path.write_bytes(sheet_xlsx(HEADER_ROW + inline_row(2, record_row(GOOD_ID, "X-PRO"))
-                                + '<row r="3"><c r="F3"><v>1</v></c></row>' * 1_000_000))
+    path.write_bytes(
+        sheet_xlsx(
+            HEADER_ROW
+            + inline_row(2, record_row(GOOD_ID, "X-PRO"))
+            + '<row r="3"><c r="F3"><v>1</v></c></row>' * 1_000_000
+        )
+    )
     assert path.stat().st_size < 150_000
     with pytest.raises(ImportRefused) as e:
         read_table(path, RECORD_COLUMNS, limits.DECLARATION)
@@ -320,8 +401,13 @@ def test_a_shared_string_table_past_its_limit_is_refused_as_it_is_read(files):
     """Two million empty shared strings in 13 KB: openpyxl took 10 s to read
     them before the sheet; the limit for a declaration is 900,000."""
     path = files.folder / "sst.xlsx"
-    path.write_bytes(rezipped(sheet_xlsx(HEADER_ROW, shared=["x"]), "xl/sharedStrings.xml",
-                              lambda c: c.replace(b"<si><t>x</t></si>", b"<si/>" * 2_000_000)))
+    path.write_bytes(
+        rezipped(
+            sheet_xlsx(HEADER_ROW, shared=["x"]),
+            "xl/sharedStrings.xml",
+            lambda c: c.replace(b"<si><t>x</t></si>", b"<si/>" * 2_000_000),
+        )
+    )
     assert path.stat().st_size < 20_000
     with pytest.raises(ImportRefused) as e:
         read_table(path, RECORD_COLUMNS, limits.DECLARATION)
@@ -339,8 +425,12 @@ def test_a_file_over_the_size_limit_is_refused_unread(files, monkeypatch):
 
 def test_an_unread_shared_string_or_a_bad_number_names_its_cell(files):
     path = files.folder / "d.xlsx"
-    path.write_bytes(sheet_xlsx(HEADER_ROW + '<row r="2"><c r="A2" t="s"><v>0</v></c>'
-                                '<c r="B2" t="s"><v>7</v></c></row>', shared=[GOOD_ID]))
+    path.write_bytes(
+        sheet_xlsx(
+            HEADER_ROW + '<row r="2"><c r="A2" t="s"><v>0</v></c><c r="B2" t="s"><v>7</v></c></row>',
+            shared=[GOOD_ID],
+        )
+    )
     with pytest.raises(ImportRefused) as e:
         read_table(path, RECORD_COLUMNS, limits.RECORDS)
     assert [(x.row, x.column) for x in e.value.errors] == [(2, "项目编号")]
@@ -356,18 +446,26 @@ def test_the_streaming_reader_reads_what_openpyxl_reads(files):
     from openpyxl import Workbook, load_workbook
     from openpyxl.cell.rich_text import CellRichText, TextBlock
     from openpyxl.cell.text import InlineFont
+
     wb = Workbook()
     ws = wb.active
     ws.append(RECORD_HEADER + ["备注"])
     ws.append([GOOD_ID, "X-PRO", "合格", "学员", datetime(2025, 6, 1), 12.5])
-    ws.append([GOOD_ID, "X-ELE", True, 7, "2025-06-02", CellRichText(["富", TextBlock(InlineFont(b=True), "文本")])])
+    ws.append(
+        [GOOD_ID, "X-ELE", True, 7, "2025-06-02", CellRichText(["富", TextBlock(InlineFont(b=True), "文本")])]
+    )
     ws["C5"] = "=1+1"
     ws["A7"], ws["F7"] = " 跳过的行 ", -3
     path = files.folder / "rich.xlsx"
     wb.save(path)
     # the formula's cached value, as Excel would have saved it
-    path.write_bytes(rezipped(path.read_bytes(), "xl/worksheets/sheet1.xml",
-                              lambda c: c.replace(b"<f>1+1</f><v />", b"<f>1+1</f><v>2</v>")))
+    path.write_bytes(
+        rezipped(
+            path.read_bytes(),
+            "xl/worksheets/sheet1.xml",
+            lambda c: c.replace(b"<f>1+1</f><v />", b"<f>1+1</f><v>2</v>"),
+        )
+    )
     table = read_table(path, RECORD_COLUMNS, limits.RECORDS)
     expected = load_workbook(path, read_only=True, data_only=True)
     want = {}
@@ -385,13 +483,31 @@ def test_the_streaming_reader_reads_what_openpyxl_reads(files):
 def test_shared_strings_are_read_as_openpyxl_reads_them(files):
     """Plain, in runs, with phonetic guides, escaped: as read_string_table."""
     from openpyxl import load_workbook
-    shared = [GOOD_ID, "<r><t>X-</t></r><r><rPr><b/></rPr><t>PRO</t></r>",
-              '<t>合格</t><rPh sb="0" eb="2"><t>he ge</t></rPh>', "a_x005F_x000D_b", "<t/>"]
+
+    shared = [
+        GOOD_ID,
+        "<r><t>X-</t></r><r><rPr><b/></rPr><t>PRO</t></r>",
+        '<t>合格</t><rPh sb="0" eb="2"><t>he ge</t></rPh>',
+        "a_x005F_x000D_b",
+        "<t/>",
+    ]
     path = files.folder / "sst.xlsx"
-    path.write_bytes(rezipped(sheet_xlsx(HEADER_ROW + '<row r="2">' + "".join(
-        f'<c r="{c}2" t="s"><v>{i}</v></c>' for i, c in enumerate("ABCDE")) + "</row>", shared=["#"] * 5),
-        "xl/sharedStrings.xml", lambda c: c.replace(b"<si><t>#</t></si>" * 5, "".join(
-            f"<si>{x if x.startswith('<') else f'<t>{x}</t>'}</si>" for x in shared).encode())))
+    path.write_bytes(
+        rezipped(
+            sheet_xlsx(
+                HEADER_ROW
+                + '<row r="2">'
+                + "".join(f'<c r="{c}2" t="s"><v>{i}</v></c>' for i, c in enumerate("ABCDE"))
+                + "</row>",
+                shared=["#"] * 5,
+            ),
+            "xl/sharedStrings.xml",
+            lambda c: c.replace(
+                b"<si><t>#</t></si>" * 5,
+                "".join(f"<si>{x if x.startswith('<') else f'<t>{x}</t>'}</si>" for x in shared).encode(),
+            ),
+        )
+    )
     [(_, row)] = read_table(path, RECORD_COLUMNS, limits.RECORDS).rows
     wb = load_workbook(path, read_only=True, data_only=True)
     [_, expected] = wb.worksheets[0].iter_rows(values_only=True)
@@ -400,6 +516,7 @@ def test_shared_strings_are_read_as_openpyxl_reads_them(files):
 
 
 # -- the error list -------------------------------------------------------------
+
 
 def test_the_error_list_is_the_first_200_by_row_and_a_count_of_the_rest(engine, files, run_ecert, tmp_path):
     rows = [record_row(GOOD_ID, f"P-{i}", grade="也许", role="旁听") for i in range(600)]  # 2 errors a row
@@ -419,9 +536,22 @@ def test_the_error_list_is_the_first_200_by_row_and_a_count_of_the_rest(engine, 
 
 # -- formula text in the CSV files written ---------------------------------------
 
-@pytest.mark.parametrize("value, written", [
-    ("=1+1", "'=1+1"), ("+86 139", "'+86 139"), ("-5", "'-5"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\tx", "'\tx"), ("\rx", "'\rx"), ("合格", "合格"), ("a=1", "a=1"), ("", ""), (12, "12")])
+
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        ("=1+1", "'=1+1"),
+        ("+86 139", "'+86 139"),
+        ("-5", "'-5"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("合格", "合格"),
+        ("a=1", "a=1"),
+        ("", ""),
+        (12, "12"),
+    ],
+)
 def test_excel_safe_writes_a_formula_as_text(value, written):
     assert excel_safe(value) == written
 
@@ -432,14 +562,20 @@ def test_the_refusal_report_does_not_hand_excel_a_formula(run_ecert, files, tmp_
     report = tmp_path / "r.csv"
     assert run_ecert("records", "import", str(path), "--report", str(report), check=False).returncode == 2
     values = [row[2] for row in read_csv(report)][1:]
-    assert values and all(v.startswith("'=HYPERLINK") or not v.startswith(("=", "+", "-", "@")) for v in values)
-    assert "'=HYPERLINK(\"http://x\",\"点我\")" in values
+    assert values and all(
+        v.startswith("'=HYPERLINK") or not v.startswith(("=", "+", "-", "@")) for v in values
+    )
+    assert '\'=HYPERLINK("http://x","点我")' in values
 
 
 def test_the_sign_in_codes_do_not_hand_excel_a_formula(run_ecert, files, tmp_path):
     run_ecert("init")
     school = ("6540040009", "=cmd|' /C calc'!A0")
-    run_ecert("roster", "import", str(files.csv("r.csv", ROSTER_HEADER, [teacher_row(idn=id_number(), school=school)])))
+    run_ecert(
+        "roster",
+        "import",
+        str(files.csv("r.csv", ROSTER_HEADER, [teacher_row(idn=id_number(), school=school)])),
+    )
     out = tmp_path / "codes.csv"
     run_ecert("passwords", "issue", "-o", str(out))
     [_, row] = list(read_csv(out))
@@ -448,12 +584,17 @@ def test_the_sign_in_codes_do_not_hand_excel_a_formula(run_ecert, files, tmp_pat
 
 def test_a_refused_cell_that_looks_like_rich_markup_is_printed_as_it_is(run_ecert, files):
     run_ecert("init")
-    out = run_ecert("records", "import", str(files.csv("m.csv", RECORD_HEADER, [record_row(GOOD_ID, "[/x]")])),
-                    check=False)
+    out = run_ecert(
+        "records",
+        "import",
+        str(files.csv("m.csv", RECORD_HEADER, [record_row(GOOD_ID, "[/x]")])),
+        check=False,
+    )
     assert out.returncode == 2 and "[/x]" in out.stderr
 
 
 # -- the CLI, the office page, the office API ---------------------------------------
+
 
 @pytest.mark.parametrize("case", BAD_FILES)
 def test_the_cli_refuses_each_bad_file_with_exit_code_2(case, run_ecert, files, tmp_path):
@@ -472,9 +613,11 @@ def test_the_cli_refuses_each_bad_file_with_exit_code_2(case, run_ecert, files, 
 def test_the_office_declare_page_answers_400_naming_each_bad_file(app, region):  # noqa: F811
     reg = signed_in(app, region, "reg-a")
     for case, (name, make, row, column, reason) in BAD_FILES.items():
-        r = reg.post("/office/declare", data={"csrf_token": csrf(reg, "/office/declare"),
-                                              "file": (io.BytesIO(make()), name)},
-                     content_type="multipart/form-data")
+        r = reg.post(
+            "/office/declare",
+            data={"csrf_token": csrf(reg, "/office/declare"), "file": (io.BytesIO(make()), name)},
+            content_type="multipart/form-data",
+        )
         html = r.get_data(as_text=True)
         assert r.status_code == 400 and "整体拒收" in html, (case, r.status_code, html[:300])
         cells = re.search(r"<tbody>(.*?)</tbody>", html, re.S).group(1)
@@ -487,15 +630,26 @@ def test_the_office_declare_page_answers_400_naming_each_bad_file(app, region): 
 def test_the_office_api_answers_400_naming_each_bad_file(app, region, tokens):  # noqa: F811
     reg = Api(app, tokens["reg-a"])
     many = limits.DECLARATION.rows + 1
-    cases = {**BAD_FILES, "too-many-rows": ("many.xlsx", lambda: rows_xlsx(many), many + 1, None, "50,000 行")}
+    cases = {
+        **BAD_FILES,
+        "too-many-rows": ("many.xlsx", lambda: rows_xlsx(many), many + 1, None, "50,000 行"),
+    }
     for case, (name, make, row, column, reason) in cases.items():
         data = make()
-        for kw in (dict(data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data"),
-                   dict(query=f"school={SCHOOL_A[0]}", data=data,
-                        content_type=XLSX_TYPE if name.endswith(".xlsx") else "text/csv")):
+        for kw in (
+            dict(data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data"),
+            dict(
+                query=f"school={SCHOOL_A[0]}",
+                data=data,
+                content_type=XLSX_TYPE if name.endswith(".xlsx") else "text/csv",
+            ),
+        ):
             r = reg.post("/records", **kw)
             err = r.get_json()["error"]
-            assert r.status_code == 400 and "整体拒收" in err["message"] and reason in err["message"], (case, err)
+            assert r.status_code == 400 and "整体拒收" in err["message"] and reason in err["message"], (
+                case,
+                err,
+            )
             [x] = err["rows"]
             assert (x["row"], x["column"]) == (row, column or ""), (case, x)
             assert (err["total"], err["omitted"]) == (1, 0)
@@ -505,7 +659,9 @@ def test_the_office_api_answers_400_naming_each_bad_file(app, region, tokens):  
 def test_the_office_api_lists_the_first_200_errors_and_counts_the_rest(app, region, tokens):  # noqa: F811
     reg = Api(app, tokens["reg-a"])
     rows = [record_row(region.a[0], f"NO-{i}") for i in range(300)]
-    r = reg.post("/records", data={"file": (io.BytesIO(csv_text(rows)), "r.csv")}, content_type="multipart/form-data")
+    r = reg.post(
+        "/records", data={"file": (io.BytesIO(csv_text(rows)), "r.csv")}, content_type="multipart/form-data"
+    )
     err = r.get_json()["error"]
     assert r.status_code == 400 and len(err["rows"]) == 200 and (err["total"], err["omitted"]) == (300, 100)
     assert "300 处错误（涉及 300 行）" in err["message"] and "只列出前 200 处" in err["message"]
@@ -515,9 +671,11 @@ def test_the_office_api_lists_the_first_200_errors_and_counts_the_rest(app, regi
 def test_the_office_page_lists_the_first_200_errors_and_counts_the_rest(app, region):  # noqa: F811
     reg = signed_in(app, region, "reg-a")
     rows = [record_row(region.a[0], f"NO-{i}") for i in range(300)]
-    r = reg.post("/office/declare", data={"csrf_token": csrf(reg, "/office/declare"),
-                                          "file": (io.BytesIO(csv_text(rows)), "r.csv")},
-                 content_type="multipart/form-data")
+    r = reg.post(
+        "/office/declare",
+        data={"csrf_token": csrf(reg, "/office/declare"), "file": (io.BytesIO(csv_text(rows)), "r.csv")},
+        content_type="multipart/form-data",
+    )
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and html.count("未知的项目编号") == 200 and "另有 100 处错误未列出" in html
 
@@ -527,8 +685,18 @@ def test_a_json_declaration_with_formula_text_is_refused_as_sent(app, region, to
     file read back at once and never opened by a person: a value comes back
     in the refusal exactly as it was sent."""
     reg = Api(app, tokens["reg-a"])
-    r = reg.post("/records", json=[{"id_number": region.a[0], "project_code": "=1+1", "grade": "合格",
-                                    "role": "学员", "completed_on": "2025-06-01"}])
+    r = reg.post(
+        "/records",
+        json=[
+            {
+                "id_number": region.a[0],
+                "project_code": "=1+1",
+                "grade": "合格",
+                "role": "学员",
+                "completed_on": "2025-06-01",
+            }
+        ],
+    )
     assert r.status_code == 400 and r.get_json()["error"]["rows"][0]["value"] == "=1+1"
 
 

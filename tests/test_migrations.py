@@ -1,4 +1,5 @@
 """The schema comes from the migrations alone, and matches the models."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect

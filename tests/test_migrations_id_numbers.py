@@ -1,5 +1,6 @@
 """0005: ID numbers stored in full-width digits before 2026-11-29 become
 ASCII, and a person stored twice (full-width and ASCII) stops the upgrade."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -31,8 +32,20 @@ def at_0004(db_url):
 
 
 def _teacher(c, number: str) -> None:
-    c.execute(insert(Teacher), [{"id_number": number, "name": "张三", "school_code": "S1", "stage": "小学",
-                                 "hired_on": date(2020, 9, 1), "created_at": NOW, "updated_at": NOW}])
+    c.execute(
+        insert(Teacher),
+        [
+            {
+                "id_number": number,
+                "name": "张三",
+                "school_code": "S1",
+                "stage": "小学",
+                "hired_on": date(2020, 9, 1),
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+        ],
+    )
 
 
 def test_full_width_id_numbers_are_rewritten_in_ascii(at_0004):

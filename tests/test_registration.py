@@ -1,5 +1,6 @@
 """One person, one number: unique and gap-free under concurrent imports,
 including imports that roll back after drawing numbers."""
+
 from __future__ import annotations
 
 import random
@@ -28,8 +29,11 @@ def test_parallel_imports_give_unique_gap_free_numbers(engine, files):
     jobs = []
     for j in range(16):
         chosen = rng.sample(people, 60)  # files overlap: some teachers are in several
-        path = files.csv(f"r{j}.csv", ROSTER_HEADER, [teacher_row(f"教师{chr(0x4e00 + k)}", p)
-                                                      for k, p in enumerate(chosen)])
+        path = files.csv(
+            f"r{j}.csv",
+            ROSTER_HEADER,
+            [teacher_row(f"教师{chr(0x4E00 + k)}", p) for k, p in enumerate(chosen)],
+        )
         jobs.append((path, chosen, j % 4 == 3))  # every fourth import rolls back
     workers = 8 if engine.dialect.name == "postgresql" else 4
     start = threading.Barrier(workers)  # each round of imports starts together
@@ -51,10 +55,13 @@ def test_parallel_imports_give_unique_gap_free_numbers(engine, files):
     expected = {p for (path, chosen, rb), ok in zip(jobs, committed, strict=True) if ok for p in chosen}
 
     with read_session(engine) as s:
-        regs = s.execute(select(Teacher.id_number, Registration.seq, Registration.number)
-                         .join(Registration, Registration.teacher_id == Teacher.id)).all()
+        regs = s.execute(
+            select(Teacher.id_number, Registration.seq, Registration.number).join(
+                Registration, Registration.teacher_id == Teacher.id
+            )
+        ).all()
         last = s.scalar(select(NumberSequence.last))
-    assert {r.id_number for r in regs} == expected          # every committed teacher, once
+    assert {r.id_number for r in regs} == expected  # every committed teacher, once
     assert sorted(r.seq for r in regs) == list(range(1, len(expected) + 1))  # no gap, no duplicate
     assert last == len(expected)
     for r in regs:

@@ -1,4 +1,5 @@
 """The sample data set: reproducible from its script, and importable."""
+
 from __future__ import annotations
 
 import csv
@@ -37,9 +38,11 @@ def test_a_generated_set_imports_cleanly_and_has_both_verdicts(engine, tmp_path)
 
 def _latest(folder: Path) -> tuple[date, date]:
     """The latest 完成日期 of records.csv and 入职日期 of roster.csv."""
+
     def column(name: str, header: str) -> list[date]:
         with (folder / name).open(encoding="utf-8", newline="") as f:
             return [date.fromisoformat(row[header]) for row in csv.DictReader(f)]
+
     return max(column("records.csv", "完成日期")), max(column("roster.csv", "入职日期"))
 
 

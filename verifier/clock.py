@@ -6,6 +6,7 @@ move the whole project to another day (tests/conftest.py's `clock`) and
 check what only happens later in a cycle: records dated before a final
 review, a certificate past its validity. Nothing else replaces it.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime

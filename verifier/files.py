@@ -1,5 +1,6 @@
 """Reading the offline verifier's files: bounded in size, JSON, and every
 problem said with the file's name."""
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ photo or scan of the QR code (PNG or JPEG).
 A PDF of ours carries the verification URL as an embedded file named
 `TOKEN_ATTACHMENT`; failing that, the URL is looked for in the PDF's text.
 """
+
 from __future__ import annotations
 
 import io
@@ -42,8 +43,9 @@ def token_from_bytes(data: bytes, name: str = "file") -> bytes:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise TokenError("无法识别的文件：请提供 PDF 证书、二维码图片或查验网址",
-                         f"{name}: not a PDF, PNG, JPEG or text") from None
+        raise TokenError(
+            "无法识别的文件：请提供 PDF 证书、二维码图片或查验网址", f"{name}: not a PDF, PNG, JPEG or text"
+        ) from None
     return token_from_text(text)
 
 
@@ -83,6 +85,7 @@ def token_from_input(value: str) -> bytes:
 def token_from_pdf(data: bytes, name: str = "PDF") -> bytes:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
+
     try:
         reader = PdfReader(io.BytesIO(data))
         attached = reader.attachments.get(TOKEN_ATTACHMENT)
@@ -102,6 +105,7 @@ def token_from_pdf(data: bytes, name: str = "PDF") -> bytes:
 def token_from_image(data: bytes, name: str = "image") -> bytes:
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

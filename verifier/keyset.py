@@ -6,6 +6,7 @@ key-id bytes), `alg` EdDSA and `use` sig, plus members of ours: `issuer`
 (region code), `status` (active | retired | compromised), `not_before`,
 `not_after` and `compromised_at` (ISO 8601 or null).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,10 +49,19 @@ class PublicKey:
         return Ed25519PublicKey.from_public_bytes(self.public_raw)
 
     def to_jwk(self) -> dict:
-        return {"kty": "OKP", "crv": "Ed25519", "x": b64u(self.public_raw), "kid": self.kid,
-                "alg": "EdDSA", "use": "sig", "issuer": self.issuer, "status": self.status,
-                "not_before": _iso(self.not_before), "not_after": _iso(self.not_after),
-                "compromised_at": _iso(self.compromised_at)}
+        return {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": b64u(self.public_raw),
+            "kid": self.kid,
+            "alg": "EdDSA",
+            "use": "sig",
+            "issuer": self.issuer,
+            "status": self.status,
+            "not_before": _iso(self.not_before),
+            "not_after": _iso(self.not_after),
+            "compromised_at": _iso(self.compromised_at),
+        }
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -80,10 +90,24 @@ class KeySet:
     def from_database(cls, engine: Engine) -> KeySet:
         t = schema.signing_keys
         with engine.connect() as conn:
-            rows = conn.execute(select(t.c.kid, t.c.bureau_code, t.c.public_x, t.c.not_before,
-                                       t.c.not_after, t.c.compromised_at)).all()
-        return cls([PublicKey(r.kid, r.bureau_code, from_b64u(r.public_x), as_utc(r.not_before),
-                              as_utc(r.not_after), as_utc(r.compromised_at)) for r in rows])
+            rows = conn.execute(
+                select(
+                    t.c.kid, t.c.bureau_code, t.c.public_x, t.c.not_before, t.c.not_after, t.c.compromised_at
+                )
+            ).all()
+        return cls(
+            [
+                PublicKey(
+                    r.kid,
+                    r.bureau_code,
+                    from_b64u(r.public_x),
+                    as_utc(r.not_before),
+                    as_utc(r.not_after),
+                    as_utc(r.compromised_at),
+                )
+                for r in rows
+            ]
+        )
 
     @classmethod
     def from_jwks_file(cls, path: Path) -> KeySet:
@@ -116,8 +140,14 @@ def _from_jwk(i: int, jwk: object) -> PublicKey:
     if kid != b64u(key_id(raw)):
         raise KeySetError(f"{where}: kid {kid} is not the thumbprint of its key")
     try:
-        return PublicKey(kid, issuer, raw, not_before, _parse_time(jwk.get("not_after")),
-                         _parse_time(jwk.get("compromised_at")))
+        return PublicKey(
+            kid,
+            issuer,
+            raw,
+            not_before,
+            _parse_time(jwk.get("not_after")),
+            _parse_time(jwk.get("compromised_at")),
+        )
     except ValueError as e:
         raise KeySetError(f"{where}: {e}") from None
 

@@ -3,6 +3,7 @@
 Both end in an ISO 7064 MOD 11-2 check character; the certificate number
 reuses the national ID algorithm so clerks already know how to check it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,15 +18,25 @@ def ascii_digits(text: str) -> bool:
 
 # What a Chinese input method types in full-width mode: digits, X, dashes and
 # spaces. Only these: NFKC would also read ⑥, ³ or Ⅹ as a digit or an X.
-_FULL_WIDTH = str.maketrans({**{chr(0xFF10 + d): str(d) for d in range(10)},
-                             "\uff38": "X", "\uff58": "x", "\uff0d": "-", "\u2014": "-", "\u3000": " ",
-                             "\u00a0": " "})
+_FULL_WIDTH = str.maketrans(
+    {
+        **{chr(0xFF10 + d): str(d) for d in range(10)},
+        "\uff38": "X",
+        "\uff58": "x",
+        "\uff0d": "-",
+        "\u2014": "-",
+        "\u3000": " ",
+        "\u00a0": " ",
+    }
+)
 
 
 def half_width(text: str) -> str:
     """Full-width digits, X, dashes and spaces as their ASCII forms; the
     rest unchanged (and so refused where only 0-9 and X may stand)."""
     return text.translate(_FULL_WIDTH)
+
+
 CERT_KIND_CYCLE = 1  # T = 1: continuing-education certificate of the cycle
 
 
@@ -83,14 +94,14 @@ class CertificateNumber:
         raw = half_width(text).strip().replace("-", "").replace(" ", "").upper()
         if len(raw) != 16:
             raise NumberFormatError(
-                f"a certificate number has 16 characters without separators, got {len(raw)}")
+                f"a certificate number has 16 characters without separators, got {len(raw)}"
+            )
         body, check = raw[:15], raw[15]
         if not ascii_digits(body) or check not in CHECK_ALPHABET:
             raise NumberFormatError("a certificate number is 15 digits and a check character 0-9 or X")
         expected = mod11_2(body)
         if check != expected:
-            raise NumberFormatError(
-                f"check character of {raw} is wrong: got {check}, expected {expected}")
+            raise NumberFormatError(f"check character of {raw} is wrong: got {check}, expected {expected}")
         return cls(bureau=body[:6], cycle=int(body[6:8]), kind=int(body[8]), seq=int(body[9:15]))
 
 

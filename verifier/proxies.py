@@ -2,6 +2,7 @@
 (ECERT_TRUSTED_PROXIES), and behind them a request's client is the address
 the nearest proxy saw, so that rate limits count per client, not per proxy.
 """
+
 from __future__ import annotations
 
 MAX_PROXIES = 10
@@ -23,4 +24,5 @@ def behind_proxies(app, n: int) -> None:
     are anybody's and are ignored."""
     if n:
         from werkzeug.middleware.proxy_fix import ProxyFix
+
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)

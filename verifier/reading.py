@@ -13,6 +13,7 @@ Two sources, the same rows:
   and each year's total, which can show a year short but not that all of
   its parts were met.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,8 +32,14 @@ ZERO = Decimal(0)
 BUCKET_STATUS = {"met": "达标", "offset": "折抵后达标", "short": "未达"}
 # A year's status. The register's summary has the first four; a token read
 # alone gives the last two where it cannot say more.
-YEAR_LABELS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "签发时未结束",
-               "total-met": "合计达标", "no-credits": "无学分记录"}
+YEAR_LABELS = {
+    "met": "达标",
+    "short": "未达",
+    "not-required": "不作要求",
+    "not-yet": "签发时未结束",
+    "total-met": "合计达标",
+    "no-credits": "无学分记录",
+}
 YEAR_PART_LABELS = {"total": "合计", "required": "必修", "elective": "选修", "school_based": "校本"}
 
 
@@ -116,15 +123,23 @@ class Reading:
     def to_json(self) -> dict:
         met, of = self.requirements
         return {
-            "verdict": STATUS_NAMES[self.verdict], "label": self.verdict_label, "source": self.source,
+            "verdict": STATUS_NAMES[self.verdict],
+            "label": self.verdict_label,
+            "source": self.source,
             "requirements": {"met": met, "of": of},
-            "short": [{"name": s.name, "label": s.label, "short": _amount(s.amount)} for s in self.shortfalls],
+            "short": [
+                {"name": s.name, "label": s.label, "short": _amount(s.amount)} for s in self.shortfalls
+            ],
             # codes only: the labels are the vocabulary's (BUCKET_LABELS, YEAR_LABELS), the
             # amounts the certificate's ("credits", "years"); the reading adds what the rules say
-            "buckets": [{"name": b.name, "minimum": _amount(b.minimum), "status": b.status}
-                        for b in self.buckets],
-            "years": [{"year": y.year, "status": y.status or None, "short": list(y.short)} for y in self.years],
-            "prorated": self.prorated, "notes": list(self.notes),
+            "buckets": [
+                {"name": b.name, "minimum": _amount(b.minimum), "status": b.status} for b in self.buckets
+            ],
+            "years": [
+                {"year": y.year, "status": y.status or None, "short": list(y.short)} for y in self.years
+            ],
+            "prorated": self.prorated,
+            "notes": list(self.notes),
             "others": [{"name": n, "met": met} for n, met in self.others],
         }
 
@@ -135,15 +150,21 @@ def _amount(d: Decimal | None) -> str | None:
 
 def bucket_amounts(credits: tuple[int, ...]) -> dict[str, Decimal]:
     """Every bucket of BUCKETS from the token's credits array (hundredths)."""
-    leaves = {b: Decimal(v) / HUNDRED for b, v in zip(LEAF_BUCKETS, credits, strict=False)}  # credits ends with the total
+    leaves = {
+        b: Decimal(v) / HUNDRED for b, v in zip(LEAF_BUCKETS, credits, strict=False)
+    }  # credits ends with the total
     out = dict(leaves)
     for name, parts in AGGREGATES.items():
         out[name] = sum((leaves[p] for p in parts), ZERO)
     return out
 
 
-def read_credits(claims: Claims, profile: RulesProfile | None, summary: SheetSummary | None = None,
-                 share: tuple[int, int] | None = None) -> Reading:
+def read_credits(
+    claims: Claims,
+    profile: RulesProfile | None,
+    summary: SheetSummary | None = None,
+    share: tuple[int, int] | None = None,
+) -> Reading:
     """The reading of a token's credits: from the register's summary when
     given, else from the token and the published profile. `share` (k, n):
     the credits check accepted a late joiner's totals against the minimums
@@ -165,17 +186,27 @@ def read_credits(claims: Claims, profile: RulesProfile | None, summary: SheetSum
             others.append(("induction", ind.credits >= ind.required))
             if ind.credits < ind.required:
                 lacking.append(Shortfall("induction", BUCKET_LABELS["induction"], ind.required - ind.credits))
-        lacking += [Shortfall(u, _extra_label(u), None) for u in summary.unmet
-                    if u not in minimums and u != "induction"]
+        lacking += [
+            Shortfall(u, _extra_label(u), None)
+            for u in summary.unmet
+            if u not in minimums and u != "induction"
+        ]
         years = _summary_years(claims, profile, summary)
     else:
         years = _token_years(claims, profile, share)
     prorated = _prorated(cycle, minimums)
-    return Reading(claims.status, buckets, years, tuple(lacking), _notes(claims, profile, summary, share, used,
-                                                                         prorated),
-                   _yearly_rule(profile) if profile else "", prorated,
-                   "register" if summary is not None else "token", tuple(others),
-                   summary.notes if summary is not None else ())
+    return Reading(
+        claims.status,
+        buckets,
+        years,
+        tuple(lacking),
+        _notes(claims, profile, summary, share, used, prorated),
+        _yearly_rule(profile) if profile else "",
+        prorated,
+        "register" if summary is not None else "token",
+        tuple(others),
+        summary.notes if summary is not None else (),
+    )
 
 
 _RULE_TEXT: dict[str, str] = {}
@@ -205,7 +236,9 @@ def _extra_label(name: str) -> str:
     return BUCKET_LABELS.get(name, name)
 
 
-def _token_years(c: Claims, profile: RulesProfile | None, share: tuple[int, int] | None) -> tuple[YearRow, ...]:
+def _token_years(
+    c: Claims, profile: RulesProfile | None, share: tuple[int, int] | None
+) -> tuple[YearRow, ...]:
     """Each year from its total alone (DOMAIN.md: a short year is reported on
     the verifier page too): below the yearly total it is short (or still
     under way at issue); at or above it, only the total is known to be met.
@@ -244,8 +277,15 @@ def _summary_years(c: Claims, profile: RulesProfile | None, summary: SheetSummar
     rows = []
     for i, v in enumerate(c.years):
         y = by_year.get(first + i)
-        rows.append(YearRow(first + i, Decimal(v) / HUNDRED, y.status if y else "", y.short if y else (),
-                            y.amounts or None if y else None))
+        rows.append(
+            YearRow(
+                first + i,
+                Decimal(v) / HUNDRED,
+                y.status if y else "",
+                y.short if y else (),
+                y.amounts or None if y else None,
+            )
+        )
     return tuple(rows)
 
 
@@ -253,13 +293,21 @@ def _prorated(cycle: dict[str, Decimal], minimums: dict[str, Decimal]) -> bool:
     return bool(cycle) and minimums.get("total") != cycle.get("total")
 
 
-def _notes(c: Claims, profile: RulesProfile | None, summary: SheetSummary | None, share: tuple[int, int] | None,
-           offset_used: Decimal, prorated: bool) -> tuple[str, ...]:
+def _notes(
+    c: Claims,
+    profile: RulesProfile | None,
+    summary: SheetSummary | None,
+    share: tuple[int, int] | None,
+    offset_used: Decimal,
+    prorated: bool,
+) -> tuple[str, ...]:
     """What a reader of the reading needs to know; nothing of the holder's
     own (a hire date is in the sheet's notes, shown only with the 查验码)."""
     notes = []
     if offset_used:
-        notes.append(f"必修超出要求的 {offset_used:.2f} 学分已折抵选修、校本研修的不足（必修各分项不可互抵）。")
+        notes.append(
+            f"必修超出要求的 {offset_used:.2f} 学分已折抵选修、校本研修的不足（必修各分项不可互抵）。"
+        )
     if share:
         notes.append(f"*周期内入职教师：学分达到按完整服务 {share[0]} 年（共 {share[1]} 年）折算的要求。")
     elif prorated:

@@ -1,5 +1,6 @@
 """Looking a certificate up by its number, for a paper copy whose QR code
 is damaged: the newest version in the register, and its 查验码."""
+
 from __future__ import annotations
 
 import hmac
@@ -24,8 +25,11 @@ def newest(engine: Engine, number: str) -> Entry | None:
     """The current version, or the newest if none is current."""
     t = schema.certificates
     with engine.connect() as conn:
-        rows = conn.execute(select(t.c.version, t.c.state, t.c.token, t.c.check_code)
-                            .where(t.c.number == number).order_by(t.c.version.desc())).all()
+        rows = conn.execute(
+            select(t.c.version, t.c.state, t.c.token, t.c.check_code)
+            .where(t.c.number == number)
+            .order_by(t.c.version.desc())
+        ).all()
     if not rows:
         return None
     row = next((r for r in rows if r.state == "current"), rows[0])
@@ -35,7 +39,9 @@ def newest(engine: Engine, number: str) -> Entry | None:
 # What people type for a 查验码 (GB 32100's alphabet has no I, O, S, V or Z):
 # spaces, dashes (a Chinese input method's too), dots and underscores between
 # the printed groups of four, full-width forms, lower case, O for 0, I for 1.
-_CODE_READS = str.maketrans({"O": "0", "I": "1", **dict.fromkeys(" -_.·\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fb")})
+_CODE_READS = str.maketrans(
+    {"O": "0", "I": "1", **dict.fromkeys(" -_.·\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fb")}
+)
 
 
 def normalise_code(code: str) -> str:
@@ -45,7 +51,7 @@ def normalise_code(code: str) -> str:
 
 def group_code(code: str) -> str:
     """A 查验码 as printed: groups of four ("ABCD EFGH JKLM")."""
-    return " ".join(code[i:i + 4] for i in range(0, len(code), 4))
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
 def code_matches(entry: Entry, code: str) -> bool:

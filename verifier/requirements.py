@@ -4,6 +4,7 @@ Shared by the issuer's credit engine (the verdict on a credit sheet) and the
 verifier's credits check (the totals a token certifies), so both read the
 published profile the same way.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,8 +16,9 @@ ZERO = Decimal("0")
 CENT = Decimal("0.01")
 
 
-def check_minimums(amounts: dict[str, Decimal], minimums: dict[str, Decimal],
-                   offset: Offset | None) -> tuple[Decimal, list[str]]:
+def check_minimums(
+    amounts: dict[str, Decimal], minimums: dict[str, Decimal], offset: Offset | None
+) -> tuple[Decimal, list[str]]:
     """(offset used, names of unmet minimums). Sub-minimums are strict; only
     the surplus of `offset.surplus_of` covers shortfalls, in `offset.covers`
     order (interpretation offset_order)."""
@@ -24,8 +26,9 @@ def check_minimums(amounts: dict[str, Decimal], minimums: dict[str, Decimal],
     return used, list(short)
 
 
-def shortfalls(amounts: dict[str, Decimal], minimums: dict[str, Decimal],
-               offset: Offset | None) -> tuple[Decimal, dict[str, Decimal]]:
+def shortfalls(
+    amounts: dict[str, Decimal], minimums: dict[str, Decimal], offset: Offset | None
+) -> tuple[Decimal, dict[str, Decimal]]:
     """(offset used, what each unmet minimum still lacks after the offset),
     the unmet in BUCKETS order."""
     short = {b: m - amounts[b] for b, m in minimums.items() if amounts[b] < m}
@@ -55,4 +58,6 @@ def yearly_rule_text(profile) -> str:
     them ("" when the profile has none)."""
     if profile.yearly is None:
         return ""
-    return "年度原则要求：" + "，".join(f"{BUCKET_LABELS[b]} {v:.2f}" for b, v in profile.yearly.minimums.items())
+    return "年度原则要求：" + "，".join(
+        f"{BUCKET_LABELS[b]} {v:.2f}" for b, v in profile.yearly.minimums.items()
+    )

@@ -6,35 +6,39 @@ these same Table objects (issuer/models.py) and creates them through its
 Alembic migrations. There is deliberately no foreign key to the ledger's
 tables, so the two can be replicated to a verifier-only database.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import (
-                        Column,
-                        Date,
-                        DateTime,
-                        Index,
-                        Integer,
-                        MetaData,
-                        String,
-                        Table,
-                        Text,
-                        UniqueConstraint,
-                        text,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
 )
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 # One row per Ed25519 signing key of a bureau. A key signs from not_before
 # until not_after (set when it is rotated out); compromised_at, once set,
 # invalidates every token it signed at or after that moment.
 signing_keys = Table(
-    "signing_keys", metadata,
+    "signing_keys",
+    metadata,
     Column("kid", String(16), primary_key=True),  # base64url of the 8-byte kid
     Column("bureau_code", String(6), nullable=False),
     Column("public_x", String(64), nullable=False),  # base64url of the raw public key
@@ -43,13 +47,19 @@ signing_keys = Table(
     Column("compromised_at", DateTime(timezone=True)),
     Column("compromise_note", Text),
 )
-Index("uq_signing_keys_active", signing_keys.c.bureau_code, unique=True,
-      sqlite_where=text("not_after IS NULL"), postgresql_where=text("not_after IS NULL"))
+Index(
+    "uq_signing_keys_active",
+    signing_keys.c.bureau_code,
+    unique=True,
+    sqlite_where=text("not_after IS NULL"),
+    postgresql_where=text("not_after IS NULL"),
+)
 
 # One row per version of a certificate. state: current | superseded | revoked.
 # At most one current version per number (the partial unique index).
 certificates = Table(
-    "certificates", metadata,
+    "certificates",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("number", String(16), nullable=False),
     Column("version", Integer, nullable=False),
@@ -74,5 +84,10 @@ certificates = Table(
     Column("holder_born", Date),
     UniqueConstraint("number", "version"),
 )
-Index("uq_certificates_current", certificates.c.number, unique=True,
-      sqlite_where=text("state = 'current'"), postgresql_where=text("state = 'current'"))
+Index(
+    "uq_certificates_current",
+    certificates.c.number,
+    unique=True,
+    sqlite_where=text("state = 'current'"),
+    postgresql_where=text("state = 'current'"),
+)

@@ -24,6 +24,7 @@ each year's status, a late joiner's minimums, what was unmet), or null.
 Canonical JSON: sorted keys, no spaces, UTF-8. Format 1 carried no digests
 and is refused: it cannot bind a token.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -84,6 +85,7 @@ class Details:
     """What the register says of one version beyond its state: online, the
     sheet summary stored at issue (JSON text) and the holder's birth date;
     offline, the snapshot's compact summary (verifier/summary.py)."""
+
     summary: str | None = None
     holder_born: date | None = None
     compact: dict | None = None
@@ -144,6 +146,7 @@ class DatabaseStatus:
     processors: SQLAlchemy's execute path cost ten times the query itself
     (about 45 µs of a verification's 300, benchmarks/bench_verifier.py).
     The asked version's summary and birth date come in the same statement."""
+
     description = "online register"
 
     def __init__(self, engine: Engine) -> None:
@@ -151,11 +154,25 @@ class DatabaseStatus:
         self._local = threading.local()
         t = schema.certificates
         asked = t.c.version == bindparam("version")
-        columns = (t.c.version, t.c.state, t.c.changed_at, t.c.revoke_reason, t.c.token_sha256,
-                   t.c.issued_at, t.c.verdict, t.c.valid_until, t.c.credits_total,
-                   case((asked, t.c.summary)), case((asked, t.c.holder_born)))
-        compiled = (select(*columns).where(t.c.number == bindparam("number"))
-                    .order_by(t.c.version).compile(dialect=engine.dialect))
+        columns = (
+            t.c.version,
+            t.c.state,
+            t.c.changed_at,
+            t.c.revoke_reason,
+            t.c.token_sha256,
+            t.c.issued_at,
+            t.c.verdict,
+            t.c.valid_until,
+            t.c.credits_total,
+            case((asked, t.c.summary)),
+            case((asked, t.c.holder_born)),
+        )
+        compiled = (
+            select(*columns)
+            .where(t.c.number == bindparam("number"))
+            .order_by(t.c.version)
+            .compile(dialect=engine.dialect)
+        )
         self._sql = str(compiled)
         self._order = compiled.positiontup if compiled.positional else None
         dialect = engine.dialect
@@ -178,8 +195,9 @@ class DatabaseStatus:
         details = None
         versions = []
         for v, state, changed, reason, digest, issued, verdict, until, total, summary, born in rows:
-            versions.append(VersionState(state, as_utc(changed), reason, digest, as_utc(issued), verdict,
-                                         until, total))
+            versions.append(
+                VersionState(state, as_utc(changed), reason, digest, as_utc(issued), verdict, until, total)
+            )
             if v == version:
                 details = Details(summary, born)
         return NumberStatus(number, tuple(versions), details)
@@ -228,8 +246,11 @@ class SnapshotStatus:
         if versions is None:
             return None
         asked = versions[version - 1] if 1 <= version <= len(versions) else None
-        return NumberStatus(number, tuple(_version_state(v) for v in versions),
-                            Details(compact=asked[8]) if asked is not None and asked[8] is not None else None)
+        return NumberStatus(
+            number,
+            tuple(_version_state(v) for v in versions),
+            Details(compact=asked[8]) if asked is not None and asked[8] is not None else None,
+        )
 
     @classmethod
     def load(cls, path: Path, keys: KeySet) -> SnapshotStatus:
@@ -242,8 +263,10 @@ class SnapshotStatus:
     @classmethod
     def from_document(cls, doc: object, keys: KeySet) -> SnapshotStatus:
         if isinstance(doc, dict) and doc.get("format") in OLD_FORMATS:
-            raise SnapshotError(f"an older snapshot ({doc['format']}) without the tokens' digests, which "
-                                "cannot bind a token to the register: export a new one (ecert status export)")
+            raise SnapshotError(
+                f"an older snapshot ({doc['format']}) without the tokens' digests, which "
+                "cannot bind a token to the register: export a new one (ecert status export)"
+            )
         if not isinstance(doc, dict) or doc.get("format") != SNAPSHOT_FORMAT:
             raise SnapshotError(f"not a status snapshot (format {SNAPSHOT_FORMAT})")
         snap = doc.get("snapshot")
@@ -278,21 +301,38 @@ def _trusted_signer(key, issuer: str, generated_at: datetime) -> None:
     if key.compromised_at is not None:
         raise SnapshotError(f"signed by key {key.kid}, which is marked compromised: export a new snapshot")
     if generated_at < key.not_before or (key.not_after is not None and generated_at > key.not_after):
-        raise SnapshotError(f"dated {generated_at.isoformat()}, outside the use window of key {key.kid} "
-                            "that signed it")
+        raise SnapshotError(
+            f"dated {generated_at.isoformat()}, outside the use window of key {key.kid} that signed it"
+        )
 
 
 def snapshot_entry(v: VersionState, summary: dict | None) -> list:
     """One version as the snapshot lists it (the module's docstring)."""
-    return [v.state, v.changed_at.isoformat() if v.changed_at else None, v.reason, v.digest,
-            v.issued_at.isoformat() if v.issued_at else None, v.verdict,
-            v.valid_until.isoformat() if v.valid_until else None, v.total, summary]
+    return [
+        v.state,
+        v.changed_at.isoformat() if v.changed_at else None,
+        v.reason,
+        v.digest,
+        v.issued_at.isoformat() if v.issued_at else None,
+        v.verdict,
+        v.valid_until.isoformat() if v.valid_until else None,
+        v.total,
+        summary,
+    ]
 
 
 def _version_state(v: list) -> VersionState:
     state, changed, reason, digest, issued, verdict, until, total, _summary = v
-    return VersionState(state, datetime.fromisoformat(changed) if changed else None, reason, digest,
-                        datetime.fromisoformat(issued), verdict, date.fromisoformat(until), total)
+    return VersionState(
+        state,
+        datetime.fromisoformat(changed) if changed else None,
+        reason,
+        digest,
+        datetime.fromisoformat(issued),
+        verdict,
+        date.fromisoformat(until),
+        total,
+    )
 
 
 def _well_formed(versions: object) -> bool:
@@ -304,11 +344,17 @@ def _well_formed_version(v: object) -> bool:
         return False
     _, changed, reason, digest, issued, verdict, until, total, summary = v
     try:
-        return (isinstance(digest, str) and bool(_HEX64.fullmatch(digest))
-                and (changed is None or isinstance(datetime.fromisoformat(changed), datetime))
-                and (reason is None or isinstance(reason, str))
-                and isinstance(datetime.fromisoformat(issued), datetime)
-                and verdict in (0, 1, 2) and isinstance(date.fromisoformat(until), date)
-                and type(total) is int and total >= 0 and (summary is None or isinstance(summary, dict)))
+        return (
+            isinstance(digest, str)
+            and bool(_HEX64.fullmatch(digest))
+            and (changed is None or isinstance(datetime.fromisoformat(changed), datetime))
+            and (reason is None or isinstance(reason, str))
+            and isinstance(datetime.fromisoformat(issued), datetime)
+            and verdict in (0, 1, 2)
+            and isinstance(date.fromisoformat(until), date)
+            and type(total) is int
+            and total >= 0
+            and (summary is None or isinstance(summary, dict))
+        )
     except (TypeError, ValueError):
         return False

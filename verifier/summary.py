@@ -22,6 +22,7 @@ each year's status and short parts, the minimums only where they are not
 the cycle's, the unmet and the induction; no parts, no notes (they name
 dates of the holder's). Offline verification reads it as online does.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,6 +42,7 @@ class SummaryError(ValueError):
 
 class YearSummary(NamedTuple):
     """One year (a tuple, not a dataclass: every verification reads five)."""
+
     year: int
     status: str  # one of YEAR_STATUSES
     short: tuple[str, ...]
@@ -62,6 +64,7 @@ class YearSummary(NamedTuple):
 class Induction:
     """A new teacher's induction credits against what she owes (the
     profile's induction rule), and whether they are due within the cycle."""
+
     credits: Decimal
     required: Decimal
     due: bool
@@ -77,10 +80,17 @@ class SheetSummary:
     induction: Induction | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"years": [y.to_dict() for y in self.years],
-                           "minimums": {b: f"{m:.2f}" for b, m in self.minimums.items()},
-                           "offset_used": f"{self.offset_used:.2f}", "unmet": list(self.unmet),
-                           "notes": list(self.notes), **_induction_dict(self.induction)}, ensure_ascii=False)
+        return json.dumps(
+            {
+                "years": [y.to_dict() for y in self.years],
+                "minimums": {b: f"{m:.2f}" for b, m in self.minimums.items()},
+                "offset_used": f"{self.offset_used:.2f}",
+                "unmet": list(self.unmet),
+                "notes": list(self.notes),
+                **_induction_dict(self.induction),
+            },
+            ensure_ascii=False,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> SheetSummary:
@@ -90,19 +100,38 @@ class SheetSummary:
             for y in d["years"]:  # a plain loop: every verification of the API reads this
                 if y["status"] not in YEAR_STATUSES:
                     raise ValueError(f"unknown year status {y['status']!r}")
-                years.append(YearSummary(int(y["year"]), y["status"], tuple(y["short"]),
-                                         {"total": str(y["total"]), "required": str(y["required"]),
-                                          "elective": str(y["elective"]), "school_based": str(y["school_based"])}))
-            return cls(tuple(years), _minimums(d["minimums"]), Decimal(d.get("offset_used", "0")),
-                       tuple(map(str, d["unmet"])), tuple(map(str, d.get("notes", ()))),
-                       _induction(d.get("induction")))
+                years.append(
+                    YearSummary(
+                        int(y["year"]),
+                        y["status"],
+                        tuple(y["short"]),
+                        {
+                            "total": str(y["total"]),
+                            "required": str(y["required"]),
+                            "elective": str(y["elective"]),
+                            "school_based": str(y["school_based"]),
+                        },
+                    )
+                )
+            return cls(
+                tuple(years),
+                _minimums(d["minimums"]),
+                Decimal(d.get("offset_used", "0")),
+                tuple(map(str, d["unmet"])),
+                tuple(map(str, d.get("notes", ()))),
+                _induction(d.get("induction")),
+            )
         except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as e:
-            raise SummaryError(f"the register's sheet summary is malformed ({type(e).__name__}: {e})") from None
+            raise SummaryError(
+                f"the register's sheet summary is malformed ({type(e).__name__}: {e})"
+            ) from None
 
     def to_compact(self, cycle_minimums: dict[str, Decimal]) -> dict:
         """The snapshot's form (see the module's docstring)."""
-        out: dict = {"y": [y.status + (":" + ",".join(y.short) if y.short else "") for y in self.years],
-                     "u": list(self.unmet)}
+        out: dict = {
+            "y": [y.status + (":" + ",".join(y.short) if y.short else "") for y in self.years],
+            "u": list(self.unmet),
+        }
         if self.minimums and self.minimums != cycle_minimums:
             out["m"] = {b: f"{m:.2f}" for b, m in self.minimums.items()}
         if self.induction is not None:
@@ -116,9 +145,17 @@ class SheetSummary:
             years = []
             for i, text in enumerate(d["y"]):
                 status, _, short = str(text).partition(":")
-                years.append(YearSummary(first_year + i, _status(status), tuple(filter(None, short.split(","))), {}))
-            return cls(tuple(years), _minimums(d.get("m", {})), Decimal(0), tuple(map(str, d["u"])), (),
-                       _induction(d.get("i")))
+                years.append(
+                    YearSummary(first_year + i, _status(status), tuple(filter(None, short.split(","))), {})
+                )
+            return cls(
+                tuple(years),
+                _minimums(d.get("m", {})),
+                Decimal(0),
+                tuple(map(str, d["u"])),
+                (),
+                _induction(d.get("i")),
+            )
         except (ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as e:
             raise SummaryError(f"a snapshot entry's summary is malformed ({type(e).__name__}: {e})") from None
 

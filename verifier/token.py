@@ -5,6 +5,7 @@ COSE and CWT are done by python-cwt; this module fixes the claims, their
 types and the header, and refuses anything else. The issuer signs with
 `sign`; the verifier parses with `parse` and checks with `verify_signature`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,10 +33,20 @@ STATUS_NAMES = {0: "in_progress", 1: "qualified", 2: "not_qualified"}
 STATUS_LABELS = {0: "周期进行中", 1: "合格", 2: "不合格"}
 
 # claim key -> (name, python type)
-CLAIMS = {1: ("iss", str), 2: ("sub", str), 4: ("exp", int), 6: ("iat", int),
-          -1: ("version", int), -2: ("holder", str), -3: ("id_masked", str),
-          -4: ("cycle", int), -5: ("school", str), -6: ("credits", list),
-          -7: ("years", list), -8: ("status", int)}
+CLAIMS = {
+    1: ("iss", str),
+    2: ("sub", str),
+    4: ("exp", int),
+    6: ("iat", int),
+    -1: ("version", int),
+    -2: ("holder", str),
+    -3: ("id_masked", str),
+    -4: ("cycle", int),
+    -5: ("school", str),
+    -6: ("credits", list),
+    -7: ("years", list),
+    -8: ("status", int),
+}
 BASE32_RE = re.compile(r"[A-Z2-7]+")
 ID_MASKED_RE = re.compile(r"\*{14}[0-9]{3}[0-9X]")
 
@@ -79,16 +90,26 @@ class Claims:
         return STATUS_NAMES[self.status]
 
     def to_cbor_map(self) -> dict[int, object]:
-        return {1: self.issuer, 2: self.number, 4: self.expires, 6: self.issued,
-                -1: self.version, -2: self.holder, -3: self.id_masked, -4: self.cycle,
-                -5: self.school, -6: list(self.credits), -7: list(self.years), -8: self.status}
+        return {
+            1: self.issuer,
+            2: self.number,
+            4: self.expires,
+            6: self.issued,
+            -1: self.version,
+            -2: self.holder,
+            -3: self.id_masked,
+            -4: self.cycle,
+            -5: self.school,
+            -6: list(self.credits),
+            -7: list(self.years),
+            -8: self.status,
+        }
 
     def fingerprint(self) -> str:
         """What the certificate certifies, without when or which version: two
         issues with the same fingerprint say the same thing."""
         content = {k: v for k, v in self.to_cbor_map().items() if k not in (6, -1)}
-        return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False)
-                              .encode()).hexdigest()
+        return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def end_of_day(day: date) -> int:
@@ -97,6 +118,7 @@ def end_of_day(day: date) -> int:
 
 
 # -- text form -------------------------------------------------------------
+
 
 def to_base32(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=")
@@ -110,22 +132,28 @@ def from_base32(text: str) -> bytes:
     which is C, instead of base64.b32decode, which is Python and was a
     fifth of a verification's time."""
     if len(text) > MAX_TOKEN_CHARS:
-        raise TokenError("查验码过长，不是本系统签发的证书", f"token of {len(text)} characters "
-                         f"exceeds the {MAX_TOKEN_CHARS} limit")
+        raise TokenError(
+            "查验码过长，不是本系统签发的证书",
+            f"token of {len(text)} characters exceeds the {MAX_TOKEN_CHARS} limit",
+        )
     t = text.strip()
     t = t.upper() if t.isascii() else t  # "ı".upper() is "I": only ASCII may change case
     if not t or not BASE32_RE.fullmatch(t):
         bad = next((c for c in t if not ("A" <= c <= "Z" or "2" <= c <= "7")), "")
-        raise TokenError("证书数据含有非法字符，可能被截断或篡改",
-                         f"token is not base32 (A-Z, 2-7){f': found {bad!r}' if bad else ': empty'}")
+        raise TokenError(
+            "证书数据含有非法字符，可能被截断或篡改",
+            f"token is not base32 (A-Z, 2-7){f': found {bad!r}' if bad else ': empty'}",
+        )
     if len(t) % 8 in (1, 3, 6):
         raise TokenError("证书数据长度不正确，可能被截断", "token is not valid base32 (bad length)")
     n_bytes = len(t) * 5 // 8
     spare = len(t) * 5 - n_bytes * 8
     value = int(t.translate(_TO_INT32), 32)
     if value & ((1 << spare) - 1):  # RFC 4648 §3.5: else many texts would spell one token
-        raise TokenError("证书数据末尾字符不正确，可能被改动",
-                         "token is not canonical base32: the last character's unused bits are not zero")
+        raise TokenError(
+            "证书数据末尾字符不正确，可能被改动",
+            "token is not canonical base32: the last character's unused bits are not zero",
+        )
     return (value >> spare).to_bytes(n_bytes, "big")
 
 
@@ -137,6 +165,7 @@ def token_digest(raw: bytes) -> str:
 
 # -- keys ------------------------------------------------------------------
 
+
 def b64u(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
@@ -147,8 +176,9 @@ def from_b64u(text: str) -> bytes:
 
 def key_id(public_raw: bytes) -> bytes:
     """First 8 bytes of the RFC 7638 thumbprint of the Ed25519 public JWK."""
-    jwk = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": b64u(public_raw)},
-                     separators=(",", ":"), sort_keys=True)
+    jwk = json.dumps(
+        {"crv": "Ed25519", "kty": "OKP", "x": b64u(public_raw)}, separators=(",", ":"), sort_keys=True
+    )
     return hashlib.sha256(jwk.encode()).digest()[:KID_BYTES]
 
 
@@ -158,16 +188,15 @@ def cose_public_key(public_raw: bytes) -> COSEKey:
 
 
 def cose_private_key(private_raw: bytes, public_raw: bytes) -> COSEKey:
-    return COSEKey.new({1: 1, 2: key_id(public_raw), 3: ALG_EDDSA, -1: 6, -2: public_raw,
-                        -4: private_raw})
+    return COSEKey.new({1: 1, 2: key_id(public_raw), 3: ALG_EDDSA, -1: 6, -2: public_raw, -4: private_raw})
 
 
 # -- sign and parse --------------------------------------------------------
 
+
 def sign(claims: Claims, key: COSEKey, kid: bytes) -> bytes:
     payload = cbor2.dumps(claims.to_cbor_map())
-    return _cose.encode_and_sign(payload, key, protected={HDR_ALG: ALG_EDDSA, HDR_KID: kid},
-                                 unprotected={})
+    return _cose.encode_and_sign(payload, key, protected={HDR_ALG: ALG_EDDSA, HDR_KID: kid}, unprotected={})
 
 
 @dataclass(frozen=True)
@@ -189,8 +218,9 @@ def parse(raw: bytes) -> ParsedToken:
     except TokenError:
         raise
     except (cbor2.CBORError, TypeError, ValueError, OverflowError, RecursionError, KeyError) as e:
-        raise TokenError("证书数据无法解码，可能被截断或篡改",
-                         f"token is not well-formed ({type(e).__name__})") from None
+        raise TokenError(
+            "证书数据无法解码，可能被截断或篡改", f"token is not well-formed ({type(e).__name__})"
+        ) from None
 
 
 def _parse(raw: bytes) -> ParsedToken:
@@ -201,10 +231,17 @@ def _parse(raw: bytes) -> ParsedToken:
     if not isinstance(obj, cbor2.CBORTag) or obj.tag != COSE_SIGN1_TAG:
         raise TokenError("证书数据不是签名结构", "token is not a COSE_Sign1 (CBOR tag 18)")
     msg = obj.value
-    if (not isinstance(msg, (list, tuple)) or len(msg) != 4 or not isinstance(msg[0], bytes)
-            or not isinstance(msg[1], dict) or not isinstance(msg[2], bytes)
-            or not isinstance(msg[3], bytes)):
-        raise TokenError("证书签名结构不完整", "COSE_Sign1 must be [protected, unprotected, payload, signature]")
+    if (
+        not isinstance(msg, (list, tuple))
+        or len(msg) != 4
+        or not isinstance(msg[0], bytes)
+        or not isinstance(msg[1], dict)
+        or not isinstance(msg[2], bytes)
+        or not isinstance(msg[3], bytes)
+    ):
+        raise TokenError(
+            "证书签名结构不完整", "COSE_Sign1 must be [protected, unprotected, payload, signature]"
+        )
     kid = _protected_kid(msg[0])
     if msg[1]:
         raise TokenError("证书签名结构含有未知字段", "unprotected header must be empty")
@@ -218,12 +255,15 @@ def _parse(raw: bytes) -> ParsedToken:
 # re-encoding what was read gives (FORMATS.md: integers in the shortest form;
 # a map holds no key twice). The issuer signs this form.
 
+
 def _require_canonical(raw: bytes, obj: cbor2.CBORTag) -> None:
     again = cbor2.dumps(obj)
     if again != raw:
         if raw.startswith(again):
-            raise TokenError("证书数据末尾有多余内容，可能被改动",
-                             f"{len(raw) - len(again)} bytes follow the COSE_Sign1 structure")
+            raise TokenError(
+                "证书数据末尾有多余内容，可能被改动",
+                f"{len(raw) - len(again)} bytes follow the COSE_Sign1 structure",
+            )
         raise TokenError("证书签名结构不是规范编码", "COSE_Sign1 is not in the shortest CBOR form")
 
 
@@ -269,12 +309,25 @@ def _claims(payload: bytes) -> Claims:
         if not ok:
             raise TokenError("证书内容项类型不正确", f"claim {name} ({k}) has the wrong type")
     if cbor2.dumps(m) != payload:
-        raise TokenError("证书内容不是规范编码",
-                         "claims are not in the shortest CBOR form (a longer integer form, a key twice, "
-                         "or bytes after the map)")
-    claims = Claims(issuer=m[1], number=m[2], expires=m[4], issued=m[6], version=m[-1], holder=m[-2],
-                    id_masked=m[-3], cycle=m[-4], school=m[-5], credits=tuple(m[-6]),
-                    years=tuple(m[-7]), status=m[-8])
+        raise TokenError(
+            "证书内容不是规范编码",
+            "claims are not in the shortest CBOR form (a longer integer form, a key twice, "
+            "or bytes after the map)",
+        )
+    claims = Claims(
+        issuer=m[1],
+        number=m[2],
+        expires=m[4],
+        issued=m[6],
+        version=m[-1],
+        holder=m[-2],
+        id_masked=m[-3],
+        cycle=m[-4],
+        school=m[-5],
+        credits=tuple(m[-6]),
+        years=tuple(m[-7]),
+        status=m[-8],
+    )
     _check_values(claims)
     return claims
 
@@ -291,8 +344,10 @@ def _check_values(c: Claims) -> None:
     if c.number != number.compact:
         raise TokenError("证书编号格式不正确", "sub must be the 16-character compact number")
     if c.issuer != number.bureau or c.cycle != number.cycle:
-        raise TokenError("证书编号与签发机关或周期不一致",
-                         f"sub {c.number} does not belong to issuer {c.issuer}, cycle {c.cycle}")
+        raise TokenError(
+            "证书编号与签发机关或周期不一致",
+            f"sub {c.number} does not belong to issuer {c.issuer}, cycle {c.cycle}",
+        )
     if not ID_MASKED_RE.fullmatch(c.id_masked):
         raise TokenError("身份证号掩码格式不正确", "id_masked must be 14 '*' and the last 4 characters")
     if c.version < 1:
@@ -300,11 +355,15 @@ def _check_values(c: Claims) -> None:
     if c.status not in STATUS_NAMES:
         raise TokenError("证书结论代码未知", f"status {c.status} is not 0, 1 or 2")
     if len(c.credits) != CREDIT_SLOTS:
-        raise TokenError("证书学分项数不正确", f"credits must have {CREDIT_SLOTS} entries, has {len(c.credits)}")
+        raise TokenError(
+            "证书学分项数不正确", f"credits must have {CREDIT_SLOTS} entries, has {len(c.credits)}"
+        )
     if not 1 <= len(c.years) <= 10:
         raise TokenError("证书年度学分项数不正确", f"years must have 1..10 entries, has {len(c.years)}")
     if not c.holder.strip() or len(c.holder) > 100 or len(c.school) > 200:
-        raise TokenError("持证人或学校名称不正确", "holder must be non-empty; holder ≤ 100, school ≤ 200 characters")
+        raise TokenError(
+            "持证人或学校名称不正确", "holder must be non-empty; holder ≤ 100, school ≤ 200 characters"
+        )
     try:
         c.valid_until, c.issued_at  # noqa: B018  (out-of-range timestamps raise here)
     except (OverflowError, OSError, ValueError):

@@ -8,6 +8,7 @@ A genuine certificate since updated is amber ("updated"), never the red a
 forgery gets; a revoked one says when and why; an expired one says it is
 genuine and past its validity.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,10 +20,20 @@ from verifier.verify import Result
 
 # The register's states of a version, as people read them.
 STATE_LABELS = {"current": "现行", "superseded": "已被新版本取代", "revoked": "已撤销"}
-OUTCOME_TITLES = {"valid": "✔ 证书真实有效", "superseded": "证书真实，已更新", "revoked": "✘ 证书已撤销",
-                  "expired": "证书真实，已过有效期", "not_valid": "✘ 证书无效"}
-OUTCOME_ENGLISH = {"valid": "genuine and current", "superseded": "genuine, since updated",
-                   "revoked": "revoked", "expired": "genuine, past its validity", "not_valid": "not valid"}
+OUTCOME_TITLES = {
+    "valid": "✔ 证书真实有效",
+    "superseded": "证书真实，已更新",
+    "revoked": "✘ 证书已撤销",
+    "expired": "证书真实，已过有效期",
+    "not_valid": "✘ 证书无效",
+}
+OUTCOME_ENGLISH = {
+    "valid": "genuine and current",
+    "superseded": "genuine, since updated",
+    "revoked": "revoked",
+    "expired": "genuine, past its validity",
+    "not_valid": "not valid",
+}
 # The banner's colour class: green, amber, red, grey (templates/static/ecert.css).
 TONES = {"valid": "ok", "superseded": "updated", "revoked": "no", "expired": "expired", "not_valid": "no"}
 VERDICT_BY_NAME = {STATUS_NAMES[k]: v for k, v in STATUS_LABELS.items()}
@@ -44,8 +55,13 @@ def banner(result: Result, at: date) -> Banner:
     """The banner of a verification as of `at`: the outcome first, then
     what the committee needs to read off it."""
     outcome = result.outcome
-    lines = {"valid": _valid, "superseded": _superseded, "revoked": _revoked, "expired": _expired,
-             "not_valid": _not_valid}[outcome](result, at)
+    lines = {
+        "valid": _valid,
+        "superseded": _superseded,
+        "revoked": _revoked,
+        "expired": _expired,
+        "not_valid": _not_valid,
+    }[outcome](result, at)
     if result.status_note:
         lines.append(result.status_note)
     return Banner(outcome, TONES[outcome], OUTCOME_TITLES[outcome], tuple(lines))
@@ -84,11 +100,13 @@ def _superseded(result: Result, at: date) -> list[str]:
     c, cur = result.claims, result.current
     updated = cur["issued_at"][:10] if cur["issued_at"] else "?"
     lapsed = cur["valid_until"] and at > date.fromisoformat(cur["valid_until"])
-    return [f"此为第 {c.version} 版，签名真实，已于 {updated} 更新为第 {cur['version']} 版",
-            f"现行第 {cur['version']} 版：结论 {VERDICT_BY_NAME.get(cur['status'], '?')} · "
-            f"总学分 {Decimal(cur['total']):.2f} · 有效期至 {cur['valid_until']}"
-            + (f"（查验日期 {at} 已过其有效期）" if lapsed else ""),
-            "请以现行版本为准：输入证书上的查验码可查看其全部内容"]
+    return [
+        f"此为第 {c.version} 版，签名真实，已于 {updated} 更新为第 {cur['version']} 版",
+        f"现行第 {cur['version']} 版：结论 {VERDICT_BY_NAME.get(cur['status'], '?')} · "
+        f"总学分 {Decimal(cur['total']):.2f} · 有效期至 {cur['valid_until']}"
+        + (f"（查验日期 {at} 已过其有效期）" if lapsed else ""),
+        "请以现行版本为准：输入证书上的查验码可查看其全部内容",
+    ]
 
 
 def _revoked(result: Result, at: date) -> list[str]:
@@ -97,8 +115,10 @@ def _revoked(result: Result, at: date) -> list[str]:
 
 def _expired(result: Result, at: date) -> list[str]:
     c = result.claims
-    return [f"签名真实，第 {c.version} 版，有效期至 {c.valid_until}，查验日期 {at} 已过有效期",
-            *_verdict_lines(result, after_validity=True)]
+    return [
+        f"签名真实，第 {c.version} 版，有效期至 {c.valid_until}，查验日期 {at} 已过有效期",
+        *_verdict_lines(result, after_validity=True),
+    ]
 
 
 def _not_valid(result: Result, at: date) -> list[str]:

@@ -14,6 +14,7 @@ SHA-256 of every token it issued, and a token whose digest is not the one
 issued for its number and version was not issued by the register, however
 good its signature (a leaked key signs as well as the bureau).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,9 +69,15 @@ class Result:
     `certificate`, `reading` and `current` are built when asked for: the
     verdict does not need them."""
 
-    def __init__(self, checks: list[Check], token: ParsedToken | None = None,
-                 profile: RulesProfile | None = None, register: NumberStatus | None = None,
-                 standing: str = "", status_note: str = "") -> None:
+    def __init__(
+        self,
+        checks: list[Check],
+        token: ParsedToken | None = None,
+        profile: RulesProfile | None = None,
+        register: NumberStatus | None = None,
+        standing: str = "",
+        status_note: str = "",
+    ) -> None:
         self.checks, self._token, self._profile = checks, token, profile
         self.register, self.standing = register, standing
         self.status_note = status_note  # where the status came from, when a reader should know
@@ -123,9 +130,13 @@ class Result:
             return None
         n = self.register.current
         v = self.register.of(n)
-        return {"version": n, "issued_at": v.issued_at.astimezone(CHINA).isoformat() if v.issued_at else None,
-                "status": STATUS_NAMES.get(v.verdict), "valid_until": v.valid_until.isoformat() if v.valid_until else None,
-                "total": f"{Decimal(v.total) / HUNDRED:.2f}"}
+        return {
+            "version": n,
+            "issued_at": v.issued_at.astimezone(CHINA).isoformat() if v.issued_at else None,
+            "status": STATUS_NAMES.get(v.verdict),
+            "valid_until": v.valid_until.isoformat() if v.valid_until else None,
+            "total": f"{Decimal(v.total) / HUNDRED:.2f}",
+        }
 
     @cached_property
     def summary(self) -> SheetSummary | None:
@@ -157,9 +168,14 @@ class Result:
 
     def to_json(self) -> dict:
         reading = self.reading
-        return {"valid": self.valid, "outcome": self.outcome, "checks": [c.to_json() for c in self.checks],
-                "certificate": self.certificate, "current": self.current,
-                "reading": reading.to_json() if reading else None}
+        return {
+            "valid": self.valid,
+            "outcome": self.outcome,
+            "checks": [c.to_json() for c in self.checks],
+            "certificate": self.certificate,
+            "current": self.current,
+            "reading": reading.to_json() if reading else None,
+        }
 
 
 def cents(n: int) -> Decimal:
@@ -211,9 +227,15 @@ class Verifier:
     def _verify(self, token: ParsedToken, at: date) -> Result:
         c = token.claims
         profile = _profile(c.issuer, c.cycle)
-        checks = [Check("format", True, "证书数据格式正确",
-                        f"COSE_Sign1/EdDSA token with the claims of FORMATS.md; number {c.number} "
-                        "has a good check character")]
+        checks = [
+            Check(
+                "format",
+                True,
+                "证书数据格式正确",
+                f"COSE_Sign1/EdDSA token with the claims of FORMATS.md; number {c.number} "
+                "has a good check character",
+            )
+        ]
         key = self.keys.get(token.kid)
         checks.append(_signature(token, key))
         register, standing = None, ""
@@ -225,8 +247,14 @@ class Verifier:
             # not a check skipped: say so there too.
             checks.append(_unknown_key(token) if key is None else _not_run("key", "signature"))
             checks += [_not_run(n, "signature") for n in CHECKS[3:]]
-        return Result(checks, token, profile, register, standing,
-                      getattr(self.status, "note", "") if register is not None or standing else "")
+        return Result(
+            checks,
+            token,
+            profile,
+            register,
+            standing,
+            getattr(self.status, "note", "") if register is not None or standing else "",
+        )
 
     def _status(self, token: ParsedToken) -> tuple[Check, NumberStatus | None, str]:
         """The status check, what the register holds of the number, and the
@@ -235,34 +263,88 @@ class Verifier:
         info = self.status.lookup(c.number, c.version)
         where = self.status.description
         if info is None:
-            return Check("status", False, "登记系统中查无此证书",
-                         f"number {c.number} is not in the register ({where})"), None, "unknown"
+            return (
+                Check(
+                    "status",
+                    False,
+                    "登记系统中查无此证书",
+                    f"number {c.number} is not in the register ({where})",
+                ),
+                None,
+                "unknown",
+            )
         state = info.of(c.version)
         if state is None:
-            return Check("status", False, "登记系统中查无此证书版本",
-                         f"version {c.version} of {c.number} is not in the register; "
-                         f"latest is {info.latest} ({where})"), info, "unknown"
+            return (
+                Check(
+                    "status",
+                    False,
+                    "登记系统中查无此证书版本",
+                    f"version {c.version} of {c.number} is not in the register; "
+                    f"latest is {info.latest} ({where})",
+                ),
+                info,
+                "unknown",
+            )
         if not state.issued(token_digest(token.raw)):
-            return Check("status", False, "证书不是登记系统签发的：内容与登记的同一版本不符，可能是伪造的",
-                         f"not issued by the register: the token's SHA-256 is not the one the register "
-                         f"issued for version {c.version} of {c.number} ({where})"), info, "forged"
+            return (
+                Check(
+                    "status",
+                    False,
+                    "证书不是登记系统签发的：内容与登记的同一版本不符，可能是伪造的",
+                    f"not issued by the register: the token's SHA-256 is not the one the register "
+                    f"issued for version {c.version} of {c.number} ({where})",
+                ),
+                info,
+                "forged",
+            )
         when = _day(state.changed_at)
         if state.state == "revoked":
-            return Check("status", False, f"证书已被撤销（{when}：{state.reason or '未说明原因'}）",
-                         f"revoked on {when}: {state.reason or 'no reason given'} ({where})"), info, "revoked"
+            return (
+                Check(
+                    "status",
+                    False,
+                    f"证书已被撤销（{when}：{state.reason or '未说明原因'}）",
+                    f"revoked on {when}: {state.reason or 'no reason given'} ({where})",
+                ),
+                info,
+                "revoked",
+            )
         if state.state == "superseded":
             if info.current is None:
                 last = info.of(info.latest)
-                return Check("status", False,
-                             f"证书已被新版本取代，最新的第 {info.latest} 版已于 {_day(last.changed_at)} 撤销："
-                             f"{last.reason or '未说明原因'}",
-                             f"superseded by version {info.latest} on {when}, which was revoked on "
-                             f"{_day(last.changed_at)}: {last.reason or 'no reason given'} ({where})"), \
-                    info, "superseded"
-            return Check("status", False, f"证书已更新：已于 {when} 被第 {info.current} 版取代",
-                         f"superseded by version {info.current} on {when} ({where})"), info, "superseded"
-        return Check("status", True, f"证书为现行版本（第 {c.version} 版），与登记一致",
-                     f"current version {c.version}, the token the register issued ({where})"), info, "issued"
+                return (
+                    Check(
+                        "status",
+                        False,
+                        f"证书已被新版本取代，最新的第 {info.latest} 版已于 {_day(last.changed_at)} 撤销："
+                        f"{last.reason or '未说明原因'}",
+                        f"superseded by version {info.latest} on {when}, which was revoked on "
+                        f"{_day(last.changed_at)}: {last.reason or 'no reason given'} ({where})",
+                    ),
+                    info,
+                    "superseded",
+                )
+            return (
+                Check(
+                    "status",
+                    False,
+                    f"证书已更新：已于 {when} 被第 {info.current} 版取代",
+                    f"superseded by version {info.current} on {when} ({where})",
+                ),
+                info,
+                "superseded",
+            )
+        return (
+            Check(
+                "status",
+                True,
+                f"证书为现行版本（第 {c.version} 版），与登记一致",
+                f"current version {c.version}, the token the register issued ({where})",
+            ),
+            info,
+            "issued",
+        )
 
 
 def _day(t) -> str:
@@ -275,13 +357,24 @@ def format_failed(message: str, detail: str) -> Result:
     return Result([Check("format", False, message, detail)] + [_not_run(n, "format") for n in CHECKS[1:]])
 
 
-CHECK_LABELS = {"format": "格式", "signature": "签名", "key": "签名密钥", "status": "登记状态",
-                "validity": "有效期", "credits": "学分"}
+CHECK_LABELS = {
+    "format": "格式",
+    "signature": "签名",
+    "key": "签名密钥",
+    "status": "登记状态",
+    "validity": "有效期",
+    "credits": "学分",
+}
 
 
 def _not_run(name: str, because: str) -> Check:
-    return Check(name, False, f"{CHECK_LABELS[name]}：未检查（{CHECK_LABELS[because]}未通过）",
-                 f"not run: the {because} check failed", ran=False)
+    return Check(
+        name,
+        False,
+        f"{CHECK_LABELS[name]}：未检查（{CHECK_LABELS[because]}未通过）",
+        f"not run: the {because} check failed",
+        ran=False,
+    )
 
 
 def _profile(issuer: str, cycle: int) -> RulesProfile | None:
@@ -294,47 +387,82 @@ def _profile(issuer: str, cycle: int) -> RulesProfile | None:
 def _signature(token: ParsedToken, key: PublicKey | None) -> Check:
     kid = b64u(token.kid)
     if key is None:
-        return Check("signature", False, "签名密钥未知：不是本机关公布的密钥签发的证书",
-                     f"no published key has kid {kid}; the signature cannot be checked")
+        return Check(
+            "signature",
+            False,
+            "签名密钥未知：不是本机关公布的密钥签发的证书",
+            f"no published key has kid {kid}; the signature cannot be checked",
+        )
     if not verify_signature(token, key.verifying_key):
-        return Check("signature", False, "签名无效：证书内容被篡改或并非本机关签发",
-                     f"the Ed25519 signature does not verify under key {kid}")
+        return Check(
+            "signature",
+            False,
+            "签名无效：证书内容被篡改或并非本机关签发",
+            f"the Ed25519 signature does not verify under key {kid}",
+        )
     return Check("signature", True, "签名有效", f"Ed25519 signature verifies under key {kid}")
 
 
 def _unknown_key(token: ParsedToken) -> Check:
-    return Check("key", False, "签名密钥未知：不在本机关公布的密钥中",
-                 f"kid {b64u(token.kid)} is not among the published keys of bureau {token.claims.issuer}")
+    return Check(
+        "key",
+        False,
+        "签名密钥未知：不在本机关公布的密钥中",
+        f"kid {b64u(token.kid)} is not among the published keys of bureau {token.claims.issuer}",
+    )
 
 
 def _key(token: ParsedToken, key: PublicKey) -> Check:
     iat = token.claims.issued_at
     if key.issuer != token.claims.issuer:
-        return Check("key", False, "签名密钥不属于该签发机关",
-                     f"key {key.kid} belongs to {key.issuer}, the token says {token.claims.issuer}")
+        return Check(
+            "key",
+            False,
+            "签名密钥不属于该签发机关",
+            f"key {key.kid} belongs to {key.issuer}, the token says {token.claims.issuer}",
+        )
     if key.compromised_at is not None and key.compromised_at <= iat:
-        return Check("key", False, "签名密钥已泄露作废，此后签发的证书无效",
-                     f"key {key.kid} was compromised as of {key.compromised_at.astimezone(CHINA).isoformat()}; "
-                     f"the token was issued at {iat.isoformat()}")
+        return Check(
+            "key",
+            False,
+            "签名密钥已泄露作废，此后签发的证书无效",
+            f"key {key.kid} was compromised as of {key.compromised_at.astimezone(CHINA).isoformat()}; "
+            f"the token was issued at {iat.isoformat()}",
+        )
     if iat < key.not_before or (key.not_after is not None and iat > key.not_after):
         until = key.not_after.astimezone(CHINA).isoformat() if key.not_after else "now"
-        return Check("key", False, "证书签发时间不在签名密钥的使用期内",
-                     f"issued at {iat.isoformat()}, outside key {key.kid}'s use window "
-                     f"{key.not_before.astimezone(CHINA).isoformat()} .. {until}")
-    return Check("key", True, "签名密钥有效",
-                 f"key {key.kid} of bureau {key.issuer} ({key.status}), in use at the issue time, "
-                 "not compromised")
+        return Check(
+            "key",
+            False,
+            "证书签发时间不在签名密钥的使用期内",
+            f"issued at {iat.isoformat()}, outside key {key.kid}'s use window "
+            f"{key.not_before.astimezone(CHINA).isoformat()} .. {until}",
+        )
+    return Check(
+        "key",
+        True,
+        "签名密钥有效",
+        f"key {key.kid} of bureau {key.issuer} ({key.status}), in use at the issue time, not compromised",
+    )
 
 
 def _validity(token: ParsedToken, at: date) -> Check:
     c = token.claims
     until, issued = c.valid_until, c.issued_at.date()
     if at > until:
-        return Check("validity", False, f"证书已过有效期（有效期至 {until}）",
-                     f"on {at} the certificate had expired: valid until {until}")
+        return Check(
+            "validity",
+            False,
+            f"证书已过有效期（有效期至 {until}）",
+            f"on {at} the certificate had expired: valid until {until}",
+        )
     if at < issued:  # FORMATS.md asks only for on or before valid_until; the date is worth saying
-        return Check("validity", True, f"在有效期内（有效期至 {until}；所查日期早于本版签发日期 {issued}）",
-                     f"on {at}: valid until {until}; note that this version was issued on {issued}")
+        return Check(
+            "validity",
+            True,
+            f"在有效期内（有效期至 {until}；所查日期早于本版签发日期 {issued}）",
+            f"on {at}: valid until {until}; note that this version was issued on {issued}",
+        )
     return Check("validity", True, f"在有效期内（有效期至 {until}）", f"on {at}: valid until {until}")
 
 
@@ -342,24 +470,44 @@ def _credits(token: ParsedToken, profile: RulesProfile | None) -> Check:
     c = token.claims
     leaves, total = c.credits[:7], c.credits[7]
     if sum(leaves) != total:
-        return Check("credits", False, "各类学分之和与总学分不符",
-                     f"buckets add up to {amount(cents(sum(leaves)))}, total says {amount(cents(total))}")
+        return Check(
+            "credits",
+            False,
+            "各类学分之和与总学分不符",
+            f"buckets add up to {amount(cents(sum(leaves)))}, total says {amount(cents(total))}",
+        )
     if sum(c.years) != total:
-        return Check("credits", False, "各年度学分之和与总学分不符",
-                     f"years add up to {amount(cents(sum(c.years)))}, total says {amount(cents(total))}")
+        return Check(
+            "credits",
+            False,
+            "各年度学分之和与总学分不符",
+            f"years add up to {amount(cents(sum(c.years)))}, total says {amount(cents(total))}",
+        )
     # FORMATS.md holds the buckets to the cycle's profile only when the status
     # says qualified: a certificate in progress or not qualified claims no minimum.
     if c.status != 1:
-        return Check("credits", True, f"学分合计一致（结论：{STATUS_LABELS[c.status]}）",
-                     f"parts add up to the total {amount(cents(total))}; status "
-                     f"{c.status_name}, so the minimums are not claimed")
+        return Check(
+            "credits",
+            True,
+            f"学分合计一致（结论：{STATUS_LABELS[c.status]}）",
+            f"parts add up to the total {amount(cents(total))}; status "
+            f"{c.status_name}, so the minimums are not claimed",
+        )
     if profile is None:
-        return Check("credits", False, "证书标为合格，但未找到该周期公布的学分规则",
-                     f"status says qualified and there is no published rules profile for cycle "
-                     f"{c.cycle} of bureau {c.issuer}")
+        return Check(
+            "credits",
+            False,
+            "证书标为合格，但未找到该周期公布的学分规则",
+            f"status says qualified and there is no published rules profile for cycle "
+            f"{c.cycle} of bureau {c.issuer}",
+        )
     if len(c.years) != len(profile.years):
-        return Check("credits", False, "证书标为合格，但年度学分项数与本周期不符",
-                     f"{len(c.years)} years in the token, cycle {c.cycle} has {len(profile.years)}")
+        return Check(
+            "credits",
+            False,
+            "证书标为合格，但年度学分项数与本周期不符",
+            f"{len(c.years)} years in the token, cycle {c.cycle} has {len(profile.years)}",
+        )
     return _meets_profile(c, profile)
 
 
@@ -368,17 +516,29 @@ def _meets_profile(c, profile: RulesProfile) -> Check:
     n = len(profile.years)
     k, unmet = qualifying_share(c, profile)
     if k == n:
-        return Check("credits", True, "学分合计一致，达到本周期合格要求",
-                     f"parts add up to {amount(buckets['total'])} and meet profile {profile.id}")
+        return Check(
+            "credits",
+            True,
+            "学分合计一致，达到本周期合格要求",
+            f"parts add up to {amount(buckets['total'])} and meet profile {profile.id}",
+        )
     if k:
-        return Check("credits", True, f"学分合计一致，达到周期内入职教师按 {k}/{n} 折算的合格要求",
-                     f"parts add up to {amount(buckets['total'])}; the full minimums of "
-                     f"{profile.id} are not met ({', '.join(unmet)}), the minimums prorated "
-                     f"for {k} of {n} years served (rule {profile.late_joiners.rule}) are; the token "
-                     "does not carry the years served")
+        return Check(
+            "credits",
+            True,
+            f"学分合计一致，达到周期内入职教师按 {k}/{n} 折算的合格要求",
+            f"parts add up to {amount(buckets['total'])}; the full minimums of "
+            f"{profile.id} are not met ({', '.join(unmet)}), the minimums prorated "
+            f"for {k} of {n} years served (rule {profile.late_joiners.rule}) are; the token "
+            "does not carry the years served",
+        )
     labels = "、".join(BUCKET_LABELS[b] for b in unmet)
-    return Check("credits", False, f"证书标为合格，但学分未达到本周期要求：{labels}",
-                 f"status says qualified but {', '.join(unmet)} below the minimums of {profile.id}")
+    return Check(
+        "credits",
+        False,
+        f"证书标为合格，但学分未达到本周期要求：{labels}",
+        f"status says qualified but {', '.join(unmet)} below the minimums of {profile.id}",
+    )
 
 
 def qualifying_share(c, profile: RulesProfile) -> tuple[int, list[str]]:
@@ -398,8 +558,10 @@ def qualifying_share(c, profile: RulesProfile) -> tuple[int, list[str]]:
     lj = profile.late_joiners
     if lj is not None:
         for k in range(n - 1, lj.min_years - 1, -1):
-            if not any(c.years[: n - k - 1]) and \
-                    not check_minimums(buckets, prorate(profile.minimums, k, n), profile.offset)[1]:
+            if (
+                not any(c.years[: n - k - 1])
+                and not check_minimums(buckets, prorate(profile.minimums, k, n), profile.offset)[1]
+            ):
                 return k, unmet
     return 0, unmet
 
@@ -427,12 +589,21 @@ def _certificate(token: ParsedToken, profile: RulesProfile | None) -> dict:
     first = profile.first_year if profile else None
     years = {str(first + i) if first else str(i + 1): _hundredths(v) for i, v in enumerate(c.years)}
     return {
-        "number": c.number, "printed_number": _printed(c.number),
-        "version": c.version, "holder": c.holder, "id_masked": c.id_masked,
-        "school": c.school, "cycle": c.cycle, "status": c.status_name,
+        "number": c.number,
+        "printed_number": _printed(c.number),
+        "version": c.version,
+        "holder": c.holder,
+        "id_masked": c.id_masked,
+        "school": c.school,
+        "cycle": c.cycle,
+        "status": c.status_name,
         "credits": {b: _hundredths(sum([credits[i] for i in slots])) for b, slots in _BUCKET_SLOTS},
         "years": years,
-        "issued_at": c.issued_at.isoformat(), "valid_until": c.valid_until.isoformat(),
-        "issuer": {"code": c.issuer, "name": profile.issuer_name if profile else None,
-                   "kid": b64u(token.kid)},
+        "issued_at": c.issued_at.isoformat(),
+        "valid_until": c.valid_until.isoformat(),
+        "issuer": {
+            "code": c.issuer,
+            "name": profile.issuer_name if profile else None,
+            "kid": b64u(token.kid),
+        },
     }

@@ -1,27 +1,46 @@
 """The fixed vocabulary of the formats: buckets, levels, categories, modes,
 grades and roles, each an English code with its Chinese label."""
+
 from __future__ import annotations
 
 # Leaf buckets, in the order of the token's credits array (FORMATS.md).
 LEAF_BUCKETS = (
-    "prefecture_public", "prefecture_professional", "county_public",
-    "county_professional", "digital", "elective", "school_based",
+    "prefecture_public",
+    "prefecture_professional",
+    "county_public",
+    "county_professional",
+    "digital",
+    "elective",
+    "school_based",
 )
 
 # Aggregates are sums of leaves; never stored, always derived.
 AGGREGATES: dict[str, tuple[str, ...]] = {
     "prefecture": ("prefecture_public", "prefecture_professional"),
     "county": ("county_public", "county_professional"),
-    "required": ("prefecture_public", "prefecture_professional", "county_public",
-                 "county_professional", "digital"),
+    "required": (
+        "prefecture_public",
+        "prefecture_professional",
+        "county_public",
+        "county_professional",
+        "digital",
+    ),
     "total": LEAF_BUCKETS,
 }
 
 # The order of the credit sheet's "buckets" object (FORMATS.md).
 BUCKETS = (
-    "prefecture_public", "prefecture_professional", "prefecture",
-    "county_public", "county_professional", "county", "digital", "required",
-    "elective", "school_based", "total",
+    "prefecture_public",
+    "prefecture_professional",
+    "prefecture",
+    "county_public",
+    "county_professional",
+    "county",
+    "digital",
+    "required",
+    "elective",
+    "school_based",
+    "total",
 )
 
 BUCKET_LABELS = {
@@ -39,16 +58,33 @@ BUCKET_LABELS = {
     "induction": "新教师适岗培训",
 }
 
-LEVELS = {"national": "国家级", "provincial": "自治区级", "prefecture": "州级",
-          "county": "县市级", "school": "校级"}
-CATEGORIES = {"required-public": "必修-公共", "required-professional": "必修-专业",
-              "required-digital": "必修-数字素养", "elective": "选修",
-              "school-based": "校本", "induction": "适岗"}
+LEVELS = {
+    "national": "国家级",
+    "provincial": "自治区级",
+    "prefecture": "州级",
+    "county": "县市级",
+    "school": "校级",
+}
+CATEGORIES = {
+    "required-public": "必修-公共",
+    "required-professional": "必修-专业",
+    "required-digital": "必修-数字素养",
+    "elective": "选修",
+    "school-based": "校本",
+    "induction": "适岗",
+}
 MODES = {"centralised": "集中", "online": "网络", "school-based": "校本"}
 GRADES = {"fail": "不合格", "pass": "合格", "good": "良好", "excellent": "优秀"}
 ROLES = {"trainee": "学员", "lead-trainer": "主讲"}
-STAGES = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中", "senior": "高中",
-          "vocational": "中职", "special": "特教", "other": "其他"}
+STAGES = {
+    "kindergarten": "幼儿园",
+    "primary": "小学",
+    "junior": "初中",
+    "senior": "高中",
+    "vocational": "中职",
+    "special": "特教",
+    "other": "其他",
+}
 PROJECT_KINDS = {"training": "培训", "degree": "学历提升", "mandarin": "普通话"}
 
 PASSING_GRADES = ("pass", "good", "excellent")

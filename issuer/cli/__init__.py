@@ -1,4 +1,5 @@
 """`ecert`: the one command for every operation of the issuer."""
+
 from __future__ import annotations
 
 import os
@@ -44,6 +45,7 @@ class Context:
 
     def keystore(self):
         from ..keystore import Keystore
+
         return Keystore(self.settings.keys_dir, self.settings.actor)
 
     def close(self) -> None:
@@ -66,6 +68,7 @@ def known_school(ctx: Context, code: str | None) -> str | None:
         return None
     from ..db import read_session
     from ..queries import require_school
+
     with read_session(ctx.engine()) as session:
         require_school(session, code)
     return code
@@ -78,15 +81,21 @@ def as_of_date(value: datetime | None) -> date:
     if value is None:
         return today
     if value.date() > today:
-        raise InputRefused(f"--as-of {value.date()} 晚于今天（{today}，北京时间）：不能按未来日期计算学分或签发证书",
-                           f"--as-of {value.date()} is after today ({today}, China time)")
+        raise InputRefused(
+            f"--as-of {value.date()} 晚于今天（{today}，北京时间）：不能按未来日期计算学分或签发证书",
+            f"--as-of {value.date()} is after today ({today}, China time)",
+        )
     return value.date()
 
 
 as_of_option = click.option(
-    "--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
     help="按此日期计算：只计此日及以前完成的记录（默认今天，北京时间；不得晚于今天）/ "
-         "count records completed on or before this date (default today, China time).")
+    "count records completed on or before this date (default today, China time).",
+)
 
 
 class Main(click.Group):
@@ -100,6 +109,7 @@ class Main(click.Group):
                 err.print(f"[dim]{escape(e.detail)}[/]")
             if getattr(e, "errors", None):
                 from .show import print_refusal
+
                 print_refusal(err, e)
             ctx.exit(e.exit_code)
         except OSError as e:  # a file or folder that cannot be read or written: say which, no traceback
@@ -130,7 +140,11 @@ def main(ctx: click.Context) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-cycle_option = click.option("--cycle", type=int, default=None,
-                            help="管理周期编号 cycle number (default: the bureau's current profile, 7).")
+cycle_option = click.option(
+    "--cycle",
+    type=int,
+    default=None,
+    help="管理周期编号 cycle number (default: the bureau's current profile, 7).",
+)
 
 from . import certs, commands, documents, staff, web  # noqa: E402,F401  (registers the subcommands)

@@ -1,5 +1,6 @@
 """The subcommands of `ecert` for certificates: keys, issue, show, revoke,
 verify, status export, audit verify."""
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,12 @@ def keys_list(ctx: Context) -> None:
 
 
 @keys.command("jwks")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="写入文件（默认输出到屏幕）/ write to this file.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="写入文件（默认输出到屏幕）/ write to this file.",
+)
 @pass_context
 def keys_jwks(ctx: Context, output: Path | None) -> None:
     """公钥集（JWKS）· the public key set as a JWKS, for verifiers."""
@@ -86,8 +91,12 @@ def keys_jwks(ctx: Context, output: Path | None) -> None:
 
 @keys.command("compromise")
 @click.argument("kid")
-@click.option("--as-of", "as_of", required=True,
-              help="泄露起始时间 YYYY-MM-DD（当日 0 时，北京时间）或 ISO 8601 时间 / from when.")
+@click.option(
+    "--as-of",
+    "as_of",
+    required=True,
+    help="泄露起始时间 YYYY-MM-DD（当日 0 时，北京时间）或 ISO 8601 时间 / from when.",
+)
 @click.option("--note", default="", help="说明 / a note for the audit log.")
 @pass_context
 def keys_compromise(ctx: Context, kid: str, as_of: str, note: str) -> None:
@@ -98,12 +107,16 @@ def keys_compromise(ctx: Context, kid: str, as_of: str, note: str) -> None:
         signed, after = signed_by(session, key.kid, when)
     out = console()
     out.print(f"密钥 {key.kid} 已标记为自 {when.isoformat()} 起泄露。")
-    out.print(f"它签发的现行证书 {signed} 份，其中 {after} 份签发于泄露时间之后，现在查验不通过；"
-              f"下一次 ecert issue 会用新密钥重新签发全部 {signed} 份。"
-              f"  [dim](current certificates signed by {key.kid}: {signed}; {after} of them at or after "
-              f"{when.isoformat()} now fail the key check; the next `ecert issue` re-signs all {signed})[/]")
-    out.print("接下来：ecert keys rotate（启用新密钥）→ ecert issue（重新签发）→ ecert keys jwks -o … 与 "
-              "ecert status export -o …（重新发布公钥集与状态快照）。")
+    out.print(
+        f"它签发的现行证书 {signed} 份，其中 {after} 份签发于泄露时间之后，现在查验不通过；"
+        f"下一次 ecert issue 会用新密钥重新签发全部 {signed} 份。"
+        f"  [dim](current certificates signed by {key.kid}: {signed}; {after} of them at or after "
+        f"{when.isoformat()} now fail the key check; the next `ecert issue` re-signs all {signed})[/]"
+    )
+    out.print(
+        "接下来：ecert keys rotate（启用新密钥）→ ecert issue（重新签发）→ ecert keys jwks -o … 与 "
+        "ecert status export -o …（重新发布公钥集与状态快照）。"
+    )
 
 
 def _moment(text: str) -> datetime:
@@ -123,12 +136,14 @@ def _moment(text: str) -> datetime:
 @click.option("--final", is_flag=True, help="终审：合格者有效期延至 2029-12-31 / the final review.")
 @as_of_option
 @pass_context
-def issue(ctx: Context, cycle: int | None, school: str | None, teacher: str | None, final: bool,
-          as_of) -> None:
+def issue(
+    ctx: Context, cycle: int | None, school: str | None, teacher: str | None, final: bool, as_of
+) -> None:
     """批量签发或重新签发证书 · issue or reissue the certificates of every teacher in scope."""
     profile = ctx.profile(cycle)
-    options = IssueOptions(final=final, as_of=as_of_date(as_of),
-                           school=known_school(ctx, school), teacher=teacher)
+    options = IssueOptions(
+        final=final, as_of=as_of_date(as_of), school=known_school(ctx, school), teacher=teacher
+    )
     issuer = Issuer(ctx.engine(), profile, ctx.keystore(), ctx.settings.base_url, ctx.settings.actor)
     total = issuer.count(options)
     columns = (TextColumn("签发证书"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -151,10 +166,16 @@ def show(ctx: Context, number: str, as_json: bool, with_history: bool) -> None:
     data = show_json(cert, ctx.settings.base_url)
     if as_json:
         if with_history:
-            data["history"] = [{"version": v.version, "state": v.state,
-                                "issued_at": v.issued_at.isoformat(),
-                                "changed_at": v.changed_at.isoformat() if v.changed_at else None,
-                                "reason": v.revoke_reason} for v in versions]
+            data["history"] = [
+                {
+                    "version": v.version,
+                    "state": v.state,
+                    "issued_at": v.issued_at.isoformat(),
+                    "changed_at": v.changed_at.isoformat() if v.changed_at else None,
+                    "reason": v.revoke_reason,
+                }
+                for v in versions
+            ]
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     out = console()
@@ -181,15 +202,22 @@ def revoke(ctx: Context, number: str, reason: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="FORMATS.md 的查验结果 JSON.")
 @click.option("--offline", is_flag=True, help="离线查验：用 --jwks 与 --status 文件，不连数据库.")
 @click.option("--jwks", type=click.Path(dir_okay=False, path_type=Path), help="公钥集文件 (ecert keys jwks).")
-@click.option("--status", "status_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="状态快照文件 (ecert status export).")
+@click.option(
+    "--status",
+    "status_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="状态快照文件 (ecert status export).",
+)
 @pass_context
-def verify(ctx: Context, input_: str, at, as_json: bool, offline: bool, jwks: Path | None,
-           status_file: Path | None) -> None:
+def verify(
+    ctx: Context, input_: str, at, as_json: bool, offline: bool, jwks: Path | None, status_file: Path | None
+) -> None:
     """查验证书 · verify INPUT: a token, a verification URL, a PDF or a QR image."""
     if names_a_missing_file(input_):
-        raise InputRefused(f"找不到文件：{input_}", f"{input_}: no such file (INPUT may be a token, a URL, "
-                           "or the path of a PDF or an image)")
+        raise InputRefused(
+            f"找不到文件：{input_}",
+            f"{input_}: no such file (INPUT may be a token, a URL, or the path of a PDF or an image)",
+        )
     verifier = _offline_verifier(jwks, status_file) if offline else _online_verifier(ctx)
     day = at.date() if at else today_in_china()
     try:
@@ -211,8 +239,10 @@ def _online_verifier(ctx: Context) -> Verifier:
 
 def _offline_verifier(jwks: Path | None, status_file: Path | None) -> Verifier:
     if jwks is None or status_file is None:
-        raise InputRefused("离线查验需要 --jwks 公钥集文件和 --status 状态快照文件",
-                           "--offline needs --jwks FILE and --status FILE")
+        raise InputRefused(
+            "离线查验需要 --jwks 公钥集文件和 --status 状态快照文件",
+            "--offline needs --jwks FILE and --status FILE",
+        )
     try:
         keys = KeySet.from_jwks_file(jwks)
         return Verifier(keys, SnapshotStatus.load(status_file, keys))
@@ -226,8 +256,13 @@ def status() -> None:
 
 
 @status.command("export")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="写入的快照文件 / the snapshot file to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="写入的快照文件 / the snapshot file to write.",
+)
 @pass_context
 def status_export(ctx: Context, output: Path) -> None:
     """导出签名的证书状态快照 · export a signed snapshot of every certificate's state."""
@@ -236,7 +271,9 @@ def status_export(ctx: Context, output: Path) -> None:
         signer = ctx.keystore().signer(session, profile.issuer_code)
         snapshot = build_snapshot(session, profile)
     write_snapshot(snapshot, signer, output)
-    console().print(f"状态快照已写入 {output}（{len(snapshot['certificates'])} 个证书编号，密钥 {signer.kid_text}）")
+    console().print(
+        f"状态快照已写入 {output}（{len(snapshot['certificates'])} 个证书编号，密钥 {signer.kid_text}）"
+    )
 
 
 @main.group()
@@ -251,6 +288,8 @@ def audit_verify(ctx: Context) -> None:
     with read_session(ctx.engine()) as session:
         report = verify_chain(session)
     if not report.ok:
-        raise EcertError(f"审计日志哈希链断裂：{report.problem}",
-                         f"audit chain broken after {report.entries} good entries: {report.problem}")
+        raise EcertError(
+            f"审计日志哈希链断裂：{report.problem}",
+            f"audit chain broken after {report.entries} good entries: {report.problem}",
+        )
     console().print(f"审计日志完整：{report.entries} 条记录，哈希链无断裂")

@@ -1,4 +1,5 @@
 """The subcommands of `ecert` for the ledger: init, imports, credits, summary."""
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,13 @@ from .show import print_import_result, print_sheet, print_summary, summarise
 
 pass_context = click.make_pass_decorator(Context)
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
-report_option = click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-                             help=f"拒收时把错误报告（前 {MAX_ERRORS} 处，及其余的处数）写入此 CSV 文件 / "
-                                  f"write the refusal's report (the first {MAX_ERRORS} errors, and how many more) "
-                                  "here.")
+report_option = click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"拒收时把错误报告（前 {MAX_ERRORS} 处，及其余的处数）写入此 CSV 文件 / "
+    f"write the refusal's report (the first {MAX_ERRORS} errors, and how many more) "
+    "here.",
+)
 
 
 @main.command()
@@ -38,8 +42,10 @@ def init(ctx: Context) -> None:
         console().print(f"数据库已{'创建' if before is None else '升级'}到 {after}：{where}")
     ahead = _records_ahead(engine)
     if ahead:  # stored before imports refused them: they count only from their completion day on
-        console().print(f"[yellow]注意：库中有 {ahead} 条培训记录的完成日期晚于今天，学分表与证书自其完成日起才计入。[/]"
-                        f" [dim]({ahead} records are dated after today; sheets count them from that day)[/]")
+        console().print(
+            f"[yellow]注意：库中有 {ahead} 条培训记录的完成日期晚于今天，学分表与证书自其完成日起才计入。[/]"
+            f" [dim]({ahead} records are dated after today; sheets count them from that day)[/]"
+        )
 
 
 def _records_ahead(engine) -> int:
@@ -47,9 +53,16 @@ def _records_ahead(engine) -> int:
 
     from ..db import read_session
     from ..models import TrainingRecord
+
     with read_session(engine) as s:
-        return s.scalar(select(func.count()).select_from(TrainingRecord)
-                        .where(TrainingRecord.completed_on > today_in_china())) or 0
+        return (
+            s.scalar(
+                select(func.count())
+                .select_from(TrainingRecord)
+                .where(TrainingRecord.completed_on > today_in_china())
+            )
+            or 0
+        )
 
 
 def _run_import(ctx: Context, report: Path | None, work: Callable) -> None:

@@ -1,4 +1,5 @@
 """The subcommands of `ecert` for PDF certificates: pdf, render, fonts."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,13 @@ def font_cache(ctx: Context) -> Path:
 
 @main.command()
 @click.argument("number")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="PDF 文件 / the PDF file to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="PDF 文件 / the PDF file to write.",
+)
 @pass_context
 def pdf(ctx: Context, number: str, output: Path) -> None:
     """生成一份 PDF 证书 · write the current certificate of NUMBER as a PDF."""
@@ -33,8 +39,10 @@ def pdf(ctx: Context, number: str, output: Path) -> None:
     with read_session(ctx.engine()) as session:
         cert = latest(session, number)
     if cert.state != "current":  # a revoked certificate has no PDF to hand out
-        raise NotFound(f"证书 {cert.number} 第 {cert.version} 版已撤销，没有现行版本可生成 PDF",
-                       f"{cert.number} has no current version (version {cert.version} is {cert.state})")
+        raise NotFound(
+            f"证书 {cert.number} 第 {cert.version} 版已撤销，没有现行版本可生成 PDF",
+            f"{cert.number} has no current version (version {cert.version} is {cert.state})",
+        )
     data = Renderer(font_cache(ctx)).render(view(cert, profile, ctx.settings.base_url))
     output.parent.mkdir(parents=True, exist_ok=True)  # `-o out/a.pdf` makes out/
     write_atomically(output, data)
@@ -44,10 +52,20 @@ def pdf(ctx: Context, number: str, output: Path) -> None:
 @main.command()
 @cycle_option
 @click.option("--school", help="只生成该学校代码的证书 / only this school.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="输出目录 / the folder for the PDFs (<number>.pdf).")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="并行进程数 / parallel processes.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="输出目录 / the folder for the PDFs (<number>.pdf).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="并行进程数 / parallel processes.",
+)
 @pass_context
 def render(ctx: Context, cycle: int | None, school: str | None, out_dir: Path, workers: int) -> None:
     """批量生成 PDF 证书，内容未变的跳过 · render every current certificate in scope."""
@@ -58,14 +76,18 @@ def render(ctx: Context, cycle: int | None, school: str | None, out_dir: Path, w
     columns = (TextColumn("生成 PDF"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console(stderr=True)) as bar:
         task = bar.add_task("render", total=total)
-        summary = batch.run(current_certificates(ctx.engine(), profile, school),
-                            progress=lambda n: bar.advance(task, n))
+        summary = batch.run(
+            current_certificates(ctx.engine(), profile, school), progress=lambda n: bar.advance(task, n)
+        )
     out = console()
-    out.print(f"生成 {summary.rendered}，未变化 {summary.unchanged}，失败 {len(summary.failed)}"
-              + (f"，未生成 {summary.not_attempted}" if summary.stopped else "")
-              + f"  [dim](rendered {summary.rendered}, unchanged {summary.unchanged}, "
-              f"failed {len(summary.failed)}"
-              + (f", not attempted {summary.not_attempted}" if summary.stopped else "") + f")[/]  → {out_dir}")
+    out.print(
+        f"生成 {summary.rendered}，未变化 {summary.unchanged}，失败 {len(summary.failed)}"
+        + (f"，未生成 {summary.not_attempted}" if summary.stopped else "")
+        + f"  [dim](rendered {summary.rendered}, unchanged {summary.unchanged}, "
+        f"failed {len(summary.failed)}"
+        + (f", not attempted {summary.not_attempted}" if summary.stopped else "")
+        + f")[/]  → {out_dir}"
+    )
     if summary.stopped:
         out.print(f"[bold red]已停止：{summary.stopped}。[/]请腾出磁盘空间后重新运行，已生成的不会重复生成。")
     for number, reason in summary.failed[:20]:

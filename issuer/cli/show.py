@@ -1,5 +1,6 @@
 """How the CLI shows things to a clerk: tables in Chinese, aligned by
 display width (rich measures CJK characters as two columns)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -19,19 +20,29 @@ from ..credits.sheet import CreditSheet, amount
 from ..importing.report import ImportRefused, ImportResult
 
 MAX_SHOWN = 100
-YEAR_STATUS = {"met": "[green]达标[/]", "short": "[yellow]未达 18/12/2/4[/]",
-               "not-required": "[dim]不作要求[/]", "not-yet": "[dim]进行中[/]"}
+YEAR_STATUS = {
+    "met": "[green]达标[/]",
+    "short": "[yellow]未达 18/12/2/4[/]",
+    "not-required": "[dim]不作要求[/]",
+    "not-yet": "[dim]进行中[/]",
+}
 
 
 def print_refusal(out: Console, e: ImportRefused) -> None:
     # What the file holds is printed as text: a cell "[/x]" is not rich's markup
     table = Table("行", "列", "值", "问题 / problem", show_lines=False)
     for err in e.errors[:MAX_SHOWN]:
-        table.add_row(str(err.row or "-"), escape(err.column), escape(err.value),
-                      f"{escape(err.message)}\n[dim]{escape(err.detail)}[/]")
+        table.add_row(
+            str(err.row or "-"),
+            escape(err.column),
+            escape(err.value),
+            f"{escape(err.message)}\n[dim]{escape(err.detail)}[/]",
+        )
     out.print(table)
     if len(e.errors) > MAX_SHOWN:
-        out.print(f"……另有 {len(e.errors) - MAX_SHOWN} 处错误未显示；用 --report FILE 导出这 {len(e.errors)} 处")
+        out.print(
+            f"……另有 {len(e.errors) - MAX_SHOWN} 处错误未显示；用 --report FILE 导出这 {len(e.errors)} 处"
+        )
     if e.omitted:
         zh, en = e.omitted_line()
         out.print(f"{zh} [dim]({en})[/]")
@@ -48,30 +59,53 @@ def print_import_result(out: Console, r: ImportResult) -> None:
 
 
 def print_sheet(out: Console, h: Holder, s: CreditSheet, p: RulesProfile) -> None:
-    out.print(f"[bold]{h.name}[/]  证书编号 {CertificateNumber.parse(h.number).printed}  "
-              f"身份证号 {mask_id_number(h.id_number)}")
-    out.print(f"{h.school_name}（{h.school_code}）  第 {p.cycle} 周期 {p.first_year}—{p.last_year}  "
-              f"规则 {p.id}")
+    out.print(
+        f"[bold]{h.name}[/]  证书编号 {CertificateNumber.parse(h.number).printed}  "
+        f"身份证号 {mask_id_number(h.id_number)}"
+    )
+    out.print(
+        f"{h.school_name}（{h.school_code}）  第 {p.cycle} 周期 {p.first_year}—{p.last_year}  规则 {p.id}"
+    )
     rec = Table("完成日期", "项目编号", "基础", "奖励", "学分", "说明", title="培训记录")
     for r in s.records:
         style = None if r.counts else "dim"
-        rec.add_row(str(r.completed_on), r.project_code, amount(r.basic), amount(r.reward),
-                    amount(r.credits), r.why, style=style)
+        rec.add_row(
+            str(r.completed_on),
+            r.project_code,
+            amount(r.basic),
+            amount(r.reward),
+            amount(r.credits),
+            r.why,
+            style=style,
+        )
     out.print(rec)
     buckets = Table("类别", "学分", "最低要求", "状态", title="分类学分")
     for b in BUCKETS:
         minimum = s.minimums.get(b)
-        state = "" if minimum is None else ("[red]未达[/]" if b in s.unmet else "[green]达标[/]"
-                                            if s.buckets[b] >= minimum else "[green]折抵后达标[/]")
-        buckets.add_row(BUCKET_LABELS[b], amount(s.buckets[b]),
-                        "" if minimum is None else amount(minimum), state)
+        state = (
+            ""
+            if minimum is None
+            else (
+                "[red]未达[/]"
+                if b in s.unmet
+                else "[green]达标[/]"
+                if s.buckets[b] >= minimum
+                else "[green]折抵后达标[/]"
+            )
+        )
+        buckets.add_row(
+            BUCKET_LABELS[b], amount(s.buckets[b]), "" if minimum is None else amount(minimum), state
+        )
     out.print(buckets)
     if s.offset_used:
         out.print(f"必修超出部分折抵选修、校本：{amount(s.offset_used)} 学分")
     years = Table("年度", "合计", "必修", "选修", "校本", "年度要求", title="年度学分")
     for y in s.years:
-        years.add_row(str(y.year), *(amount(y.amounts[k]) for k in ("total", "required", "elective", "school_based")),
-                      YEAR_STATUS[y.status])
+        years.add_row(
+            str(y.year),
+            *(amount(y.amounts[k]) for k in ("total", "required", "elective", "school_based")),
+            YEAR_STATUS[y.status],
+        )
     out.print(years)
     for note in s.notes:
         out.print(f"注：{note}")
@@ -86,28 +120,37 @@ def summarise(sheets: Iterable[tuple[Holder, CreditSheet]]) -> dict:
     schools: dict[str, dict] = {}
     unmet: Counter[str] = Counter()
     for holder, sheet in sheets:
-        row = schools.setdefault(holder.school_code, {"code": holder.school_code, "name": holder.school_name,
-                                                      "teachers": 0, "qualified": 0})
+        row = schools.setdefault(
+            holder.school_code,
+            {"code": holder.school_code, "name": holder.school_name, "teachers": 0, "qualified": 0},
+        )
         row["teachers"] += 1
         row["qualified"] += sheet.qualified
         unmet.update(sheet.unmet)
     teachers = sum(r["teachers"] for r in schools.values())
     qualified = sum(r["qualified"] for r in schools.values())
-    return {"teachers": teachers, "qualified": qualified,
-            "schools": [schools[k] for k in sorted(schools)],
-            "unmet": dict(unmet.most_common())}
+    return {
+        "teachers": teachers,
+        "qualified": qualified,
+        "schools": [schools[k] for k in sorted(schools)],
+        "unmet": dict(unmet.most_common()),
+    }
 
 
 def print_summary(out: Console, result: dict, p: RulesProfile) -> None:
-    table = Table("学校代码", "学校名称", "教师", "合格", "合格率", title=f"第 {p.cycle} 周期学分汇总（{p.id}）")
+    table = Table(
+        "学校代码", "学校名称", "教师", "合格", "合格率", title=f"第 {p.cycle} 周期学分汇总（{p.id}）"
+    )
     for r in result["schools"]:
         table.add_row(r["code"], r["name"], str(r["teachers"]), str(r["qualified"]), _pct(r))
     table.add_section()
     table.add_row("", "合计", str(result["teachers"]), str(result["qualified"]), _pct(result))
     out.print(table)
     if result["unmet"]:
-        out.print("未达要求的类别（人数）：" + "，".join(
-            f"{BUCKET_LABELS.get(k, k)} {v}" for k, v in result["unmet"].items()))
+        out.print(
+            "未达要求的类别（人数）："
+            + "，".join(f"{BUCKET_LABELS.get(k, k)} {v}" for k, v in result["unmet"].items())
+        )
 
 
 def _pct(r: dict) -> str:
@@ -120,9 +163,11 @@ KEY_STATUS = {"active": "[green]使用中[/]", "retired": "停用（仍可查验
 
 
 def print_issue_summary(out: Console, s) -> None:
-    out.print(f"签发 {s.issued}，重新签发 {s.reissued}，未变化 {s.unchanged}，拒绝 {len(s.refused)}"
-              f"  [dim](issued {s.issued}, reissued {s.reissued}, unchanged {s.unchanged}, "
-              f"refused {len(s.refused)})[/]")
+    out.print(
+        f"签发 {s.issued}，重新签发 {s.reissued}，未变化 {s.unchanged}，拒绝 {len(s.refused)}"
+        f"  [dim](issued {s.issued}, reissued {s.reissued}, unchanged {s.unchanged}, "
+        f"refused {len(s.refused)})[/]"
+    )
     for reason, n in Counter(r for _, r in s.refused).most_common():
         examples = [num for num, r in s.refused if r == reason][:5]
         out.print(f"  拒绝 {n}：{reason}（如 {'、'.join(examples)}）")
@@ -131,21 +176,28 @@ def print_issue_summary(out: Console, s) -> None:
 def print_keys(out: Console, keys) -> None:
     table = Table("kid", "机关", "状态", "启用", "停用", "泄露自")
     for k in sorted(keys, key=lambda k: k.not_before):
-        table.add_row(k.kid, k.issuer, KEY_STATUS[k.status], _t(k.not_before), _t(k.not_after),
-                      _t(k.compromised_at))
+        table.add_row(
+            k.kid, k.issuer, KEY_STATUS[k.status], _t(k.not_before), _t(k.not_after), _t(k.compromised_at)
+        )
     out.print(table)
 
 
 def _t(t) -> str:
     from verifier.clock import CHINA
+
     return "" if t is None else t.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 def print_history(out: Console, versions) -> None:
     table = Table("版本", "状态", "签发时间", "变更时间", "原因")
     for v in versions:
-        table.add_row(str(v.version), STATE_LABELS.get(v.state, v.state), _t(v.issued_at),
-                      _t(v.changed_at), v.revoke_reason or "")
+        table.add_row(
+            str(v.version),
+            STATE_LABELS.get(v.state, v.state),
+            _t(v.issued_at),
+            _t(v.changed_at),
+            v.revoke_reason or "",
+        )
     out.print(table)
 
 
@@ -162,17 +214,35 @@ def print_verification(out: Console, result, at) -> None:
     c, reading = result.certificate, result.reading
     if c and reading:
         out.print(f"持证人 {c['holder']}  身份证 {c['id_masked']}  学校 {c['school']}")
-        out.print(f"证书编号 {c['printed_number']}  第 {c['version']} 版  第 {c['cycle']} 周期  "
-                  f"有效期至 {c['valid_until']}  签发 {c['issuer']['name'] or c['issuer']['code']}")
-        out.print("学分 " + "  ".join(f"{r.label} {r.credits:.2f}"
-                                      + (f"/{r.minimum:.2f} {r.status_label}" if r.minimum is not None else "")
-                                      for r in reading.buckets), soft_wrap=True)
-        out.print("年度 " + "  ".join(f"{y.year} {y.credits:.2f} {y.detail}".rstrip() for y in reading.years),
-                  soft_wrap=True)
+        out.print(
+            f"证书编号 {c['printed_number']}  第 {c['version']} 版  第 {c['cycle']} 周期  "
+            f"有效期至 {c['valid_until']}  签发 {c['issuer']['name'] or c['issuer']['code']}"
+        )
+        out.print(
+            "学分 "
+            + "  ".join(
+                f"{r.label} {r.credits:.2f}"
+                + (f"/{r.minimum:.2f} {r.status_label}" if r.minimum is not None else "")
+                for r in reading.buckets
+            ),
+            soft_wrap=True,
+        )
+        out.print(
+            "年度 " + "  ".join(f"{y.year} {y.credits:.2f} {y.detail}".rstrip() for y in reading.years),
+            soft_wrap=True,
+        )
     table = Table("检查", "结果", "说明", "detail")
     for ch in result.checks:
-        mark = "[green]通过[/]" if ch.ok else ("[dim]未检查[/]" if not ch.ran else
-                                              "[yellow]已更新[/]" if ch.name == "status" and b.tone == "updated"
-                                              else "[red]未通过[/]")
+        mark = (
+            "[green]通过[/]"
+            if ch.ok
+            else (
+                "[dim]未检查[/]"
+                if not ch.ran
+                else "[yellow]已更新[/]"
+                if ch.name == "status" and b.tone == "updated"
+                else "[red]未通过[/]"
+            )
+        )
         table.add_row(ch.name, mark, ch.message, f"[dim]{ch.detail}[/]")
     out.print(table)

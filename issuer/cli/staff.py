@@ -1,4 +1,5 @@
 """The subcommands of `ecert` for staff accounts and API tokens."""
+
 from __future__ import annotations
 
 import click
@@ -17,15 +18,23 @@ def staff() -> None:
 
 @staff.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(sorted(staff_accounts.ROLES)), required=True,
-              help="admin 管理员 · auditor 审核员 · registrar 学校专管员")
+@click.option(
+    "--role",
+    type=click.Choice(sorted(staff_accounts.ROLES)),
+    required=True,
+    help="admin 管理员 · auditor 审核员 · registrar 学校专管员",
+)
 @click.option("--school", help="学校专管员所属学校代码 / a registrar's school code.")
 @click.option("--name", "display_name", default="", help="显示名称 / display name.")
-@click.option("--exist-ok", is_flag=True,
-              help="账号已存在（同一角色和学校）时不报错、不改动 / an existing identical account is fine.")
+@click.option(
+    "--exist-ok",
+    is_flag=True,
+    help="账号已存在（同一角色和学校）时不报错、不改动 / an existing identical account is fine.",
+)
 @pass_context
-def staff_add(ctx: Context, username: str, role: str, school: str | None, display_name: str,
-              exist_ok: bool) -> None:
+def staff_add(
+    ctx: Context, username: str, role: str, school: str | None, display_name: str, exist_ok: bool
+) -> None:
     """新建账号并显示一次性密码 · create an account; prints its one-time code."""
     with write_session(ctx.engine()) as session:
         existing = staff_accounts.find_account(session, username)
@@ -33,8 +42,9 @@ def staff_add(ctx: Context, username: str, role: str, school: str | None, displa
             console().print(f"账号 {existing.username} 已存在，未改动")
             return
         code = staff_accounts.create_account(session, username, display_name or username, role, school)
-    console().print(f"已创建 {staff_accounts.ROLES[role]} 账号 {username.lower()}，一次性密码：{code}"
-                    "（首次登录后须修改）")
+    console().print(
+        f"已创建 {staff_accounts.ROLES[role]} 账号 {username.lower()}，一次性密码：{code}（首次登录后须修改）"
+    )
 
 
 @staff.command("reset")
@@ -69,7 +79,9 @@ def staff_enable(ctx: Context, username: str) -> None:
 
 @staff.command("revoke-token")
 @click.argument("username")
-@click.option("--name", "token_name", default=None, help="只作废此用途的令牌（默认全部）/ only tokens of this name.")
+@click.option(
+    "--name", "token_name", default=None, help="只作废此用途的令牌（默认全部）/ only tokens of this name."
+)
 @pass_context
 def staff_revoke_token(ctx: Context, username: str, token_name: str | None) -> None:
     """作废账号的接口令牌 · revoke an account's API tokens (all, or those of one name)."""
@@ -85,15 +97,22 @@ def staff_list(ctx: Context) -> None:
     with read_session(ctx.engine()) as session:
         for a in staff_accounts.list_accounts(session):
             state = "" if a.active else "（停用）"
-            console().print(f"{a.username}\t{staff_accounts.ROLES[a.role]}\t{a.school_code or '全市'}\t"
-                            f"{a.display_name}{state}")
+            console().print(
+                f"{a.username}\t{staff_accounts.ROLES[a.role]}\t{a.school_code or '全市'}\t"
+                f"{a.display_name}{state}"
+            )
 
 
 @staff.command("token")
 @click.argument("username")
 @click.option("--name", "token_name", default="api", show_default=True, help="用途 / what the token is for.")
-@click.option("--days", type=click.IntRange(1, staff_accounts.MAX_TOKEN_DAYS), default=staff_accounts.TOKEN_DAYS,
-              show_default=True, help="有效天数 / days until it expires.")
+@click.option(
+    "--days",
+    type=click.IntRange(1, staff_accounts.MAX_TOKEN_DAYS),
+    default=staff_accounts.TOKEN_DAYS,
+    show_default=True,
+    help="有效天数 / days until it expires.",
+)
 @pass_context
 def staff_token(ctx: Context, username: str, token_name: str, days: int) -> None:
     """为其他系统生成接口令牌（仅显示一次，到期失效）· a bearer token for the JSON API, shown once."""

@@ -1,4 +1,5 @@
 """The subcommands of `ecert` for the web service: passwords, serve, worker."""
+
 from __future__ import annotations
 
 import os
@@ -27,9 +28,16 @@ def passwords() -> None:
 @passwords.command("issue")
 @cycle_option
 @click.option("--school", help="只为该学校代码的教师生成 / only this school.")
-@click.option("--reset", is_flag=True, help="已有账户的也重新生成（原密码作废）/ also reset existing accounts.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="登录码 CSV（仅本机可读）/ the CSV of codes, readable by you alone.")
+@click.option(
+    "--reset", is_flag=True, help="已有账户的也重新生成（原密码作废）/ also reset existing accounts."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="登录码 CSV（仅本机可读）/ the CSV of codes, readable by you alone.",
+)
 @pass_context
 def passwords_issue(ctx: Context, cycle: int | None, school: str | None, reset: bool, output: Path) -> None:
     """批量生成一次性登录码，教师首次登录后须修改 · issue one-time codes in batch."""
@@ -49,8 +57,12 @@ def passwords_issue(ctx: Context, cycle: int | None, school: str | None, reset: 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--web-only", is_flag=True, hidden=True,
-              help="(internal) the web server alone: serve runs itself so, after starting the jobs' worker.")
+@click.option(
+    "--web-only",
+    is_flag=True,
+    hidden=True,
+    help="(internal) the web server alone: serve runs itself so, after starting the jobs' worker.",
+)
 @pass_context
 def serve(ctx: Context, host: str, port: int, workers: int, web_only: bool) -> None:
     """启动网页服务（gunicorn）· serve the teachers' pages, the office and the verifier.
@@ -61,14 +73,27 @@ def serve(ctx: Context, host: str, port: int, workers: int, web_only: bool) -> N
     passphrase (a reissue from the office pages is a job for the worker)."""
     ctx.engine()  # refuse to start on a database that is not ready
     from ..pdf.fonts import prepare
+
     prepare(ctx.settings.data_dir / "fonts")  # refuse to start without the fonts or HarfBuzz
     from .. import tasks
+
     if not web_only:
         job_worker = tasks.start_embedded_worker() if tasks.embedded() else None
         env = {k: v for k, v in os.environ.items() if k != PASSPHRASE_ENV}
         env[EMBEDDED_WORKER_ENV] = str(job_worker.pid) if job_worker else ""
-        argv = [sys.executable, "-m", "issuer.cli", "serve", "--host", host, "--port", str(port),
-                "--workers", str(workers), "--web-only"]
+        argv = [
+            sys.executable,
+            "-m",
+            "issuer.cli",
+            "serve",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--web-only",
+        ]
         sys.stdout.flush()
         os.execve(sys.executable, argv, env)  # the worker dies with this process (PR_SET_PDEATHSIG)
     _run_web(ctx, host, port, workers, embedded_worker=os.environ.get(EMBEDDED_WORKER_ENV) or None)
@@ -78,6 +103,7 @@ def _run_web(ctx: Context, host: str, port: int, workers: int, embedded_worker: 
     from gunicorn.app.base import BaseApplication
 
     from ..web import create_app
+
     app = create_app(ctx.settings)
 
     class Server(BaseApplication):
@@ -96,25 +122,41 @@ def _run_web(ctx: Context, host: str, port: int, workers: int, embedded_worker: 
     console().print(f"教师登录 teachers:   {base}/teacher/login")
     console().print(f"证书查验 verifier:   {base}/verify   （扫码网址 {ctx.settings.base_url}/V/…）")
     console().print(f"查验接口 API:        {base}/api/v1/openapi.json")
-    console().print("批量任务 jobs:       " + (f"内置工作进程 pid {embedded_worker}（embedded worker, broker in the "
-                                            "data folder）" if embedded_worker else
-                                            "由 ecert worker 处理（CELERY_BROKER_URL）"))
+    console().print(
+        "批量任务 jobs:       "
+        + (
+            f"内置工作进程 pid {embedded_worker}（embedded worker, broker in the data folder）"
+            if embedded_worker
+            else "由 ecert worker 处理（CELERY_BROKER_URL）"
+        )
+    )
     Server().run()
 
 
 @main.command()
-@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
-              help="并行进程数（默认 CPU 核数；内置队列时为 1）/ processes (default: one per CPU).")
-@click.option("--pool", type=click.Choice(["prefork", "solo"]), default=None,
-              help="Celery 进程池 / the Celery pool (default prefork; solo on the embedded broker).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="并行进程数（默认 CPU 核数；内置队列时为 1）/ processes (default: one per CPU).",
+)
+@click.option(
+    "--pool",
+    type=click.Choice(["prefork", "solo"]),
+    default=None,
+    help="Celery 进程池 / the Celery pool (default prefork; solo on the embedded broker).",
+)
 @click.option("--loglevel", default="info", show_default=True)
 @click.option("-n", "--hostname", default=None, help="工作进程名 / the worker's node name (name@host).")
 @pass_context
-def worker(ctx: Context, concurrency: int | None, pool: str | None, loglevel: str,
-           hostname: str | None) -> None:
+def worker(
+    ctx: Context, concurrency: int | None, pool: str | None, loglevel: str, hostname: str | None
+) -> None:
     """后台批量任务的工作进程（Celery）· run a worker for the background batches."""
     from .. import tasks
+
     ctx.engine()  # refuse to start on a database that is not ready
     tasks.keep_environment_private()
-    tasks.app.worker_main(tasks.worker_argv(concurrency=concurrency, pool=pool, loglevel=loglevel,
-                                            hostname=hostname))
+    tasks.app.worker_main(
+        tasks.worker_argv(concurrency=concurrency, pool=pool, loglevel=loglevel, hostname=hostname)
+    )

@@ -5,6 +5,7 @@ Each interpretation of the seeds is named in the profile's
 [interpretations] table and applied in exactly one function here, whose
 docstring names it.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -31,6 +32,7 @@ from .sheet import (
 
 # -- one record ------------------------------------------------------------
 
+
 def credit_record(profile: RulesProfile, rec: RecordInput, hired_on: date) -> RecordCredit:
     """The credits of one record, with the reason in Chinese."""
     refusal = _refusal(profile, rec, hired_on)
@@ -39,8 +41,16 @@ def credit_record(profile: RulesProfile, rec: RecordInput, hired_on: date) -> Re
     if rec.kind == "mandarin" and profile.mandarin_credits is not None:
         bucket = _mandarin_bucket(profile, rec)
         if bucket is None:
-            return RecordCredit(rec.project_code, rec.completed_on, ZERO, ZERO, ZERO, None, False,
-                                "国家通用语言文字培训须为县市级及以上项目，方可折算必修学分")
+            return RecordCredit(
+                rec.project_code,
+                rec.completed_on,
+                ZERO,
+                ZERO,
+                ZERO,
+                None,
+                False,
+                "国家通用语言文字培训须为县市级及以上项目，方可折算必修学分",
+            )
         basic = profile.mandarin_credits
         basis = f"国家通用语言文字培训合格达标，折算 {amount(basic)} 学分"
     else:
@@ -55,8 +65,16 @@ def credit_record(profile: RulesProfile, rec: RecordInput, hired_on: date) -> Re
     if reason:
         parts.append(f"{reason}，奖励 {amount(credits - basic_shown)}")
     parts.append(f"计入{BUCKET_LABELS[bucket]}")
-    return RecordCredit(rec.project_code, rec.completed_on, basic_shown, credits - basic_shown,
-                        credits, bucket, rec.category == "induction", "；".join(parts))
+    return RecordCredit(
+        rec.project_code,
+        rec.completed_on,
+        basic_shown,
+        credits - basic_shown,
+        credits,
+        bucket,
+        rec.category == "induction",
+        "；".join(parts),
+    )
 
 
 def _mandarin_bucket(profile: RulesProfile, rec: RecordInput) -> str | None:
@@ -110,6 +128,7 @@ def _pct(rate: Decimal) -> str:
 
 # -- sums and requirements -------------------------------------------------
 
+
 def tally(credits: Iterable[RecordCredit]) -> dict[str, Decimal]:
     """Leaf sums (exact) and their aggregates."""
     leaves = dict.fromkeys(LEAF_BUCKETS, ZERO)
@@ -123,6 +142,7 @@ def tally(credits: Iterable[RecordCredit]) -> dict[str, Decimal]:
 
 
 # -- who owes what ---------------------------------------------------------
+
 
 def full_years_served(profile: RulesProfile, hired_on: date) -> list[int]:
     """Cycle years the teacher served from their first day."""
@@ -141,8 +161,10 @@ def effective_minimums(profile: RulesProfile, teacher: TeacherInput) -> tuple[di
         served = max(len(full_years_served(profile, teacher.hired_on)), lj.min_years)
         n = len(profile.years)
         minimums = prorate(minimums, served, n)
-        notes.append(f"{teacher.hired_on} 入职，本周期按完整服务 {served} 年计，"
-                     f"各项学分要求按 {served}/{n} 折算（prorate_full_years）")
+        notes.append(
+            f"{teacher.hired_on} 入职，本周期按完整服务 {served} 年计，"
+            f"各项学分要求按 {served}/{n} 折算（prorate_full_years）"
+        )
     return minimums, notes
 
 
@@ -152,8 +174,9 @@ def add_months(d: date, months: int) -> date:
     return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
-def induction_tally(profile: RulesProfile, teacher: TeacherInput,
-                    credits: list[RecordCredit]) -> InductionTally | None:
+def induction_tally(
+    profile: RulesProfile, teacher: TeacherInput, credits: list[RecordCredit]
+) -> InductionTally | None:
     """The new teacher's induction requirement (interpretation
     induction_in_principle): 30 credits owed once the year after hire has
     ended within the cycle; the one-year timing itself is only reported."""
@@ -168,8 +191,9 @@ def induction_tally(profile: RulesProfile, teacher: TeacherInput,
     return InductionTally(total, within, deadline, due, met=total >= ind.credits)
 
 
-def year_tallies(profile: RulesProfile, teacher: TeacherInput, credits: list[RecordCredit],
-                 as_of: date | None) -> list[YearTally]:
+def year_tallies(
+    profile: RulesProfile, teacher: TeacherInput, credits: list[RecordCredit], as_of: date | None
+) -> list[YearTally]:
     """Each cycle year's credits by completion date, against the yearly
     minimums. A year not fully served owes nothing (prorate_full_years). A
     short year is "not-yet" while it is under way at `as_of`; from the final
@@ -195,13 +219,17 @@ def year_tallies(profile: RulesProfile, teacher: TeacherInput, credits: list[Rec
 
 # -- the sheet -------------------------------------------------------------
 
-def compute_sheet(profile: RulesProfile, teacher: TeacherInput, records: Iterable[RecordInput],
-                  as_of: date | None = None) -> CreditSheet:
+
+def compute_sheet(
+    profile: RulesProfile, teacher: TeacherInput, records: Iterable[RecordInput], as_of: date | None = None
+) -> CreditSheet:
     """The credit sheet of one teacher in one cycle as of a day: only records
     completed on or before `as_of` count (FORMATS.md), and it tells which
     years are still under way; the verdict is always against the cycle."""
-    ordered = sorted((r for r in records if as_of is None or r.completed_on <= as_of),
-                     key=lambda r: (r.completed_on, r.project_code))
+    ordered = sorted(
+        (r for r in records if as_of is None or r.completed_on <= as_of),
+        key=lambda r: (r.completed_on, r.project_code),
+    )
     credits = [credit_record(profile, r, teacher.hired_on) for r in ordered]
     buckets = tally(credits)
     minimums, notes = effective_minimums(profile, teacher)
@@ -215,11 +243,20 @@ def compute_sheet(profile: RulesProfile, teacher: TeacherInput, records: Iterabl
     if profile.yearly and profile.yearly.disqualifying:
         unmet.extend(f"year_{y.year}" for y in years if y.status == "short")
     return CreditSheet(
-        certificate_number=teacher.certificate_number, cycle=profile.cycle,
-        profile_id=profile.id, buckets=buckets, minimums=minimums,
-        offset_used=offset_used, years=tuple(years), qualified=not unmet,
-        unmet=tuple(unmet), records=tuple(credits), induction=induction, notes=tuple(notes),
-        as_of=as_of)
+        certificate_number=teacher.certificate_number,
+        cycle=profile.cycle,
+        profile_id=profile.id,
+        buckets=buckets,
+        minimums=minimums,
+        offset_used=offset_used,
+        years=tuple(years),
+        qualified=not unmet,
+        unmet=tuple(unmet),
+        records=tuple(credits),
+        induction=induction,
+        notes=tuple(notes),
+        as_of=as_of,
+    )
 
 
 def _induction_note(profile: RulesProfile, ind: InductionTally) -> str:

@@ -1,5 +1,6 @@
 """Credit sheets from the database: one teacher's, or every teacher's of a
 cycle in one streaming pass."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -39,24 +40,54 @@ class Holder:
 
 
 def holders_query(profile: RulesProfile) -> Select:
-    return (select(Teacher.id, Registration.number, Teacher.name, Teacher.id_number,
-                   School.code, School.name, Teacher.hired_on, Teacher.title)
-            .join(Registration, Registration.teacher_id == Teacher.id)
-            .join(School, School.code == Teacher.school_code)
-            .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code))
+    return (
+        select(
+            Teacher.id,
+            Registration.number,
+            Teacher.name,
+            Teacher.id_number,
+            School.code,
+            School.name,
+            Teacher.hired_on,
+            Teacher.title,
+        )
+        .join(Registration, Registration.teacher_id == Teacher.id)
+        .join(School, School.code == Teacher.school_code)
+        .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
+    )
 
 
 def _records(profile: RulesProfile) -> Select:
-    return (select(TrainingRecord.teacher_id, Project.code, Project.level, Project.category,
-                   Project.mode, Project.hours, Project.approved, Project.kind,
-                   TrainingRecord.grade, TrainingRecord.role, TrainingRecord.completed_on,
-                   TrainingRecord.status)
-            .join(Project, Project.code == TrainingRecord.project_code))
+    return select(
+        TrainingRecord.teacher_id,
+        Project.code,
+        Project.level,
+        Project.category,
+        Project.mode,
+        Project.hours,
+        Project.approved,
+        Project.kind,
+        TrainingRecord.grade,
+        TrainingRecord.role,
+        TrainingRecord.completed_on,
+        TrainingRecord.status,
+    ).join(Project, Project.code == TrainingRecord.project_code)
 
 
 def _record_input(row) -> RecordInput:
-    return RecordInput(row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
-                       row[10], row[11] == "recognised")
+    return RecordInput(
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+        row[11] == "recognised",
+    )
 
 
 def find_holder(session: Session, ref: str, profile: RulesProfile) -> Holder:
@@ -75,49 +106,65 @@ def find_holder(session: Session, ref: str, profile: RulesProfile) -> Holder:
         try:
             id_number = f.id_number(compact)
         except f.FieldError as e:
-            raise InputRefused(f"“{ref}”既不是有效的证书编号（16 位），也不是有效的身份证号：{e.message}",
-                               f"neither a certificate number nor a valid ID number: {e.detail}") from None
+            raise InputRefused(
+                f"“{ref}”既不是有效的证书编号（16 位），也不是有效的身份证号：{e.message}",
+                f"neither a certificate number nor a valid ID number: {e.detail}",
+            ) from None
         stmt = stmt.where(Teacher.id_number == id_number)
     row = session.execute(stmt).first()
     if row is None:
-        raise NotFound(f"第 {profile.cycle} 周期没有登记该教师：{ref}",
-                       f"no teacher registered for cycle {profile.cycle} under {ref}")
+        raise NotFound(
+            f"第 {profile.cycle} 周期没有登记该教师：{ref}",
+            f"no teacher registered for cycle {profile.cycle} under {ref}",
+        )
     return Holder(*row)
 
 
-def sheet_for(session: Session, holder: Holder, profile: RulesProfile,
-              as_of: date | None = None) -> CreditSheet:
+def sheet_for(
+    session: Session, holder: Holder, profile: RulesProfile, as_of: date | None = None
+) -> CreditSheet:
     rows = session.execute(_records(profile).where(TrainingRecord.teacher_id == holder.teacher_id))
     return compute_sheet(profile, holder.engine_input(), map(_record_input, rows), as_of)
 
 
-def sheets_of(session: Session, profile: RulesProfile, numbers: list[str],
-              as_of: date | None = None) -> list[tuple[Holder, CreditSheet]]:
+def sheets_of(
+    session: Session, profile: RulesProfile, numbers: list[str], as_of: date | None = None
+) -> list[tuple[Holder, CreditSheet]]:
     """The sheets of the teachers registered under `numbers`, in teacher
     order, as sheet_for makes each, with their records read in one query
     rather than one a teacher (a batch job's chunk)."""
-    holders = [Holder(*r) for r in session.execute(
-        holders_query(profile).where(Registration.number.in_(numbers)).order_by(Teacher.id))]
+    holders = [
+        Holder(*r)
+        for r in session.execute(
+            holders_query(profile).where(Registration.number.in_(numbers)).order_by(Teacher.id)
+        )
+    ]
     records: dict[int, list] = defaultdict(list)
-    for row in session.execute(_records(profile).where(
-            TrainingRecord.teacher_id.in_([h.teacher_id for h in holders]))):
+    for row in session.execute(
+        _records(profile).where(TrainingRecord.teacher_id.in_([h.teacher_id for h in holders]))
+    ):
         records[row[0]].append(_record_input(row))
     return [(h, compute_sheet(profile, h.engine_input(), records[h.teacher_id], as_of)) for h in holders]
 
 
-def all_sheets(session: Session, profile: RulesProfile, *, school: str | None = None,
-               as_of: date | None = None) -> Iterator[tuple[Holder, CreditSheet]]:
+def all_sheets(
+    session: Session, profile: RulesProfile, *, school: str | None = None, as_of: date | None = None
+) -> Iterator[tuple[Holder, CreditSheet]]:
     """Every registered teacher's sheet, in teacher order. Holders and
     records are read as two ordered streams and merged, so memory stays
     flat however many teachers there are."""
     holders_q = holders_query(profile).order_by(Teacher.id)
-    records_q = (_records(profile).join(Registration, Registration.teacher_id == TrainingRecord.teacher_id)
-                 .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
-                 .order_by(TrainingRecord.teacher_id))
+    records_q = (
+        _records(profile)
+        .join(Registration, Registration.teacher_id == TrainingRecord.teacher_id)
+        .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
+        .order_by(TrainingRecord.teacher_id)
+    )
     if school:
         holders_q = holders_q.where(Teacher.school_code == school)
         records_q = records_q.join(Teacher, Teacher.id == TrainingRecord.teacher_id).where(
-            Teacher.school_code == school)
+            Teacher.school_code == school
+        )
     opts = {"yield_per": STREAM_BATCH}
     holders = session.execute(holders_q, execution_options=opts)
     records = groupby(session.execute(records_q, execution_options=opts), key=lambda r: r[0])

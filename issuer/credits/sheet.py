@@ -1,4 +1,5 @@
 """The credit sheet: what a teacher has earned in a cycle, and why."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ def amount(value: Decimal) -> str:
 @dataclass(frozen=True, slots=True)
 class RecordInput:
     """One training record joined with its project: the engine's input."""
+
     project_code: str
     level: str
     category: str
@@ -104,8 +106,15 @@ class CreditSheet:
             "years": {str(y.year): amount(y.amounts["total"]) for y in self.years},
             "qualified": self.qualified,
             "unmet": list(self.unmet),
-            "records": [{"project_code": r.project_code, "basic": amount(r.basic),
-                         "reward": amount(r.reward), "credits": amount(r.credits),
-                         "why": r.why} for r in self.records],
+            "records": [
+                {
+                    "project_code": r.project_code,
+                    "basic": amount(r.basic),
+                    "reward": amount(r.reward),
+                    "credits": amount(r.credits),
+                    "why": r.why,
+                }
+                for r in self.records
+            ],
             "as_of": self.as_of.isoformat() if self.as_of else None,  # added: the day counted to
         }

@@ -1,5 +1,6 @@
 """Parsers of single cells. Each returns a typed value or raises FieldError
 with a Chinese message and an English detail."""
+
 from __future__ import annotations
 
 import re
@@ -23,11 +24,17 @@ def text(value: object, *, max_len: int, what: str) -> str:
     if not s:
         raise FieldError(f"{what}不能为空", "empty cell")
     if len(s) > max_len:
-        raise FieldError(f"{what}过长（{len(s)} 字，最多 {max_len}）", f"too long: {len(s)} characters, at most {max_len}")
-    control = sorted({f"U+{ord(ch):04X}" for ch in s if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc"})
+        raise FieldError(
+            f"{what}过长（{len(s)} 字，最多 {max_len}）", f"too long: {len(s)} characters, at most {max_len}"
+        )
+    control = sorted(
+        {f"U+{ord(ch):04X}" for ch in s if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc"}
+    )
     if control:  # invisible, and a PDF shows them as empty boxes
-        raise FieldError(f"{what}含有不可见的控制字符（{'、'.join(control)}），请删除后重新导入",
-                         f"control character(s) {', '.join(control)}")
+        raise FieldError(
+            f"{what}含有不可见的控制字符（{'、'.join(control)}），请删除后重新导入",
+            f"control character(s) {', '.join(control)}",
+        )
     return s
 
 
@@ -42,8 +49,9 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-./]*$")
 def code(value: object, *, max_len: int, what: str) -> str:
     s = text(_cell_str(value), max_len=max_len, what=what)
     if not _CODE.match(s):
-        raise FieldError(f"{what}只能由字母、数字和 - _ . / 组成",
-                         "a code may hold only letters, digits and - _ . /")
+        raise FieldError(
+            f"{what}只能由字母、数字和 - _ . / 组成", "a code may hold only letters, digits and - _ . /"
+        )
     return s
 
 
@@ -59,8 +67,9 @@ def person_name(value: object) -> str:
     s = re.sub(r"\s*·\s*", "·", s)
     bad = sorted({ch for ch in s if not _NAME_CHAR.match(ch)})
     if bad:
-        raise FieldError(f"姓名含有不允许的字符：{' '.join(bad)}",
-                         f"name holds characters not allowed in a name: {bad}")
+        raise FieldError(
+            f"姓名含有不允许的字符：{' '.join(bad)}", f"name holds characters not allowed in a name: {bad}"
+        )
     if s.startswith("·") or s.endswith("·") or "··" in s:
         raise FieldError("姓名中的间隔号“·”位置不对", "the middle dot must sit between name parts")
     return s
@@ -69,26 +78,35 @@ def person_name(value: object) -> str:
 def id_number(value: object) -> str:
     """A national ID number (GB 11643): 17 digits, a date, a check character."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise FieldError("身份证号被存为数字，末尾几位已丢失：请将该列设为“文本”格式后重新填写",
-                         "the ID number was stored as a number and lost its last digits; "
-                         "format the column as text")
+        raise FieldError(
+            "身份证号被存为数字，末尾几位已丢失：请将该列设为“文本”格式后重新填写",
+            "the ID number was stored as a number and lost its last digits; format the column as text",
+        )
     s = half_width(text(value, max_len=30, what="身份证号")).upper().replace(" ", "")
     if len(s) != 18:
-        raise FieldError(f"身份证号应为 18 位，实为 {len(s)} 位", f"an ID number has 18 characters, got {len(s)}")
+        raise FieldError(
+            f"身份证号应为 18 位，实为 {len(s)} 位", f"an ID number has 18 characters, got {len(s)}"
+        )
     if not ascii_digits(s[:17]) or not (ascii_digits(s[17]) or s[17] == "X"):
-        raise FieldError("身份证号前 17 位应为数字，末位为数字或 X",
-                         "an ID number is 17 digits and a check character 0-9 or X")
+        raise FieldError(
+            "身份证号前 17 位应为数字，末位为数字或 X",
+            "an ID number is 17 digits and a check character 0-9 or X",
+        )
     try:
         born = date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
     except ValueError:
-        raise FieldError(f"身份证号中的出生日期 {s[6:14]} 不是有效日期",
-                         f"the birth date {s[6:14]} in the ID number is not a date") from None
+        raise FieldError(
+            f"身份证号中的出生日期 {s[6:14]} 不是有效日期",
+            f"the birth date {s[6:14]} in the ID number is not a date",
+        ) from None
     if born.year < 1900 or born > today_in_china():
         raise FieldError(f"身份证号中的出生日期 {born} 不合理", f"implausible birth date {born}")
     expected = mod11_2(s[:17])
     if s[17] != expected:
-        raise FieldError(f"身份证号校验位错误：应为 {expected}，实为 {s[17]}（请核对号码）",
-                         f"check character is {s[17]}, expected {expected}")
+        raise FieldError(
+            f"身份证号校验位错误：应为 {expected}，实为 {s[17]}（请核对号码）",
+            f"check character is {s[17]}, expected {expected}",
+        )
     return s
 
 
@@ -123,9 +141,11 @@ def past_date(value: object, *, what: str) -> date:
     d = a_date(value, what=what)
     today = today_in_china()
     if d > today:
-        raise FieldError(f"{what} {d} 晚于今天（{today}，北京时间）：尚未完成的培训不能登记",
-                         f"{d} is after today ({today}, China time); a record of training not yet "
-                         "completed cannot be entered")
+        raise FieldError(
+            f"{what} {d} 晚于今天（{today}，北京时间）：尚未完成的培训不能登记",
+            f"{d} is after today ({today}, China time); a record of training not yet "
+            "completed cannot be entered",
+        )
     return d
 
 
@@ -166,9 +186,11 @@ def choice(value: object, choices: Choices, *, what: str) -> str:
         raise FieldError(f"{what}不能为空", "empty cell")
     code_ = choices.table.get(_fold(raw))
     if code_ is None:
-        raise FieldError(f"{what}“{raw}”无法识别，应为：{' '.join(choices.labels)}",
-                         f"unknown value {raw!r}; expected one of {' '.join(choices.labels)} "
-                         f"or {' '.join(sorted(set(choices.table.values())))}")
+        raise FieldError(
+            f"{what}“{raw}”无法识别，应为：{' '.join(choices.labels)}",
+            f"unknown value {raw!r}; expected one of {' '.join(choices.labels)} "
+            f"or {' '.join(sorted(set(choices.table.values())))}",
+        )
     return code_
 
 

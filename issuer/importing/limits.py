@@ -4,6 +4,7 @@ cell that breaks it: nothing past it is read, so a small file that claims
 (or unpacks to) a huge sheet costs no more than the limit.
 
 The README's "Limits" table says the same numbers; change both together."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -7,6 +7,7 @@ before anything after it is read or kept. Whatever the bytes, the outcome is
 a Table or ImportRefused naming the file and the problem: the zip and XML
 parsers read untrusted bytes, and anything they raise means the file cannot
 be read, never a traceback."""
+
 from __future__ import annotations
 
 import csv
@@ -60,8 +61,9 @@ class _Fault(Exception):
     """A cell a reader will not take (kind: long, columns, quote, damaged);
     _keyed names its column by the header, once the header is known."""
 
-    def __init__(self, row: int, index: int, value: object, kind: str, length: int = 0,
-                 cause: str = "") -> None:
+    def __init__(
+        self, row: int, index: int, value: object, kind: str, length: int = 0, cause: str = ""
+    ) -> None:
         super().__init__(kind)
         self.row, self.index, self.value, self.kind = row, index, value, kind
         self.length, self.cause = length, cause
@@ -73,12 +75,25 @@ def read_table(path: Path, columns: list[Column], limits: Limits) -> Table:
     if data[:4] == b"PK\x03\x04":
         rows = _xlsx_rows(name, data, limits)
     elif data[:4] == b"\xd0\xcf\x11\xe0":
-        raise ImportRefused(name, [_file_error("不支持旧版 Excel（.xls）文件：请另存为 .xlsx 或 CSV（UTF-8）",
-                                               "old .xls files are not supported; save as .xlsx or UTF-8 CSV")])
+        raise ImportRefused(
+            name,
+            [
+                _file_error(
+                    "不支持旧版 Excel（.xls）文件：请另存为 .xlsx 或 CSV（UTF-8）",
+                    "old .xls files are not supported; save as .xlsx or UTF-8 CSV",
+                )
+            ],
+        )
     elif path.suffix.lower() == ".xlsx":
-        raise ImportRefused(name, [_file_error(
-            "不是有效的 .xlsx 文件：文件内容不是 Excel 工作簿（不是 zip 格式），可能已损坏或扩展名有误",
-            "not a valid XLSX file: the content is not a zip archive")])
+        raise ImportRefused(
+            name,
+            [
+                _file_error(
+                    "不是有效的 .xlsx 文件：文件内容不是 Excel 工作簿（不是 zip 格式），可能已损坏或扩展名有误",
+                    "not a valid XLSX file: the content is not a zip archive",
+                )
+            ],
+        )
     else:
         rows = _csv_rows(name, data, limits)
     with warnings.catch_warnings():
@@ -106,24 +121,40 @@ def _read_bytes(path: Path, name: str) -> bytes:
             if data is not None and size < len(data) <= MAX_FILE_BYTES:
                 data += f.read(MAX_FILE_BYTES + 1 - len(data))
     except OSError as e:
-        raise ImportRefused(name, [_file_error("无法读取文件", f"cannot read the file: {e.strerror}")]) from None
+        raise ImportRefused(
+            name, [_file_error("无法读取文件", f"cannot read the file: {e.strerror}")]
+        ) from None
     if data is None or len(data) > MAX_FILE_BYTES:
         mb = MAX_FILE_BYTES // (1024 * 1024)
-        raise ImportRefused(name, [_file_error(f"文件过大：超过 {mb} MB 的上限，请分成几个文件导入",
-                                               f"file over the limit of {mb} MB; split it")])
+        raise ImportRefused(
+            name,
+            [
+                _file_error(
+                    f"文件过大：超过 {mb} MB 的上限，请分成几个文件导入",
+                    f"file over the limit of {mb} MB; split it",
+                )
+            ],
+        )
     return data
 
 
 # -- CSV ---------------------------------------------------------------------
+
 
 def _csv_rows(name: str, data: bytes, limits: Limits) -> Iterator[tuple[int, list[str]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         hint = "（看起来是 GBK/GB18030 编码）" if _looks_gbk(data) else ""
-        raise ImportRefused(name, [_file_error(
-            f"文件不是 UTF-8 编码{hint}：请在 Excel 中另存为“CSV UTF-8”",
-            f"not UTF-8 (byte {e.start}); save as 'CSV UTF-8'")]) from None
+        raise ImportRefused(
+            name,
+            [
+                _file_error(
+                    f"文件不是 UTF-8 编码{hint}：请在 Excel 中另存为“CSV UTF-8”",
+                    f"not UTF-8 (byte {e.start}); save as 'CSV UTF-8'",
+                )
+            ],
+        ) from None
     return _csv_records(name, text, _delimiter(text), limits)
 
 
@@ -154,8 +185,12 @@ def _csv_records(name: str, text: str, delimiter: str, limits: Limits) -> Iterat
     try:
         for row_no, cells in enumerate(csv.reader(lines(), delimiter=delimiter), start=1):
             # a record shorter than the cell limit cannot hold a cell over it (most never look)
-            if (len(cells) > limits.columns and any(cells[limits.columns:])
-                    or taken[0] - start > limits.cell and max(map(len, cells)) > limits.cell):
+            if (
+                len(cells) > limits.columns
+                and any(cells[limits.columns :])
+                or taken[0] - start > limits.cell
+                and max(map(len, cells)) > limits.cell
+            ):
                 # the record's text says which cell, and whether a quote is to blame
                 raise _csv_fault(name, text, start, row_no, delimiter, limits, None)
             yield row_no, cells
@@ -170,8 +205,9 @@ def _csv_records(name: str, text: str, delimiter: str, limits: Limits) -> Iterat
         raise fault
 
 
-def _csv_fault(name: str, text: str, start: int, row_no: int, delimiter: str, limits: Limits,
-               error: Exception) -> Exception:
+def _csv_fault(
+    name: str, text: str, start: int, row_no: int, delimiter: str, limits: Limits, error: Exception
+) -> Exception:
     """The csv module (or the line bound) stopped at a record: find the cell
     to blame by reading the record's text again."""
     fault = _first_fault(text, start, delimiter, limits)
@@ -179,12 +215,34 @@ def _csv_fault(name: str, text: str, start: int, row_no: int, delimiter: str, li
         fault.row = row_no
         return fault
     if error is None:  # _over saw it: cannot happen unless the two readings differ
-        return ImportRefused(name, [RowError(row_no, "", "", "这一行超出列数或单元格长度的上限",
-                                             "the row is over the limits on columns or cells")])
+        return ImportRefused(
+            name,
+            [
+                RowError(
+                    row_no,
+                    "",
+                    "",
+                    "这一行超出列数或单元格长度的上限",
+                    "the row is over the limits on columns or cells",
+                )
+            ],
+        )
     if isinstance(error, _LongLine):
-        return ImportRefused(name, [RowError(row_no, "", "", "这一行过长，超出列数与单元格长度的上限",
-                                             "the line is longer than the limits on columns and cells allow")])
-    return ImportRefused(name, [RowError(row_no, "", "", f"CSV 格式错误：{error}", f"malformed CSV: {error}")])
+        return ImportRefused(
+            name,
+            [
+                RowError(
+                    row_no,
+                    "",
+                    "",
+                    "这一行过长，超出列数与单元格长度的上限",
+                    "the line is longer than the limits on columns and cells allow",
+                )
+            ],
+        )
+    return ImportRefused(
+        name, [RowError(row_no, "", "", f"CSV 格式错误：{error}", f"malformed CSV: {error}")]
+    )
 
 
 def _first_fault(text: str, pos: int, delimiter: str, limits: Limits) -> _Fault | None:
@@ -205,9 +263,9 @@ def _first_fault(text: str, pos: int, delimiter: str, limits: Limits) -> _Fault 
         end = m.start() if m else len(text)
         length = end - begin - (2 if quoted else 0)
         if length > limits.cell:
-            return _Fault(0, col, text[begin + quoted:begin + 40], "long", length)
+            return _Fault(0, col, text[begin + quoted : begin + 40], "long", length)
         if col >= limits.columns and length > 0:
-            return _Fault(0, col, text[begin + quoted:min(end, begin + 40)], "columns")
+            return _Fault(0, col, text[begin + quoted : min(end, begin + 40)], "columns")
         if m is None or m.group() != delimiter:
             return None
         col, pos = col + 1, end + 1
@@ -230,6 +288,7 @@ def _looks_gbk(data: bytes) -> bool:
 
 
 # -- XLSX --------------------------------------------------------------------
+
 
 def _xlsx_rows(name: str, data: bytes, limits: Limits) -> Iterator[tuple[int, list[Any]]]:
     """The first worksheet's rows that hold a value, (sheet row number,
@@ -263,6 +322,7 @@ class _Workbook:
         from openpyxl.styles.stylesheet import apply_stylesheet
         from openpyxl.worksheet._reader import WorkSheetParser
         from openpyxl.xml.constants import SHARED_STRINGS
+
         reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
         self.archive = reader.archive
         reader.read_manifest()
@@ -273,12 +333,24 @@ class _Workbook:
         wb = reader.wb
         apply_stylesheet(reader.archive, wb)
         # the first worksheet, as load_workbook's worksheets[0]: chart sheets and missing parts skipped
-        self.part = next((rel.target for _, rel in reader.parser.find_sheets()
-                          if rel.target in reader.valid_files and "chartsheet" not in rel.Type), None)
+        self.part = next(
+            (
+                rel.target
+                for _, rel in reader.parser.find_sheets()
+                if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+            ),
+            None,
+        )
         if self.part is None:
             raise KeyError("the workbook has no worksheet")
-        self.cells = WorkSheetParser(None, reader.shared_strings, data_only=True, epoch=wb.epoch,
-                                     date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+        self.cells = WorkSheetParser(
+            None,
+            reader.shared_strings,
+            data_only=True,
+            epoch=wb.epoch,
+            date_formats=wb._date_formats,
+            timedelta_formats=wb._timedelta_formats,
+        )
 
 
 def _shared_strings(name: str, archive: zipfile.ZipFile, part: str, limits: Limits) -> list[str]:
@@ -300,11 +372,17 @@ def _shared_strings(name: str, archive: zipfile.ZipFile, part: str, limits: Limi
                 root.clear()  # what has been read is let go
                 held = 0
                 if len(out) > most:
-                    raise ImportRefused(name, [_file_error(
-                        f"XLSX 文件的共享字符串表过大（超过 {most:,} 项，{limits.what}的上限）："
-                        "请只把数据复制到新工作簿再导入",
-                        f"the XLSX's shared-string table has over {most:,} entries, the limit for "
-                        f"{limits.what_en}")])
+                    raise ImportRefused(
+                        name,
+                        [
+                            _file_error(
+                                f"XLSX 文件的共享字符串表过大（超过 {most:,} 项，{limits.what}的上限）："
+                                "请只把数据复制到新工作簿再导入",
+                                f"the XLSX's shared-string table has over {most:,} entries, the limit for "
+                                f"{limits.what_en}",
+                            )
+                        ],
+                    )
     return out
 
 
@@ -317,11 +395,17 @@ def _check_zip(name: str, data: bytes, limits: Limits) -> None:
         raise _damaged(name, e, None) from None
     total = sum(p.file_size for p in parts)
     if len(parts) > MAX_XLSX_PARTS or total > limits.unpacked:
-        raise ImportRefused(name, [_file_error(
-            f"XLSX 文件解压后过大（{len(parts)} 个部分，共 {total // MB:,} MB；{limits.what}的上限为 "
-            f"{limits.unpacked // MB} MB、{MAX_XLSX_PARTS} 个部分）：请只保留数据，或分成几个文件导入",
-            f"the XLSX unpacks to {total:,} bytes in {len(parts)} parts; the limit for {limits.what_en} is "
-            f"{limits.unpacked:,} bytes and {MAX_XLSX_PARTS} parts")])
+        raise ImportRefused(
+            name,
+            [
+                _file_error(
+                    f"XLSX 文件解压后过大（{len(parts)} 个部分，共 {total // MB:,} MB；{limits.what}的上限为 "
+                    f"{limits.unpacked // MB} MB、{MAX_XLSX_PARTS} 个部分）：请只保留数据，或分成几个文件导入",
+                    f"the XLSX unpacks to {total:,} bytes in {len(parts)} parts; the limit for {limits.what_en} is "
+                    f"{limits.unpacked:,} bytes and {MAX_XLSX_PARTS} parts",
+                )
+            ],
+        )
 
 
 def _guarded(name: str, data: bytes, part: str | None, read: Callable[[], Any]) -> Any:
@@ -346,6 +430,7 @@ def _sheet_rows(name: str, part: str, source, parser, limits: Limits) -> Iterato
     """Rows that hold a value, checked against the limits cell by cell; the
     elements read are let go as the parse goes on."""
     from openpyxl.worksheet._reader import CELL_TAG, DATA_TAG, ROW_TAG
+
     opened: list[Any] = [None] * 5  # the open elements at depths 1 to 4: worksheet, sheetData, row, c
     depth, held, row_no, cells, values = 0, 0, 0, 0, {}
     seen, budget, data_rows = 0, MAX_IDLE_ELEMENTS, 0
@@ -358,7 +443,9 @@ def _sheet_rows(name: str, part: str, source, parser, limits: Limits) -> Iterato
             if depth > 4:  # inside a cell (its value, rich text): kept until the cell ends
                 held += 1
                 if held > MAX_HELD:
-                    raise _damaged(name, ValueError(f"over {MAX_HELD} XML elements nested in one place"), part)
+                    raise _damaged(
+                        name, ValueError(f"over {MAX_HELD} XML elements nested in one place"), part
+                    )
                 continue
             opened[depth] = el
             if depth == 4 and el.tag == CELL_TAG:
@@ -393,12 +480,20 @@ def _sheet_rows(name: str, part: str, source, parser, limits: Limits) -> Iterato
 
 
 def _padded(name: str, row_no: int, seen: int, data_rows: int) -> ImportRefused:
-    return ImportRefused(name, [RowError(
-        row_no or None, "", "",
-        f"工作表中没有数据的内容过多（读到第 {row_no} 行，{seen:,} 个元素中只有 {data_rows} 行数据）："
-        "请只把有数据的区域复制到新工作簿再导入",
-        f"the sheet holds too much besides data ({seen:,} XML elements by row {row_no}, {data_rows} rows "
-        "of data); copy the data alone into a new workbook")])
+    return ImportRefused(
+        name,
+        [
+            RowError(
+                row_no or None,
+                "",
+                "",
+                f"工作表中没有数据的内容过多（读到第 {row_no} 行，{seen:,} 个元素中只有 {data_rows} 行数据）："
+                "请只把有数据的区域复制到新工作簿再导入",
+                f"the sheet holds too much besides data ({seen:,} XML elements by row {row_no}, {data_rows} rows "
+                "of data); copy the data alone into a new workbook",
+            )
+        ],
+    )
 
 
 def _row_number(name: str, r: str | None, previous: int) -> int:
@@ -409,8 +504,18 @@ def _row_number(name: str, r: str | None, previous: int) -> int:
     except ValueError:
         n = 0
     if not previous < n <= EXCEL_ROWS:
-        raise ImportRefused(name, [RowError(previous + 1, "", "", f"工作表行号 {r[:20]} 有误：文件已损坏",
-                                            f"bad row number {r[:20]!r} after row {previous}: the file is damaged")])
+        raise ImportRefused(
+            name,
+            [
+                RowError(
+                    previous + 1,
+                    "",
+                    "",
+                    f"工作表行号 {r[:20]} 有误：文件已损坏",
+                    f"bad row number {r[:20]!r} after row {previous}: the file is damaged",
+                )
+            ],
+        )
     return n
 
 
@@ -458,7 +563,8 @@ def _text(el) -> str:
         return el[0].text or ""
     plain = el.find(_T_TAG)
     return ((plain.text or "") if plain is not None else "") + "".join(
-        r.findtext(_T_TAG) or "" for r in el.iterfind(_RUN_TAG))
+        r.findtext(_T_TAG) or "" for r in el.iterfind(_RUN_TAG)
+    )
 
 
 def _coordinate_column(r: str) -> int:
@@ -487,15 +593,22 @@ def _damaged(name: str, error: Exception, part: str | None, data: bytes | None =
     """The refusal of a file the zip or XML parsers could not read, naming
     the part at fault where it can be found."""
     import zlib
+
     part = part or (_damaged_part(data) if data is not None else None)
     zh, en = next(((zh, en) for types, zh, en in _DAMAGE if isinstance(error, types)), (None, None))
     if isinstance(error, zlib.error):
         zh, en = _DAMAGE[0][1:]
     where = f"其中 {part} 的" if part else ""
-    return ImportRefused(name, [_file_error(
-        f"不是有效的 .xlsx 文件：{where}{zh or '内容无法识别'}。请在 Excel 中打开后另存为 .xlsx 再导入",
-        f"not a valid XLSX file{f' ({part})' if part else ''}: {en or 'it cannot be read'} "
-        f"({type(error).__name__}: {str(error)[:200]})")])
+    return ImportRefused(
+        name,
+        [
+            _file_error(
+                f"不是有效的 .xlsx 文件：{where}{zh or '内容无法识别'}。请在 Excel 中打开后另存为 .xlsx 再导入",
+                f"not a valid XLSX file{f' ({part})' if part else ''}: {en or 'it cannot be read'} "
+                f"({type(error).__name__}: {str(error)[:200]})",
+            )
+        ],
+    )
 
 
 def _damaged_part(data: bytes) -> str | None:
@@ -522,6 +635,7 @@ def _damaged_part(data: bytes) -> str | None:
 
 # -- header and rows ------------------------------------------------------------
 
+
 def fold_header(h: object) -> str:
     s = unicodedata.normalize("NFKC", "" if h is None else str(h)).strip().lower()
     s = re.sub(r"[\s_\-]", "", s)
@@ -543,22 +657,34 @@ def _keyed(name: str, rows: Iterator[tuple[int, list[Any]]], columns: list[Colum
     try:
         first = next(rows, None)
         if first is None or first[0] != 1 or not any(c not in (None, "") for c in first[1]):
-            raise ImportRefused(name, [_file_error("文件为空或首行不是表头",
-                                                   "empty file, or the first row is not a header")])
+            raise ImportRefused(
+                name, [_file_error("文件为空或首行不是表头", "empty file, or the first row is not a header")]
+            )
         header = first[1]
         headers, positions, ignored = _match_header(name, header, columns)
         kept, most = [], limits.rows
         for n, r in rows:
             if any(c is not None and str(c).strip() for c in r):
                 if len(kept) == most:
-                    raise ImportRefused(name, [RowError(
-                        n, "", "", f"数据超过 {limits.rows:,} 行，超出{limits.what}每个文件的上限：请分成几个文件导入",
-                        f"more than {limits.rows:,} data rows, the limit for {limits.what_en}; split the file")])
+                    raise ImportRefused(
+                        name,
+                        [
+                            RowError(
+                                n,
+                                "",
+                                "",
+                                f"数据超过 {limits.rows:,} 行，超出{limits.what}每个文件的上限：请分成几个文件导入",
+                                f"more than {limits.rows:,} data rows, the limit for {limits.what_en}; split the file",
+                            )
+                        ],
+                    )
                 kept.append((n, r))
     except _Fault as f:
         raise ImportRefused(name, [_fault_error(f, header, limits)]) from None
     if not kept:
-        raise ImportRefused(name, [_file_error("文件只有表头，没有数据行", "the file has a header but no rows")])
+        raise ImportRefused(
+            name, [_file_error("文件只有表头，没有数据行", "the file has a header but no rows")]
+        )
     return Table(name, headers, kept, positions, ignored)
 
 
@@ -571,14 +697,28 @@ def _match_header(name: str, header: list[Any], columns: list[Column]):
         if key is None:
             ignored.append(str(h).strip())
         elif key in positions:
-            errors.append(RowError(1, str(h), "", f"表头重复：与「{headers[key]}」是同一列",
-                                   f"duplicate header: same column as {headers[key]!r}"))
+            errors.append(
+                RowError(
+                    1,
+                    str(h),
+                    "",
+                    f"表头重复：与「{headers[key]}」是同一列",
+                    f"duplicate header: same column as {headers[key]!r}",
+                )
+            )
         else:
             headers[key], positions[key] = str(h).strip(), i
     for col in columns:
         if col.required and col.key not in positions:
-            errors.append(RowError(1, col.zh, "", f"缺少必需的列「{col.zh}」（或 {col.en}）",
-                                   f"missing required column {col.zh} ({col.en})"))
+            errors.append(
+                RowError(
+                    1,
+                    col.zh,
+                    "",
+                    f"缺少必需的列「{col.zh}」（或 {col.en}）",
+                    f"missing required column {col.zh} ({col.en})",
+                )
+            )
     if errors:
         raise ImportRefused(name, errors)
     return headers, positions, ignored
@@ -589,16 +729,36 @@ def _fault_error(f: _Fault, header: list[Any], limits: Limits) -> RowError:
     value = str(f.value)
     shown = value if len(value) <= 40 else value[:40] + "…"
     if f.kind == "long":
-        return RowError(f.row, column, shown, f"单元格过长：{f.length:,} 字，上限 {limits.cell:,} 字",
-                        f"cell of {f.length:,} characters, over the limit of {limits.cell:,}")
+        return RowError(
+            f.row,
+            column,
+            shown,
+            f"单元格过长：{f.length:,} 字，上限 {limits.cell:,} 字",
+            f"cell of {f.length:,} characters, over the limit of {limits.cell:,}",
+        )
     if f.kind == "columns":
-        return RowError(f.row, column, shown, f"超出 {limits.columns} 列的上限：请删除多余的列",
-                        f"a value past the limit of {limits.columns} columns; delete the extra columns")
+        return RowError(
+            f.row,
+            column,
+            shown,
+            f"超出 {limits.columns} 列的上限：请删除多余的列",
+            f"a value past the limit of {limits.columns} columns; delete the extra columns",
+        )
     if f.kind == "quote":
-        return RowError(f.row, column, "", "引号不配对：这一格以英文双引号开头，直到文件末尾都没有闭合的引号",
-                        "unbalanced quote: the cell opens a double quote that is never closed")
-    return RowError(f.row, column, "", "单元格内容已损坏，无法读取：请在 Excel 中打开后另存为 .xlsx 再导入",
-                    f"the cell cannot be read ({f.cause})")
+        return RowError(
+            f.row,
+            column,
+            "",
+            "引号不配对：这一格以英文双引号开头，直到文件末尾都没有闭合的引号",
+            "unbalanced quote: the cell opens a double quote that is never closed",
+        )
+    return RowError(
+        f.row,
+        column,
+        "",
+        "单元格内容已损坏，无法读取：请在 Excel 中打开后另存为 .xlsx 再导入",
+        f"the cell cannot be read ({f.cause})",
+    )
 
 
 def _column_label(index: int, header: list[Any]) -> str:
@@ -635,8 +795,15 @@ def parse_rows(table: Table, columns: list[Column]) -> tuple[list[ParsedRow], Er
             try:
                 values[col.key] = col.parse(raw)
             except FieldError as e:
-                errors.append(RowError(row_no, table.headers.get(col.key, col.zh),
-                                       "" if raw is None else str(raw), e.message, e.detail))
+                errors.append(
+                    RowError(
+                        row_no,
+                        table.headers.get(col.key, col.zh),
+                        "" if raw is None else str(raw),
+                        e.message,
+                        e.detail,
+                    )
+                )
         parsed.append(ParsedRow(row_no, values, len(values) == len(columns)))
     return parsed, errors
 

@@ -4,6 +4,7 @@ corrects the record. A school's registrar declares (申报) records of her
 own school's teachers instead: they wait, as "declared", for the bureau to
 recognise them, and a record the bureau already recognised is not hers to
 change."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -25,8 +26,16 @@ from .recording import log_batch
 from .report import ErrorList, ImportRefused, ImportResult, RowError
 
 _GRADES = f.options(*GRADES.items(), synonyms={"failed": "fail", "passed": "pass", "及格": "pass"})
-_ROLES = f.options(*ROLES.items(), synonyms={"主讲教师": "lead-trainer", "leadtrainer": "lead-trainer",
-                                               "lead": "lead-trainer", "学员教师": "trainee", "参训": "trainee"})
+_ROLES = f.options(
+    *ROLES.items(),
+    synonyms={
+        "主讲教师": "lead-trainer",
+        "leadtrainer": "lead-trainer",
+        "lead": "lead-trainer",
+        "学员教师": "trainee",
+        "参训": "trainee",
+    },
+)
 
 COLUMNS = [
     Column("id_number", "身份证号", "id_number", f.id_number),
@@ -49,7 +58,9 @@ class RecordRow:
     status: str = "recognised"  # the bureau's own import recognises at once
 
 
-def validate(session: Session, path: Path, school: str | None = None) -> tuple[list[RecordRow], dict[str, int], str]:
+def validate(
+    session: Session, path: Path, school: str | None = None
+) -> tuple[list[RecordRow], dict[str, int], str]:
     """Rows, and the teacher id of each ID number; refuses the file if any
     row is bad, names an unknown teacher or project (or, for a school's
     declaration, another school's teacher), or repeats a pair."""
@@ -60,22 +71,43 @@ def validate(session: Session, path: Path, school: str | None = None) -> tuple[l
     if school is not None:
         q = q.where(Teacher.school_code == school)  # another school's teacher is "not in the roster"
     teachers = _lookup(session, q, Teacher.id_number, {r.id_number for r in rows})
-    projects = _lookup(session, select(Project.code, Project.code), Project.code, {r.project_code for r in rows})
+    projects = _lookup(
+        session, select(Project.code, Project.code), Project.code, {r.project_code for r in rows}
+    )
     h = table.headers
-    errors += [RowError(p.row, h["project_code"], p.values["project_code"],
-                        f"与第 {first} 行重复（同一教师、同一项目）",
-                        f"duplicate of row {first} (same teacher and project)")
-               for p, first in find_duplicates(parsed, ("id_number", "project_code"))]
+    errors += [
+        RowError(
+            p.row,
+            h["project_code"],
+            p.values["project_code"],
+            f"与第 {first} 行重复（同一教师、同一项目）",
+            f"duplicate of row {first} (same teacher and project)",
+        )
+        for p, first in find_duplicates(parsed, ("id_number", "project_code"))
+    ]
     for r in rows:
         if r.id_number not in teachers:
-            errors.append(RowError(r.row, h["id_number"], mask_id_number(r.id_number),
-                                   "该身份证号不在本校教师名册中" if school else "该身份证号不在教师名册中：请先导入名册",
-                                   f"no teacher of school {school} with this ID number" if school else
-                                   "no teacher with this ID number in the roster; import the roster first"))
+            errors.append(
+                RowError(
+                    r.row,
+                    h["id_number"],
+                    mask_id_number(r.id_number),
+                    "该身份证号不在本校教师名册中" if school else "该身份证号不在教师名册中：请先导入名册",
+                    f"no teacher of school {school} with this ID number"
+                    if school
+                    else "no teacher with this ID number in the roster; import the roster first",
+                )
+            )
         if r.project_code not in projects:
-            errors.append(RowError(r.row, h["project_code"], r.project_code,
-                                   "未知的项目编号：该项目未导入备案项目清单",
-                                   "unknown project code; import the approved projects first"))
+            errors.append(
+                RowError(
+                    r.row,
+                    h["project_code"],
+                    r.project_code,
+                    "未知的项目编号：该项目未导入备案项目清单",
+                    "unknown project code; import the approved projects first",
+                )
+            )
     if errors:
         raise ImportRefused(table.file, errors)
     return rows, teachers, table.file
@@ -107,17 +139,32 @@ def import_records(session: Session, path: Path, *, school: str | None = None) -
         tid = teachers[r.id_number]
         rec = existing.get((tid, r.project_code))
         if rec is None:
-            new.append({"teacher_id": tid, "project_code": r.project_code, "grade": r.grade,
-                        "role": r.role, "completed_on": r.completed_on, "status": r.status,
-                        "recognised_at": now if r.status == "recognised" else None,
-                        "declared_by": school, "created_at": now, "updated_at": now})
+            new.append(
+                {
+                    "teacher_id": tid,
+                    "project_code": r.project_code,
+                    "grade": r.grade,
+                    "role": r.role,
+                    "completed_on": r.completed_on,
+                    "status": r.status,
+                    "recognised_at": now if r.status == "recognised" else None,
+                    "declared_by": school,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             continue
         label = f"第 {r.row} 行 {mask_id_number(r.id_number)} {r.project_code}"
         if result.update(rec, r, _FIELDS, label):
             if r.status == "recognised":
                 rec.recognised_at = now
             else:  # a declaration again: the earlier review no longer applies
-                rec.declared_by, rec.recognised_at, rec.reviewed_by, rec.reject_reason = school, None, None, None
+                rec.declared_by, rec.recognised_at, rec.reviewed_by, rec.reject_reason = (
+                    school,
+                    None,
+                    None,
+                    None,
+                )
     for part in chunks(new, 5000):
         session.execute(TrainingRecord.__table__.insert(), list(part))
     result.created = len(new)
@@ -126,14 +173,24 @@ def import_records(session: Session, path: Path, *, school: str | None = None) -
     return result
 
 
-def _refuse_recognised(rows: list[RecordRow], teachers: dict[str, int],
-                       existing: dict[tuple[int, str], TrainingRecord], file: str) -> None:
+def _refuse_recognised(
+    rows: list[RecordRow],
+    teachers: dict[str, int],
+    existing: dict[tuple[int, str], TrainingRecord],
+    file: str,
+) -> None:
     errors = ErrorList()
-    errors += (RowError(r.row, "项目编号", r.project_code,
-                        "该记录已由教育局认定，学校不能再修改；如需更正请联系教育局",
-                        "the bureau has recognised this record; a school cannot change it")
-               for r in rows
-               if (rec := existing.get((teachers[r.id_number], r.project_code))) is not None
-               and rec.status == "recognised")
+    errors += (
+        RowError(
+            r.row,
+            "项目编号",
+            r.project_code,
+            "该记录已由教育局认定，学校不能再修改；如需更正请联系教育局",
+            "the bureau has recognised this record; a school cannot change it",
+        )
+        for r in rows
+        if (rec := existing.get((teachers[r.id_number], r.project_code))) is not None
+        and rec.status == "recognised"
+    )
     if errors:
         raise ImportRefused(file, errors)

@@ -1,4 +1,5 @@
 """What an import found wrong, or what it changed."""
+
 from __future__ import annotations
 
 import heapq
@@ -78,15 +79,18 @@ class ImportRefused(InputRefused):
             f"文件 {file} 被整体拒收：{self.total} 处错误{zh}，未写入任何数据"
             + (f"；只列出前 {len(self.errors)} 处" if self.omitted else ""),
             f"{file} refused whole: {self.total} error(s){en}; nothing was stored"
-            + (f"; the first {len(self.errors)} are listed" if self.omitted else ""))
+            + (f"; the first {len(self.errors)} are listed" if self.omitted else ""),
+        )
 
     def omitted_line(self) -> tuple[str, str]:
         """What the list leaves out, in Chinese and English ("" if nothing)."""
         if not self.omitted:
             return "", ""
-        return (f"另有 {self.omitted} 处错误未列出（只列出前 {len(self.errors)} 处）：改正后重新导入即可看到",
-                f"{self.omitted} more error(s) not listed (only the first {len(self.errors)} are); "
-                "correct these and import again to see them")
+        return (
+            f"另有 {self.omitted} 处错误未列出（只列出前 {len(self.errors)} 处）：改正后重新导入即可看到",
+            f"{self.omitted} more error(s) not listed (only the first {len(self.errors)} are); "
+            "correct these and import again to see them",
+        )
 
     def write_csv(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,26 +114,30 @@ class ImportResult:
     changes: list[str] = field(default_factory=list)  # one line per updated row
     notes: list[str] = field(default_factory=list)
 
-    def update(self, stored: object, incoming: object, fields: list[str] | tuple[str, ...], label: str) -> bool:
+    def update(
+        self, stored: object, incoming: object, fields: list[str] | tuple[str, ...], label: str
+    ) -> bool:
         """Bring a stored row up to date with the file's row for `fields`;
         count it as updated (with a line saying what changed) or unchanged."""
-        diffs = [(k, getattr(stored, k), getattr(incoming, k)) for k in fields
-                 if getattr(stored, k) != getattr(incoming, k)]
+        diffs = [
+            (k, getattr(stored, k), getattr(incoming, k))
+            for k in fields
+            if getattr(stored, k) != getattr(incoming, k)
+        ]
         if not diffs:
             self.unchanged += 1
             return False
         for k, _, v in diffs:
             setattr(stored, k, v)
         self.updated += 1
-        self.changes.append(f"{label}：" + "，".join(
-            f"{k} {_shown(old)} → {_shown(new)}" for k, old, new in diffs))
+        self.changes.append(
+            f"{label}：" + "，".join(f"{k} {_shown(old)} → {_shown(new)}" for k, old, new in diffs)
+        )
         return True
 
     def summary(self) -> str:
-        return (f"{self.file}：{self.rows} 行，新增 {self.created}，更新 {self.updated}，"
-                f"未变 {self.unchanged}")
+        return f"{self.file}：{self.rows} 行，新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}"
 
 
 def _shown(value: object) -> str:
     return "（空）" if value in (None, "") else str(value)
-

@@ -1,5 +1,6 @@
 """The teacher roster (教师名册): teachers, their schools, and their
 registration, with a certificate number, for a cycle."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,16 +22,31 @@ from .reader import Column, ParsedRow, find_duplicates, parse_rows, read_table
 from .recording import log_batch
 from .report import ImportRefused, ImportResult, RowError
 
-_GENDERS = f.options(("男", "男"), ("女", "女"), synonyms={"male": "男", "female": "女", "m": "男", "f": "女"})
-_STAGES = f.options(*STAGES.items(), synonyms={"幼儿": "kindergarten", "初级中学": "junior",
-                                                 "高级中学": "senior", "中等职业": "vocational",
-                                                 "特殊教育": "special", "九年一贯制": "other"})
+_GENDERS = f.options(
+    ("男", "男"), ("女", "女"), synonyms={"male": "男", "female": "女", "m": "男", "f": "女"}
+)
+_STAGES = f.options(
+    *STAGES.items(),
+    synonyms={
+        "幼儿": "kindergarten",
+        "初级中学": "junior",
+        "高级中学": "senior",
+        "中等职业": "vocational",
+        "特殊教育": "special",
+        "九年一贯制": "other",
+    },
+)
 
 COLUMNS = [
     Column("name", "姓名", "name", f.person_name),
     Column("id_number", "身份证号", "id_number", f.id_number),
-    Column("gender", "性别", "gender", lambda v: f.choice(v, _GENDERS, what="性别") if v not in (None, "") else None,
-           required=False),
+    Column(
+        "gender",
+        "性别",
+        "gender",
+        lambda v: f.choice(v, _GENDERS, what="性别") if v not in (None, "") else None,
+        required=False,
+    ),
     Column("school_code", "学校代码", "school_code", lambda v: f.code(v, max_len=32, what="学校代码")),
     Column("school_name", "学校名称", "school_name", lambda v: f.text(v, max_len=200, what="学校名称")),
     Column("stage", "学段", "stage", lambda v: f.choice(v, _STAGES, what="学段")),
@@ -65,24 +81,43 @@ def validate(path: Path) -> tuple[list[RosterRow], set[str], str]:
 
 
 def _cross_check(parsed: list[ParsedRow], headers: dict[str, str]) -> list[RowError]:
-    errors = [RowError(p.row, headers["id_number"], p.values["id_number"],
-                       f"与第 {first} 行重复（同一身份证号）", f"duplicate of row {first} (same ID number)")
-              for p, first in find_duplicates(parsed, ("id_number",))]
+    errors = [
+        RowError(
+            p.row,
+            headers["id_number"],
+            p.values["id_number"],
+            f"与第 {first} 行重复（同一身份证号）",
+            f"duplicate of row {first} (same ID number)",
+        )
+        for p, first in find_duplicates(parsed, ("id_number",))
+    ]
     schools: dict[str, tuple[str, int]] = {}
     for p in parsed:
         v = p.values
         if "school_code" in v and "school_name" in v:
             name, row = schools.setdefault(v["school_code"], (v["school_name"], p.row))
             if name != v["school_name"]:
-                errors.append(RowError(p.row, headers["school_name"], v["school_name"],
-                                       f"学校代码 {v['school_code']} 在第 {row} 行的名称为“{name}”，两处不一致",
-                                       f"school {v['school_code']} is named {name!r} on row {row}"))
+                errors.append(
+                    RowError(
+                        p.row,
+                        headers["school_name"],
+                        v["school_name"],
+                        f"学校代码 {v['school_code']} 在第 {row} 行的名称为“{name}”，两处不一致",
+                        f"school {v['school_code']} is named {name!r} on row {row}",
+                    )
+                )
         if "id_number" in v and "hired_on" in v:
             born = f.birth_date(v["id_number"])
             if v["hired_on"] < date(born.year + MIN_WORKING_AGE, born.month, min(born.day, 28)):
-                errors.append(RowError(p.row, headers["hired_on"], v["hired_on"].isoformat(),
-                                       f"入职日期早于 {MIN_WORKING_AGE} 周岁（出生于 {born}），请核对",
-                                       f"hired before age {MIN_WORKING_AGE} (born {born})"))
+                errors.append(
+                    RowError(
+                        p.row,
+                        headers["hired_on"],
+                        v["hired_on"].isoformat(),
+                        f"入职日期早于 {MIN_WORKING_AGE} 周岁（出生于 {born}），请核对",
+                        f"hired before age {MIN_WORKING_AGE} (born {born})",
+                    )
+                )
     return errors
 
 
@@ -96,16 +131,20 @@ def import_roster(session: Session, path: Path, profile: RulesProfile) -> Import
     ids = _upsert_teachers(session, rows, present, result)
     fresh = register(session, ids, bureau=profile.issuer_code, cycle=profile.cycle)
     if fresh:
-        result.notes.append(f"第 {profile.cycle} 周期新登记 {len(fresh)} 人，证书编号 "
-                            f"{fresh[0][1]} … {fresh[-1][1]}")
+        result.notes.append(
+            f"第 {profile.cycle} 周期新登记 {len(fresh)} 人，证书编号 {fresh[0][1]} … {fresh[-1][1]}"
+        )
     log_batch(session, path, result)
     return result
 
 
 def _upsert_schools(session: Session, rows: list[RosterRow], result: ImportResult) -> None:
     names = {r.school_code: r.school_name for r in rows}
-    existing = {s.code: s for part in chunks(list(names))
-                for s in session.scalars(select(School).where(School.code.in_(part)))}
+    existing = {
+        s.code: s
+        for part in chunks(list(names))
+        for s in session.scalars(select(School).where(School.code.in_(part)))
+    }
     for code, name in names.items():
         school = existing.get(code)
         if school is None:
@@ -116,10 +155,14 @@ def _upsert_schools(session: Session, rows: list[RosterRow], result: ImportResul
     session.flush()
 
 
-def _upsert_teachers(session: Session, rows: list[RosterRow], present: set[str],
-                     result: ImportResult) -> list[int]:
-    existing = {t.id_number: t for part in chunks([r.id_number for r in rows])
-                for t in session.scalars(select(Teacher).where(Teacher.id_number.in_(part)))}
+def _upsert_teachers(
+    session: Session, rows: list[RosterRow], present: set[str], result: ImportResult
+) -> list[int]:
+    existing = {
+        t.id_number: t
+        for part in chunks([r.id_number for r in rows])
+        for t in session.scalars(select(Teacher).where(Teacher.id_number.in_(part)))
+    }
     # An optional column left out of the file keeps what is stored.
     compared = [k for k in _TEACHER_FIELDS if k in present]
     new = []
@@ -135,12 +178,12 @@ def _upsert_teachers(session: Session, rows: list[RosterRow], present: set[str],
     session.flush()
     by_number = {}
     for part in chunks([r.id_number for r in rows]):
-        by_number.update(session.execute(
-            select(Teacher.id_number, Teacher.id).where(Teacher.id_number.in_(part))).all())
+        by_number.update(
+            session.execute(select(Teacher.id_number, Teacher.id).where(Teacher.id_number.in_(part))).all()
+        )
     return [by_number[r.id_number] for r in rows]
 
 
 def _stamped(values: dict) -> dict:
     now = utcnow()
     return {**values, "created_at": now, "updated_at": now}
-

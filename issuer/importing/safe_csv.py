@@ -5,6 +5,7 @@ cell of an imported file written back as "=HYPERLINK(…)" or "=cmd|…" would
 be one. Such a cell is written with a leading apostrophe, which Excel shows
 as text and does not display (OWASP, "CSV Injection"). Every CSV the
 service writes for people goes through writer() below."""
+
 from __future__ import annotations
 
 import csv

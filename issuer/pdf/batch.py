@@ -10,6 +10,7 @@ the first ENOSPC and says what was rendered, failed and not attempted.
 Files are written through a temporary name and never left half-written;
 temporary files a killed run left behind are removed at the next start.
 """
+
 from __future__ import annotations
 
 import errno
@@ -52,6 +53,7 @@ class RenderSummary:
 @dataclass(frozen=True)
 class Job:
     """What a worker needs to render one certificate: plain data, picklable."""
+
     number: str
     token: str
     state: str
@@ -62,8 +64,9 @@ class Job:
 
 def render_key(token: str, state: str, check_code: str, summary: str, base_url: str, digest: str) -> str:
     """Everything a certificate's PDF depends on; same key, same PDF."""
-    return hashlib.sha256("\x1f".join((token, state, check_code, summary, base_url, digest))
-                          .encode()).hexdigest()
+    return hashlib.sha256(
+        "\x1f".join((token, state, check_code, summary, base_url, digest)).encode()
+    ).hexdigest()
 
 
 def style_digest(font_cache: Path) -> str:
@@ -72,11 +75,17 @@ def style_digest(font_cache: Path) -> str:
 
 def current_in_scope(q, profile: RulesProfile, school: str | None):
     """q narrowed to the cycle's current certificates, of one school if given."""
-    q = q.where(Certificate.state == "current", Certificate.cycle == profile.cycle,
-                Certificate.bureau_code == profile.issuer_code)
+    q = q.where(
+        Certificate.state == "current",
+        Certificate.cycle == profile.cycle,
+        Certificate.bureau_code == profile.issuer_code,
+    )
     if school:
-        q = (q.join(Registration, Registration.number == Certificate.number)
-             .join(Teacher, Teacher.id == Registration.teacher_id).where(Teacher.school_code == school))
+        q = (
+            q.join(Registration, Registration.number == Certificate.number)
+            .join(Teacher, Teacher.id == Registration.teacher_id)
+            .where(Teacher.school_code == school)
+        )
     return q
 
 
@@ -88,18 +97,22 @@ def current_certificates(engine: Engine, profile: RulesProfile, school: str | No
 
 def count_current(engine: Engine, profile: RulesProfile, school: str | None) -> int:
     with read_session(engine) as session:
-        return session.scalar(current_in_scope(select(func.count()).select_from(Certificate), profile, school))
+        return session.scalar(
+            current_in_scope(select(func.count()).select_from(Certificate), profile, school)
+        )
 
 
 class BatchRenderer:
-    def __init__(self, profile: RulesProfile, base_url: str, font_cache: Path, out_dir: Path,
-                 workers: int = 1) -> None:
+    def __init__(
+        self, profile: RulesProfile, base_url: str, font_cache: Path, out_dir: Path, workers: int = 1
+    ) -> None:
         self.profile, self.base_url, self.font_cache = profile, base_url, font_cache
         self.out, self.workers = out_dir, max(1, workers)
         self.digest = style_digest(font_cache)
 
-    def run(self, certificates: Iterator[Certificate], progress: Callable[[int], None] = lambda n: None
-            ) -> RenderSummary:
+    def run(
+        self, certificates: Iterator[Certificate], progress: Callable[[int], None] = lambda n: None
+    ) -> RenderSummary:
         self.out.mkdir(parents=True, exist_ok=True)
         remove_temporaries(self.out)
         manifest = self._load_manifest()
@@ -134,9 +147,12 @@ class BatchRenderer:
 
     def _parallel(self, jobs, manifest, summary, progress) -> None:
         ctx = multiprocessing.get_context("spawn")  # no inherited database connections
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_pool_worker,
-                                 initargs=(self.profile.id, self.base_url, str(self.font_cache),
-                                           str(self.out))) as pool:
+        with ProcessPoolExecutor(
+            self.workers,
+            mp_context=ctx,
+            initializer=_init_pool_worker,
+            initargs=(self.profile.id, self.base_url, str(self.font_cache), str(self.out)),
+        ) as pool:
             pending: dict[Future, Job] = {}
             for job in jobs:
                 pending[pool.submit(_render_one, job)] = job
@@ -188,8 +204,12 @@ _worker: dict = {}
 
 
 def _init_worker(profile_id: str, base_url: str, font_cache: str, out_dir: str) -> None:
-    _worker.update(renderer=Renderer(Path(font_cache)), profile=load_profile(profile_id),
-                   base_url=base_url, out=Path(out_dir))
+    _worker.update(
+        renderer=Renderer(Path(font_cache)),
+        profile=load_profile(profile_id),
+        base_url=base_url,
+        out=Path(out_dir),
+    )
 
 
 def _init_pool_worker(*args) -> None:

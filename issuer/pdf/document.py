@@ -1,6 +1,7 @@
 """What a certificate PDF says, taken from the signed token (so the page
 shows exactly what a verifier will see) and the sheet summary stored with it
 at issue (each year's parts, the minimums that applied)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -83,26 +84,52 @@ def view(cert, profile: RulesProfile, base_url: str) -> CertificateView:
     reading = read_credits(claims, profile, SheetSummary.from_json(cert.summary))
     url = verification_url(base_url, cert.token)
     return CertificateView(
-        number=claims.number, printed_number=CertificateNumber.parse(claims.number).printed,
-        version=claims.version, standing=STANDING,
-        bureau_name=profile.issuer_name, bureau_code=claims.issuer, holder=claims.holder,
-        id_masked=claims.id_masked, school=claims.school, cycle=claims.cycle,
+        number=claims.number,
+        printed_number=CertificateNumber.parse(claims.number).printed,
+        version=claims.version,
+        standing=STANDING,
+        bureau_name=profile.issuer_name,
+        bureau_code=claims.issuer,
+        holder=claims.holder,
+        id_masked=claims.id_masked,
+        school=claims.school,
+        cycle=claims.cycle,
         cycle_years=f"{profile.first_year}—{profile.last_year}",
-        buckets=tuple(BucketRow(r.label, f"{r.credits:.2f}", f"{r.minimum:.2f}" if r.minimum is not None else "—",
-                                r.status_label, r.aggregate) for r in reading.buckets),
+        buckets=tuple(
+            BucketRow(
+                r.label,
+                f"{r.credits:.2f}",
+                f"{r.minimum:.2f}" if r.minimum is not None else "—",
+                r.status_label,
+                r.aggregate,
+            )
+            for r in reading.buckets
+        ),
         years=tuple(_year_row(y) for y in reading.years),
-        yearly_rule=reading.yearly_rule, prorated=reading.prorated,
-        verdict=STATUS_LABELS[claims.status], status=claims.status,
+        yearly_rule=reading.yearly_rule,
+        prorated=reading.prorated,
+        verdict=STATUS_LABELS[claims.status],
+        status=claims.status,
         issued_on=claims.issued_at.astimezone(CHINA).date().isoformat(),
-        valid_until=claims.valid_until.isoformat(), url=url,
-        lookup_url=f"{base_url.lower()}/verify", check_code=group_code(cert.check_code),
-        qr=qr_modules(url), notes=reading.notes + reading.sheet_notes)
+        valid_until=claims.valid_until.isoformat(),
+        url=url,
+        lookup_url=f"{base_url.lower()}/verify",
+        check_code=group_code(cert.check_code),
+        qr=qr_modules(url),
+        notes=reading.notes + reading.sheet_notes,
+    )
 
 
 def _year_row(y) -> YearRow:
     parts = y.parts or {"total": f"{y.credits:.2f}"}
-    return YearRow(y.year, parts["total"], parts.get("required", ""), parts.get("elective", ""),
-                   parts.get("school_based", ""), y.label)
+    return YearRow(
+        y.year,
+        parts["total"],
+        parts.get("required", ""),
+        parts.get("elective", ""),
+        parts.get("school_based", ""),
+        y.label,
+    )
 
 
 def qr_modules(url: str) -> tuple[tuple[bool, ...], ...]:
@@ -114,8 +141,11 @@ def qr_modules(url: str) -> tuple[tuple[bool, ...], ...]:
     mask patterns in pure Python, 26 ms a certificate, a tenth of a batch's
     CPU; zxing-cpp chooses the mask by the same ISO 18004 rules in 1.5 ms.
     """
-    symbol = memoryview(zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
-                        .to_image(scale=1, add_quiet_zones=False))
+    symbol = memoryview(
+        zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M").to_image(
+            scale=1, add_quiet_zones=False
+        )
+    )
     rows, size = symbol.shape
     pixels = symbol.tobytes()  # one byte a module: 0 dark, 255 light
-    return tuple(tuple(p == 0 for p in pixels[r * size:(r + 1) * size]) for r in range(rows))
+    return tuple(tuple(p == 0 for p in pixels[r * size : (r + 1) * size]) for r in range(rows))

@@ -25,6 +25,7 @@ WeasyPrint embeds fonts through HarfBuzz's subsetter as well; without
 Debian's libharfbuzz-subset0 it falls back to fontTools at ~7 s per PDF,
 so the renderer refuses to start without it.
 """
+
 from __future__ import annotations
 
 import ctypes.util
@@ -38,13 +39,25 @@ from ..errors import ConfigError
 
 FAMILY = "Noto Sans CJK SC"
 FACE_INDEX = 2  # SC in Debian's NotoSansCJK-*.ttc (JP, KR, SC, TC, HK)
-SEARCH_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto",
-               "/usr/local/share/fonts", str(Path.home() / ".local/share/fonts"))
+SEARCH_DIRS = (
+    "/usr/share/fonts/opentype/noto",
+    "/usr/share/fonts/truetype/noto",
+    "/usr/local/share/fonts",
+    str(Path.home() / ".local/share/fonts"),
+)
 WEIGHTS = {"regular": "NotoSansCJK-Regular.ttc", "bold": "NotoSansCJK-Bold.ttc"}
 CUTS = {"regular": "regular", "rare": "regular", "bold": "bold"}  # each cut and the weight it comes from
 LEVEL_ONE = 3500  # 通用规范汉字表 一级字表: the first 3,500 of the list
-EXTRA_RANGES = [(0x20, 0x7F), (0xA0, 0x100), (0x2000, 0x2070), (0x2100, 0x2200), (0x2460, 0x2500),
-                (0x25A0, 0x2600), (0x3000, 0x3040), (0xFF00, 0xFFF0)]
+EXTRA_RANGES = [
+    (0x20, 0x7F),
+    (0xA0, 0x100),
+    (0x2000, 0x2070),
+    (0x2100, 0x2200),
+    (0x2460, 0x2500),
+    (0x25A0, 0x2600),
+    (0x3000, 0x3040),
+    (0xFF00, 0xFFF0),
+]
 # Bold text is words, numbers, dates and codes: Latin-1, the figure space and dash of the
 # credit tables (render.figures), the ideographic space. Not the whole of EXTRA_RANGES:
 # WeasyPrint's subset of a font keeps every glyph id up to the highest it uses, and ~700
@@ -97,8 +110,15 @@ def emphasis_characters(template: Path = TEMPLATE) -> str:
     from verifier.vocab import BUCKET_LABELS
 
     from .document import STANDING
-    words = [*STATUS_LABELS.values(), *BUCKET_LABELS.values(), *BUCKET_STATUS.values(), *YEAR_LABELS.values(),
-             STANDING, *(load_profile(p).issuer_name for p in available_profiles())]
+
+    words = [
+        *STATUS_LABELS.values(),
+        *BUCKET_LABELS.values(),
+        *BUCKET_STATUS.values(),
+        *YEAR_LABELS.values(),
+        STANDING,
+        *(load_profile(p).issuer_name for p in available_profiles()),
+    ]
     return "".join(sorted(set(template.read_text("utf-8") + "".join(words) + EMPHASIS_MARKS) - {"\n", "\t"}))
 
 
@@ -107,15 +127,19 @@ def find_source(file_name: str) -> Path:
         p = Path(d) / file_name
         if p.is_file():
             return p
-    raise FontMissing(f"找不到中文字体 {FAMILY}（{file_name}），无法生成 PDF 证书",
-                      f"font file {file_name} not found in {', '.join(SEARCH_DIRS)}; install it: {INSTALL_HINT}")
+    raise FontMissing(
+        f"找不到中文字体 {FAMILY}（{file_name}），无法生成 PDF 证书",
+        f"font file {file_name} not found in {', '.join(SEARCH_DIRS)}; install it: {INSTALL_HINT}",
+    )
 
 
 def require_harfbuzz_subset() -> None:
     if ctypes.util.find_library("harfbuzz-subset") is None:
-        raise FontMissing("缺少 HarfBuzz 字体子集库（libharfbuzz-subset0），PDF 生成会极慢",
-                          "libharfbuzz-subset0 is not installed; WeasyPrint would fall back to "
-                          "fontTools (~7 s per PDF): sudo apt-get install libharfbuzz-subset0")
+        raise FontMissing(
+            "缺少 HarfBuzz 字体子集库（libharfbuzz-subset0），PDF 生成会极慢",
+            "libharfbuzz-subset0 is not installed; WeasyPrint would fall back to "
+            "fontTools (~7 s per PDF): sudo apt-get install libharfbuzz-subset0",
+        )
 
 
 def prepare(cache_dir: Path) -> Fonts:
@@ -139,6 +163,7 @@ def prepare(cache_dir: Path) -> Fonts:
 
 def _cut(source: Path, chars: str, target: Path) -> None:
     import uharfbuzz as hb
+
     face = hb.Face(hb.Blob.from_file_path(str(source)), FACE_INDEX)
     inp = hb.SubsetInput()
     for c in chars:

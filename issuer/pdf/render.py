@@ -13,6 +13,7 @@ the page's content stream where the template leaves its box (an SVG of the
 same code cost a quarter of the page: WeasyPrint parses paths in Python).
 The template itself is written for speed too: see its stylesheet's head.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -39,9 +40,13 @@ class Renderer:
     def __init__(self, font_cache: Path, templates: Path = TEMPLATES) -> None:
         from weasyprint import CSS
         from weasyprint.text.fonts import FontConfiguration
+
         self.fonts = fontlib.prepare(font_cache)
-        self.env = Environment(loader=FileSystemLoader(templates), autoescape=select_autoescape(["html"]),
-                               undefined=StrictUndefined)
+        self.env = Environment(
+            loader=FileSystemLoader(templates),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+        )
         self.env.filters["figures"] = figures
         self.env.filters["label"] = label
         self.template = self.env.get_template(TEMPLATE)
@@ -60,15 +65,22 @@ class Renderer:
 
     def render(self, view: CertificateView) -> bytes:
         from weasyprint import Attachment
+
         # Whitespace between tags is text to WeasyPrint's parser and box builder:
         # squeezing it out saves a few ms a page (values are escaped: no '<').
         html = BETWEEN_TAGS.sub("><", self.template.render(c=view))
         document = _certificate_html()(string=html, base_url=str(TEMPLATES)).render(
-            stylesheets=[self.css], font_config=self.font_config)
+            stylesheets=[self.css], font_config=self.font_config
+        )
         box = _box_by_id(document.pages[0]._page_box, QR_BOX_ID)
         return document.write_pdf(
-            finisher=_finisher(view.qr, box), attachments=[Attachment(
-                string=view.url, name=TOKEN_ATTACHMENT, description="证书查验网址 verification URL")])
+            finisher=_finisher(view.qr, box),
+            attachments=[
+                Attachment(
+                    string=view.url, name=TOKEN_ATTACHMENT, description="证书查验网址 verification URL"
+                )
+            ],
+        )
 
 
 QR_BOX_ID = "qr"
@@ -91,6 +103,7 @@ def _certificate_html():
     first use: importing WeasyPrint is slow), read by the XML parser."""
     import cssselect2
     from weasyprint import CSS, HTML
+
     ua = CSS(string=UA_STYLESHEET)
 
     class CertificateHTML(HTML):
@@ -113,6 +126,7 @@ def _certificate_html():
 
         def _ua_stylesheets(self, forms=False):
             return [ua]
+
     return CertificateHTML
 
 
@@ -159,9 +173,11 @@ def _box_by_id(root, element_id: str):
 
 def _finisher(modules, box):
     """WeasyPrint's finisher: the QR code, then every stream deflated."""
+
     def finish(document, pdf):
         _draw_qr(pdf, modules, box)
         _deflate_streams(pdf)
+
     return finish
 
 
@@ -170,6 +186,7 @@ def _draw_qr(pdf, modules, box) -> None:
     modules in a row, in module units: one transform maps them to the box
     (PDF points, origin bottom left, rows downwards)."""
     import pydyf
+
     page = pdf.objects[pdf.pages["Kids"][0]]
     height_pt = float(page["MediaBox"][3])
     size = min(box.width, box.height) * PX_TO_PT / (len(modules) + 2 * QUIET_ZONE)
@@ -196,6 +213,7 @@ def _deflate_streams(pdf) -> None:
     import zlib
 
     import pydyf
+
     for obj in pdf.objects:
         if isinstance(obj, pydyf.Stream) and obj.compress:
             raw = b"\n".join(pydyf._to_bytes(item) for item in obj.stream)
@@ -224,5 +242,9 @@ def style_digest(font_digest: str, templates: Path = TEMPLATES) -> str:
 def _font_faces(fonts: fontlib.Fonts) -> str:
     return "".join(
         f'@font-face {{ font-family: "{family}"; font-weight: {w}; src: url("{p.as_uri()}"); }}\n'
-        for family, w, p in (("ECert Sans", "normal", fonts.regular), ("ECert Sans", "bold", fonts.bold),
-                             ("ECert Sans Rare", "normal", fonts.rare)))
+        for family, w, p in (
+            ("ECert Sans", "normal", fonts.regular),
+            ("ECert Sans", "bold", fonts.bold),
+            ("ECert Sans Rare", "normal", fonts.rare),
+        )
+    )

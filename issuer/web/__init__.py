@@ -1,5 +1,6 @@
 """The bureau's web service: the teacher's sign-in and download (and, with
 later issues, the public verifier and the bureau's workflow)."""
+
 from __future__ import annotations
 
 import os
@@ -40,12 +41,14 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     from . import office, teacher
+
     app.register_blueprint(teacher.bp)
     app.register_blueprint(office.bp)
     init_verifier(app, engine, app.config.get("KEYS_TTL", 30.0))
     for name in ("verify", "api"):  # public and stateless: no session to forge a request with
         csrf.exempt(app.blueprints[name])
     from . import office_api
+
     app.register_blueprint(office_api.bp)
     csrf.exempt(office_api.bp)  # bearer tokens only: no cookie to forge a request with
     app.add_url_rule("/", "home", _home)
@@ -59,9 +62,11 @@ def _home():
     from flask import render_template
 
     from .context import profile
+
     p = profile()
-    return render_template("home.html", bureau=p.issuer_name, cycle=p.cycle,
-                           years=f"{p.first_year}—{p.last_year}")
+    return render_template(
+        "home.html", bureau=p.issuer_name, cycle=p.cycle, years=f"{p.first_year}—{p.last_year}"
+    )
 
 
 def _secret_key(settings: Settings) -> bytes:

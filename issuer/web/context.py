@@ -1,5 +1,6 @@
 """What every blueprint of the service reads from the running app: its
 database engine, its settings, and the bureau's current rules profile."""
+
 from __future__ import annotations
 
 from flask import current_app

@@ -16,6 +16,7 @@ each client address's failed authentications (OFFICE_API_AUTH_FAILURES) in
 the shared limiter's storage. Every error is JSON:
 `{"error": {"message": <中文>, "detail": <English>}}`; bad input is a 400,
 never a 500 or a stack trace."""
+
 from __future__ import annotations
 
 import csv
@@ -68,8 +69,10 @@ PAGE_MAX = 1000
 TOKEN_LIMIT = "600 per minute"
 AUTH_FAILURE_LIMIT = "60 per minute"
 REALM = 'Bearer realm="ecert-office"'
-SPREADSHEETS = {"text/csv": ".csv",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx"}
+SPREADSHEETS = {
+    "text/csv": ".csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+}
 UPLOAD_TYPES = {"multipart/form-data", *SPREADSHEETS}
 FILE_SUFFIXES = (".csv", ".xlsx")
 RECORD_FIELDS = ("id_number", "project_code", "grade", "role", "completed_on")  # FORMATS.md's aliases
@@ -99,6 +102,7 @@ def bad(message: str, detail: str, **extra) -> ApiError:
 
 # -- authentication, rate limits, errors -------------------------------------
 
+
 @bp.before_request
 def authenticate():
     _no_session()
@@ -118,10 +122,18 @@ def authenticate():
     if scope is None:
         _refuse_if_over(failures, client, count=True)
         if token is None:
-            raise ApiError(401, "需要接口令牌：Authorization: Bearer <令牌>",
-                           "an Authorization: Bearer <token> header is required", {"WWW-Authenticate": REALM})
-        raise ApiError(401, "接口令牌无效、已撤销或账号已停用", "invalid or revoked token",
-                       {"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+            raise ApiError(
+                401,
+                "需要接口令牌：Authorization: Bearer <令牌>",
+                "an Authorization: Bearer <token> header is required",
+                {"WWW-Authenticate": REALM},
+            )
+        raise ApiError(
+            401,
+            "接口令牌无效、已撤销或账号已停用",
+            "invalid or revoked token",
+            {"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
+        )
     g.api_scope = scope
     key = ("office-api-token", hashlib.sha256(token.encode()).hexdigest()[:32])
     _refuse_if_over(current_app.config.get("OFFICE_API_LIMIT", TOKEN_LIMIT), key, count=True)
@@ -151,8 +163,12 @@ def _refuse_if_over(limit: str, ids: tuple[str, ...], *, count: bool) -> None:
         ok = strategy.hit(item, *ids) if count else strategy.test(item, *ids)
         if not ok:
             reset = strategy.get_window_stats(item, *ids).reset_time
-            raise ApiError(429, "请求过于频繁，请稍后再试", f"rate limit exceeded: {item}",
-                           {"Retry-After": str(max(1, math.ceil(reset - time.time())))})
+            raise ApiError(
+                429,
+                "请求过于频繁，请稍后再试",
+                f"rate limit exceeded: {item}",
+                {"Retry-After": str(max(1, math.ceil(reset - time.time())))},
+            )
 
 
 @bp.before_app_request
@@ -163,8 +179,12 @@ def routing_errors():
     if e is None or not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
         return None
     if isinstance(e, MethodNotAllowed):
-        return _error(405, "不支持的请求方法", f"method {request.method} not allowed here",
-                      {"Allow": ", ".join(sorted(e.valid_methods or ()))})
+        return _error(
+            405,
+            "不支持的请求方法",
+            f"method {request.method} not allowed here",
+            {"Allow": ", ".join(sorted(e.valid_methods or ()))},
+        )
     if isinstance(e, RouteNotFound):
         return _error(404, "没有这个接口", f"no such endpoint: {request.path[:200]}")
     return None
@@ -200,7 +220,9 @@ def ecert_error(e: EcertError):
 def http_error(e: HTTPException):
     if isinstance(e, RequestEntityTooLarge):
         limit = request.max_content_length or MAX_JSON
-        return _error(400, f"请求体过大（上限 {limit // (1024 * 1024)} MB）", f"request body over {limit} bytes")
+        return _error(
+            400, f"请求体过大（上限 {limit // (1024 * 1024)} MB）", f"request body over {limit} bytes"
+        )
     if e.code == 429:
         return _error(429, "请求过于频繁，请稍后再试", str(e.description))
     if e.code and e.code < 500:
@@ -229,10 +251,13 @@ def _scope(permission: str) -> staff.Scope:
 
 # -- request bodies ----------------------------------------------------------
 
+
 def _json_body():
     if request.mimetype != "application/json":
-        raise bad("请求体须为 JSON（Content-Type: application/json）",
-                  f"expected Content-Type application/json, got {request.mimetype or '(none)'}")
+        raise bad(
+            "请求体须为 JSON（Content-Type: application/json）",
+            f"expected Content-Type application/json, got {request.mimetype or '(none)'}",
+        )
     data = request.get_data(cache=True)
     try:
         text = data.decode("utf-8-sig")
@@ -255,10 +280,16 @@ def _json_object() -> dict:
 
 def _ids(body: dict) -> list[int]:
     ids = body.get("ids")
-    if (not isinstance(ids, list) or not ids or len(ids) > MAX_IDS
-            or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in ids)):
-        raise bad(f"ids 须为 1 至 {MAX_IDS} 个记录编号（正整数）组成的列表",
-                  f'"ids" must be a list of 1 to {MAX_IDS} positive integer record ids')
+    if (
+        not isinstance(ids, list)
+        or not ids
+        or len(ids) > MAX_IDS
+        or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in ids)
+    ):
+        raise bad(
+            f"ids 须为 1 至 {MAX_IDS} 个记录编号（正整数）组成的列表",
+            f'"ids" must be a list of 1 to {MAX_IDS} positive integer record ids',
+        )
     return ids
 
 
@@ -280,7 +311,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        raise bad(f"参数 {name} 须为 {low} 至 {high} 的整数", f"{name} must be an integer from {low} to {high}")
+        raise bad(
+            f"参数 {name} 须为 {low} 至 {high} 的整数", f"{name} must be an integer from {low} to {high}"
+        )
     return value
 
 
@@ -292,6 +325,7 @@ def _compact(number: str) -> str:
 
 
 # -- declaring records --------------------------------------------------------
+
 
 @bp.post("/records")
 def declare_records():
@@ -306,8 +340,10 @@ def declare_records():
             requested = body.get("school", requested)
             body = body.get("records")
         if not isinstance(body, list):
-            raise bad("请求体须为记录列表，或 {\"school\": …, \"records\": [...]}",
-                      'the body must be a list of records or {"school": ..., "records": [...]}')
+            raise bad(
+                '请求体须为记录列表，或 {"school": …, "records": [...]}',
+                'the body must be a list of records or {"school": ..., "records": [...]}',
+            )
         data = _records_csv(body)
         school = _declaring_school(scope, requested)
         try:
@@ -320,8 +356,10 @@ def declare_records():
             raise bad("缺少文件：请在 file 字段上传 CSV 或 XLSX", 'multipart field "file" is missing')
         name = upload.filename or ""
         if Path(name).suffix.lower() not in FILE_SUFFIXES:
-            raise bad(f"只接受 CSV 或 XLSX 文件（收到 {name[:100] or '空文件名'}）",
-                      "only .csv or .xlsx files are accepted")
+            raise bad(
+                f"只接受 CSV 或 XLSX 文件（收到 {name[:100] or '空文件名'}）",
+                "only .csv or .xlsx files are accepted",
+            )
         data = upload.read()
         school = _declaring_school(scope, request.form.get("school") or request.args.get("school"))
         suffix, safe = Path(name).suffix.lower(), secure_filename(name)  # 申报.csv → "csv": keep a suffix
@@ -330,8 +368,10 @@ def declare_records():
         school = _declaring_school(scope, request.args.get("school"))
         result = _import(request.get_data(), "upload" + SPREADSHEETS[ctype], school)
     else:
-        raise bad("不支持的内容类型：请用 application/json、multipart/form-data、text/csv 或 XLSX",
-                  f"unsupported Content-Type {ctype or '(none)'}")
+        raise bad(
+            "不支持的内容类型：请用 application/json、multipart/form-data、text/csv 或 XLSX",
+            f"unsupported Content-Type {ctype or '(none)'}",
+        )
     return jsonify(_result_json(result, school))
 
 
@@ -352,8 +392,9 @@ def _records_csv(items: list) -> bytes:
             if v is not None and not isinstance(v, str):
                 raise bad(f"第 {i} 项的 {k} 须为字符串", f"records[{i}].{k} must be a string", index=i)
             if v and any(c in v for c in "\r\n\x00"):
-                raise bad(f"第 {i} 项的 {k} 含有换行或控制字符", f"records[{i}].{k} contains a line break",
-                          index=i)
+                raise bad(
+                    f"第 {i} 项的 {k} 含有换行或控制字符", f"records[{i}].{k} contains a line break", index=i
+                )
             row.append(v or "")
         w.writerow(row)
     return out.getvalue().encode()
@@ -396,22 +437,38 @@ def _refused(e: ImportRefused, *, json_rows: bool):
         x = e.errors[0]
         where = (f"第 {x.row} 行" + (f"「{x.column}」" if x.column else "") + "：") if x.row else ""
         where_en = (f"row {x.row}" + (f" ({x.column})" if x.column else "") + ": ") if x.row else ""
-        message, detail = (f"申报被整体拒收，未写入任何数据：{where}{x.message}",
-                           f"declaration refused whole, nothing was stored: {where_en}{x.detail}")
+        message, detail = (
+            f"申报被整体拒收，未写入任何数据：{where}{x.message}",
+            f"declaration refused whole, nothing was stored: {where_en}{x.detail}",
+        )
     else:
-        listed = (f"；只列出前 {len(e.errors)} 处", f"; the first {len(e.errors)} are listed") if e.omitted else ("", "")
+        listed = (
+            (f"；只列出前 {len(e.errors)} 处", f"; the first {len(e.errors)} are listed")
+            if e.omitted
+            else ("", "")
+        )
         message = f"申报被整体拒收：{e.total} 处错误（涉及 {e.row_count} 行），未写入任何数据{listed[0]}"
-        detail = (f"declaration refused whole: {e.total} error(s) in {e.row_count} row(s); nothing was stored"
-                  f"{listed[1]}")
+        detail = (
+            f"declaration refused whole: {e.total} error(s) in {e.row_count} row(s); nothing was stored"
+            f"{listed[1]}"
+        )
     return _error(400, message, detail, rows=errors, total=e.total, omitted=e.omitted)
 
 
 def _result_json(r: ImportResult, school: str) -> dict:
-    return {"school": school, "status": "declared", "rows": r.rows, "created": r.created,
-            "updated": r.updated, "unchanged": r.unchanged, "changes": r.changes[:1000]}
+    return {
+        "school": school,
+        "status": "declared",
+        "rows": r.rows,
+        "created": r.created,
+        "updated": r.updated,
+        "unchanged": r.unchanged,
+        "changes": r.changes[:1000],
+    }
 
 
 # -- the review queue -----------------------------------------------------------
+
 
 @bp.get("/records")
 def list_records():
@@ -420,29 +477,60 @@ def list_records():
         raise NotFound("没有此功能", "not found")
     status = request.args.get("status", "declared")
     if status not in (*review.STATUS_LABELS, "all"):
-        raise bad("status 须为 declared、recognised、rejected 或 all",
-                  "status must be declared, recognised, rejected or all")
+        raise bad(
+            "status 须为 declared、recognised、rejected 或 all",
+            "status must be declared, recognised, rejected or all",
+        )
     limit, offset = _int_arg("limit", 200, 1, PAGE_MAX), _int_arg("offset", 0, 0, 10**9)
     school = request.args.get("school", "").strip() or None
     with read_session(engine()) as s:
         if school and s.get(School, school) is None:
             raise NotFound("没有这所学校", f"no school {school!r} in this account's scope")
-        rows = review.records(s, profile(), scope, school=school, status=None if status == "all" else status,
-                              limit=limit, offset=offset)
+        rows = review.records(
+            s,
+            profile(),
+            scope,
+            school=school,
+            status=None if status == "all" else status,
+            limit=limit,
+            offset=offset,
+        )
         pending = review.pending_by_school(s, scope)
-    return jsonify({"status": status, "school": scope.school_or_own(school), "limit": limit, "offset": offset,
-                    "records": [_row_json(r) for r in rows],
-                    "pending": [{"school_code": c, "school": n, "declared": k} for c, n, k in pending]})
+    return jsonify(
+        {
+            "status": status,
+            "school": scope.school_or_own(school),
+            "limit": limit,
+            "offset": offset,
+            "records": [_row_json(r) for r in rows],
+            "pending": [{"school_code": c, "school": n, "declared": k} for c, n, k in pending],
+        }
+    )
 
 
 def _row_json(r: review.ReviewRow) -> dict:
     c = r.credit
-    return {"id": r.id, "teacher": r.teacher, "id_masked": r.id_masked, "school_code": r.school_code,
-            "school": r.school, "project_code": r.project_code, "project": r.project,
-            "completed_on": r.completed_on.isoformat(), "grade": r.grade, "role": r.role, "status": r.status,
-            "reject_reason": r.reject_reason,
-            "credits": {"basic": amount(c.basic), "reward": amount(c.reward), "credits": amount(c.credits),
-                        "bucket": c.bucket, "why": c.why}}
+    return {
+        "id": r.id,
+        "teacher": r.teacher,
+        "id_masked": r.id_masked,
+        "school_code": r.school_code,
+        "school": r.school,
+        "project_code": r.project_code,
+        "project": r.project,
+        "completed_on": r.completed_on.isoformat(),
+        "grade": r.grade,
+        "role": r.role,
+        "status": r.status,
+        "reject_reason": r.reject_reason,
+        "credits": {
+            "basic": amount(c.basic),
+            "reward": amount(c.reward),
+            "credits": amount(c.credits),
+            "bucket": c.bucket,
+            "why": c.why,
+        },
+    }
 
 
 @bp.post("/records/recognise")
@@ -474,6 +562,7 @@ def recognise_school(code: str):
 
 # -- queries --------------------------------------------------------------------
 
+
 def _holder_not_found() -> NotFound:
     return NotFound("查无此教师", "no teacher registered under this number in this account's scope")
 
@@ -488,7 +577,10 @@ def teacher_sheet(number: str):
     except ValueError:
         raise bad("as_of 须为 YYYY-MM-DD 日期", "as_of must be YYYY-MM-DD") from None
     if day > today_in_china():  # as the CLI's --as-of: no credit from the future
-        raise bad(f"as_of {day} 晚于今天（{today_in_china()}，北京时间）", f"as_of {day} is after today (China time)")
+        raise bad(
+            f"as_of {day} 晚于今天（{today_in_china()}，北京时间）",
+            f"as_of {day} is after today (China time)",
+        )
     p = profile()
     with read_session(engine()) as s:
         try:
@@ -506,8 +598,11 @@ def _certificate_not_found() -> NotFound:
 
 
 def _certificate_in_scope(s, scope: staff.Scope, compact: str) -> None:
-    school = s.scalar(select(Teacher.school_code).join(Registration, Registration.teacher_id == Teacher.id)
-                      .where(Registration.number == compact))
+    school = s.scalar(
+        select(Teacher.school_code)
+        .join(Registration, Registration.teacher_id == Teacher.id)
+        .where(Registration.number == compact)
+    )
     if school is None or not scope.sees_school(school):
         raise _certificate_not_found()
 
@@ -525,9 +620,16 @@ def certificate(number: str):
             raise _certificate_not_found() from None
     cert = next((v for v in versions if v.state == "current"), versions[-1])
     data = register.show_json(cert, settings().base_url)
-    data["history"] = [{"version": v.version, "state": v.state, "issued_at": v.issued_at.isoformat(),
-                        "changed_at": v.changed_at.isoformat() if v.changed_at else None,
-                        "reason": v.revoke_reason} for v in versions]
+    data["history"] = [
+        {
+            "version": v.version,
+            "state": v.state,
+            "issued_at": v.issued_at.isoformat(),
+            "changed_at": v.changed_at.isoformat() if v.changed_at else None,
+            "reason": v.revoke_reason,
+        }
+        for v in versions
+    ]
     return jsonify(data)
 
 
@@ -560,19 +662,35 @@ def teachers():
     with read_session(engine()) as s:
         stream = queries.school_rows(s, p, scope, school=school, short=short, as_of=today_in_china())
         rows = list(islice(stream, offset, offset + limit + 1))
-    return jsonify({"school": scope.school_or_own(school), "short": short, "limit": limit, "offset": offset,
-                    "more": len(rows) > limit, "teachers": [_teacher_json(r) for r in rows[:limit]]})
+    return jsonify(
+        {
+            "school": scope.school_or_own(school),
+            "short": short,
+            "limit": limit,
+            "offset": offset,
+            "more": len(rows) > limit,
+            "teachers": [_teacher_json(r) for r in rows[:limit]],
+        }
+    )
 
 
 def _teacher_json(r: queries.TeacherRow) -> dict:
-    return {"number": r.number, "printed_number": r.printed_number, "name": r.name, "id_masked": r.id_masked,
-            "school_code": r.school_code, "school": r.school_name,
-            "buckets": {b: amount(r.buckets[b]) for b in BUCKETS}, "qualified": r.qualified,
-            "unmet": list(r.unmet),
-            "certificate": None if r.cert_version is None else {"version": r.cert_version, "state": r.cert_state}}
+    return {
+        "number": r.number,
+        "printed_number": r.printed_number,
+        "name": r.name,
+        "id_masked": r.id_masked,
+        "school_code": r.school_code,
+        "school": r.school_name,
+        "buckets": {b: amount(r.buckets[b]) for b in BUCKETS},
+        "qualified": r.qualified,
+        "unmet": list(r.unmet),
+        "certificate": None if r.cert_version is None else {"version": r.cert_version, "state": r.cert_state},
+    }
 
 
 # -- background jobs -------------------------------------------------------------
+
 
 @bp.post("/jobs")
 def start_job():
@@ -582,11 +700,14 @@ def start_job():
     body = _json_object()
     kind, school = body.get("kind"), body.get("school")
     if not isinstance(kind, str) or kind not in jobs_lib.KINDS:
-        raise bad(f"kind 须为 {'、'.join(jobs_lib.KINDS)} 之一", f"kind must be one of {', '.join(jobs_lib.KINDS)}")
+        raise bad(
+            f"kind 须为 {'、'.join(jobs_lib.KINDS)} 之一", f"kind must be one of {', '.join(jobs_lib.KINDS)}"
+        )
     if school is not None and not isinstance(school, str):
         raise bad("school 须为学校代码字符串", '"school" must be a string')
-    job_id = jobs_lib.start(engine(), settings(), scope, kind, (school or "").strip()[:32] or None,
-                            tasks.enqueue)
+    job_id = jobs_lib.start(
+        engine(), settings(), scope, kind, (school or "").strip()[:32] or None, tasks.enqueue
+    )
     resp = jsonify(_job(scope, job_id))
     resp.status_code = 202
     resp.headers["Location"] = f"{PREFIX}/jobs/{job_id}"
@@ -632,4 +753,5 @@ def audit_verify():
 @bp.get("/openapi.json")
 def openapi():
     from .office_openapi import OPENAPI
+
     return jsonify(OPENAPI)

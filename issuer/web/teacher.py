@@ -2,6 +2,7 @@
 change the one-time code, see the credit sheet and the certificate's
 versions, download the current PDF. Every page works on the signed-in
 teacher alone: no teacher is ever named by the URL."""
+
 from __future__ import annotations
 
 import functools
@@ -54,6 +55,7 @@ def _personal(response):
 def signed_in(view_fn):
     """The teacher of this session, whose password epoch still matches
     (a password change ends every other session)."""
+
     @functools.wraps(view_fn)
     def wrapper(*args, **kwargs):
         number, epoch = session.get("number"), session.get("epoch")
@@ -72,6 +74,7 @@ def signed_in(view_fn):
         if account.must_change and view_fn.__name__ != "password":
             return redirect(url_for("teacher.password"))
         return view_fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -82,8 +85,13 @@ def login():
         ref, password = request.form.get("account", "").strip()[:40], request.form.get("password", "")[:200]
         with read_session(engine()) as s:
             try:
-                holder, account = throttle.sign_in("teacher", account_key(s, ref, profile()), password,
-                                                   lambda: authenticate(s, ref, password, profile()), REFUSED)
+                holder, account = throttle.sign_in(
+                    "teacher",
+                    account_key(s, ref, profile()),
+                    password,
+                    lambda: authenticate(s, ref, password, profile()),
+                    REFUSED,
+                )
                 epoch, must_change, refused = account.epoch, account.must_change, None
             except SignInError as e:
                 refused = e
@@ -141,15 +149,27 @@ def home():
     p, h = profile(), g.holder
     with read_session(engine()) as s:
         sheet = sheet_for(s, h, p, today_in_china())
-        versions = list(s.scalars(select(Certificate).where(Certificate.number == h.number)
-                                  .order_by(Certificate.version.desc())))
+        versions = list(
+            s.scalars(
+                select(Certificate).where(Certificate.number == h.number).order_by(Certificate.version.desc())
+            )
+        )
     current = next((v for v in versions if v.state == "current"), None)
     return render_template(
-        "teacher/home.html", holder=h, printed=CertificateNumber.parse(h.number).printed,
-        id_masked=mask_id_number(h.id_number), sheet=sheet, profile=p, amount=amount,
+        "teacher/home.html",
+        holder=h,
+        printed=CertificateNumber.parse(h.number).printed,
+        id_masked=mask_id_number(h.id_number),
+        sheet=sheet,
+        profile=p,
+        amount=amount,
         buckets=[(BUCKET_LABELS[b], sheet.buckets[b], sheet.minimums.get(b)) for b in BUCKETS],
-        versions=versions, state_labels=STATE_LABELS, current=current,
-        check_code=group_code(current.check_code) if current else "", replaced=_replaced(versions, current))
+        versions=versions,
+        state_labels=STATE_LABELS,
+        current=current,
+        check_code=group_code(current.check_code) if current else "",
+        replaced=_replaced(versions, current),
+    )
 
 
 def _replaced(versions: list, current) -> dict | None:
@@ -158,8 +178,11 @@ def _replaced(versions: list, current) -> dict | None:
     older = next((v for v in versions if v.state == "superseded"), None)  # newest first
     if current is None or older is None:
         return None
-    return {"version": older.version, "on": as_utc(older.changed_at).astimezone(CHINA).date().isoformat()
-            if older.changed_at else "", "current": current.version}
+    return {
+        "version": older.version,
+        "on": as_utc(older.changed_at).astimezone(CHINA).date().isoformat() if older.changed_at else "",
+        "current": current.version,
+    }
 
 
 @bp.get("/certificate.pdf")
@@ -167,13 +190,18 @@ def _replaced(versions: list, current) -> dict | None:
 @limiter.limit("30 per minute")
 def certificate_pdf():
     with read_session(engine()) as s:
-        cert = s.scalars(select(Certificate).where(Certificate.number == g.holder.number,
-                                                   Certificate.state == "current")).first()
+        cert = s.scalars(
+            select(Certificate).where(Certificate.number == g.holder.number, Certificate.state == "current")
+        ).first()
     if cert is None:
         abort(404)
     path = _cached_pdf(cert)
-    return send_file(path, mimetype="application/pdf", as_attachment=True,
-                     download_name=f"继续教育证书-{cert.number}-v{cert.version}.pdf")
+    return send_file(
+        path,
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"继续教育证书-{cert.number}-v{cert.version}.pdf",
+    )
 
 
 def _cached_pdf(cert) -> Path:

@@ -8,6 +8,7 @@ account until the window passes, with the same answer a wrong password
 gets. The counts live in the rate limiter's storage (ECERT_RATELIMIT_STORAGE:
 memory, or Redis so that every worker and server shares them).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

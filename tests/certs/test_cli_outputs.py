@@ -1,6 +1,7 @@
 """Where `ecert` writes and what it says when it cannot: an output folder
 that does not exist yet is made, a file that cannot be written is named
 (never a traceback), and input that names nothing real is refused as such."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,9 @@ def test_a_file_that_cannot_be_written_is_named_without_a_traceback(keyed, burea
 def test_an_import_refusal_survives_a_report_that_cannot_be_written(keyed, files, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    bad = files.csv("bad.csv", ROSTER_HEADER, [["张三", "110105194912310021", "", "S1", "一小", "小学",
-                                                "2020-09-01", ""]])
+    bad = files.csv(
+        "bad.csv", ROSTER_HEADER, [["张三", "110105194912310021", "", "S1", "一小", "小学", "2020-09-01", ""]]
+    )
     r = keyed("roster", "import", str(bad), "--report", str(blocker / "r.csv"), check=False)
     assert r.returncode == 2 and "校验位错误" in r.stderr and "could not be written" in r.stderr
     made = tmp_path / "reports" / "r.csv"

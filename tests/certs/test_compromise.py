@@ -6,6 +6,7 @@ signs a token for a real number and its current version, its iat backdated
 into the key's use window before the compromise, with a made-up holder and
 tripled credits. The register binds every token it issued by its SHA-256,
 so the forgery fails online and offline, before and after the bureau notices."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ def _leaked_key(keys_dir, kid: str):
     """What the attacker has: the PEM file and the passphrase."""
     private = serialization.load_pem_private_key((keys_dir / f"{kid}.pem").read_bytes(), PASSPHRASE.encode())
     public_raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                serialization.NoEncryption())
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
     return cose_private_key(raw, public_raw), key_id(public_raw)
 
 
@@ -39,8 +41,13 @@ def _forge(keys_dir, kid: str, genuine_token: str, backdate_to) -> str:
     """The genuine token's number and version, signed again by the leaked key
     with another holder, three times the credits and an earlier iat."""
     c = parse(from_base32(genuine_token)).claims
-    forged = replace(c, holder="冒名顶替", issued=int(backdate_to.timestamp()),
-                     credits=tuple(3 * v for v in c.credits), years=tuple(3 * v for v in c.years))
+    forged = replace(
+        c,
+        holder="冒名顶替",
+        issued=int(backdate_to.timestamp()),
+        credits=tuple(3 * v for v in c.credits),
+        years=tuple(3 * v for v in c.years),
+    )
     cose, kid_bytes = _leaked_key(keys_dir, kid)
     return to_base32(sign(forged, cose, kid_bytes))
 
@@ -49,14 +56,18 @@ def readme_steps(kid: str, as_of: str, out: Path) -> list[list[str]]:
     """The `ecert` lines of the README's "If a signing key leaks", with this
     test's kid, time and output folder in place of the README's examples."""
     text = README.read_text("utf-8")
-    section = text[text.index("### If a signing key leaks"):]
-    block = section[section.index("```sh") + 5:section.index("```", section.index("```sh") + 5)]
+    section = text[text.index("### If a signing key leaks") :]
+    block = section[section.index("```sh") + 5 : section.index("```", section.index("```sh") + 5)]
     steps = []
     for line in block.splitlines():
         args = shlex.split(line, comments=True)
         if args[:1] == ["ecert"]:
-            steps.append([{"KID": kid, "2027-03-01T09:00+08:00": as_of}.get(a, a.replace("public/", f"{out}/"))
-                          for a in args[1:]])
+            steps.append(
+                [
+                    {"KID": kid, "2027-03-01T09:00+08:00": as_of}.get(a, a.replace("public/", f"{out}/"))
+                    for a in args[1:]
+                ]
+            )
     return steps
 
 
@@ -67,9 +78,13 @@ def _kid(run) -> str:
 
 def _not_issued(result: dict) -> bool:
     status = result["checks"][3]
-    return (result["valid"] is False and result["outcome"] == "not_valid" and status["name"] == "status"
-            and "not issued by the register" in status["detail"]
-            and [c["name"] for c in result["checks"] if not c["ok"]] == ["status"])
+    return (
+        result["valid"] is False
+        and result["outcome"] == "not_valid"
+        and status["name"] == "status"
+        and "not issued by the register" in status["detail"]
+        and [c["name"] for c in result["checks"] if not c["ok"]] == ["status"]
+    )
 
 
 def test_a_leaked_key_cannot_mint_a_certificate_online_or_offline(keyed, bureau, tmp_path):
@@ -89,7 +104,14 @@ def test_a_leaked_key_cannot_mint_a_certificate_online_or_offline(keyed, bureau,
     said = {}
     for args in readme_steps(kid, (issued_at + timedelta(hours=1)).isoformat(), out):
         said[" ".join(args[:2])] = keyed(*args).stdout
-    assert list(said) == ["keys list", "keys compromise", "keys rotate", "issue", "keys jwks", "status export"]
+    assert list(said) == [
+        "keys list",
+        "keys compromise",
+        "keys rotate",
+        "issue",
+        "keys jwks",
+        "status export",
+    ]
     assert re.search(r"现行证书 3 份，其中 0 份签发于泄露时间之后", said["keys compromise"]), said
     assert "签发 0，重新签发 3，未变化 0" in said["issue"]  # all that the key signed, re-signed
     assert "未变化 3" in keyed("issue").stdout
@@ -115,8 +137,9 @@ def test_a_leaked_key_cannot_mint_a_certificate_online_or_offline(keyed, bureau,
 def test_a_compromise_dated_before_the_issue_counts_those_it_now_fails(keyed, bureau):
     keyed("issue")
     issued_at = parse(from_base32(show(keyed, A)["token"])).claims.issued_at  # China time
-    said = keyed("keys", "compromise", "--as-of", (issued_at - timedelta(seconds=1)).isoformat(), "--",
-                 _kid(keyed)).stdout
+    said = keyed(
+        "keys", "compromise", "--as-of", (issued_at - timedelta(seconds=1)).isoformat(), "--", _kid(keyed)
+    ).stdout
     assert re.search(r"现行证书 3 份，其中 3 份签发于泄露时间之后", said), said
 
 
@@ -126,6 +149,7 @@ def _resigned(snapshot: dict, cose_key, kid: bytes) -> dict:
 
     from verifier.status import canonical
     from verifier.token import b64u
+
     private = Ed25519PrivateKey.from_private_bytes(cose_key.to_dict()[-4])
     return {**snapshot, "kid": b64u(kid), "signature": b64u(private.sign(canonical(snapshot["snapshot"])))}
 
@@ -145,6 +169,7 @@ def test_no_snapshot_signed_with_a_compromised_key_is_trusted_whatever_its_date(
     # the attacker's snapshot: the genuine one, his token entered as A's current version, dated
     # before the compromise, signed with the leaked key
     import hashlib
+
     doc = json.loads((out / "status.json").read_text("utf-8"))
     first = doc["snapshot"]["certificates"][A][0]  # his token says version 1: that entry, current, his digest
     first[0], first[1], first[3] = "current", None, hashlib.sha256(from_base32(forged)).hexdigest()
@@ -152,8 +177,16 @@ def test_no_snapshot_signed_with_a_compromised_key_is_trusted_whatever_its_date(
     doc["snapshot"]["generated_at"] = issued_at.isoformat()
     cose, kid_bytes = _leaked_key(tmp_path / "keys", kid)
     (out / "evil.json").write_text(json.dumps(_resigned(doc, cose, kid_bytes)), "utf-8")
-    result = keyed("verify", forged, "--offline", "--jwks", str(out / "jwks.json"), "--status",
-                   str(out / "evil.json"), check=False)
+    result = keyed(
+        "verify",
+        forged,
+        "--offline",
+        "--jwks",
+        str(out / "jwks.json"),
+        "--status",
+        str(out / "evil.json"),
+        check=False,
+    )
     assert result.returncode == 1 and "marked compromised" in result.stderr.replace("\n", " "), result.stderr
 
 
@@ -168,24 +201,43 @@ def test_a_snapshot_answers_for_its_own_bureau_and_says_how_old_it_is(keyed, bur
     doc = json.loads((tmp_path / "status.json").read_text("utf-8"))
     doc["snapshot"]["issuer"] = "654000"
     (tmp_path / "other.json").write_text(json.dumps(doc), "utf-8")
-    other = keyed("verify", show(keyed, A)["token"], "--offline", "--jwks", str(tmp_path / "jwks.json"),
-                  "--status", str(tmp_path / "other.json"), check=False)
+    other = keyed(
+        "verify",
+        show(keyed, A)["token"],
+        "--offline",
+        "--jwks",
+        str(tmp_path / "jwks.json"),
+        "--status",
+        str(tmp_path / "other.json"),
+        check=False,
+    )
     assert other.returncode == 1
 
 
 def test_offline_and_online_read_a_late_joiners_credits_alike(keyed, bureau, tmp_path, files):
     from tests.builders import ROSTER_HEADER, id_number, teacher_row
+
     late = id_number(seq=777)
-    keyed("roster", "import", str(files.csv("late.csv", ROSTER_HEADER, [teacher_row("新来的", late,
-                                                                                   hired="2025-03-01")])))
+    keyed(
+        "roster",
+        "import",
+        str(files.csv("late.csv", ROSTER_HEADER, [teacher_row("新来的", late, hired="2025-03-01")])),
+    )
     keyed("issue")
     number = json.loads(keyed("credits", late, "--json").stdout)["certificate_number"]
     keyed("keys", "jwks", "-o", str(tmp_path / "jwks.json"))
     keyed("status", "export", "-o", str(tmp_path / "status.json"))
     token = show(keyed, number)["token"]
     online = verify(keyed, token)["reading"]
-    offline = verify(keyed, token, "--offline", "--jwks", str(tmp_path / "jwks.json"), "--status",
-                     str(tmp_path / "status.json"))["reading"]
+    offline = verify(
+        keyed,
+        token,
+        "--offline",
+        "--jwks",
+        str(tmp_path / "jwks.json"),
+        "--status",
+        str(tmp_path / "status.json"),
+    )["reading"]
     assert online["prorated"] and offline["prorated"]  # 3/5 of the cycle's minimums
     for key in ("requirements", "short", "buckets", "years", "prorated", "others"):
         assert offline[key] == online[key], key
@@ -200,6 +252,14 @@ def test_an_old_snapshot_without_digests_is_refused_by_name(keyed, bureau, tmp_p
     doc = json.loads((tmp_path / "status.json").read_text("utf-8"))
     doc["format"] = fmt
     (tmp_path / "old.json").write_text(json.dumps(doc), "utf-8")
-    result = keyed("verify", show(keyed, A)["token"], "--offline", "--jwks", str(tmp_path / "jwks.json"),
-                   "--status", str(tmp_path / "old.json"), check=False)
+    result = keyed(
+        "verify",
+        show(keyed, A)["token"],
+        "--offline",
+        "--jwks",
+        str(tmp_path / "jwks.json"),
+        "--status",
+        str(tmp_path / "old.json"),
+        check=False,
+    )
     assert result.returncode == 1 and "without the tokens' digests" in result.stderr.replace("\n", " ")

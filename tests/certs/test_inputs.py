@@ -1,5 +1,6 @@
 """What a committee member has in hand, reduced to the token: text, URL,
 PDF, or a picture of the QR code."""
+
 from __future__ import annotations
 
 import io
@@ -79,6 +80,7 @@ def test_a_picture_of_the_qr_code(raw, url, fmt):
 
 def test_a_picture_without_a_qr_code():
     from PIL import Image
+
     out = io.BytesIO()
     Image.new("RGB", (200, 200), "white").save(out, format="PNG")
     with pytest.raises(TokenError, match="no QR code"):
@@ -87,6 +89,7 @@ def test_a_picture_without_a_qr_code():
 
 def test_a_decompression_bomb_is_refused_before_decoding():
     from PIL import Image
+
     out = io.BytesIO()
     Image.new("1", (10_000, 10_000)).save(out, format="PNG")  # 100 Mpx, a few KB on disk
     assert len(out.getvalue()) < 1_000_000

@@ -1,5 +1,6 @@
 """Batch issuance, reissue, revocation and compromise, through `ecert` as the
 bureau runs it, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,14 @@ def db(db_url):
 
 def states(db, number: str) -> list[tuple[int, str]]:
     with db.connect() as c:
-        return [tuple(r) for r in c.execute(select(Certificate.version, Certificate.state)
-                                            .where(Certificate.number == number).order_by(Certificate.version))]
+        return [
+            tuple(r)
+            for r in c.execute(
+                select(Certificate.version, Certificate.state)
+                .where(Certificate.number == number)
+                .order_by(Certificate.version)
+            )
+        ]
 
 
 def test_issue_then_again_changes_nothing(keyed, bureau, db):
@@ -42,8 +49,11 @@ def test_issue_then_again_changes_nothing(keyed, bureau, db):
 def test_a_corrected_record_reissues_one_teacher_and_supersedes_the_old_version(keyed, bureau, files, db):
     keyed("issue")
     before = show(keyed, B)
-    keyed("records", "import", str(files.csv("fix.csv", RECORD_HEADER, [
-        record_row(bureau[1], "X-ELE", grade="优秀")])))
+    keyed(
+        "records",
+        "import",
+        str(files.csv("fix.csv", RECORD_HEADER, [record_row(bureau[1], "X-ELE", grade="优秀")])),
+    )
     assert "签发 0，重新签发 1，未变化 2" in keyed("issue").stdout
     after = show(keyed, B)
     assert (after["version"], after["check_code"]) == (2, before["check_code"])
@@ -84,6 +94,7 @@ def test_final_review_qualified_until_the_extended_expiry(keyed, bureau, clock):
 
 def test_as_of_a_day_counts_the_records_completed_by_then_and_never_a_day_ahead(keyed, bureau):
     import json
+
     # the bureau's records were completed on 2025-06-01
     before = json.loads(keyed("credits", A, "--json", "--as-of", "2025-05-31").stdout)
     assert (before["buckets"]["total"], before["records"], before["as_of"]) == ("0.00", [], "2025-05-31")
@@ -98,13 +109,15 @@ def test_as_of_a_day_counts_the_records_completed_by_then_and_never_a_day_ahead(
     assert before.returncode == 2 and "早于本周期开始" in before.stderr
 
 
-def test_a_rotation_while_a_batch_runs_leaves_no_certificate_outside_its_keys_window(keyed, bureau, db,
-                                                                                      monkeypatch, tmp_path):
+def test_a_rotation_while_a_batch_runs_leaves_no_certificate_outside_its_keys_window(
+    keyed, bureau, db, monkeypatch, tmp_path
+):
     from issuer import issuance
     from issuer.config import load_settings
     from issuer.db import write_session
     from issuer.keystore import Keystore
     from verifier.profiles import load_profile
+
     monkeypatch.setattr(issuance, "CHUNK", 1)  # three chunks, a rotation after the first
     settings, profile = load_settings(), load_profile("horgos-7")
     store = Keystore(settings.keys_dir, "test")
@@ -114,8 +127,11 @@ def test_a_rotation_while_a_batch_runs_leaves_no_certificate_outside_its_keys_wi
         if not rotated:
             with write_session(db) as s:
                 rotated.append(store.rotate(s, profile.issuer_code))
+
     summary = issuance.Issuer(db, profile, store, settings.base_url, "test").run(
-        issuance.IssueOptions(as_of=__import__("verifier.clock", fromlist=["x"]).today_in_china()), rotate_once)
+        issuance.IssueOptions(as_of=__import__("verifier.clock", fromlist=["x"]).today_in_china()),
+        rotate_once,
+    )
     assert summary.issued == 3 and rotated
     results = [verify(keyed, show(keyed, n)["token"]) for n in (A, B, C)]
     assert all(r["valid"] for r in results), [r["checks"] for r in results]
@@ -126,8 +142,10 @@ def test_a_certificate_signed_outside_its_keys_window_is_re_signed_by_the_next_r
     keyed("issue")
     # as a batch running across a rotation once left it: the key retired before the token's iat
     with db.begin() as c:
-        c.execute(text("update signing_keys set not_after = :t"),
-                  {"t": __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").timezone.utc)})
+        c.execute(
+            text("update signing_keys set not_after = :t"),
+            {"t": __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").timezone.utc)},
+        )
     assert verify(keyed, show(keyed, A)["token"])["outcome"] == "not_valid"
     keyed("keys", "init")  # a new active key (the old one reads as retired)
     assert "重新签发 3" in keyed("issue").stdout
@@ -163,7 +181,9 @@ def test_a_compromised_key_fails_its_later_tokens_until_they_are_reissued(keyed,
     token = show(keyed, A)["token"]
     kid = verify(keyed, token)["certificate"]["issuer"]["kid"]
     keyed("keys", "rotate")
-    keyed("keys", "compromise", "--as-of", "2026-01-01", "--note", "备份盘丢失", "--", kid)  # a kid may begin with -
+    keyed(
+        "keys", "compromise", "--as-of", "2026-01-01", "--note", "备份盘丢失", "--", kid
+    )  # a kid may begin with -
     result = verify(keyed, token)
     assert [c["name"] for c in result["checks"] if not c["ok"]] == ["key"]
     assert "重新签发 3" in keyed("issue").stdout
@@ -245,6 +265,7 @@ def test_keys_need_the_passphrase_and_keep_private_keys_encrypted(keyed, monkeyp
 
 def test_jwks_lists_every_key_with_its_window_and_status(keyed):
     import json
+
     keyed("keys", "rotate")
     keys = json.loads(keyed("keys", "jwks").stdout)["keys"]
     assert [k["status"] for k in keys] == ["retired", "active"]

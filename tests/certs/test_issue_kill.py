@@ -1,6 +1,7 @@
 """A batch issuance killed half-way (a real process, SIGKILL) and run again
 ends with exactly one current certificate per teacher, no duplicate, and an
 unbroken audit chain."""
+
 from __future__ import annotations
 
 import os
@@ -33,10 +34,20 @@ def loaded(db_url, tmp_path, monkeypatch):
 
 
 def _issue(db_url, tmp_path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": db_url, "ECERT_KEYS_DIR": str(tmp_path / "keys"),
-           "ECERT_KEY_PASSPHRASE": PASSPHRASE, "ECERT_DATA_DIR": str(tmp_path / "data")}
-    return subprocess.Popen([sys.executable, "-m", "issuer.cli", "issue"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "ECERT_KEYS_DIR": str(tmp_path / "keys"),
+        "ECERT_KEY_PASSPHRASE": PASSPHRASE,
+        "ECERT_DATA_DIR": str(tmp_path / "data"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "issuer.cli", "issue"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _count(engine, *where) -> int:
@@ -62,8 +73,9 @@ def test_kill_mid_batch_then_rerun_is_consistent(loaded, db_url, tmp_path):
 
     with read_session(loaded) as s:
         registered = s.scalar(select(func.count()).select_from(Registration))
-        per_number = s.execute(select(Certificate.number, func.count()).group_by(Certificate.number)
-                               .having(func.count() > 1)).all()
+        per_number = s.execute(
+            select(Certificate.number, func.count()).group_by(Certificate.number).having(func.count() > 1)
+        ).all()
         issues = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "issue"))
         chain = verify_chain(s)
     assert registered == TEACHERS

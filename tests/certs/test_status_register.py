@@ -1,5 +1,6 @@
 """DatabaseStatus against the real register table, on SQLite and PostgreSQL:
 the online status source of every verification."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -16,11 +17,26 @@ SUPERSEDED_AT = datetime(2027, 1, 5, 8, 15, 30, 123456, tzinfo=UTC)
 
 
 def _version(version: int, state: str, changed_at=None, reason=None) -> dict:
-    return {"number": NUMBER, "version": version, "bureau_code": "654004", "cycle": 7, "state": state,
-            "verdict": 1, "kid": "AAAAAAAAAAA", "issued_at": ISSUED, "valid_until": date(2029, 12, 31),
-            "token": "T", "token_sha256": f"{version:x}" * 64, "credits_total": 9000 + version,
-            "fingerprint": "f" * 64, "check_code": "ABCD-EFGH", "summary": f'{{"v": {version}}}',
-            "holder_born": date(1985, 3, version), "changed_at": changed_at, "revoke_reason": reason}
+    return {
+        "number": NUMBER,
+        "version": version,
+        "bureau_code": "654004",
+        "cycle": 7,
+        "state": state,
+        "verdict": 1,
+        "kid": "AAAAAAAAAAA",
+        "issued_at": ISSUED,
+        "valid_until": date(2029, 12, 31),
+        "token": "T",
+        "token_sha256": f"{version:x}" * 64,
+        "credits_total": 9000 + version,
+        "fingerprint": "f" * 64,
+        "check_code": "ABCD-EFGH",
+        "summary": f'{{"v": {version}}}',
+        "holder_born": date(1985, 3, version),
+        "changed_at": changed_at,
+        "revoke_reason": reason,
+    }
 
 
 @pytest.fixture
@@ -65,8 +81,11 @@ def test_a_revocation_is_seen_by_the_next_lookup_on_the_same_connection(engine, 
     assert status.lookup(NUMBER).versions[0].state == "current"
     revoked_at = ISSUED + timedelta(days=100)
     with engine.begin() as c:
-        c.execute(update(schema.certificates).values(state="revoked", changed_at=revoked_at,
-                                                     revoke_reason="材料造假"))
+        c.execute(
+            update(schema.certificates).values(
+                state="revoked", changed_at=revoked_at, revoke_reason="材料造假"
+            )
+        )
     v = status.lookup(NUMBER).versions[0]
     assert (v.state, v.changed_at, v.reason) == ("revoked", revoked_at, "材料造假")
 
@@ -84,6 +103,9 @@ def test_a_register_that_cannot_be_reached_says_so_after_one_retry():
     from sqlalchemy import create_engine
 
     from verifier.status import RegisterUnavailable
-    status = DatabaseStatus(create_engine("postgresql+psycopg://postgres@127.0.0.1:9/test"))  # nothing listens
+
+    status = DatabaseStatus(
+        create_engine("postgresql+psycopg://postgres@127.0.0.1:9/test")
+    )  # nothing listens
     with pytest.raises(RegisterUnavailable):
         status.lookup(NUMBER, 1)

@@ -1,5 +1,6 @@
 """The token of FORMATS.md, checked byte by byte and by an independent COSE
 implementation (pycose) that knows only the published JWKS."""
+
 from __future__ import annotations
 
 import base64
@@ -55,7 +56,11 @@ def test_pycose_verifies_our_token_with_only_the_published_jwks():
     raw = key.token(claims())
     jwks = json.loads(json.dumps(KeySet([key.public()]).to_jwks()))  # as published
     msg = Sign1Message.decode(raw)
-    kid = base64.urlsafe_b64encode(msg.phdr[next(k for k in msg.phdr if k.identifier == 4)]).rstrip(b"=").decode()
+    kid = (
+        base64.urlsafe_b64encode(msg.phdr[next(k for k in msg.phdr if k.identifier == 4)])
+        .rstrip(b"=")
+        .decode()
+    )
     jwk = next(k for k in jwks["keys"] if k["kid"] == kid)
     x = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
     msg.key = OKPKey(crv=Ed25519, x=x)
@@ -88,6 +93,7 @@ def test_an_extreme_name_and_school_still_fit_a_printable_qr_code():
 def test_qr_version_agrees_with_the_qrcode_library():
     import qrcode
     import qrcode.util as qu
+
     for n in (40, 300, 431, 432, 700):
         url = "HTTP://X/V/" + "A" * (n - 11)
         qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
@@ -114,6 +120,7 @@ def test_python_cwt_agrees_with_our_signature_check():
     from cwt import COSE
 
     from verifier.token import cose_public_key, verify_signature
+
     key, stranger = Key(), Key()
     raw = key.token(claims())
     assert COSE.new().decode(raw, cose_public_key(key.public_raw)) == parse(raw).payload
@@ -123,6 +130,7 @@ def test_python_cwt_agrees_with_our_signature_check():
 
 def test_fast_base32_matches_the_standard_library():
     import base64
+
     for n in range(0, 40):
         data = bytes(range(256))[:n] + b"\xff" * (n % 3)
         text = base64.b32encode(data).decode().rstrip("=")

@@ -3,6 +3,7 @@ it: COSE structures whose parts are arbitrary CBOR (break markers, nested
 containers, odd integers), and valid tokens with bytes flipped, cut or
 inserted. The only outcomes allowed are a parsed token and TokenError;
 a verification always gives a result. Bounded for CI (seconds)."""
+
 from __future__ import annotations
 
 import cbor2
@@ -13,13 +14,26 @@ from verifier.token import TokenError, parse, to_base32
 
 from .tokens import Key, MemoryStatus, claims, verifier
 
-LEAVES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
-                   st.binary(max_size=16), st.text(max_size=8), st.floats(allow_nan=True))
-VALUES = st.recursive(LEAVES, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.integers(-10, 10), st.text(max_size=3)), inner,
-                                                 max_size=4)), max_leaves=12)
+LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.binary(max_size=16),
+    st.text(max_size=8),
+    st.floats(allow_nan=True),
+)
+VALUES = st.recursive(
+    LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.integers(-10, 10), st.text(max_size=3)), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
 # CBOR bytes with the break byte, indefinite-length openers and odd heads spliced in
-SPLICES = st.sampled_from([b"\xff", b"\x9f", b"\xbf", b"\x5f", b"\x7f", b"\x1b" + b"\xff" * 8, b"\xf7", b"\xf8\x00"])
+SPLICES = st.sampled_from(
+    [b"\xff", b"\x9f", b"\xbf", b"\x5f", b"\x7f", b"\x1b" + b"\xff" * 8, b"\xf7", b"\xf8\x00"]
+)
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -58,8 +72,12 @@ def _parses_or_refuses(raw: bytes) -> None:
 
 
 @FAST
-@given(headers(), st.one_of(st.just({}), st.dictionaries(st.integers(-5, 5), VALUES, max_size=2)), payloads(),
-       st.binary(max_size=70))
+@given(
+    headers(),
+    st.one_of(st.just({}), st.dictionaries(st.integers(-5, 5), VALUES, max_size=2)),
+    payloads(),
+    st.binary(max_size=70),
+)
 def test_any_cose_structure_parses_or_is_refused(protected, unprotected, payload, signature):
     _parses_or_refuses(_cbor(cbor2.CBORTag(18, [protected, unprotected, payload, signature])))
 
@@ -75,7 +93,7 @@ def test_a_valid_token_with_bytes_changed_is_refused_or_fails_a_check(data):
         if kind == "flip":
             raw[i] ^= data.draw(st.integers(1, 255))
         elif kind == "cut":
-            del raw[i:i + data.draw(st.integers(1, 8))]
+            del raw[i : i + data.draw(st.integers(1, 8))]
         else:
             raw[i:i] = data.draw(SPLICES)
         if not raw:

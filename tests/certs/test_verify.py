@@ -1,5 +1,6 @@
 """The verification engine: each check passing, and each failing on its own
 with its name, a Chinese message and an English detail."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -48,7 +49,13 @@ def test_a_good_token_passes_every_check_and_says_what_it_certifies(key):
     cert = doc["certificate"]
     assert (cert["number"], cert["version"], cert["cycle"], cert["status"]) == (NUMBER, 1, 7, "qualified")
     assert cert["credits"]["total"] == "94.50" and cert["credits"]["required"] == "62.50"
-    assert cert["years"] == {"2024": "18.50", "2025": "20.00", "2026": "18.00", "2027": "19.00", "2028": "19.00"}
+    assert cert["years"] == {
+        "2024": "18.50",
+        "2025": "20.00",
+        "2026": "18.00",
+        "2027": "19.00",
+        "2028": "19.00",
+    }
     assert cert["valid_until"] == "2029-12-31" and cert["issued_at"] == "2026-11-23T10:00:00+08:00"
     assert cert["issuer"] == {"code": "654004", "name": "霍尔果斯市教育局", "kid": key.public().kid}
     assert cert["id_masked"] == "**************123X"
@@ -56,14 +63,18 @@ def test_a_good_token_passes_every_check_and_says_what_it_certifies(key):
 
 # -- format ----------------------------------------------------------------
 
-@pytest.mark.parametrize("mangle", [
-    lambda t: t[: len(t) // 2],                 # truncated
-    lambda t: t[:20] + "1" + t[21:],            # a character outside base32
-    lambda t: t + "A" * 5000,                   # oversized
-    lambda t: "",
-    lambda t: "证书" + t,                        # non-ASCII
-    lambda t: to_base32(cbor2.dumps([1, 2, 3])),  # CBOR, but not COSE
-])
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[: len(t) // 2],  # truncated
+        lambda t: t[:20] + "1" + t[21:],  # a character outside base32
+        lambda t: t + "A" * 5000,  # oversized
+        lambda t: "",
+        lambda t: "证书" + t,  # non-ASCII
+        lambda t: to_base32(cbor2.dumps([1, 2, 3])),  # CBOR, but not COSE
+    ],
+)
 def test_malformed_tokens_fail_the_format_check_and_nothing_else_runs(key, mangle):
     result = verifier(key.public()).verify_input(mangle(b32(key.token(claims()))), TODAY)
     assert failing(result) == list(CHECKS)
@@ -73,19 +84,24 @@ def test_malformed_tokens_fail_the_format_check_and_nothing_else_runs(key, mangl
 
 def _signed_payload(key, payload: dict) -> bytes:
     from cwt import COSE
-    return COSE.new().encode_and_sign(cbor2.dumps(payload), key.cose,
-                                      protected={1: -8, 4: key.kid}, unprotected={})
+
+    return COSE.new().encode_and_sign(
+        cbor2.dumps(payload), key.cose, protected={1: -8, 4: key.kid}, unprotected={}
+    )
 
 
-@pytest.mark.parametrize("change, why", [
-    (lambda m: m.update({-9: 1}), "unknown claim"),
-    (lambda m: m.pop(-5), "missing claim"),
-    (lambda m: m.update({2: NUMBER[:-1] + "7"}), "check character"),
-    (lambda m: m.update({-6: [1, 2, 3]}), "credits"),
-    (lambda m: m.update({-8: 5}), "status"),
-    (lambda m: m.update({-1: "1"}), "wrong type"),
-    (lambda m: m.update({-3: "654004198503121234"}), "id_masked"),
-])
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        (lambda m: m.update({-9: 1}), "unknown claim"),
+        (lambda m: m.pop(-5), "missing claim"),
+        (lambda m: m.update({2: NUMBER[:-1] + "7"}), "check character"),
+        (lambda m: m.update({-6: [1, 2, 3]}), "credits"),
+        (lambda m: m.update({-8: 5}), "status"),
+        (lambda m: m.update({-1: "1"}), "wrong type"),
+        (lambda m: m.update({-3: "654004198503121234"}), "id_masked"),
+    ],
+)
 def test_well_signed_tokens_with_bad_claims_fail_the_format_check(key, change, why):
     m = claims().to_cbor_map()
     change(m)
@@ -96,6 +112,7 @@ def test_well_signed_tokens_with_bad_claims_fail_the_format_check(key, change, w
 
 def _signed_bytes(key, payload: bytes) -> bytes:
     from cwt import COSE
+
     return COSE.new().encode_and_sign(payload, key.cose, protected={1: -8, 4: key.kid}, unprotected={})
 
 
@@ -109,11 +126,14 @@ def _version_twice(payload: bytes) -> bytes:
     return b"\xad" + payload[1:] + b"\x20\x05"
 
 
-@pytest.mark.parametrize("recode, why", [
-    (_longer_version, "shortest"),
-    (_version_twice, "shortest"),
-    (lambda p: p + b"\x00", "shortest"),
-])
+@pytest.mark.parametrize(
+    "recode, why",
+    [
+        (_longer_version, "shortest"),
+        (_version_twice, "shortest"),
+        (lambda p: p + b"\x00", "shortest"),
+    ],
+)
 def test_well_signed_claims_in_a_non_canonical_form_fail_the_format_check(key, recode, why):
     payload = cbor2.dumps(claims().to_cbor_map())
     result = verifier(key.public()).verify_raw(_signed_bytes(key, recode(payload)), TODAY)
@@ -143,18 +163,21 @@ def test_one_certificate_has_one_token_text(key):
     assert failing(spare) == list(CHECKS) and "unused bits" in spare.check("format").detail
     # "ı".upper() == "I" and "ſ".upper() == "S": no other spelling through Unicode case mapping
     i = next(n for n, ch in enumerate(text) if ch in "IS")
-    dotless = text[:i] + {"I": "\u0131", "S": "\u017f"}[text[i]] + text[i + 1:]
+    dotless = text[:i] + {"I": "\u0131", "S": "\u017f"}[text[i]] + text[i + 1 :]
     assert failing(verifier(key.public()).verify_input(dotless, TODAY)) == list(CHECKS)
 
 
 def test_extra_header_parameters_fail_the_format_check(key):
     from cwt import COSE
-    raw = COSE.new().encode_and_sign(cbor2.dumps(claims().to_cbor_map()), key.cose,
-                                     protected={1: -8, 4: key.kid, 3: 0}, unprotected={})
+
+    raw = COSE.new().encode_and_sign(
+        cbor2.dumps(claims().to_cbor_map()), key.cose, protected={1: -8, 4: key.kid, 3: 0}, unprotected={}
+    )
     assert failing(verifier(key.public()).verify_raw(raw, TODAY))[0] == "format"
 
 
 # -- signature and key -----------------------------------------------------
+
 
 def test_a_tampered_payload_fails_the_signature_check(key):
     raw = bytearray(key.token(claims()))
@@ -202,6 +225,7 @@ def test_a_key_of_another_bureau_fails_the_key_check():
 
 # -- status ----------------------------------------------------------------
 
+
 def test_a_revoked_certificate_fails_the_status_check_with_date_and_reason(key):
     status = MemoryStatus({NUMBER: [VersionState("revoked", ISSUED + timedelta(days=100), "材料造假")]})
     result = verifier(key.public(), status=status).verify_raw(key.token(claims()), TODAY)
@@ -212,8 +236,15 @@ def test_a_revoked_certificate_fails_the_status_check_with_date_and_reason(key):
 
 
 def test_an_older_version_fails_the_status_check_naming_the_current_one(key):
-    status = MemoryStatus({NUMBER: [VersionState("superseded", ISSUED), VersionState("superseded", ISSUED),
-                                    VersionState("current")]})
+    status = MemoryStatus(
+        {
+            NUMBER: [
+                VersionState("superseded", ISSUED),
+                VersionState("superseded", ISSUED),
+                VersionState("current"),
+            ]
+        }
+    )
     result = verifier(key.public(), status=status).verify_raw(key.token(claims()), TODAY)
     only_fails(result, "status")
     assert "superseded by version 3" in result.check("status").detail
@@ -233,9 +264,14 @@ def test_a_token_signed_with_a_leaked_key_is_not_one_the_register_issued(key):
     # the attacker holds the key: a real number and its current version, iat
     # backdated into the key's window, a made-up holder, tripled credits
     genuine = key.token(claims())
-    forged = key.forge(claims(holder="冒名者", issued=int((ISSUED - timedelta(days=3)).timestamp()),
-                              credits=(1800, 4650, 3000, 6300, 3000, 3600, 6000, 28350),
-                              years=(5550, 6000, 5400, 5700, 5700)))
+    forged = key.forge(
+        claims(
+            holder="冒名者",
+            issued=int((ISSUED - timedelta(days=3)).timestamp()),
+            credits=(1800, 4650, 3000, 6300, 3000, 3600, 6000, 28350),
+            years=(5550, 6000, 5400, 5700, 5700),
+        )
+    )
     v = verifier(key.public(), status=MemoryStatus.of(genuine))
     assert v.verify_raw(genuine, TODAY).valid
     result = v.verify_raw(forged, TODAY)
@@ -252,14 +288,25 @@ def test_a_superseded_version_says_what_the_current_one_certifies(key):
     new = key.token(claims(version=2, issued=int((ISSUED + timedelta(days=40)).timestamp())))
     result = verifier(key.public(), status=MemoryStatus.of(old, new)).verify_raw(old, TODAY)
     assert result.outcome == "superseded" and result.genuine and not result.valid
-    assert result.current == {"version": 2, "issued_at": "2027-01-02T10:00:00+08:00", "status": "qualified",
-                              "valid_until": "2029-12-31", "total": "94.50"}
+    assert result.current == {
+        "version": 2,
+        "issued_at": "2027-01-02T10:00:00+08:00",
+        "status": "qualified",
+        "valid_until": "2029-12-31",
+        "total": "94.50",
+    }
     assert result.to_json()["current"] == result.current
 
 
 def test_an_older_version_of_a_since_revoked_number_reads_as_revoked(key):
-    status = MemoryStatus({NUMBER: [VersionState("superseded", ISSUED),
-                                    VersionState("revoked", ISSUED + timedelta(days=9), "重复登记")]})
+    status = MemoryStatus(
+        {
+            NUMBER: [
+                VersionState("superseded", ISSUED),
+                VersionState("revoked", ISSUED + timedelta(days=9), "重复登记"),
+            ]
+        }
+    )
     result = verifier(key.public(), status=status).verify_raw(key.token(claims()), TODAY)
     assert result.outcome == "revoked" and result.current is None
     assert "第 2 版已于 2026-12-02 撤销：重复登记" in result.check("status").message
@@ -277,6 +324,7 @@ def test_each_outcome_in_one_word(key):
 
 # -- validity --------------------------------------------------------------
 
+
 def test_valid_on_the_last_day_and_not_on_the_day_after(key):
     v, raw = verifier(key.public()), key.token(claims())
     assert v.verify_raw(raw, date(2029, 12, 31)).valid
@@ -289,11 +337,14 @@ def test_a_date_before_the_issue_is_within_validity_and_names_the_issue_date(key
     # FORMATS.md: validity asks only that the date be on or before valid_until
     result = verifier(key.public()).verify_raw(key.token(claims()), date(2026, 11, 22))
     assert result.valid
-    assert "2026-11-23" in result.check("validity").message and "issued on 2026-11-23" in result.check(
-        "validity").detail
+    assert (
+        "2026-11-23" in result.check("validity").message
+        and "issued on 2026-11-23" in result.check("validity").detail
+    )
 
 
 # -- credits ---------------------------------------------------------------
+
 
 def test_parts_that_do_not_add_up_fail_the_credits_check(key):
     c = claims(credits=(600, 1550, 1000, 2100, 1000, 1200, 2000, 9999))
@@ -358,6 +409,7 @@ def test_years_of_another_count_fail_only_a_qualified_token(key):
 
 
 # -- hostile input ---------------------------------------------------------
+
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=600))

@@ -4,6 +4,7 @@ in-memory register, so the verification engine is tested without a database.
 `Key.token` is the bureau issuing: it signs and enters the token's digest in
 the register (ISSUED), as issuance does. `Key.forge` signs with the same key
 and enters nothing: what someone holding a leaked copy of the key can do."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -38,9 +39,11 @@ class Key:
     def __init__(self, issuer: str = "654004", not_before: datetime = ISSUED - timedelta(days=30)) -> None:
         self.private = Ed25519PrivateKey.generate()
         self.public_raw = self.private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        raw = self.private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                         serialization.NoEncryption())
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        raw = self.private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
         self.kid = key_id(self.public_raw)
         self.cose = cose_private_key(raw, self.public_raw)
         self.issuer, self.not_before = issuer, not_before
@@ -59,17 +62,27 @@ class Key:
 
 def claims(**changes) -> Claims:
     """A qualified Horgos cycle-7 certificate meeting every minimum."""
-    base = Claims(issuer="654004", number=NUMBER, expires=end_of_day(date(2029, 12, 31)),
-                  issued=int(ISSUED.timestamp()), version=1, holder=LONG_NAME,
-                  id_masked="**************123X", cycle=7, school=SCHOOL,
-                  credits=(600, 1550, 1000, 2100, 1000, 1200, 2000, 9450),
-                  years=(1850, 2000, 1800, 1900, 1900), status=1)
+    base = Claims(
+        issuer="654004",
+        number=NUMBER,
+        expires=end_of_day(date(2029, 12, 31)),
+        issued=int(ISSUED.timestamp()),
+        version=1,
+        holder=LONG_NAME,
+        id_masked="**************123X",
+        cycle=7,
+        school=SCHOOL,
+        credits=(600, 1550, 1000, 2100, 1000, 1200, 2000, 9450),
+        years=(1850, 2000, 1800, 1900, 1900),
+        status=1,
+    )
     return replace(base, **changes)
 
 
 class MemoryStatus:
     """A register in memory: each number's versions; a version's digest,
     unless given, is the one of the token Key.token issued for it."""
+
     description = "memory"
 
     def __init__(self, states: dict[str, list[VersionState]] | None = None) -> None:
@@ -79,8 +92,13 @@ class MemoryStatus:
         versions = self.states.get(number)
         if versions is None:
             return None
-        return NumberStatus(number, tuple(
-            replace(v, digest=v.digest or ISSUED_TOKENS.get((number, i), "")) for i, v in enumerate(versions, 1)))
+        return NumberStatus(
+            number,
+            tuple(
+                replace(v, digest=v.digest or ISSUED_TOKENS.get((number, i), ""))
+                for i, v in enumerate(versions, 1)
+            ),
+        )
 
     @classmethod
     def of(cls, *raws: bytes) -> MemoryStatus:
@@ -91,8 +109,16 @@ class MemoryStatus:
             versions = states.setdefault(c.number, [])
             if versions:
                 versions[-1] = replace(versions[-1], state="superseded", changed_at=c.issued_at)
-            versions.append(VersionState("current", digest=token_digest(raw), issued_at=c.issued_at,
-                                         verdict=c.status, valid_until=c.valid_until, total=c.credits[-1]))
+            versions.append(
+                VersionState(
+                    "current",
+                    digest=token_digest(raw),
+                    issued_at=c.issued_at,
+                    verdict=c.status,
+                    valid_until=c.valid_until,
+                    total=c.credits[-1],
+                )
+            )
         return cls(states)
 
 

@@ -1,6 +1,7 @@
 """Small builders for the credit-engine tests (imported by the test modules;
 not a test module itself). Amounts are written as strings and turned into
 Decimal here so that no float ever reaches the engine."""
+
 from __future__ import annotations
 
 import re
@@ -31,17 +32,39 @@ def teacher(hired_on="2015-09-01", title=None, number=CERT) -> TeacherInput:
     return TeacherInput(certificate_number=number, hired_on=day(hired_on), title=title)
 
 
-def rec(code="P001", *, level="county", category="required-professional", mode="centralised",
-        hours="4", approved=True, kind="training", grade="pass", role="trainee",
-        completed_on="2025-06-01", recognised=True) -> RecordInput:
-    return RecordInput(project_code=code, level=level, category=category, mode=mode,
-                       hours=D(hours), approved=approved, kind=kind, grade=grade, role=role,
-                       completed_on=day(completed_on), recognised=recognised)
+def rec(
+    code="P001",
+    *,
+    level="county",
+    category="required-professional",
+    mode="centralised",
+    hours="4",
+    approved=True,
+    kind="training",
+    grade="pass",
+    role="trainee",
+    completed_on="2025-06-01",
+    recognised=True,
+) -> RecordInput:
+    return RecordInput(
+        project_code=code,
+        level=level,
+        category=category,
+        mode=mode,
+        hours=D(hours),
+        approved=approved,
+        kind=kind,
+        grade=grade,
+        role=role,
+        completed_on=day(completed_on),
+        recognised=recognised,
+    )
 
 
 def sheet(records, who=None, profile=HORGOS, as_of=None):
-    return compute_sheet(profile, who or teacher(), list(records),
-                         as_of=None if as_of is None else day(as_of))
+    return compute_sheet(
+        profile, who or teacher(), list(records), as_of=None if as_of is None else day(as_of)
+    )
 
 
 def one(record, who=None, profile=HORGOS):
@@ -70,15 +93,30 @@ def bucket_records(completed_on="2026-06-01", **credits):
         if D(amount) == 0:
             continue
         category, level = LEAF_SOURCE[bucket]
-        out.append(rec(f"B-{bucket}", level=level, category=category, mode="centralised",
-                       hours=D(amount) * 4, completed_on=completed_on))
+        out.append(
+            rec(
+                f"B-{bucket}",
+                level=level,
+                category=category,
+                mode="centralised",
+                hours=D(amount) * 4,
+                completed_on=completed_on,
+            )
+        )
     return out
 
 
 # Exactly the Horgos cycle minimums of the leaf buckets: 5+15+10+20+10 = 60 required,
 # + 10 elective + 20 school-based = 90.
-MINIMAL = dict(prefecture_public=5, prefecture_professional=15, county_public=10,
-               county_professional=20, digital=10, elective=10, school_based=20)
+MINIMAL = dict(
+    prefecture_public=5,
+    prefecture_professional=15,
+    county_public=10,
+    county_professional=20,
+    digital=10,
+    elective=10,
+    school_based=20,
+)
 
 
 def amounts(s) -> dict[str, str]:

@@ -1,32 +1,36 @@
 """Bucket routing, aggregates, strict sub-minimums, the offset and the verdict."""
+
 import pytest
 from credit_builders import HORGOS, MINIMAL, D, amounts, bucket_records, rec, sheet
 
 from verifier.vocab import BUCKETS, LEAF_BUCKETS
 
 
-@pytest.mark.parametrize("category, level, bucket", [
-    ("required-public", "national", "prefecture_public"),    # national counts as prefecture
-    ("required-public", "provincial", "prefecture_public"),  # provincial counts as prefecture
-    ("required-public", "prefecture", "prefecture_public"),
-    ("required-public", "county", "county_public"),
-    ("required-professional", "national", "prefecture_professional"),
-    ("required-professional", "provincial", "prefecture_professional"),
-    ("required-professional", "prefecture", "prefecture_professional"),
-    ("required-professional", "county", "county_professional"),
-    ("required-digital", "national", "digital"),
-    ("required-digital", "county", "digital"),
-    ("elective", "provincial", "elective"),
-    ("elective", "school", "elective"),
-    ("school-based", "county", "school_based"),
-    ("school-based", "school", "school_based"),
-    ("required-professional", "school", "school_based"),      # school_level_is_school_based
-    ("induction", "national", "prefecture_professional"),     # induction = required professional
-    ("induction", "provincial", "prefecture_professional"),
-    ("induction", "prefecture", "prefecture_professional"),
-    ("induction", "county", "county_professional"),
-    ("induction", "school", "school_based"),                  # school level: school-based
-])
+@pytest.mark.parametrize(
+    "category, level, bucket",
+    [
+        ("required-public", "national", "prefecture_public"),  # national counts as prefecture
+        ("required-public", "provincial", "prefecture_public"),  # provincial counts as prefecture
+        ("required-public", "prefecture", "prefecture_public"),
+        ("required-public", "county", "county_public"),
+        ("required-professional", "national", "prefecture_professional"),
+        ("required-professional", "provincial", "prefecture_professional"),
+        ("required-professional", "prefecture", "prefecture_professional"),
+        ("required-professional", "county", "county_professional"),
+        ("required-digital", "national", "digital"),
+        ("required-digital", "county", "digital"),
+        ("elective", "provincial", "elective"),
+        ("elective", "school", "elective"),
+        ("school-based", "county", "school_based"),
+        ("school-based", "school", "school_based"),
+        ("required-professional", "school", "school_based"),  # school_level_is_school_based
+        ("induction", "national", "prefecture_professional"),  # induction = required professional
+        ("induction", "provincial", "prefecture_professional"),
+        ("induction", "prefecture", "prefecture_professional"),
+        ("induction", "county", "county_professional"),
+        ("induction", "school", "school_based"),  # school level: school-based
+    ],
+)
 def test_bucket_routing(category, level, bucket):
     # 8 centralised h = 2.00 credits, all in one leaf bucket
     s = sheet([rec(category=category, level=level, hours="8")])
@@ -37,22 +41,35 @@ def test_bucket_routing(category, level, bucket):
 
 
 def test_aggregates():
-    s = sheet(bucket_records(prefecture_public=1, prefecture_professional=2, county_public=3,
-                             county_professional=4, digital=5, elective=6, school_based=7))
+    s = sheet(
+        bucket_records(
+            prefecture_public=1,
+            prefecture_professional=2,
+            county_public=3,
+            county_professional=4,
+            digital=5,
+            elective=6,
+            school_based=7,
+        )
+    )
     assert amounts(s) == {
-        "prefecture_public": "1.00", "prefecture_professional": "2.00",
-        "prefecture": "3.00",                       # 1 + 2
-        "county_public": "3.00", "county_professional": "4.00",
-        "county": "7.00",                           # 3 + 4
+        "prefecture_public": "1.00",
+        "prefecture_professional": "2.00",
+        "prefecture": "3.00",  # 1 + 2
+        "county_public": "3.00",
+        "county_professional": "4.00",
+        "county": "7.00",  # 3 + 4
         "digital": "5.00",
-        "required": "15.00",                        # 3 + 7 + 5
-        "elective": "6.00", "school_based": "7.00",
-        "total": "28.00",                           # 15 + 6 + 7
+        "required": "15.00",  # 3 + 7 + 5
+        "elective": "6.00",
+        "school_based": "7.00",
+        "total": "28.00",  # 15 + 6 + 7
     }
     assert list(amounts(s)) == list(BUCKETS)
 
 
 # -- the verdict -------------------------------------------------------------
+
 
 def test_exact_minimums_are_qualified():
     # 5 + 15 + 10 + 20 + 10 = 60 required, + 10 + 20 = 90 total
@@ -80,6 +97,7 @@ def test_no_records_lists_every_requirement():
 
 
 # -- strict sub-minimums -------------------------------------------------------
+
 
 def test_prefecture_public_surplus_does_not_fill_prefecture_professional():
     # public 10 (+5 over), professional 10 (5 short) → prefecture 20 met, professional unmet;
@@ -123,6 +141,7 @@ def test_elective_surplus_never_fills_required():
 
 # -- the offset ----------------------------------------------------------------
 
+
 def test_required_surplus_covers_elective_shortfall():
     # county_public 20 → required 70 (surplus 10); elective 0 (short 10) → covered; total 90
     s = sheet(bucket_records(**{**MINIMAL, "county_public": 20, "elective": 0}))
@@ -149,8 +168,7 @@ def test_offset_covers_elective_first_then_school_based():
 def test_offset_spills_from_elective_to_school_based():
     # required 72.5 (surplus 12.5); elective 2 (short 8), school 15 (short 5)
     # → 8 to elective, 4.5 to school → school still 0.50 short; used 12.50; total 89.5
-    s = sheet(bucket_records(**{**MINIMAL, "county_professional": "32.5", "elective": 2,
-                                "school_based": 15}))
+    s = sheet(bucket_records(**{**MINIMAL, "county_professional": "32.5", "elective": 2, "school_based": 15}))
     assert s.to_json_dict()["offset_used"] == "12.50"
     assert s.unmet == ("school_based", "total")
 
@@ -180,8 +198,7 @@ def test_no_surplus_no_offset():
 def test_offset_does_not_excuse_a_required_sub_minimum():
     # prefecture_public 0 (5 short), county_public 25 (+15): required 70 (surplus 10);
     # elective 0 covered by offset, but prefecture_public / prefecture remain unmet
-    s = sheet(bucket_records(**{**MINIMAL, "prefecture_public": 0, "county_public": 25,
-                                "elective": 0}))
+    s = sheet(bucket_records(**{**MINIMAL, "prefecture_public": 0, "county_public": 25, "elective": 0}))
     assert s.offset_used == D("10")
     assert s.unmet == ("prefecture_public", "prefecture")
 

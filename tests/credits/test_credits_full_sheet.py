@@ -1,54 +1,189 @@
 """A realistic five-year sheet of a teacher hired before the cycle, computed by
 hand record by record, and the FORMATS.md JSON shape."""
+
 import json
 
 from credit_builders import CERT, HORGOS, TWO_DECIMALS, rec, sheet, teacher
 
 RECORDS = [
     # code, completed, level, category, mode, hours, grade, role; hand-computed credits
-    rec("A01", completed_on="2024-03-15", level="provincial", category="required-public",
-        mode="online", hours="30", grade="good"),            # 30/5 = 6; +10 % → 6.60
-    rec("A02", completed_on="2024-07-10", level="prefecture", category="required-professional",
-        mode="centralised", hours="24", grade="excellent"),  # 24/4 = 6; +10 % → 6.60
-    rec("A03", completed_on="2024-09-20", level="county", category="required-public",
-        mode="centralised", hours="22"),                     # 22/4 = 5.50
-    rec("A04", completed_on="2024-11-05", level="school", category="school-based",
-        mode="school-based", hours="25"),                    # 25/5 = 5.00
-    rec("A05", completed_on="2024-12-01", level="county", category="elective",
-        mode="online", hours="12"),                          # 12/5 = 2.40
-    rec("B01", completed_on="2025-04-12", level="national", category="required-professional",
-        mode="online", hours="21", grade="excellent"),       # 21/5 = 4.2; ×1.15 = 4.83
-    rec("B02", completed_on="2025-05-20", level="county", category="required-professional",
-        mode="centralised", hours="30", grade="good"),       # 7.5; ×1.05 = 7.875 → 7.88
-    rec("B03", completed_on="2025-08-30", level="county", category="required-digital",
-        mode="online", hours="26"),                          # 26/5 = 5.20
-    rec("B04", completed_on="2025-10-10", level="county", category="required-professional",
-        mode="centralised", hours="13", grade="fail"),       # failed → 0
-    rec("B05", completed_on="2025-12-15", level="school", category="school-based",
-        mode="school-based", hours="22"),                    # 22/5 = 4.40
-    rec("C01", completed_on="2026-03-08", level="county", category="required-professional",
-        mode="centralised", hours="14", role="lead-trainer"),  # 3.5 + 1 × 3.5 = 7.00
-    rec("C02", completed_on="2026-06-18", level="prefecture", category="elective",
-        mode="centralised", hours="18.5", grade="excellent"),  # 4.625; ×1.1 = 5.0875 → 5.09
-    rec("C03", completed_on="2026-09-01", level="county", category="required-digital",
-        mode="centralised", hours="23"),                     # 23/4 = 5.75
-    rec("D01", completed_on="2027-05-05", level="county", category="required-public",
-        mode="online", hours="27", grade="excellent"),       # 5.4; ×1.1 = 5.94
-    rec("D02", completed_on="2027-10-10", level="county", category="required-professional",
-        mode="online", hours="32.5", grade="good"),          # 6.5; ×1.05 = 6.825 → 6.83
-    rec("D03", completed_on="2027-11-11", level="school", category="school-based",
-        mode="school-based", hours="30"),                    # 30/5 = 6.00
-    rec("D04", completed_on="2027-11-20", level="prefecture", category="required-public",
-        mode="centralised", hours="8", approved=False),      # unapproved → 0
-    rec("E01", completed_on="2028-04-04", level="provincial", category="required-professional",
-        mode="centralised", hours="9", grade="excellent", role="lead-trainer"),
+    rec(
+        "A01",
+        completed_on="2024-03-15",
+        level="provincial",
+        category="required-public",
+        mode="online",
+        hours="30",
+        grade="good",
+    ),  # 30/5 = 6; +10 % → 6.60
+    rec(
+        "A02",
+        completed_on="2024-07-10",
+        level="prefecture",
+        category="required-professional",
+        mode="centralised",
+        hours="24",
+        grade="excellent",
+    ),  # 24/4 = 6; +10 % → 6.60
+    rec(
+        "A03",
+        completed_on="2024-09-20",
+        level="county",
+        category="required-public",
+        mode="centralised",
+        hours="22",
+    ),  # 22/4 = 5.50
+    rec(
+        "A04",
+        completed_on="2024-11-05",
+        level="school",
+        category="school-based",
+        mode="school-based",
+        hours="25",
+    ),  # 25/5 = 5.00
+    rec(
+        "A05", completed_on="2024-12-01", level="county", category="elective", mode="online", hours="12"
+    ),  # 12/5 = 2.40
+    rec(
+        "B01",
+        completed_on="2025-04-12",
+        level="national",
+        category="required-professional",
+        mode="online",
+        hours="21",
+        grade="excellent",
+    ),  # 21/5 = 4.2; ×1.15 = 4.83
+    rec(
+        "B02",
+        completed_on="2025-05-20",
+        level="county",
+        category="required-professional",
+        mode="centralised",
+        hours="30",
+        grade="good",
+    ),  # 7.5; ×1.05 = 7.875 → 7.88
+    rec(
+        "B03",
+        completed_on="2025-08-30",
+        level="county",
+        category="required-digital",
+        mode="online",
+        hours="26",
+    ),  # 26/5 = 5.20
+    rec(
+        "B04",
+        completed_on="2025-10-10",
+        level="county",
+        category="required-professional",
+        mode="centralised",
+        hours="13",
+        grade="fail",
+    ),  # failed → 0
+    rec(
+        "B05",
+        completed_on="2025-12-15",
+        level="school",
+        category="school-based",
+        mode="school-based",
+        hours="22",
+    ),  # 22/5 = 4.40
+    rec(
+        "C01",
+        completed_on="2026-03-08",
+        level="county",
+        category="required-professional",
+        mode="centralised",
+        hours="14",
+        role="lead-trainer",
+    ),  # 3.5 + 1 × 3.5 = 7.00
+    rec(
+        "C02",
+        completed_on="2026-06-18",
+        level="prefecture",
+        category="elective",
+        mode="centralised",
+        hours="18.5",
+        grade="excellent",
+    ),  # 4.625; ×1.1 = 5.0875 → 5.09
+    rec(
+        "C03",
+        completed_on="2026-09-01",
+        level="county",
+        category="required-digital",
+        mode="centralised",
+        hours="23",
+    ),  # 23/4 = 5.75
+    rec(
+        "D01",
+        completed_on="2027-05-05",
+        level="county",
+        category="required-public",
+        mode="online",
+        hours="27",
+        grade="excellent",
+    ),  # 5.4; ×1.1 = 5.94
+    rec(
+        "D02",
+        completed_on="2027-10-10",
+        level="county",
+        category="required-professional",
+        mode="online",
+        hours="32.5",
+        grade="good",
+    ),  # 6.5; ×1.05 = 6.825 → 6.83
+    rec(
+        "D03",
+        completed_on="2027-11-11",
+        level="school",
+        category="school-based",
+        mode="school-based",
+        hours="30",
+    ),  # 30/5 = 6.00
+    rec(
+        "D04",
+        completed_on="2027-11-20",
+        level="prefecture",
+        category="required-public",
+        mode="centralised",
+        hours="8",
+        approved=False,
+    ),  # unapproved → 0
+    rec(
+        "E01",
+        completed_on="2028-04-04",
+        level="provincial",
+        category="required-professional",
+        mode="centralised",
+        hours="9",
+        grade="excellent",
+        role="lead-trainer",
+    ),
     # 9/4 = 2.25; max(lead 2×, excellent 15 %) = 2× → 2.25 + 4.50 = 6.75
-    rec("E02", completed_on="2028-06-06", level="school", category="school-based",
-        mode="school-based", hours="24"),                    # 24/5 = 4.80
-    rec("E03", completed_on="2028-09-09", level="county", category="required-digital",
-        mode="online", hours="3"),                           # 3/5 = 0.60
-    rec("E04", completed_on="2028-10-10", level="county", category="required-professional",
-        mode="centralised", hours="6", recognised=False),    # not yet recognised → 0
+    rec(
+        "E02",
+        completed_on="2028-06-06",
+        level="school",
+        category="school-based",
+        mode="school-based",
+        hours="24",
+    ),  # 24/5 = 4.80
+    rec(
+        "E03",
+        completed_on="2028-09-09",
+        level="county",
+        category="required-digital",
+        mode="online",
+        hours="3",
+    ),  # 3/5 = 0.60
+    rec(
+        "E04",
+        completed_on="2028-10-10",
+        level="county",
+        category="required-professional",
+        mode="centralised",
+        hours="6",
+        recognised=False,
+    ),  # not yet recognised → 0
 ]
 
 # Buckets by hand:
@@ -65,10 +200,17 @@ RECORDS = [
 #   total                    69.48 + 7.49 + 20.20                    = 97.17
 #   offset_used              min(9.48, 2.51)                         = 2.51 → qualified
 EXPECTED_BUCKETS = {
-    "prefecture_public": "6.60", "prefecture_professional": "18.18", "prefecture": "24.78",
-    "county_public": "11.44", "county_professional": "21.71", "county": "33.15",
-    "digital": "11.55", "required": "69.48", "elective": "7.49",
-    "school_based": "20.20", "total": "97.17",
+    "prefecture_public": "6.60",
+    "prefecture_professional": "18.18",
+    "prefecture": "24.78",
+    "county_public": "11.44",
+    "county_professional": "21.71",
+    "county": "33.15",
+    "digital": "11.55",
+    "required": "69.48",
+    "elective": "7.49",
+    "school_based": "20.20",
+    "total": "97.17",
 }
 # Years by completion date:
 #   2024: 6.60 + 6.60 + 5.50 + 5.00 + 2.40 = 26.10 (req 18.70, el 2.40, sb 5.00) → met
@@ -77,19 +219,28 @@ EXPECTED_BUCKETS = {
 #   2027: 5.94 + 6.83 + 6.00               = 18.77 (req 12.77, el 0: 0.77 offset leaves 1.23) → short el
 #   2028: 6.75 + 4.80 + 0.60               = 12.15 (req 7.35, el 0, sb 4.80) → short req, el, total
 #   26.10 + 22.31 + 17.84 + 18.77 + 12.15 = 97.17 = total
-EXPECTED_YEARS = {"2024": "26.10", "2025": "22.31", "2026": "17.84", "2027": "18.77",
-                  "2028": "12.15"}
+EXPECTED_YEARS = {"2024": "26.10", "2025": "22.31", "2026": "17.84", "2027": "18.77", "2028": "12.15"}
 EXPECTED_RECORDS = [  # (code, basic, reward, credits)
-    ("A01", "6.00", "0.60", "6.60"), ("A02", "6.00", "0.60", "6.60"),
-    ("A03", "5.50", "0.00", "5.50"), ("A04", "5.00", "0.00", "5.00"),
-    ("A05", "2.40", "0.00", "2.40"), ("B01", "4.20", "0.63", "4.83"),
-    ("B02", "7.50", "0.38", "7.88"), ("B03", "5.20", "0.00", "5.20"),
-    ("B04", "0.00", "0.00", "0.00"), ("B05", "4.40", "0.00", "4.40"),
-    ("C01", "3.50", "3.50", "7.00"), ("C02", "4.63", "0.46", "5.09"),
-    ("C03", "5.75", "0.00", "5.75"), ("D01", "5.40", "0.54", "5.94"),
-    ("D02", "6.50", "0.33", "6.83"), ("D03", "6.00", "0.00", "6.00"),
-    ("D04", "0.00", "0.00", "0.00"), ("E01", "2.25", "4.50", "6.75"),
-    ("E02", "4.80", "0.00", "4.80"), ("E03", "0.60", "0.00", "0.60"),
+    ("A01", "6.00", "0.60", "6.60"),
+    ("A02", "6.00", "0.60", "6.60"),
+    ("A03", "5.50", "0.00", "5.50"),
+    ("A04", "5.00", "0.00", "5.00"),
+    ("A05", "2.40", "0.00", "2.40"),
+    ("B01", "4.20", "0.63", "4.83"),
+    ("B02", "7.50", "0.38", "7.88"),
+    ("B03", "5.20", "0.00", "5.20"),
+    ("B04", "0.00", "0.00", "0.00"),
+    ("B05", "4.40", "0.00", "4.40"),
+    ("C01", "3.50", "3.50", "7.00"),
+    ("C02", "4.63", "0.46", "5.09"),
+    ("C03", "5.75", "0.00", "5.75"),
+    ("D01", "5.40", "0.54", "5.94"),
+    ("D02", "6.50", "0.33", "6.83"),
+    ("D03", "6.00", "0.00", "6.00"),
+    ("D04", "0.00", "0.00", "0.00"),
+    ("E01", "2.25", "4.50", "6.75"),
+    ("E02", "4.80", "0.00", "4.80"),
+    ("E03", "0.60", "0.00", "0.60"),
     ("E04", "0.00", "0.00", "0.00"),
 ]
 
@@ -119,7 +270,8 @@ def test_full_sheet_years():
 def test_full_sheet_year_statuses_reported_but_not_disqualifying():
     s = sheet(RECORDS, teacher(hired_on="2012-09-01"))
     assert [(y.year, y.status, y.short) for y in s.years] == [
-        (2024, "met", ()), (2025, "met", ()),
+        (2024, "met", ()),
+        (2025, "met", ()),
         (2026, "short", ("school_based", "total")),
         (2027, "short", ("elective",)),
         (2028, "short", ("required", "elective", "total")),
@@ -136,8 +288,18 @@ def test_full_sheet_records():
 
 def test_full_sheet_json_shape():
     j = _json()
-    assert list(j) == ["certificate_number", "cycle", "profile", "buckets", "offset_used",
-                       "years", "qualified", "unmet", "records", "as_of"]
+    assert list(j) == [
+        "certificate_number",
+        "cycle",
+        "profile",
+        "buckets",
+        "offset_used",
+        "years",
+        "qualified",
+        "unmet",
+        "records",
+        "as_of",
+    ]
     assert j["as_of"] is None  # the whole cycle: no day given
     assert j["certificate_number"] == CERT
     assert j["cycle"] == 7 and j["profile"] == "horgos-7" == HORGOS.id

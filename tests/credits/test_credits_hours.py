@@ -1,4 +1,5 @@
 """Hours → basic credits, and the records that register nothing."""
+
 from decimal import Decimal
 
 import pytest
@@ -6,16 +7,20 @@ from credit_builders import D, amounts, one, rec, sheet, teacher
 
 # -- hours → basic credits by mode ------------------------------------------
 
-@pytest.mark.parametrize("mode, hours, expected", [
-    ("centralised", "4", "1.00"),     # 4 h / 4 = 1
-    ("online", "5", "1.00"),          # 5 h / 5 = 1
-    ("school-based", "5", "1.00"),    # 5 h / 5 = 1
-    ("centralised", "5", "1.25"),     # 5 / 4 = 1.25
-    ("online", "4", "0.80"),          # 4 / 5 = 0.8
-    ("school-based", "4", "0.80"),    # 4 / 5 = 0.8
-    ("centralised", "40", "10.00"),   # 40 / 4 = 10
-    ("online", "40", "8.00"),         # 40 / 5 = 8
-])
+
+@pytest.mark.parametrize(
+    "mode, hours, expected",
+    [
+        ("centralised", "4", "1.00"),  # 4 h / 4 = 1
+        ("online", "5", "1.00"),  # 5 h / 5 = 1
+        ("school-based", "5", "1.00"),  # 5 h / 5 = 1
+        ("centralised", "5", "1.25"),  # 5 / 4 = 1.25
+        ("online", "4", "0.80"),  # 4 / 5 = 0.8
+        ("school-based", "4", "0.80"),  # 4 / 5 = 0.8
+        ("centralised", "40", "10.00"),  # 40 / 4 = 10
+        ("online", "40", "8.00"),  # 40 / 5 = 8
+    ],
+)
 def test_hours_to_basic_credits_by_mode(mode, hours, expected):
     rc = one(rec(mode=mode, hours=hours))
     assert rc.basic == D(expected)
@@ -23,15 +28,18 @@ def test_hours_to_basic_credits_by_mode(mode, hours, expected):
     assert rc.reward == 0
 
 
-@pytest.mark.parametrize("mode, hours, expected", [
-    ("centralised", "2.5", "0.63"),   # 2.5 / 4 = 0.625 → half-up 0.63
-    ("centralised", "1.5", "0.38"),   # 1.5 / 4 = 0.375 → 0.38
-    ("online", "7.5", "1.50"),        # 7.5 / 5 = 1.5
-    ("online", "0.1", "0.02"),        # 0.1 / 5 = 0.02
-    ("school-based", "12.3", "2.46"), # 12.3 / 5 = 2.46
-    ("centralised", "0.02", "0.01"),  # 0.02 / 4 = 0.005 → half-up 0.01
-    ("centralised", "0.01", "0.00"),  # 0.01 / 4 = 0.0025 → 0.00
-])
+@pytest.mark.parametrize(
+    "mode, hours, expected",
+    [
+        ("centralised", "2.5", "0.63"),  # 2.5 / 4 = 0.625 → half-up 0.63
+        ("centralised", "1.5", "0.38"),  # 1.5 / 4 = 0.375 → 0.38
+        ("online", "7.5", "1.50"),  # 7.5 / 5 = 1.5
+        ("online", "0.1", "0.02"),  # 0.1 / 5 = 0.02
+        ("school-based", "12.3", "2.46"),  # 12.3 / 5 = 2.46
+        ("centralised", "0.02", "0.01"),  # 0.02 / 4 = 0.005 → half-up 0.01
+        ("centralised", "0.01", "0.00"),  # 0.01 / 4 = 0.0025 → 0.00
+    ],
+)
 def test_fractional_hours(mode, hours, expected):
     rc = one(rec(mode=mode, hours=hours))
     assert rc.credits == D(expected)
@@ -53,6 +61,7 @@ def test_credits_are_exact_decimals_not_floats():
 
 
 # -- records that register nothing -----------------------------------------
+
 
 def _registers_nothing(record, who=None):
     s = sheet([record], who)

@@ -1,5 +1,6 @@
 """Each interpretation is named in the profile, and the engine agrees with DOMAIN.md
 where the profile leaves room."""
+
 import inspect
 import re
 
@@ -29,14 +30,26 @@ def _names_in_docstrings(module):
 
 def test_engine_cites_the_interpretations_it_applies():
     # guard for the test below: the scan finds what the docstrings say
-    assert {"rewards_do_not_add", "lead_trainer_multiple", "degree_no_reward", "offset_order",
-            "prorate_full_years", "induction_in_principle"} <= _names_in_engine_docstrings()
+    assert {
+        "rewards_do_not_add",
+        "lead_trainer_multiple",
+        "degree_no_reward",
+        "offset_order",
+        "prorate_full_years",
+        "induction_in_principle",
+    } <= _names_in_engine_docstrings()
 
 
 def test_profile_names_the_routing_and_rounding_interpretations():
-    assert {"national_counts_as_prefecture", "school_level_is_school_based",
-            "induction_counts_as_professional", "rounding_per_record", "yearly_in_principle",
-            "yearly_offset", "mandarin_credits"} <= set(HORGOS.interpretations)
+    assert {
+        "national_counts_as_prefecture",
+        "school_level_is_school_based",
+        "induction_counts_as_professional",
+        "rounding_per_record",
+        "yearly_in_principle",
+        "yearly_offset",
+        "mandarin_credits",
+    } <= set(HORGOS.interpretations)
 
 
 def test_every_interpretation_the_engine_applies_is_named_in_the_profile():

@@ -1,4 +1,5 @@
 """Property tests over random records and teachers (hypothesis)."""
+
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -14,8 +15,9 @@ CENT = Decimal("0.01")
 CYCLE_START, CYCLE_END = date(2024, 1, 1), date(2028, 12, 31)
 
 hours_st = st.integers(min_value=1, max_value=20000).map(lambda n: Decimal(n) / 100)  # 0.01..200.00
-hired_st = st.one_of(st.just(date(2015, 9, 1)),
-                     st.dates(min_value=date(2010, 1, 1), max_value=date(2028, 12, 31)))
+hired_st = st.one_of(
+    st.just(date(2015, 9, 1)), st.dates(min_value=date(2010, 1, 1), max_value=date(2028, 12, 31))
+)
 
 
 _BOOLS = st.booleans()
@@ -24,18 +26,25 @@ _BOOLS = st.booleans()
 def record_st(*, grades=tuple(GRADES), approved=_BOOLS, recognised=_BOOLS):
     # built once at import: creating strategies inside a draw is what makes hypothesis slow
     return st.builds(
-        rec, st.just("P"),
-        level=st.sampled_from(list(LEVELS)), category=st.sampled_from(list(CATEGORIES)),
-        mode=st.sampled_from(list(MODES)), hours=hours_st, approved=approved,
+        rec,
+        st.just("P"),
+        level=st.sampled_from(list(LEVELS)),
+        category=st.sampled_from(list(CATEGORIES)),
+        mode=st.sampled_from(list(MODES)),
+        hours=hours_st,
+        approved=approved,
         kind=st.sampled_from(["training"] * 4 + ["degree", "mandarin"]),
-        grade=st.sampled_from(grades), role=st.sampled_from(["trainee", "trainee", "lead-trainer"]),
+        grade=st.sampled_from(grades),
+        role=st.sampled_from(["trainee", "trainee", "lead-trainer"]),
         completed_on=st.dates(min_value=date(2023, 6, 1), max_value=date(2029, 6, 30)),
-        recognised=recognised)
+        recognised=recognised,
+    )
 
 
 ANY_RECORD = record_st()
-PASSED_RECORD = record_st(grades=("pass", "good", "excellent"), approved=st.just(True),
-                          recognised=st.just(True))
+PASSED_RECORD = record_st(
+    grades=("pass", "good", "excellent"), approved=st.just(True), recognised=st.just(True)
+)
 
 
 def _numbered(rs):
@@ -44,15 +53,19 @@ def _numbered(rs):
 
 # Qualifying bases (in 2024): the 90 minimal credits; and 70 required + 0 elective + 20
 # school-based, qualified only through the offset.
-BASES = ([], bucket_records("2024-01-01", **MINIMAL),
-         bucket_records("2024-01-01", **{**MINIMAL, "county_public": 20, "elective": 0}))
+BASES = (
+    [],
+    bucket_records("2024-01-01", **MINIMAL),
+    bucket_records("2024-01-01", **{**MINIMAL, "county_public": 20, "elective": 0}),
+)
 
 
 def records_st(max_size=20):
     """Random records, often on top of a qualifying base, so that qualified sheets,
     offsets and met years are exercised too."""
     return st.tuples(st.sampled_from(BASES), st.lists(ANY_RECORD, max_size=max_size)).map(
-        lambda t: t[0] + _numbered(t[1]))
+        lambda t: t[0] + _numbered(t[1])
+    )
 
 
 # (passed record, position in [0, 1]) → eligible(...) places it in the cycle on/after hire
@@ -69,17 +82,24 @@ def eligible_from(parts, hired_on, code="NEW"):
 
 # An independent oracle of one record's credits under Horgos cycle 7 (numbers from DOMAIN.md).
 HOURS_PER_CREDIT = {"centralised": Decimal(4), "online": Decimal(5), "school-based": Decimal(5)}
-GRADE_RATE = {"national": {"good": "0.10", "excellent": "0.15"},
-              "provincial": {"good": "0.10", "excellent": "0.15"},
-              "prefecture": {"good": "0.05", "excellent": "0.10"},
-              "county": {"good": "0.05", "excellent": "0.10"}}
+GRADE_RATE = {
+    "national": {"good": "0.10", "excellent": "0.15"},
+    "provincial": {"good": "0.10", "excellent": "0.15"},
+    "prefecture": {"good": "0.05", "excellent": "0.10"},
+    "county": {"good": "0.05", "excellent": "0.10"},
+}
 LEAD_MULTIPLE = {"national": 2, "provincial": 2, "prefecture": 1, "county": 1}
 
 
 def eligible(r, hired_on) -> bool:
-    return (r.recognised and r.approved and r.grade != "fail"
-            and CYCLE_START <= r.completed_on <= CYCLE_END and r.completed_on >= hired_on
-            and not (r.kind == "mandarin" and r.level == "school"))
+    return (
+        r.recognised
+        and r.approved
+        and r.grade != "fail"
+        and CYCLE_START <= r.completed_on <= CYCLE_END
+        and r.completed_on >= hired_on
+        and not (r.kind == "mandarin" and r.level == "school")
+    )
 
 
 def oracle(r, hired_on) -> tuple[Decimal, Decimal]:
@@ -91,8 +111,10 @@ def oracle(r, hired_on) -> tuple[Decimal, Decimal]:
     basic = r.hours / HOURS_PER_CREDIT[r.mode]
     rate = Decimal(0)
     if r.kind == "training":
-        rate = max(Decimal(GRADE_RATE.get(r.level, {}).get(r.grade, "0")),
-                   Decimal(LEAD_MULTIPLE.get(r.level, 0) if r.role == "lead-trainer" else 0))
+        rate = max(
+            Decimal(GRADE_RATE.get(r.level, {}).get(r.grade, "0")),
+            Decimal(LEAD_MULTIPLE.get(r.level, 0) if r.role == "lead-trainer" else 0),
+        )
     q = lambda x: x.quantize(CENT, rounding=ROUND_HALF_UP)  # noqa: E731
     return q(basic), q(basic + basic * rate)
 
@@ -139,8 +161,12 @@ def test_every_json_amount_has_exactly_two_decimals(hired, records, profile):
 
 
 @SETTINGS
-@given(hired=hired_st, records=records_st(), title=st.sampled_from([None, "高级教师"]),
-       profile=st.sampled_from([HORGOS, PUTUO]))
+@given(
+    hired=hired_st,
+    records=records_st(),
+    title=st.sampled_from([None, "高级教师"]),
+    profile=st.sampled_from([HORGOS, PUTUO]),
+)
 def test_qualified_iff_unmet_is_empty(hired, records, title, profile):
     s = sheet(records, teacher(hired_on=hired, title=title), profile=profile)
     assert s.qualified == (len(s.unmet) == 0)
@@ -187,11 +213,18 @@ def test_record_order_does_not_matter(hired, records, seed):
 
 
 @SETTINGS
-@given(hours=st.integers(min_value=1, max_value=60000).map(lambda n: Decimal(n) / 100), mode=st.sampled_from(list(MODES)), grade=st.sampled_from(["pass", "good", "excellent"]),
-       role=st.sampled_from(["trainee", "lead-trainer"]), level=st.sampled_from(list(LEVELS)))
+@given(
+    hours=st.integers(min_value=1, max_value=60000).map(lambda n: Decimal(n) / 100),
+    mode=st.sampled_from(list(MODES)),
+    grade=st.sampled_from(["pass", "good", "excellent"]),
+    role=st.sampled_from(["trainee", "lead-trainer"]),
+    level=st.sampled_from(list(LEVELS)),
+)
 def test_putuo_is_hours_over_ten_without_reward(hours, mode, grade, role, level):
-    s = sheet([rec(hours=hours, mode=mode, grade=grade, role=role, level=level,
-                   completed_on="2023-05-01")], profile=PUTUO)
+    s = sheet(
+        [rec(hours=hours, mode=mode, grade=grade, role=role, level=level, completed_on="2023-05-01")],
+        profile=PUTUO,
+    )
     expected = (hours / 10).quantize(CENT, rounding=ROUND_HALF_UP)
     (r,) = s.records
     assert (r.basic, r.reward, r.credits) == (expected, Decimal(0), expected)

@@ -1,4 +1,5 @@
 """The Putuo profile: 10 h = 1 credit, 36 credits in five years, seniors 54, no rewards."""
+
 import pytest
 from credit_builders import PUTUO, D, rec, sheet, teacher
 
@@ -11,13 +12,16 @@ def test_profile_loads():
     assert (PUTUO.id, PUTUO.cycle, PUTUO.first_year, PUTUO.last_year) == ("putuo-14", 14, 2021, 2025)
 
 
-@pytest.mark.parametrize("mode, hours, credits", [
-    ("centralised", "10", "1.00"),   # 10 / 10
-    ("online", "10", "1.00"),
-    ("school-based", "10", "1.00"),
-    ("centralised", "15", "1.50"),   # 15 / 10 (Horgos would give 3.75)
-    ("online", "0.05", "0.01"),      # 0.005 → half-up 0.01
-])
+@pytest.mark.parametrize(
+    "mode, hours, credits",
+    [
+        ("centralised", "10", "1.00"),  # 10 / 10
+        ("online", "10", "1.00"),
+        ("school-based", "10", "1.00"),
+        ("centralised", "15", "1.50"),  # 15 / 10 (Horgos would give 3.75)
+        ("online", "0.05", "0.01"),  # 0.005 → half-up 0.01
+    ],
+)
 def test_ten_hours_one_credit(mode, hours, credits):
     (r,) = putuo([rec(mode=mode, hours=hours, completed_on="2023-05-01")]).records
     assert r.credits == D(credits)
@@ -25,15 +29,20 @@ def test_ten_hours_one_credit(mode, hours, credits):
 
 def test_no_rewards():
     # 40 h / 10 = 4; national excellent lead trainer: Horgos would give 12, Putuo 4
-    (r,) = putuo([rec(level="national", hours="40", grade="excellent", role="lead-trainer",
-                      completed_on="2023-05-01")]).records
+    (r,) = putuo(
+        [rec(level="national", hours="40", grade="excellent", role="lead-trainer", completed_on="2023-05-01")]
+    ).records
     assert (r.basic, r.reward, r.credits) == (D("4"), D("0"), D("4"))
 
 
 def test_total_36():
     # 360 h / 10 = 36 → qualified; only a total minimum, no buckets
-    s = putuo([rec("A", hours="200", completed_on="2021-03-01"),
-               rec("B", category="elective", hours="160", completed_on="2025-12-31")])
+    s = putuo(
+        [
+            rec("A", hours="200", completed_on="2021-03-01"),
+            rec("B", category="elective", hours="160", completed_on="2025-12-31"),
+        ]
+    )
     assert s.minimums == {"total": D("36")}
     assert s.to_json_dict()["buckets"]["total"] == "36.00"
     assert s.qualified is True and s.unmet == ()
@@ -62,9 +71,13 @@ def test_other_titles_need_36(title):
 
 def test_cycle_is_2021_to_2025():
     # 2020-12-31 and 2026-01-01 fall outside; 2021-01-01 counts (10 h = 1)
-    s = putuo([rec("A", hours="10", completed_on="2020-12-31"),
-               rec("B", hours="10", completed_on="2021-01-01"),
-               rec("C", hours="10", completed_on="2026-01-01")])
+    s = putuo(
+        [
+            rec("A", hours="10", completed_on="2020-12-31"),
+            rec("B", hours="10", completed_on="2021-01-01"),
+            rec("C", hours="10", completed_on="2026-01-01"),
+        ]
+    )
     assert s.buckets["total"] == D("1")
     j = s.to_json_dict()
     assert j["profile"] == "putuo-14" and j["cycle"] == 14

@@ -1,4 +1,5 @@
 """Yearly tallies: 18 total / 12 required / 2 elective / 4 school-based, in principle."""
+
 from credit_builders import MINIMAL, D, bucket_records, rec, sheet
 
 
@@ -9,10 +10,16 @@ def _year(s, year):
 
 def test_credits_grouped_by_completion_year():
     # 2024-12-31: 40 h / 4 = 10 → 2024; 2025-01-01: 20 h / 4 = 5 → 2025
-    s = sheet([rec("A", hours="40", completed_on="2024-12-31"),
-               rec("B", hours="20", completed_on="2025-01-01")])
-    assert s.to_json_dict()["years"] == {"2024": "10.00", "2025": "5.00", "2026": "0.00",
-                                         "2027": "0.00", "2028": "0.00"}
+    s = sheet(
+        [rec("A", hours="40", completed_on="2024-12-31"), rec("B", hours="20", completed_on="2025-01-01")]
+    )
+    assert s.to_json_dict()["years"] == {
+        "2024": "10.00",
+        "2025": "5.00",
+        "2026": "0.00",
+        "2027": "0.00",
+        "2028": "0.00",
+    }
     y24 = _year(s, 2024)
     assert y24.amounts == {"total": D("10"), "required": D("10"), "elective": 0, "school_based": 0}
 
@@ -28,8 +35,7 @@ def test_year_meeting_18_12_2_4_exactly_is_met():
 def test_short_year_reported_in_status():
     # required 12, elective 1.99 (7.96 h / 4), school 4 → elective 0.01 short, total 17.99
     # no required surplus to offset → short elective and total
-    s = sheet(bucket_records("2026-05-01", county_professional=12, elective="1.99",
-                             school_based=4))
+    s = sheet(bucket_records("2026-05-01", county_professional=12, elective="1.99", school_based=4))
     y = _year(s, 2026)
     assert (y.status, y.short) == ("short", ("elective", "total"))
 
@@ -55,8 +61,7 @@ def test_as_of_same_year_is_not_yet():
     recs = bucket_records("2025-03-01", county_professional=12, elective=2, school_based=4)
     s = sheet(recs, as_of="2026-07-01")
     statuses = {y.year: y.status for y in s.years}
-    assert statuses == {2024: "short", 2025: "met", 2026: "not-yet", 2027: "not-yet",
-                        2028: "not-yet"}
+    assert statuses == {2024: "short", 2025: "met", 2026: "not-yet", 2027: "not-yet", 2028: "not-yet"}
     # without as_of (final review) the same years are short
     s2 = sheet(recs)
     assert {y.year: y.status for y in s2.years}[2026] == "short"
@@ -79,6 +84,10 @@ def test_as_of_does_not_change_the_cycle_verdict():
 
 
 def test_refused_records_do_not_count_in_any_year():
-    s = sheet([rec("F", hours="40", completed_on="2025-05-01", grade="fail"),
-               rec("U", hours="40", completed_on="2025-05-01", approved=False)])
+    s = sheet(
+        [
+            rec("F", hours="40", completed_on="2025-05-01", grade="fail"),
+            rec("U", hours="40", completed_on="2025-05-01", approved=False),
+        ]
+    )
     assert _year(s, 2025).amounts["total"] == 0

@@ -2,6 +2,7 @@
 Chromium driven by Playwright with a phone's screen. Nothing is installed
 here: run.sh puts in `chromium` (Debian) and `playwright` (the test extra);
 no `playwright install`, the browser is /usr/bin/chromium."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,14 @@ from tests.certs.conftest import bureau, keyed  # noqa: F401  (the same small bu
 
 CHROMIUM = os.environ.get("ECERT_CHROMIUM", "/usr/bin/chromium")
 # A committee member's phone: 390×844 CSS pixels at 2× (an ordinary recent phone).
-PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-             has_touch=True, locale="zh-CN", timezone_id="Asia/Shanghai")
+PHONE = dict(
+    viewport={"width": 390, "height": 844},
+    device_scale_factor=2,
+    is_mobile=True,
+    has_touch=True,
+    locale="zh-CN",
+    timezone_id="Asia/Shanghai",
+)
 
 
 @pytest.fixture
@@ -42,8 +49,9 @@ def chromium():
     if not os.access(CHROMIUM, os.X_OK):
         _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield browser
         browser.close()
 

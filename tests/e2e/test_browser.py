@@ -6,6 +6,7 @@ updated (with what the current version certifies), revoked (when and why),
 expired, forged with a leaked key, tampered; the page loads nothing from
 elsewhere and logs no errors. With ECERT_SCREENSHOT_DIR=docs the phone's
 screenshots of the docs/ folder are made again."""
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,8 @@ from PIL import Image
 
 from tests.certs.conftest import show
 
-A = "6540040710000014"   # 热依拉·阿不都热合曼: 90 credits, cycle in progress, valid until 2028-12-31
-B = "6540040710000022"   # 王芳: 10 elective credits
+A = "6540040710000014"  # 热依拉·阿不都热合曼: 90 credits, cycle in progress, valid until 2028-12-31
+B = "6540040710000022"  # 王芳: 10 elective credits
 HOLDER = "热依拉·阿不都热合曼"
 BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 GREEN, RED = "rgb(30, 122, 52)", "rgb(170, 17, 17)"  # .banner.ok / .banner.no in ecert.css
@@ -37,8 +38,9 @@ def _banner_colour(phone) -> str:
     return phone.page.locator("#verdict").evaluate("e => getComputedStyle(e).backgroundColor")
 
 
-def test_the_scanned_qr_code_opens_a_genuine_verdict_on_a_phone(live, bureau, phone, tmp_path,
-                                                                screenshot_path):
+def test_the_scanned_qr_code_opens_a_genuine_verdict_on_a_phone(
+    live, bureau, phone, tmp_path, screenshot_path
+):
     live.run("issue")
     pdf = tmp_path / f"{A}.pdf"
     live.run("pdf", A, "-o", str(pdf))
@@ -51,7 +53,7 @@ def test_the_scanned_qr_code_opens_a_genuine_verdict_on_a_phone(live, bureau, ph
     assert phone.page.locator("main h1").inner_text() == HOLDER
     body = phone.page.locator("main").inner_text()
     assert "654004-07-1-000001-4" in body and "霍尔果斯市教育局" in body and "90.00" in body
-    assert _banner_colour(phone) == GREEN          # the stylesheet loaded (and CSP let it)
+    assert _banner_colour(phone) == GREEN  # the stylesheet loaded (and CSP let it)
     assert phone.fits_the_screen()
     phone.assert_local_and_quiet()
     phone.page.screenshot(path=str(screenshot_path), full_page=True)
@@ -63,9 +65,9 @@ def test_a_tampered_token_says_not_valid(live, bureau, phone):
     live.run("issue")
     url = show(live.run, A)["url"]
     base, token = url.split("/V/")
-    i = len(token) // 2                              # inside the signed payload
+    i = len(token) // 2  # inside the signed payload
     swapped = BASE32[(BASE32.index(token[i]) + 1) % 32]
-    tampered = token[:i] + swapped + token[i + 1:]
+    tampered = token[:i] + swapped + token[i + 1 :]
     assert tampered != token and set(tampered) <= set(BASE32)
 
     verdict = phone.open(f"{base}/V/{tampered}")
@@ -90,7 +92,9 @@ def test_a_revoked_certificate_says_revoked_with_the_date_and_reason(live, burea
     live.run("revoke", A, "--reason", "测试撤销")
     verdict = phone.open(show(live.run, A)["url"])
     lines = _lines(verdict)
-    assert lines[0] == "✘ 证书已撤销" and re.fullmatch(r"证书已被撤销（\d{4}-\d\d-\d\d：测试撤销）", lines[1]), lines
+    assert lines[0] == "✘ 证书已撤销" and re.fullmatch(
+        r"证书已被撤销（\d{4}-\d\d-\d\d：测试撤销）", lines[1]
+    ), lines
     assert _banner_colour(phone) == RED
     assert phone.fits_the_screen()
     phone.assert_local_and_quiet()
@@ -103,16 +107,20 @@ def test_a_date_after_the_expiry_says_genuine_and_past_its_validity(live, bureau
     assert cert["valid_until"] == "2028-12-31"
     verdict = phone.open(cert["url"] + "?at=2029-01-01")
     lines = _lines(verdict)
-    assert lines[0] == "证书真实，已过有效期" and "有效期至 2028-12-31" in lines[1] and "2029-01-01" in lines[1]
+    assert (
+        lines[0] == "证书真实，已过有效期" and "有效期至 2028-12-31" in lines[1] and "2029-01-01" in lines[1]
+    )
     assert "证书无效" not in verdict and _banner_colour(phone) == GREY
     # the day before still holds: the date, not the certificate, made the difference
     assert "✔ 证书真实有效" in phone.open(cert["url"] + "?at=2028-12-31")
     phone.assert_local_and_quiet()
 
 
-def test_an_updated_certificate_says_genuine_and_updated_with_the_current_summary(live, bureau, phone, files,
-                                                                               screenshot_path):
+def test_an_updated_certificate_says_genuine_and_updated_with_the_current_summary(
+    live, bureau, phone, files, screenshot_path
+):
     from tests.builders import RECORD_HEADER, record_row
+
     live.run("issue")
     printed = show(live.run, B)  # the copy the applicant printed: 10 elective credits
     live.run("records", "import", str(files.csv("more.csv", RECORD_HEADER, [record_row(bureau[1], "X-PRO")])))
@@ -146,14 +154,20 @@ def test_a_cycle_under_way_says_what_is_short_with_amounts(live, bureau, phone):
     assert phone.page.locator("#credits td.st").first.inner_text() == "未达"
 
 
-def test_a_certificate_minted_with_a_leaked_key_says_not_valid_and_why(live, bureau, phone, tmp_path,
-                                                                       screenshot_path):
+def test_a_certificate_minted_with_a_leaked_key_says_not_valid_and_why(
+    live, bureau, phone, tmp_path, screenshot_path
+):
     from tests.certs.test_compromise import _forge, _kid
     from verifier.token import from_base32, parse
+
     live.run("issue")
     genuine = show(live.run, A)
-    forged = _forge(tmp_path / "keys", _kid(live.run), genuine["token"],
-                    parse(from_base32(genuine["token"])).claims.issued_at)
+    forged = _forge(
+        tmp_path / "keys",
+        _kid(live.run),
+        genuine["token"],
+        parse(from_base32(genuine["token"])).claims.issued_at,
+    )
     verdict = phone.open(genuine["url"].split("/V/")[0] + "/V/" + forged)
     lines = _lines(verdict)
     assert lines[0] == "✘ 证书无效" and "不是登记系统签发的" in lines[1] and "伪造" in lines[1], lines

@@ -4,6 +4,7 @@ school's declarations and issues them from the batch page (a real Celery
 worker on the embedded broker, as `ecert serve` starts it), the teacher
 signs in and downloads her PDF, and the PDF's QR code verifies. Screenshots of the main pages go to
 ECERT_SCREENSHOT_DIR (docs/ was made that way) or tmp_path."""
+
 from __future__ import annotations
 
 import csv
@@ -71,11 +72,20 @@ def _sign_out(page):
 def test_declare_recognise_issue_download_verify(live, bureau, laptop, shots, tmp_path, files, monkeypatch):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # the embedded broker, as ./run.sh has it
     base = live.base.lower()
-    reg_code = _code(live.run("staff", "add", "reg-1", "--role", "registrar", "--school", SCHOOL,
-                              "--name", "第一小学专管员").stdout)
+    reg_code = _code(
+        live.run(
+            "staff", "add", "reg-1", "--role", "registrar", "--school", SCHOOL, "--name", "第一小学专管员"
+        ).stdout
+    )
     aud_code = _code(live.run("staff", "add", "aud-1", "--role", "auditor", "--name", "师训办审核员").stdout)
-    declared = files.csv("declare.csv", RECORD_HEADER, [
-        record_row(bureau[1], code, done="2025-09-01") for code in ("Z-PUB", "Z-PRO", "X-PUB", "X-PRO", "X-DIG")])
+    declared = files.csv(
+        "declare.csv",
+        RECORD_HEADER,
+        [
+            record_row(bureau[1], code, done="2025-09-01")
+            for code in ("Z-PUB", "Z-PRO", "X-PUB", "X-PRO", "X-DIG")
+        ],
+    )
 
     # the registrar declares a file
     _first_sign_in(laptop, base, "/office/login", {"username": "reg-1"}, reg_code)
@@ -126,7 +136,9 @@ def test_declare_recognise_issue_download_verify(live, bureau, laptop, shots, tm
     download.value.save_as(pdf)
 
     # its QR code opens the verifier, which says genuine
-    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / "scan")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / "scan")], check=True
+    )
     with Image.open(tmp_path / "scan.png") as img:
         urls = [r.text for r in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)]
     assert urls == [show(live.run, B)["url"]]

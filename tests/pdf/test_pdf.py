@@ -2,6 +2,7 @@
 raster and verifies, that it carries the URL for `ecert verify FILE.pdf`,
 that no character renders as a tofu box, and that a missing font is a clear
 error rather than a PDF of empty boxes."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,8 @@ from tests.builders import ROSTER_HEADER, id_number, teacher_row
 from tests.certs.conftest import show, verify
 
 A = "6540040710000014"
-RARE = "张喆堃"      # in 通用规范汉字表: the cut font has them
-OUTSIDE = "陳美玲"   # 陳 is outside the table: only the full font behind the cut one has it
+RARE = "张喆堃"  # in 通用规范汉字表: the cut font has them
+OUTSIDE = "陳美玲"  # 陳 is outside the table: only the full font behind the cut one has it
 
 
 @pytest.fixture
@@ -37,8 +38,9 @@ def _pdf(run, tmp_path, number=A):
 
 
 def _text(path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _qr_from_raster(path, dpi: int) -> list[str]:
@@ -57,7 +59,7 @@ def missing_glyph_count(path) -> int:
     for page in PdfReader(path).pages:
         data = page.get_contents().get_data().decode("latin-1")
         for hexstr in re.findall(r"<([0-9a-fA-F]+)>", data):
-            count += sum(1 for i in range(0, len(hexstr), 4) if hexstr[i:i + 4].lower() in ("0000", "ffff"))
+            count += sum(1 for i in range(0, len(hexstr), 4) if hexstr[i : i + 4].lower() in ("0000", "ffff"))
     return count
 
 
@@ -75,8 +77,18 @@ def test_the_qr_code_scans_from_a_screen_resolution_too(issued, tmp_path):
 def test_the_text_has_the_holder_number_totals_and_check_code(issued, tmp_path):
     text = _text(_pdf(issued, tmp_path))
     cert = show(issued, A)
-    for expected in ("中小学和幼儿园教师继续教育证书", "电子证书", "热依拉·阿不都热合曼", "654004-07-1-000001-4",
-                     "霍尔果斯市教育局", "90.00", "总学分", "2028-12-31", "周期进行中", "以扫码查验结果为准"):
+    for expected in (
+        "中小学和幼儿园教师继续教育证书",
+        "电子证书",
+        "热依拉·阿不都热合曼",
+        "654004-07-1-000001-4",
+        "霍尔果斯市教育局",
+        "90.00",
+        "总学分",
+        "2028-12-31",
+        "周期进行中",
+        "以扫码查验结果为准",
+    ):
         assert expected in text, expected
     code = cert["check_code"]  # printed in groups of four
     assert f"{code[:4]} {code[4:8]} {code[8:]}" in text
@@ -98,8 +110,11 @@ def test_metadata_names_the_certificate_and_its_version(issued, tmp_path):
 
 def test_rare_and_out_of_table_characters_render_without_tofu(keyed, files, tmp_path):
     ids = [id_number(seq=s) for s in (201, 202)]
-    keyed("roster", "import", str(files.csv("r2.csv", ROSTER_HEADER, [
-        teacher_row(RARE, ids[0]), teacher_row(OUTSIDE, ids[1])])))
+    keyed(
+        "roster",
+        "import",
+        str(files.csv("r2.csv", ROSTER_HEADER, [teacher_row(RARE, ids[0]), teacher_row(OUTSIDE, ids[1])])),
+    )
     keyed("issue")
     for number, name in (("6540040710000014", RARE), ("6540040710000022", OUTSIDE)):
         path = _pdf(keyed, tmp_path, number)
@@ -114,8 +129,17 @@ MARKUP_SCHOOL = '实验小学 <分校> & "附属" 幼儿园'
 @pytest.mark.parametrize("school", [LONG_SCHOOL, MARKUP_SCHOOL])
 def test_long_and_markup_text_stays_on_one_page_as_text(keyed, files, tmp_path, school):
     name = "阿卜杜热合曼·买买提明·艾合买提江·阿不都克里木·吐尔洪江·艾力"
-    keyed("roster", "import", str(files.csv("r3.csv", ROSTER_HEADER, [
-        teacher_row(name, id_number(seq=301), school=("6540049999", school))])))
+    keyed(
+        "roster",
+        "import",
+        str(
+            files.csv(
+                "r3.csv",
+                ROSTER_HEADER,
+                [teacher_row(name, id_number(seq=301), school=("6540049999", school))],
+            )
+        ),
+    )
     keyed("issue")
     path = _pdf(keyed, tmp_path, "6540040710000014")
     assert len(PdfReader(path).pages) == 1
@@ -126,6 +150,7 @@ def test_long_and_markup_text_stays_on_one_page_as_text(keyed, files, tmp_path, 
 
 def test_the_template_is_read_by_the_xml_parser_and_other_text_by_html5():
     from issuer.pdf.render import _certificate_html
+
     html = _certificate_html()
     page = '<!DOCTYPE html><html><head><meta charset="utf-8"/></head><body><p>甲 &amp; 乙</p></body></html>'
     assert html(string=page, base_url=".").parsed_as_xml
@@ -135,9 +160,10 @@ def test_the_template_is_read_by_the_xml_parser_and_other_text_by_html5():
 
 def test_the_tofu_detector_sees_a_missing_glyph(tmp_path):
     from weasyprint import HTML
+
     path = tmp_path / "tofu.pdf"
     # A private-use character no installed font draws: WeasyPrint shows glyph 0.
-    HTML(string='<p style="font-family: \'Noto Sans CJK SC\'">缺\ue000字</p>').write_pdf(path)
+    HTML(string="<p style=\"font-family: 'Noto Sans CJK SC'\">缺\ue000字</p>").write_pdf(path)
     assert missing_glyph_count(path) >= 1
 
 
@@ -151,9 +177,13 @@ def test_a_missing_font_is_named_with_how_to_install_it(issued, tmp_path, monkey
 
 def test_a_late_joiners_page_prints_its_notes_and_stays_one_page(keyed, bureau, files, tmp_path):
     from tests.builders import RECORD_HEADER, record_row
+
     late = id_number(seq=515)
-    keyed("roster", "import", str(files.csv("late.csv", ROSTER_HEADER, [teacher_row("新来的", late,
-                                                                                   hired="2025-03-01")])))
+    keyed(
+        "roster",
+        "import",
+        str(files.csv("late.csv", ROSTER_HEADER, [teacher_row("新来的", late, hired="2025-03-01")])),
+    )
     keyed("records", "import", str(files.csv("late-rec.csv", RECORD_HEADER, [record_row(late, "X-PRO")])))
     keyed("issue")
     number = show(keyed, _number_of(keyed, late))["number"]
@@ -167,6 +197,7 @@ def test_a_late_joiners_page_prints_its_notes_and_stays_one_page(keyed, bureau, 
 
 def _number_of(run, idn: str) -> str:
     import json
+
     return json.loads(run("credits", idn, "--json").stdout)["certificate_number"]
 
 
@@ -184,6 +215,7 @@ def test_a_missing_harfbuzz_subsetter_is_named(monkeypatch):
 
 def test_the_two_regular_cuts_hold_the_whole_character_table(tmp_path):
     from fontTools.ttLib import TTFont
+
     fonts = fontlib.prepare(tmp_path)
     common, rare = TTFont(fonts.regular).getBestCmap(), TTFont(fonts.rare).getBestCmap()
     table = fontlib.characters()[:8105]
@@ -204,9 +236,13 @@ def test_every_stream_is_deflated(issued, tmp_path):
     """The renderer deflates pydyf's streams itself (issuer/pdf/render.py):
     none may be left raw, and each must inflate."""
     from pypdf.generic import StreamObject
+
     reader = PdfReader(_pdf(issued, tmp_path))
-    streams = [obj for num in range(1, reader.trailer["/Size"])
-               if isinstance(obj := reader.get_object(num), StreamObject)]
+    streams = [
+        obj
+        for num in range(1, reader.trailer["/Size"])
+        if isinstance(obj := reader.get_object(num), StreamObject)
+    ]
     assert len(streams) >= 5  # page, QR code, fonts, their maps, the attachment
     for obj in streams:
         if obj.get("/Type") == "/XRef":
@@ -220,7 +256,9 @@ def test_the_qr_symbol_is_the_smallest_alphanumeric_level_m_version(token_chars)
     """The symbol comes from zxing-cpp's encoder; its size must be what the
     capacity table of alphanumeric mode at level M gives (byte mode or a
     higher level would need a larger version), and it must decode back."""
-    url = verification_url("HTTPS://ECERT.HORGOS.EDU.CN", ("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" * 14)[:token_chars])
+    url = verification_url(
+        "HTTPS://ECERT.HORGOS.EDU.CN", ("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" * 14)[:token_chars]
+    )
     modules = qr_modules(url)
     assert len(modules) == len(modules[0]) == 17 + 4 * qr_version(url)
     scale, quiet = 4, 4
@@ -229,7 +267,15 @@ def test_the_qr_symbol_is_the_smallest_alphanumeric_level_m_version(token_chars)
     for r, row in enumerate(modules):
         for c, dark in enumerate(row):
             if dark:
-                img.paste(0, ((c + quiet) * scale, (r + quiet) * scale, (c + quiet + 1) * scale, (r + quiet + 1) * scale))
+                img.paste(
+                    0,
+                    (
+                        (c + quiet) * scale,
+                        (r + quiet) * scale,
+                        (c + quiet + 1) * scale,
+                        (r + quiet + 1) * scale,
+                    ),
+                )
     decoded = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
     assert [d.text for d in decoded] == [url] and decoded[0].extra["ECLevel"] == "M"
 
@@ -254,6 +300,7 @@ def _embedded_programs(path) -> dict[str, str]:
     import io
 
     from fontTools.ttLib import TTFont
+
     out = {}
     for ref in PdfReader(path).pages[0]["/Resources"]["/Font"].values():
         font = ref.get_object()
@@ -273,11 +320,15 @@ def test_the_bold_cut_holds_the_templates_bold_vocabulary():
 def test_the_credit_tables_columns_line_up(issued, tmp_path):
     """The status column of the credit table starts at one x on every row
     (within 0.3 pt), whatever the width of the row's label (render.label)."""
-    out = subprocess.run(["pdftotext", "-bbox", str(_pdf(issued, tmp_path)), "-"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(_pdf(issued, tmp_path)), "-"], capture_output=True, text=True, check=True
+    ).stdout
     words = [(float(x), w) for x, w in re.findall(r'xMin="([\d.]+)"[^>]*>([^<]+)<', out)]
-    credits = words[next(i for i, (_, w) in enumerate(words) if w == "学分认定"):
-                    next(i for i, (_, w) in enumerate(words) if w == "年度学分")]
+    credits = words[
+        next(i for i, (_, w) in enumerate(words) if w == "学分认定") : next(
+            i for i, (_, w) in enumerate(words) if w == "年度学分"
+        )
+    ]
     marks = [x for x, w in credits if w in ("达标", "未达")]  # the last column: each row's status
     assert len(marks) == 11 and max(marks) - min(marks) < 0.3, marks
 

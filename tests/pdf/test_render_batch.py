@@ -1,5 +1,6 @@
 """`ecert render`: the batch of PDFs, parallel, skipping unchanged ones, and
 going on past a certificate that fails."""
+
 from __future__ import annotations
 
 import json
@@ -16,11 +17,17 @@ def test_render_all_then_only_what_changed(keyed, bureau, files, tmp_path):
     first = keyed("render", "--out", str(out), "--workers", "2").stdout
     assert "生成 3，未变化 0，失败 0" in first
     assert sorted(p.name for p in out.glob("*.pdf")) == [
-        "6540040710000014.pdf", "6540040710000022.pdf", "6540040710000030.pdf"]
+        "6540040710000014.pdf",
+        "6540040710000022.pdf",
+        "6540040710000030.pdf",
+    ]
     assert len(json.loads((out / MANIFEST).read_text())) == 3
     assert "生成 0，未变化 3，失败 0" in keyed("render", "--out", str(out)).stdout
-    keyed("records", "import", str(files.csv("fix.csv", RECORD_HEADER, [
-        record_row(bureau[1], "X-ELE", grade="优秀")])))
+    keyed(
+        "records",
+        "import",
+        str(files.csv("fix.csv", RECORD_HEADER, [record_row(bureau[1], "X-ELE", grade="优秀")])),
+    )
     keyed("issue")
     assert "生成 1，未变化 2，失败 0" in keyed("render", "--out", str(out)).stdout
     (out / "6540040710000030.pdf").unlink()  # a file gone from the folder is made again
@@ -39,6 +46,7 @@ class FakeCert:
 def test_a_failing_certificate_is_reported_and_the_batch_goes_on(keyed, bureau, tmp_path, db_url):
     from issuer.db import make_engine, read_session
     from issuer.register import latest
+
     keyed("issue")
     engine = make_engine(db_url)
     with read_session(engine) as s:
@@ -57,6 +65,7 @@ def _full_after(monkeypatch, files_that_fit: int) -> list:
     import errno
 
     from issuer.pdf import batch as batch_lib
+
     written = []
     real = batch_lib._write_file
 
@@ -66,12 +75,14 @@ def _full_after(monkeypatch, files_that_fit: int) -> list:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real(path, data)
         written.append(path)
+
     monkeypatch.setattr(batch_lib, "_write_file", write)
     return written
 
 
-def test_a_full_disk_stops_the_batch_says_what_was_done_and_leaves_no_temporary_file(keyed, bureau, tmp_path,
-                                                                                      monkeypatch):
+def test_a_full_disk_stops_the_batch_says_what_was_done_and_leaves_no_temporary_file(
+    keyed, bureau, tmp_path, monkeypatch
+):
     keyed("issue")
     out = tmp_path / "pdfs"
     out.mkdir()

@@ -1,4 +1,5 @@
 """A region of two schools, with an account of each role."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,11 @@ from tests.builders import (
 PASSPHRASE = "correct horse battery staple"
 SCHOOL_A = ("6540040001", "霍尔果斯市第一小学")
 SCHOOL_B = ("6540040002", "霍尔果斯市第二中学")
-PROJECTS = [("X-PRO", "县市级", "必修-专业", "集中", "40"), ("X-ELE", "县市级", "选修", "集中", "20"),
-            ("S-SCH", "校级", "校本", "校本", "30")]
+PROJECTS = [
+    ("X-PRO", "县市级", "必修-专业", "集中", "40"),
+    ("X-ELE", "县市级", "选修", "集中", "20"),
+    ("S-SCH", "校级", "校本", "校本", "30"),
+]
 
 
 @dataclass
@@ -40,17 +44,44 @@ class Region:
 @pytest.fixture
 def region(run_ecert, files, db_url):
     run_ecert("init")
-    run_ecert("projects", "import", str(files.csv("p.csv", PROJECT_HEADER, [
-        project_row(c, level=lvl, category=cat, mode=m, hours=h) for c, lvl, cat, m, h in PROJECTS])))
+    run_ecert(
+        "projects",
+        "import",
+        str(
+            files.csv(
+                "p.csv",
+                PROJECT_HEADER,
+                [project_row(c, level=lvl, category=cat, mode=m, hours=h) for c, lvl, cat, m, h in PROJECTS],
+            )
+        ),
+    )
     a = [id_number(seq=s) for s in (301, 302)]
     b = [id_number(seq=s) for s in (401,)]
-    run_ecert("roster", "import", str(files.csv("r.csv", ROSTER_HEADER, [
-        teacher_row("王芳", a[0], school=SCHOOL_A), teacher_row("李娜", a[1], school=SCHOOL_A),
-        teacher_row("张伟", b[0], school=SCHOOL_B)])))
+    run_ecert(
+        "roster",
+        "import",
+        str(
+            files.csv(
+                "r.csv",
+                ROSTER_HEADER,
+                [
+                    teacher_row("王芳", a[0], school=SCHOOL_A),
+                    teacher_row("李娜", a[1], school=SCHOOL_A),
+                    teacher_row("张伟", b[0], school=SCHOOL_B),
+                ],
+            )
+        ),
+    )
     codes = {}
-    for user, role, school in (("admin", "admin", None), ("auditor", "auditor", None),
-                               ("reg-a", "registrar", SCHOOL_A[0]), ("reg-b", "registrar", SCHOOL_B[0])):
-        out = run_ecert("staff", "add", user, "--role", role, *(["--school", school] if school else [])).stdout
+    for user, role, school in (
+        ("admin", "admin", None),
+        ("auditor", "auditor", None),
+        ("reg-a", "registrar", SCHOOL_A[0]),
+        ("reg-b", "registrar", SCHOOL_B[0]),
+    ):
+        out = run_ecert(
+            "staff", "add", user, "--role", role, *(["--school", school] if school else [])
+        ).stdout
         codes[user] = re.search(r"一次性密码：(\w+)", out).group(1)
     engine = make_engine(db_url)
     yield Region(run_ecert, engine, a, b, codes, files)
@@ -63,6 +94,7 @@ def app(region):
     per process, so each test starts afresh."""
     from issuer.config import load_settings
     from issuer.web import create_app, limiter
+
     app = create_app(load_settings())
     limiter.reset()
     yield app
@@ -91,9 +123,15 @@ def numbers(region) -> dict[str, str]:
 
     from issuer.db import read_session
     from issuer.models import Registration, Teacher
+
     with read_session(region.engine) as s:
-        return dict(s.execute(select(Teacher.id_number, Registration.number)
-                              .join(Registration, Registration.teacher_id == Teacher.id)).all())
+        return dict(
+            s.execute(
+                select(Teacher.id_number, Registration.number).join(
+                    Registration, Registration.teacher_id == Teacher.id
+                )
+            ).all()
+        )
 
 
 @pytest.fixture
@@ -101,6 +139,7 @@ def queued(monkeypatch) -> list[int]:
     """The background queue: the job ids the web requests handed to it
     (the test runs them)."""
     from issuer import tasks
+
     ids: list[int] = []
     monkeypatch.setattr(tasks, "enqueue", ids.append)
     return ids
@@ -112,6 +151,7 @@ def scope_of(engine, username: str):
     from issuer.db import read_session
     from issuer.models import StaffAccount
     from issuer.staff import Scope
+
     with read_session(engine) as s:
         return Scope.of(s.scalar(select(StaffAccount).where(StaffAccount.username == username)))
 

@@ -1,5 +1,6 @@
 """Revoke and reissue from the office, the audit log and its chain check,
 and the administrator's accounts page."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,9 @@ def test_revoke_needs_a_reason_is_audited_and_the_verifier_then_says_revoked(app
     token = csrf(aud, page)
 
     assert aud.post(f"{page}/revoke", data={"reason": "材料造假"}).status_code == 400  # no CSRF token
-    assert "撤销证书必须写明原因" in flashed(aud, aud.post(f"{page}/revoke", data={"csrf_token": token,
-                                                                              "reason": "  \t "}))
+    assert "撤销证书必须写明原因" in flashed(
+        aud, aud.post(f"{page}/revoke", data={"csrf_token": token, "reason": "  \t "})
+    )
     assert show(region, number)["status"] == "current"
 
     html = flashed(aud, aud.post(f"{page}/revoke", data={"csrf_token": token, "reason": "材料 造假"}))
@@ -69,7 +71,9 @@ def test_revoke_needs_a_reason_is_audited_and_the_verifier_then_says_revoked(app
     status = next(c for c in result["checks"] if c["name"] == "status")
     assert result["valid"] is False and not status["ok"] and "材料 造假" in status["detail"]
     assert "revoked" in status["detail"]
-    assert "没有现行版本" in flashed(aud, aud.post(f"{page}/revoke", data={"csrf_token": token, "reason": "再次"}))
+    assert "没有现行版本" in flashed(
+        aud, aud.post(f"{page}/revoke", data={"csrf_token": token, "reason": "再次"})
+    )
 
     # reissue after the revocation, in the background worker: a new version under the same
     # number, valid again; the web request itself signs nothing
@@ -95,6 +99,7 @@ def test_revoke_needs_a_reason_is_audited_and_the_verifier_then_says_revoked(app
 def _work(region, client, job_id: int) -> dict:
     """What the worker does with a queued job; its counts as the page reads them."""
     from tests.staff.test_jobs import plan, progress, run
+
     for index in plan(region, job_id):
         assert run(region, job_id, index) == "done"
     info = progress(client, job_id)
@@ -104,23 +109,30 @@ def _work(region, client, job_id: int) -> dict:
 
 def test_reissue_picks_up_newly_recognised_credits(app, region, numbers, queued):
     number = numbers[region.a[1]]
-    region.run("records", "import", str(region.records_file("more.csv", [[region.a[1], "X-PRO", "合格", "学员",
-                                                                           "2025-06-01"]])))
+    region.run(
+        "records",
+        "import",
+        str(region.records_file("more.csv", [[region.a[1], "X-PRO", "合格", "学员", "2025-06-01"]])),
+    )
     admin = signed_in(app, region, "admin")
-    admin.post(f"/office/teachers/{number}/reissue", data={"csrf_token": csrf(admin, f"/office/teachers/{number}")})
+    admin.post(
+        f"/office/teachers/{number}/reissue", data={"csrf_token": csrf(admin, f"/office/teachers/{number}")}
+    )
     assert _work(region, admin, queued[-1])["reissued"] == 1
     assert "已被新版本取代" in admin.get(f"/office/teachers/{number}").get_data(as_text=True)
     assert show(region, number)["version"] == 2
 
 
-def test_a_reissue_whose_worker_cannot_open_the_key_fails_the_job_and_says_why(app, region, numbers, queued,
-                                                                              monkeypatch):
+def test_a_reissue_whose_worker_cannot_open_the_key_fails_the_job_and_says_why(
+    app, region, numbers, queued, monkeypatch
+):
     number = numbers[region.a[0]]
     aud = signed_in(app, region, "auditor")
     token = csrf(aud, f"/office/teachers/{number}")
     aud.post(f"/office/teachers/{number}/reissue", data={"csrf_token": token})
     monkeypatch.setenv("ECERT_KEY_PASSPHRASE", "not the passphrase at all")  # the worker's
     from tests.staff.test_jobs import plan, progress
+
     assert plan(region, queued[-1]) == []
     info = progress(aud, queued[-1])
     assert info["state"] == "failed" and "签名密钥口令不正确" in info["error"]
@@ -137,12 +149,19 @@ def test_the_audit_log_is_newest_first_and_its_chain_verifies(app, region, numbe
     assert "签发" in html and "生成密钥" in html
     r = aud.post("/office/audit/verify", data={"csrf_token": csrf(aud, "/office/audit")})
     assert r.status_code == 200
-    assert "审计日志完整" in r.get_data(as_text=True) and f"{n} 条记录，哈希链无断裂" in r.get_data(as_text=True)
+    assert "审计日志完整" in r.get_data(as_text=True) and f"{n} 条记录，哈希链无断裂" in r.get_data(
+        as_text=True
+    )
 
     monkeypatch.setattr(audit, "verify_chain", lambda s: audit.ChainReport(2, False, "entry 3 was altered"))
-    html = aud.post("/office/audit/verify", data={"csrf_token": csrf(aud, "/office/audit")}).get_data(as_text=True)
+    html = aud.post("/office/audit/verify", data={"csrf_token": csrf(aud, "/office/audit")}).get_data(
+        as_text=True
+    )
     assert "哈希链断裂" in html and "entry 3 was altered" in html
 
     reg = signed_in(app, region, "reg-a")
     assert reg.get("/office/audit").status_code == 404
-    assert reg.post("/office/audit/verify", data={"csrf_token": csrf(reg, "/office/teachers")}).status_code == 404
+    assert (
+        reg.post("/office/audit/verify", data={"csrf_token": csrf(reg, "/office/teachers")}).status_code
+        == 404
+    )

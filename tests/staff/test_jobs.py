@@ -3,6 +3,7 @@ queues a job (the queue is a list here), and the test then calls the
 tasks' functions directly (issuer.jobs.plan and run_chunk, what the Celery
 tasks in issuer/tasks.py call), step by step, reading the pages between
 steps. Real workers and brokers: tests/staff/test_jobs_workers.py."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ def run(region, job_id: int, index: int, worker: str = "w1@test") -> str:
 
 
 def start(c, kind: str, school: str = ""):
-    return c.post("/office/jobs", data={"kind": kind, "school": school,
-                                        "csrf_token": csrf(c, "/office/jobs")})
+    return c.post(
+        "/office/jobs", data={"kind": kind, "school": school, "csrf_token": csrf(c, "/office/jobs")}
+    )
 
 
 def progress(c, job_id: int) -> dict:
@@ -54,8 +56,7 @@ def refreshes(html: str) -> bool:
     return bool(re.search(r'<meta http-equiv="refresh" content="\d+">', html))
 
 
-def test_an_issue_job_runs_in_chunks_and_its_page_lists_what_happened(app, region, keys, queued,
-                                                                      monkeypatch):
+def test_an_issue_job_runs_in_chunks_and_its_page_lists_what_happened(app, region, keys, queued, monkeypatch):
     monkeypatch.setitem(jobs_lib.CHUNK, "issue", 1)  # three teachers, three chunks
     aud = signed_in(app, region, "auditor")
     r = start(aud, "issue")
@@ -83,8 +84,11 @@ def test_an_issue_job_runs_in_chunks_and_its_page_lists_what_happened(app, regio
 
     # A second run: one new teacher, one with a new record, one revoked, one as she was.
     new = id_number(seq=303)
-    region.run("roster", "import", str(region.files.csv("r2.csv", ROSTER_HEADER, [
-        teacher_row("赵敏", new, school=SCHOOL_A)])))
+    region.run(
+        "roster",
+        "import",
+        str(region.files.csv("r2.csv", ROSTER_HEADER, [teacher_row("赵敏", new, school=SCHOOL_A)])),
+    )
     region.run("records", "import", str(region.records_file("rec.csv", [record_row(region.a[0], "X-PRO")])))
     revoked = number_of(region, region.b[0])
     region.run("revoke", revoked, "--reason", "测试撤销")
@@ -118,8 +122,12 @@ def test_a_school_job_covers_that_school_only(app, region, keys, queued):
     with read_session(region.engine) as s:
         assert s.scalar(select(func.count()).select_from(Certificate)) == 1
     assert start(aud, "issue", "9999999999").status_code == 404  # no such school
-    assert aud.post("/office/jobs", data={"kind": "delete-all", "csrf_token": csrf(aud, "/office/jobs")}
-                    ).status_code == 400
+    assert (
+        aud.post(
+            "/office/jobs", data={"kind": "delete-all", "csrf_token": csrf(aud, "/office/jobs")}
+        ).status_code
+        == 400
+    )
     assert aud.post("/office/jobs", data={"kind": "issue"}).status_code == 400  # no CSRF token
 
 
@@ -131,8 +139,9 @@ def test_a_registrar_gets_404_on_every_job_route(app, region, keys, queued):
     token = csrf(reg, "/office/declare")
     tried = {
         "office.jobs": reg.get("/office/jobs"),
-        "office.job_start": reg.post("/office/jobs", data={"kind": "issue", "school": SCHOOL_A[0],
-                                                           "csrf_token": token}),
+        "office.job_start": reg.post(
+            "/office/jobs", data={"kind": "issue", "school": SCHOOL_A[0], "csrf_token": token}
+        ),
         "office.job": reg.get(f"/office/jobs/{job_id}"),
         "office.job_json": reg.get(f"/office/jobs/{job_id}.json"),
     }
@@ -156,10 +165,10 @@ def test_a_job_without_the_key_passphrase_fails_saying_so(app, region, keys, que
     assert "失败" in page and "未设置签名密钥口令" in page and not refreshes(page)
 
 
-def test_a_chunk_that_fails_leaves_whole_chunks_and_a_rerun_finishes(app, region, keys, queued,
-                                                                    monkeypatch):
+def test_a_chunk_that_fails_leaves_whole_chunks_and_a_rerun_finishes(app, region, keys, queued, monkeypatch):
     monkeypatch.setitem(jobs_lib.CHUNK, "issue", 1)
     from issuer import issuance
+
     real_append, calls = issuance.audit.append, []
 
     def append_failing_second(session, actor, events):
@@ -210,8 +219,14 @@ def test_a_chunk_delivered_twice_issues_and_counts_once(app, region, keys, queue
     from issuer.issuance import IssueOptions
     from issuer.keystore import Keystore
     from verifier.profiles import load_profile
-    issuer = jobs_lib._ChunkIssuer(region.engine, load_profile("horgos-7"), Keystore(settings.keys_dir, "x"),
-                                   settings.base_url, "staff:auditor")
+
+    issuer = jobs_lib._ChunkIssuer(
+        region.engine,
+        load_profile("horgos-7"),
+        Keystore(settings.keys_dir, "x"),
+        settings.base_url,
+        "staff:auditor",
+    )
     with pytest.raises(jobs_lib._AlreadyRecorded):
         issuer.run_numbers(numbers, IssueOptions(), jobs_lib._recorder(job_id, 0, len(numbers), "w2"))
     with read_session(region.engine) as s:
@@ -236,6 +251,7 @@ def test_a_render_job_writes_the_pdfs_and_then_finds_them_unchanged(app, region,
             other.append("started")
             other.append(run(region, queued[0], 1, "w2@test"))
         return real(job)
+
     monkeypatch.setattr(jobs_lib.pdf_batch, "_render_one", render_one)
     assert run(region, queued[0], 0) == "done" and other == ["started", "done"]
     p = progress(aud, queued[0])
@@ -255,6 +271,7 @@ def test_a_render_job_writes_the_pdfs_and_then_finds_them_unchanged(app, region,
 def test_a_queue_that_cannot_be_reached_fails_the_job_visibly(app, region, keys, monkeypatch):
     def down(job_id):
         raise ConnectionRefusedError("[Errno 111] Connection refused")
+
     monkeypatch.setattr(tasks, "enqueue", down)
     aud = signed_in(app, region, "auditor")
     r = start(aud, "issue")
@@ -264,8 +281,9 @@ def test_a_queue_that_cannot_be_reached_fails_the_job_visibly(app, region, keys,
         assert s.scalar(select(func.count()).select_from(Certificate)) == 0
 
 
-def test_a_job_no_worker_shows_life_for_says_it_is_stalled_and_since_when(app, region, keys, queued, clock,
-                                                                          monkeypatch):
+def test_a_job_no_worker_shows_life_for_says_it_is_stalled_and_since_when(
+    app, region, keys, queued, clock, monkeypatch
+):
     monkeypatch.setitem(jobs_lib.CHUNK, "issue", 1)
     aud = signed_in(app, region, "auditor")
     start(aud, "issue")
@@ -317,10 +335,15 @@ def test_a_job_no_worker_shows_life_for_says_it_is_stalled_and_since_when(app, r
     assert jobs_lib.heartbeat(region.engine, "w2@test") == 0  # only unfinished jobs are stamped
     with read_session(region.engine) as s:
         result = json.loads(s.get(Job, job_id).result)
-    assert sorted(result["alive"]) == ["w1@test", "w2@test"] and result["workers"] == {"w1@test": 1, "w2@test": 2}
+    assert sorted(result["alive"]) == ["w1@test", "w2@test"] and result["workers"] == {
+        "w1@test": 1,
+        "w2@test": 2,
+    }
 
 
-def test_a_workers_heartbeat_stamps_its_unfinished_jobs_until_it_stops(app, region, keys, queued, monkeypatch):
+def test_a_workers_heartbeat_stamps_its_unfinished_jobs_until_it_stops(
+    app, region, keys, queued, monkeypatch
+):
     """The thread a worker starts when ready (issuer/tasks.py), here in this process, beating fast."""
     monkeypatch.setattr(jobs_lib, "HEARTBEAT_EVERY", 0.05)
     monkeypatch.setattr(tasks, "_engines", {})  # this test's engine, disposed below
@@ -333,6 +356,7 @@ def test_a_workers_heartbeat_stamps_its_unfinished_jobs_until_it_stops(app, regi
     def alive(job_id: int) -> dict:
         with read_session(region.engine) as s:
             return json.loads(s.get(Job, job_id).result or "{}").get("alive", {})
+
     tasks._start_heartbeat("w9@test")
     thread = tasks._heartbeat["thread"]
     try:

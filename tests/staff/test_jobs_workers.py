@@ -11,6 +11,7 @@
   is stalled, two workers started at once finish it, each teacher issued
   exactly once.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,6 +71,7 @@ def test_the_embedded_worker_runs_jobs_started_from_the_pages(app, region, keys,
     def state(job_id: int) -> dict:
         with read_session(region.engine) as s:
             return jobs_lib.describe(jobs_lib.get(s, scope, job_id))
+
     # A job whose message was lost while no worker ran (the service stopped):
     lost = jobs_lib.start(region.engine, load_settings(), scope, "issue", None, enqueue=lambda job_id: None)
     log = tmp_path / "worker.log"
@@ -82,11 +84,17 @@ def test_the_embedded_worker_runs_jobs_started_from_the_pages(app, region, keys,
         assert "sqla+sqlite" in log.read_text()
         assert (load_settings().data_dir / "celery-broker.sqlite3").is_file()
 
-        region.run("records", "import", str(region.records_file("rec.csv", [record_row(region.a[0], "X-PRO")])))
+        region.run(
+            "records", "import", str(region.records_file("rec.csv", [record_row(region.a[0], "X-PRO")]))
+        )
         aud = signed_in(app, region, "auditor")
         issue = start(aud, "issue").headers["Location"]
-        p = wait_for(lambda: aud.get(issue + ".json").get_json(), lambda p: p["state"] in done,
-                     "the issuance job", [log])
+        p = wait_for(
+            lambda: aud.get(issue + ".json").get_json(),
+            lambda p: p["state"] in done,
+            "the issuance job",
+            [log],
+        )
         assert p["state"] == "done", p["error"]
         assert p["counts"] == {"issued": 0, "reissued": 1, "unchanged": 2, "refused": 0}
         assert len(p["workers"]) == 1
@@ -94,8 +102,12 @@ def test_the_embedded_worker_runs_jobs_started_from_the_pages(app, region, keys,
         assert "已完成" in page and 'http-equiv="refresh"' not in page
 
         render = start(aud, "render").headers["Location"]
-        p = wait_for(lambda: aud.get(render + ".json").get_json(), lambda p: p["state"] in done,
-                     "the rendering job", [log])
+        p = wait_for(
+            lambda: aud.get(render + ".json").get_json(),
+            lambda p: p["state"] in done,
+            "the rendering job",
+            [log],
+        )
         assert p["state"] == "done" and p["counts"] == {"rendered": 3, "unchanged": 0, "failed": 0}, p
         assert len(list(jobs_lib.pdf_dir(load_settings()).glob("*.pdf"))) == 3
     finally:
@@ -105,8 +117,10 @@ def test_the_embedded_worker_runs_jobs_started_from_the_pages(app, region, keys,
 
 # -- Redis, two workers, PostgreSQL ----------------------------------------
 
+
 def _redis_reachable() -> str | None:
     from urllib.parse import urlparse
+
     u = urlparse(REDIS_URL)
     try:
         with socket.create_connection((u.hostname, u.port or 6379), timeout=2) as sock:
@@ -129,6 +143,7 @@ def redis_queue(monkeypatch):
     monkeypatch.setenv("ECERT_CELERY_QUEUE", queue)
     yield queue
     import redis
+
     r = redis.Redis.from_url(REDIS_URL)
     r.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
     for tag in _unacked(r, queue):  # a killed worker's: no one else's worker is to restore them later
@@ -169,13 +184,40 @@ def test_two_workers_on_redis_share_a_batch_and_issue_each_teacher_once(pg_burea
         for name in ("w1", "w2"):
             logs.append(tmp_path / f"{name}.log")
             with open(logs[-1], "w") as out:
-                workers.append(subprocess.Popen(
-                    [sys.executable, "-m", "celery", "-A", "issuer.tasks", "worker", "--concurrency", "1",
-                     "--hostname", f"{name}@%h", "--queues", redis_queue, "--loglevel", "info",
-                     "--without-gossip", "--without-mingle", "--without-heartbeat"],
-                    stdout=out, stderr=out, env=dict(os.environ), preexec_fn=tasks._die_with_parent))
-        wait_for(lambda: [p.read_text() for p in logs], lambda texts: all(" ready." in t for t in texts),
-                 "both workers ready", logs, timeout=60)
+                workers.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "issuer.tasks",
+                            "worker",
+                            "--concurrency",
+                            "1",
+                            "--hostname",
+                            f"{name}@%h",
+                            "--queues",
+                            redis_queue,
+                            "--loglevel",
+                            "info",
+                            "--without-gossip",
+                            "--without-mingle",
+                            "--without-heartbeat",
+                        ],
+                        stdout=out,
+                        stderr=out,
+                        env=dict(os.environ),
+                        preexec_fn=tasks._die_with_parent,
+                    )
+                )
+        wait_for(
+            lambda: [p.read_text() for p in logs],
+            lambda texts: all(" ready." in t for t in texts),
+            "both workers ready",
+            logs,
+            timeout=60,
+        )
         scope = Scope(0, "auditor", "auditor", None)
         settings = load_settings()
 
@@ -185,6 +227,7 @@ def test_two_workers_on_redis_share_a_batch_and_issue_each_teacher_once(pg_burea
             def read():
                 with read_session(engine) as s:
                     return jobs_lib.describe(jobs_lib.get(s, scope, job_id))
+
             return wait_for(read, lambda p: p["state"] in ("done", "failed"), f"job {job_id}", logs)
 
         first = run_job()
@@ -202,9 +245,14 @@ def test_two_workers_on_redis_share_a_batch_and_issue_each_teacher_once(pg_burea
             tasks.stop_worker(w)
     with read_session(engine) as s:
         registered = set(s.scalars(select(Registration.number)))
-        per_number = dict(s.execute(select(Certificate.number, func.count()).group_by(Certificate.number)).all())
-        issued = s.execute(select(AuditEntry.subject, func.count()).where(AuditEntry.action == "issue")
-                           .group_by(AuditEntry.subject)).all()
+        per_number = dict(
+            s.execute(select(Certificate.number, func.count()).group_by(Certificate.number)).all()
+        )
+        issued = s.execute(
+            select(AuditEntry.subject, func.count())
+            .where(AuditEntry.action == "issue")
+            .group_by(AuditEntry.subject)
+        ).all()
         chain = verify_chain(s)
     assert len(registered) == TEACHERS and per_number == dict.fromkeys(registered, 1)
     assert dict(issued) == dict.fromkeys(registered, 1)
@@ -239,11 +287,30 @@ def _worker(name: str, queue: str, log: Path, *, slow: dict | None = None) -> su
     command = ["-c", SLOW_CELERY] if slow else ["-m", "celery"]
     with open(log, "w") as out:
         return subprocess.Popen(
-            [sys.executable, *command, "-A", "issuer.tasks", "worker", "--concurrency", "1",
-             "--hostname", f"{name}@%h", "--queues", queue, "--loglevel", "info",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            stdout=out, stderr=out, env={**os.environ, **(slow or {})}, start_new_session=True,
-            preexec_fn=tasks._die_with_parent)
+            [
+                sys.executable,
+                *command,
+                "-A",
+                "issuer.tasks",
+                "worker",
+                "--concurrency",
+                "1",
+                "--hostname",
+                f"{name}@%h",
+                "--queues",
+                queue,
+                "--loglevel",
+                "info",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            stdout=out,
+            stderr=out,
+            env={**os.environ, **(slow or {})},
+            start_new_session=True,
+            preexec_fn=tasks._die_with_parent,
+        )
 
 
 def test_redis_gives_a_lost_chunk_back_in_minutes_not_an_hour(monkeypatch):
@@ -256,14 +323,21 @@ def test_redis_gives_a_lost_chunk_back_in_minutes_not_an_hour(monkeypatch):
 
 
 def test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued_twice(
-        pg_bureau, redis_queue, tmp_path, clock):
+    pg_bureau, redis_queue, tmp_path, clock
+):
     engine, settings = pg_bureau, load_settings()
     scope = Scope(0, "auditor", "auditor", None)
     taken = tmp_path / "taken"
     taken.mkdir()
     logs = {name: tmp_path / f"{name}.log" for name in ("w1", "w2", "w3")}
-    workers = {"w1": _worker("w1", redis_queue, logs["w1"],
-                             slow={"ECERT_TEST_TAKEN": str(taken), "ECERT_TEST_CHUNK_DELAY": "1.5"})}
+    workers = {
+        "w1": _worker(
+            "w1",
+            redis_queue,
+            logs["w1"],
+            slow={"ECERT_TEST_TAKEN": str(taken), "ECERT_TEST_CHUNK_DELAY": "1.5"},
+        )
+    }
 
     def page(job_id: int) -> dict:
         with read_session(engine) as s:
@@ -272,17 +346,24 @@ def test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued
     def tally(job_id: int) -> dict:
         with read_session(engine) as s:
             return json.loads(s.get(Job, job_id).result or "{}")
+
     try:
-        wait_for(lambda: logs["w1"].read_text(), lambda t: " ready." in t, "w1 ready", [logs["w1"]], timeout=60)
+        wait_for(
+            lambda: logs["w1"].read_text(), lambda t: " ready." in t, "w1 ready", [logs["w1"]], timeout=60
+        )
         job_id = jobs_lib.start(engine, settings, scope, "issue", None, tasks.enqueue, chunk=CHUNK)
 
         def in_flight() -> int | None:
             """A chunk w1 took less than 0.7 s ago (it waits 1.5 s before any
             work) and has not done, once it has done two."""
-            held = [int(f.name.split("-")[1]) for f in taken.glob(f"{job_id}-*")
-                    if f.stat().st_mtime > time.time() - 0.7]
+            held = [
+                int(f.name.split("-")[1])
+                for f in taken.glob(f"{job_id}-*")
+                if f.stat().st_mtime > time.time() - 0.7
+            ]
             done = set(tally(job_id).get("chunks_done", []))
             return next((i for i in held if i not in done), None) if len(done) >= 2 else None
+
         index = wait_for(in_flight, lambda i: i is not None, "w1 holding a chunk", [logs["w1"]])
         os.killpg(workers["w1"].pid, signal.SIGKILL)  # main and pool process, mid-chunk
         workers["w1"].wait()
@@ -291,6 +372,7 @@ def test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued
 
         # What issue 14 saw: the job running, the chunk not done and held by Redis for nobody.
         import redis
+
         r = redis.Redis.from_url(REDIS_URL)
         held = list(_unacked(r, redis_queue).values())
         r.close()
@@ -308,8 +390,13 @@ def test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued
         t0 = time.monotonic()
         for name in ("w2", "w3"):
             workers[name] = _worker(name, redis_queue, logs[name])
-        done = wait_for(lambda: page(job_id), lambda p: p["state"] in ("done", "failed"),
-                        f"job {job_id} after the kill", list(logs.values()), timeout=45)
+        done = wait_for(
+            lambda: page(job_id),
+            lambda p: p["state"] in ("done", "failed"),
+            f"job {job_id} after the kill",
+            list(logs.values()),
+            timeout=45,
+        )
         recovered = time.monotonic() - t0
     finally:
         for w in workers.values():
@@ -319,16 +406,28 @@ def test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued
     assert done["done"] == TEACHERS and done["chunks_done"] == done["chunks"] == TEACHERS // CHUNK
     assert sum(done["workers"].values()) == TEACHERS // CHUNK  # each chunk recorded once
     assert {w.split("@")[0] for w in done["workers"]} >= {"w1"} and len(done["workers"]) >= 2
-    replans = sum(len(re.findall(r"Task ecert\.jobs\.plan\[[^]]+\] succeeded", logs[n].read_text()))
-                  for n in ("w2", "w3"))
+    replans = sum(
+        len(re.findall(r"Task ecert\.jobs\.plan\[[^]]+\] succeeded", logs[n].read_text()))
+        for n in ("w2", "w3")
+    )
     assert replans == 2  # each new worker planned the job again, and still nobody was issued twice
     assert recovered < 30, recovered
     with read_session(engine) as s:
         registered = set(s.scalars(select(Registration.number)))
-        current = dict(s.execute(select(Certificate.number, func.count()).where(Certificate.state == "current")
-                                 .group_by(Certificate.number)).all())
-        issued = dict(s.execute(select(AuditEntry.subject, func.count()).where(AuditEntry.action == "issue")
-                                .group_by(AuditEntry.subject)).all())
+        current = dict(
+            s.execute(
+                select(Certificate.number, func.count())
+                .where(Certificate.state == "current")
+                .group_by(Certificate.number)
+            ).all()
+        )
+        issued = dict(
+            s.execute(
+                select(AuditEntry.subject, func.count())
+                .where(AuditEntry.action == "issue")
+                .group_by(AuditEntry.subject)
+            ).all()
+        )
         chain = verify_chain(s)
     assert len(registered) == TEACHERS and current == dict.fromkeys(registered, 1)
     assert issued == dict.fromkeys(registered, 1)

@@ -1,6 +1,7 @@
 """The office's JSON API as another system of the bureau uses it: bearer
 tokens made by issuer.staff.create_token, the region of two schools, and
 every answer checked against the OpenAPI document's schema for it."""
+
 from __future__ import annotations
 
 import io
@@ -21,7 +22,11 @@ from tests.builders import RECORD_HEADER
 from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row
 from verifier.numbers import CertificateNumber
 
-SAMPLE = {"number": "654004-07-1-000001-X", "code": SCHOOL_A[0], "job_id": 1}  # path values for routes' <parts>
+SAMPLE = {
+    "number": "654004-07-1-000001-X",
+    "code": SCHOOL_A[0],
+    "job_id": 1,
+}  # path values for routes' <parts>
 
 
 @pytest.fixture
@@ -48,8 +53,7 @@ class Api:
     def __init__(self, app, token: str | None) -> None:
         self.client, self.token = app.test_client(), token
 
-    def __call__(self, method: str, template: str, *, token: str | None = "default", query: str = "",
-                 **kw):
+    def __call__(self, method: str, template: str, *, token: str | None = "default", query: str = "", **kw):
         token = self.token if token == "default" else token
         headers = dict(kw.pop("headers", {}))
         if token is not None:
@@ -87,13 +91,16 @@ def api_routes(app) -> list[tuple[str, str]]:
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("office_api."):
-            template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len(PREFIX):])
+            template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len(PREFIX) :])
             out += [(template, m) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return out
 
 
 def json_records(*rows):
-    return [dict(zip(("id_number", "project_code", "grade", "role", "completed_on"), r, strict=True)) for r in rows]
+    return [
+        dict(zip(("id_number", "project_code", "grade", "role", "completed_on"), r, strict=True))
+        for r in rows
+    ]
 
 
 def csv_bytes(rows) -> bytes:
@@ -104,9 +111,15 @@ def multipart_by_hand(school: str, name: str, content: bytes) -> dict:
     """A multipart body as bytes (the test client spools a large `data={file}`
     to a temporary file it leaves open when the app does not read it all)."""
     b = "ecert-test-boundary"
-    body = (f'--{b}\r\nContent-Disposition: form-data; name="school"\r\n\r\n{school}\r\n'
+    body = (
+        (
+            f'--{b}\r\nContent-Disposition: form-data; name="school"\r\n\r\n{school}\r\n'
             f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            "Content-Type: text/csv\r\n\r\n").encode() + content + f"\r\n--{b}--\r\n".encode()
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{b}--\r\n".encode()
+    )
     return dict(data=body, content_type=f"multipart/form-data; boundary={b}")
 
 
@@ -118,12 +131,16 @@ def total(api, number) -> str:
 
 # -- the document ----------------------------------------------------------------
 
+
 def test_the_openapi_document_is_valid_public_and_lists_every_route(app):
     r = app.test_client().get(PREFIX + "/openapi.json")  # no token needed
     assert r.status_code == 200
     doc = r.get_json()
     OpenAPIV30SpecValidator(doc).validate()
-    assert doc["openapi"].startswith("3.0") and doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert (
+        doc["openapi"].startswith("3.0")
+        and doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    )
     routes = api_routes(app)
     assert len(routes) >= 10
     documented = {(path, m.upper()) for path, ops in doc["paths"].items() for m in ops}
@@ -141,6 +158,7 @@ def test_the_openapi_document_is_valid_public_and_lists_every_route(app):
 
 # -- authentication ----------------------------------------------------------
 
+
 def test_every_route_refuses_no_token_a_wrong_one_and_a_revoked_one(app, region, tokens):
     app.config["OFFICE_API_AUTH_FAILURES"] = "1000 per minute"  # this test fails on purpose, often
     with write_session(region.engine) as s:
@@ -150,20 +168,34 @@ def test_every_route_refuses_no_token_a_wrong_one_and_a_revoked_one(app, region,
     api = Api(app, None)
     routes = [(p, m) for p, m in api_routes(app) if p != "/openapi.json"]
     for path, method in routes:
-        for header in (None, "Bearer ecert_not-a-token", f"Bearer {revoked}", f"Basic {tokens['auditor']}",
-                       f"Bearer {tokens['auditor']}x", "Bearer ecert_\xe9" + "x" * 300, "Bearer "):
-            r = api(method, path, token=None, headers={"Authorization": header} if header else {},
-                    json={"ids": [1], "reason": "x"})
+        for header in (
+            None,
+            "Bearer ecert_not-a-token",
+            f"Bearer {revoked}",
+            f"Basic {tokens['auditor']}",
+            f"Bearer {tokens['auditor']}x",
+            "Bearer ecert_\xe9" + "x" * 300,
+            "Bearer ",
+        ):
+            r = api(
+                method,
+                path,
+                token=None,
+                headers={"Authorization": header} if header else {},
+                json={"ids": [1], "reason": "x"},
+            )
             assert r.status_code == 401, (method, path, header, r.status_code)
             assert r.headers["WWW-Authenticate"].startswith("Bearer realm=")
-            assert ("invalid_token" in r.headers["WWW-Authenticate"]) == (header not in (None, "Bearer ")
-                                                                          and not header.startswith("Basic"))
+            assert ("invalid_token" in r.headers["WWW-Authenticate"]) == (
+                header not in (None, "Bearer ") and not header.startswith("Basic")
+            )
     # the same routes do answer with a good token: the 401s were about the token
     assert api.get("/audit/verify", token=tokens["auditor"]).status_code == 200
 
 
 def test_an_office_session_cookie_is_not_a_token(app, region):
     from tests.staff.test_office_web import signed_in
+
     browser = signed_in(app, region, "auditor")
     r = browser.get(PREFIX + "/records")
     assert r.status_code == 401 and "Set-Cookie" not in r.headers
@@ -193,12 +225,18 @@ def test_each_token_is_rate_limited_and_so_are_a_clients_failures(app, tokens):
 
 # -- scope ---------------------------------------------------------------------
 
-def test_a_registrar_gets_404_for_another_schools_objects_on_every_route(app, region, tokens, numbers, issued,
-                                                                         queued):
+
+def test_a_registrar_gets_404_for_another_schools_objects_on_every_route(
+    app, region, tokens, numbers, issued, queued
+):
     b_number, a_number = numbers[region.b[0]], numbers[region.a[0]]
     # school B declares a record, so there is a real record of B's to aim at
-    assert Api(app, tokens["reg-b"]).post("/records", json=json_records(
-        record_row(region.b[0], "X-PRO"))).status_code == 200
+    assert (
+        Api(app, tokens["reg-b"])
+        .post("/records", json=json_records(record_row(region.b[0], "X-PRO")))
+        .status_code
+        == 200
+    )
     admin = Api(app, tokens["admin"])
     b_ids = [x["id"] for x in admin.get("/records", query=f"school={SCHOOL_B[0]}").get_json()["records"]]
     assert len(b_ids) == 1
@@ -209,10 +247,19 @@ def test_a_registrar_gets_404_for_another_schools_objects_on_every_route(app, re
         ("/records", "POST"): [
             dict(json={"school": SCHOOL_B[0], "records": json_records(record_row(region.b[0], "X-ELE"))}),
             dict(query=f"school={SCHOOL_B[0]}", json=json_records(record_row(region.b[0], "X-ELE"))),
-            dict(data={"school": SCHOOL_B[0], "file": (io.BytesIO(csv_bytes([record_row(region.b[0], "X-ELE")])),
-                                                       "b.csv")}, content_type="multipart/form-data"),
-            dict(query=f"school={SCHOOL_B[0]}", data=csv_bytes([record_row(region.b[0], "X-ELE")]),
-                 content_type="text/csv")],
+            dict(
+                data={
+                    "school": SCHOOL_B[0],
+                    "file": (io.BytesIO(csv_bytes([record_row(region.b[0], "X-ELE")])), "b.csv"),
+                },
+                content_type="multipart/form-data",
+            ),
+            dict(
+                query=f"school={SCHOOL_B[0]}",
+                data=csv_bytes([record_row(region.b[0], "X-ELE")]),
+                content_type="text/csv",
+            ),
+        ],
         ("/records", "GET"): [dict(query=f"school={SCHOOL_B[0]}")],
         ("/records/recognise", "POST"): [dict(json={"ids": b_ids})],
         ("/records/reject", "POST"): [dict(json={"ids": b_ids, "reason": "不是本校"})],
@@ -237,7 +284,9 @@ def test_a_registrar_gets_404_for_another_schools_objects_on_every_route(app, re
         ghost = reg.get(path, params={"number": nowhere})
         assert reg.get(path, params=foreign).get_json() == ghost.get_json()
     # nothing of B's changed, and the same routes serve her own school and the bureau
-    assert admin.get("/records", query=f"school={SCHOOL_B[0]}").get_json()["records"][0]["status"] == "declared"
+    assert (
+        admin.get("/records", query=f"school={SCHOOL_B[0]}").get_json()["records"][0]["status"] == "declared"
+    )
     assert admin.get("/certificates/{number}", params=foreign).get_json()["status"] == "current"
     assert reg.get("/teachers/{number}/sheet", params={"number": a_number}).status_code == 200
     assert reg.get("/certificates/{number}", params={"number": a_number}).status_code == 200
@@ -250,10 +299,15 @@ def test_a_registrar_gets_404_for_another_schools_objects_on_every_route(app, re
 
 # -- the flow -----------------------------------------------------------------------
 
+
 def test_declared_as_json_counts_only_once_recognised_through_the_api(app, region, tokens, numbers):
     reg, aud = Api(app, tokens["reg-a"]), Api(app, tokens["auditor"])
-    r = reg.post("/records", json=json_records(record_row(region.a[0], "X-PRO"),
-                                               record_row(region.a[1], "X-ELE", grade="pass", role="trainee")))
+    r = reg.post(
+        "/records",
+        json=json_records(
+            record_row(region.a[0], "X-PRO"), record_row(region.a[1], "X-ELE", grade="pass", role="trainee")
+        ),
+    )
     assert r.status_code == 200 and r.get_json()["created"] == 2
     n0, n1 = numbers[region.a[0]], numbers[region.a[1]]
     assert total(aud, n0) == "0.00" and total(aud, n1) == "0.00"  # declared: not yet counted
@@ -266,8 +320,9 @@ def test_declared_as_json_counts_only_once_recognised_through_the_api(app, regio
     assert aud.post("/records/recognise", json={"ids": [rows["X-PRO"]["id"]]}).get_json()["count"] == 1
     assert total(aud, n0) == "10.00"
     assert aud.post("/records/reject", json={"ids": [rows["X-ELE"]["id"]], "reason": "  "}).status_code == 400
-    assert aud.post("/records/reject", json={"ids": [rows["X-ELE"]["id"]], "reason": "证明材料不全"}
-                    ).get_json() == {"status": "rejected", "count": 1}
+    assert aud.post(
+        "/records/reject", json={"ids": [rows["X-ELE"]["id"]], "reason": "证明材料不全"}
+    ).get_json() == {"status": "rejected", "count": 1}
     assert total(aud, n1) == "0.00"
     # a record no longer declared cannot be decided again: 404, and nothing changes
     r = aud.post("/records/recognise", json={"ids": [rows["X-ELE"]["id"], rows["X-PRO"]["id"]]})
@@ -280,9 +335,13 @@ def test_declared_as_json_counts_only_once_recognised_through_the_api(app, regio
 
 def test_declared_as_a_file_counts_once_the_school_is_recognised(app, region, tokens, numbers):
     from openpyxl import Workbook
+
     reg, admin, aud = Api(app, tokens["reg-a"]), Api(app, tokens["admin"]), Api(app, tokens["auditor"])
-    r = reg.post("/records", data={"file": (io.BytesIO(csv_bytes([record_row(region.a[0], "X-PRO")])),
-                                            "申报.csv")}, content_type="multipart/form-data")
+    r = reg.post(
+        "/records",
+        data={"file": (io.BytesIO(csv_bytes([record_row(region.a[0], "X-PRO")])), "申报.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 200 and r.get_json()["created"] == 1
     wb, out = Workbook(), io.BytesIO()
     wb.active.append(RECORD_HEADER)
@@ -305,16 +364,29 @@ def test_declared_as_a_file_counts_once_the_school_is_recognised(app, region, to
 
 def test_a_refused_declaration_names_each_row_and_stores_nothing(app, region, tokens):
     reg = Api(app, tokens["reg-a"])
-    r = reg.post("/records", json={"records": json_records(
-        record_row(region.a[0], "X-PRO"), record_row(region.b[0], "X-PRO"),
-        record_row(region.a[1], "NO-SUCH"), record_row("123", "X-PRO", done="2025-13-01"),
-        record_row(region.a[1], "X-ELE", done="2099-01-01"))})
+    r = reg.post(
+        "/records",
+        json={
+            "records": json_records(
+                record_row(region.a[0], "X-PRO"),
+                record_row(region.b[0], "X-PRO"),
+                record_row(region.a[1], "NO-SUCH"),
+                record_row("123", "X-PRO", done="2025-13-01"),
+                record_row(region.a[1], "X-ELE", done="2099-01-01"),
+            )
+        },
+    )
     assert r.status_code == 400
     err = r.get_json()["error"]
     assert "整体拒收" in err["message"]
     where = {(x["index"], x["column"]) for x in err["rows"]}
-    assert {(1, "id_number"), (2, "project_code"), (3, "id_number"), (3, "completed_on"),
-            (4, "completed_on")} <= where
+    assert {
+        (1, "id_number"),
+        (2, "project_code"),
+        (3, "id_number"),
+        (3, "completed_on"),
+        (4, "completed_on"),
+    } <= where
     assert any("晚于今天" in x["message"] for x in err["rows"] if x["index"] == 4)
     assert 0 not in {x["index"] for x in err["rows"]}
     assert region.b[0] not in r.get_data(as_text=True)  # another school's ID number comes back masked
@@ -342,6 +414,7 @@ def test_revoke_through_the_api(app, region, tokens, numbers, issued):
 
 # -- bad input ---------------------------------------------------------------------
 
+
 def test_bad_input_is_a_400_in_json_never_a_500(app, region, tokens, numbers):
     admin = Api(app, tokens["admin"])
     post = admin.post
@@ -351,7 +424,10 @@ def test_bad_input_is_a_400_in_json_never_a_500(app, region, tokens, numbers):
         ("/records/recognise", dict(data=b"ids=1", content_type="application/x-www-form-urlencoded")),
         ("/records/recognise", dict(data=b"\xff\xfe{\x00}", content_type="application/json")),
         ("/records/recognise", dict(data=b"[" * 200_000, content_type="application/json")),
-        ("/records/recognise", dict(data=b'{"ids": [' + b"1," * 600_000 + b"1]}", content_type="application/json")),
+        (
+            "/records/recognise",
+            dict(data=b'{"ids": [' + b"1," * 600_000 + b"1]}", content_type="application/json"),
+        ),
         ("/records/recognise", dict(json={"ids": "1,2"})),
         ("/records/recognise", dict(json={"ids": [True]})),
         ("/records/recognise", dict(json={"ids": [2**63]})),  # no id at all (PostgreSQL would overflow)
@@ -362,21 +438,50 @@ def test_bad_input_is_a_400_in_json_never_a_500(app, region, tokens, numbers):
         ("/records", dict(data=b"", content_type="application/octet-stream")),
         ("/records", dict(json={"school": SCHOOL_A[0], "records": []})),
         ("/records", dict(json={"school": SCHOOL_A[0], "records": "all"})),
-        ("/records", dict(json={"school": 6540040001, "records": json_records(record_row(region.a[0], "X-PRO"))})),
+        (
+            "/records",
+            dict(json={"school": 6540040001, "records": json_records(record_row(region.a[0], "X-PRO"))}),
+        ),
         ("/records", dict(json={"school": SCHOOL_A[0], "records": [{"id_number": 123}]})),
         ("/records", dict(json={"school": SCHOOL_A[0], "records": ["a"]})),
         ("/records", dict(json=json_records(record_row(region.a[0], "X-PRO")))),  # an admin names the school
-        ("/records", dict(query=f"school={SCHOOL_A[0]}", data=csv_bytes([record_row(region.a[0], "X-PRO")])
-                          .decode("utf-8-sig").encode("utf-16"), content_type="text/csv")),
-        ("/records", dict(query=f"school={SCHOOL_A[0]}", data="身份证号\n".encode("gb18030") + b"\xb0\xa1",
-                          content_type="text/csv")),
-        ("/records", dict(query=f"school={SCHOOL_A[0]}", data=b"PK\x03\x04garbage",
-                          content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
-        ("/records", dict(data={"school": SCHOOL_A[0], "file": (io.BytesIO(b"%PDF-1.4"), "scan.pdf")},
-                          content_type="multipart/form-data")),
+        (
+            "/records",
+            dict(
+                query=f"school={SCHOOL_A[0]}",
+                data=csv_bytes([record_row(region.a[0], "X-PRO")]).decode("utf-8-sig").encode("utf-16"),
+                content_type="text/csv",
+            ),
+        ),
+        (
+            "/records",
+            dict(
+                query=f"school={SCHOOL_A[0]}",
+                data="身份证号\n".encode("gb18030") + b"\xb0\xa1",
+                content_type="text/csv",
+            ),
+        ),
+        (
+            "/records",
+            dict(
+                query=f"school={SCHOOL_A[0]}",
+                data=b"PK\x03\x04garbage",
+                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+        ),
+        (
+            "/records",
+            dict(
+                data={"school": SCHOOL_A[0], "file": (io.BytesIO(b"%PDF-1.4"), "scan.pdf")},
+                content_type="multipart/form-data",
+            ),
+        ),
         ("/records", dict(data={"school": SCHOOL_A[0]}, content_type="multipart/form-data")),
         ("/records", multipart_by_hand(SCHOOL_A[0], "big.csv", b"x" * (11 * 1024 * 1024))),
-        ("/records", dict(query=f"school={SCHOOL_A[0]}", data=b"x" * (11 * 1024 * 1024), content_type="text/csv")),
+        (
+            "/records",
+            dict(query=f"school={SCHOOL_A[0]}", data=b"x" * (11 * 1024 * 1024), content_type="text/csv"),
+        ),
         ("/certificates/{number}/revoke", dict(params={"number": numbers[region.a[0]]}, json={"reason": 7})),
         ("/certificates/{number}/revoke", dict(params={"number": "not-a-number"}, json={"reason": "x"})),
         ("/jobs", dict(json={"kind": ["issue"]})),  # unhashable: once a TypeError, a 500
@@ -386,14 +491,21 @@ def test_bad_input_is_a_400_in_json_never_a_500(app, region, tokens, numbers):
     for path, kw in cases:
         r = post(path, **kw)
         assert r.status_code == 400, (path, kw.get("json") or str(kw.get("data"))[:60], r.get_json())
-    for kw in (multipart_by_hand(SCHOOL_A[0], "big.csv", b"x" * (11 * 1024 * 1024)),
-               multipart_by_hand(SCHOOL_A[0], "small.csv", b"\xff\xfe" + csv_bytes([]))):
+    for kw in (
+        multipart_by_hand(SCHOOL_A[0], "big.csv", b"x" * (11 * 1024 * 1024)),
+        multipart_by_hand(SCHOOL_A[0], "small.csv", b"\xff\xfe" + csv_bytes([])),
+    ):
         # the same body by hand, small, is read (and refused for its encoding): the big one for its size
         err = post("/records", **kw).get_json()["error"]
         assert ("过大" in err["message"]) == (len(kw["data"]) > 10 * 1024 * 1024), err
-    for path, query in (("/records", "status=lost"), ("/records", "limit=0"), ("/records", "limit=x"),
-                        ("/records", "offset=-1"), ("/teachers/{number}/sheet", "as_of=2025-02-30"),
-                        ("/teachers/{number}/sheet", "as_of=2099-01-01")):  # a day ahead, as the CLI refuses
+    for path, query in (
+        ("/records", "status=lost"),
+        ("/records", "limit=0"),
+        ("/records", "limit=x"),
+        ("/records", "offset=-1"),
+        ("/teachers/{number}/sheet", "as_of=2025-02-30"),
+        ("/teachers/{number}/sheet", "as_of=2099-01-01"),
+    ):  # a day ahead, as the CLI refuses
         r = admin.get(path, query=query, params={"number": numbers[region.a[0]]})
         assert r.status_code == 400, (path, query)
     assert admin.get("/teachers/{number}/sheet", params={"number": "1234"}).status_code == 400
@@ -402,6 +514,7 @@ def test_bad_input_is_a_400_in_json_never_a_500(app, region, tokens, numbers):
 
 
 # -- queries and background jobs ------------------------------------------------
+
 
 def test_the_school_table_and_a_background_issue_job(app, region, tokens, numbers, issued, queued):
     region.run("records", "import", str(region.records_file("rec.csv", [record_row(region.a[0], "X-PRO")])))
@@ -431,7 +544,10 @@ def test_the_school_table_and_a_background_issue_job(app, region, tokens, number
     assert done["state"] == "done" and done["done"] == done["total"] == 3
     assert done["counts"] == {"issued": 0, "reissued": 1, "unchanged": 2, "refused": 0}
     assert [j["id"] for j in aud.get("/jobs").get_json()["jobs"]] == [job_id]
-    assert admin.get("/teachers").get_json()["teachers"][0]["certificate"] == {"version": 2, "state": "current"}
+    assert admin.get("/teachers").get_json()["teachers"][0]["certificate"] == {
+        "version": 2,
+        "state": "current",
+    }
     assert aud.post("/jobs", json={"kind": "mine"}).status_code == 400
     assert aud.post("/jobs", json={"kind": "issue", "school": "0000000000"}).status_code == 404
     for missing in (999, 2**64):

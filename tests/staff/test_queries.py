@@ -1,5 +1,6 @@
 """Queries (查询): the school table and its filter "short of X", a teacher's
 sheet, and both as XLSX that openpyxl opens."""
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,17 @@ from verifier.profiles import load_profile
 from verifier.vocab import BUCKET_LABELS, BUCKETS
 
 PROFILE = load_profile("horgos-7")
-TABLE_HEADERS = ["证书编号", "姓名", "身份证号（脱敏）", "学校代码", "学校名称",
-                 *(BUCKET_LABELS[b] for b in BUCKETS), "结论", "未达项目", "证书状态"]
+TABLE_HEADERS = [
+    "证书编号",
+    "姓名",
+    "身份证号（脱敏）",
+    "学校代码",
+    "学校名称",
+    *(BUCKET_LABELS[b] for b in BUCKETS),
+    "结论",
+    "未达项目",
+    "证书状态",
+]
 
 
 @pytest.fixture
@@ -32,12 +42,35 @@ def graded(region):
     """Recognised records that tell the teachers apart: a[0] meets the
     elective minimum (10) but not school-based (20); a[1] the reverse; b[0]
     meets both. Nobody meets the required minimums."""
-    region.run("projects", "import", str(region.files.csv("p2.csv", PROJECT_HEADER, [
-        project_row("Q-ELE", level="县市级", category="选修", mode="集中", hours="40"),
-        project_row("Q-SCH", level="校级", category="校本", mode="校本", hours="100")])))
-    region.run("records", "import", str(region.records_file("graded.csv", [
-        record_row(region.a[0], "Q-ELE"), record_row(region.a[1], "Q-SCH"),
-        record_row(region.b[0], "Q-ELE"), record_row(region.b[0], "Q-SCH")])))
+    region.run(
+        "projects",
+        "import",
+        str(
+            region.files.csv(
+                "p2.csv",
+                PROJECT_HEADER,
+                [
+                    project_row("Q-ELE", level="县市级", category="选修", mode="集中", hours="40"),
+                    project_row("Q-SCH", level="校级", category="校本", mode="校本", hours="100"),
+                ],
+            )
+        ),
+    )
+    region.run(
+        "records",
+        "import",
+        str(
+            region.records_file(
+                "graded.csv",
+                [
+                    record_row(region.a[0], "Q-ELE"),
+                    record_row(region.a[1], "Q-SCH"),
+                    record_row(region.b[0], "Q-ELE"),
+                    record_row(region.b[0], "Q-SCH"),
+                ],
+            )
+        ),
+    )
     return {idn: sheet_json(region, idn) for idn in (*region.a, *region.b)}
 
 
@@ -64,23 +97,33 @@ def test_short_of_x_is_exactly_the_teachers_whose_sheet_is_short_of_x(app, regio
     options = queries.short_options(PROFILE)
     assert {"any", "elective", "school_based", "required", "total", "induction"} <= set(options)
     for short in options:
-        expected = {n for n, s in by_number.items() if (not s["qualified"] if short == "any" else short in s["unmet"])}
+        expected = {
+            n for n, s in by_number.items() if (not s["qualified"] if short == "any" else short in s["unmet"])
+        }
         r = admin.get(f"/office/teachers?school=all&short={short}")
         assert r.status_code == 200
         assert numbers_on(r.get_data(as_text=True)) == expected, short
-        assert numbers_on(reg.get(f"/office/teachers?short={short}").get_data(as_text=True)) == expected & a_numbers
+        assert (
+            numbers_on(reg.get(f"/office/teachers?short={short}").get_data(as_text=True))
+            == expected & a_numbers
+        )
     # the cases that make the check worth having: each filter tells them apart
     elective = numbers_on(admin.get("/office/teachers?school=all&short=elective").get_data(as_text=True))
-    school_based = numbers_on(admin.get("/office/teachers?school=all&short=school_based").get_data(as_text=True))
+    school_based = numbers_on(
+        admin.get("/office/teachers?school=all&short=school_based").get_data(as_text=True)
+    )
     assert elective == {graded[region.a[1]]["certificate_number"]}
     assert school_based == {graded[region.a[0]]["certificate_number"]}
-    assert numbers_on(admin.get("/office/teachers?school=all&short=induction").get_data(as_text=True)) == set()
+    assert (
+        numbers_on(admin.get("/office/teachers?school=all&short=induction").get_data(as_text=True)) == set()
+    )
     everyone = numbers_on(admin.get("/office/teachers?school=all").get_data(as_text=True))
     assert everyone == set(by_number)
     landing = admin.get("/office/teachers").get_data(as_text=True)  # the region's staff choose a school first
     assert numbers_on(landing) == set() and SCHOOL_A[1] in landing and SCHOOL_B[1] in landing
-    assert numbers_on(admin.get(f"/office/teachers?school={SCHOOL_B[0]}").get_data(as_text=True)) == \
-        {graded[region.b[0]]["certificate_number"]}
+    assert numbers_on(admin.get(f"/office/teachers?school={SCHOOL_B[0]}").get_data(as_text=True)) == {
+        graded[region.b[0]]["certificate_number"]
+    }
     assert admin.get(f"/office/teachers?school={SCHOOL_A[0]}&short=nonsense").status_code == 400
     assert admin.get("/office/teachers?school=9999999999").status_code == 404
 
@@ -165,19 +208,35 @@ def test_the_domain_query_keeps_a_registrar_in_her_school(region, graded):
 
 
 def test_write_xlsx_keeps_text_as_text_and_types_the_rest(tmp_path):
-    table = queries.Table("导出[测试]", [queries.Column("姓名"), queries.Column("学分", "amount"),
-                                      queries.Column("日期", "date"), queries.Column("时间", "datetime"),
-                                      queries.Column("编号")],
-                          iter([["=HYPERLINK(\"http://x\")", Decimal("12.5"), date(2025, 6, 1),
-                                 datetime(2025, 6, 1, 0, 30, tzinfo=UTC), "001234"],
-                                ["+1", None, None, None, 7]]))
+    table = queries.Table(
+        "导出[测试]",
+        [
+            queries.Column("姓名"),
+            queries.Column("学分", "amount"),
+            queries.Column("日期", "date"),
+            queries.Column("时间", "datetime"),
+            queries.Column("编号"),
+        ],
+        iter(
+            [
+                [
+                    '=HYPERLINK("http://x")',
+                    Decimal("12.5"),
+                    date(2025, 6, 1),
+                    datetime(2025, 6, 1, 0, 30, tzinfo=UTC),
+                    "001234",
+                ],
+                ["+1", None, None, None, 7],
+            ]
+        ),
+    )
     path = tmp_path / "t.xlsx"
     with path.open("wb") as f:
         assert queries.write_xlsx(f, [table]) == 2
     ws = load_workbook(path).active
     assert ws.title == "导出_测试_" and ws.freeze_panes == "A2"
     assert [c.value for c in ws[1]] == ["姓名", "学分", "日期", "时间", "编号"] and ws["A1"].font.b
-    assert ws["A2"].value == "=HYPERLINK(\"http://x\")" and ws["A2"].data_type == "s"  # never a formula
+    assert ws["A2"].value == '=HYPERLINK("http://x")' and ws["A2"].data_type == "s"  # never a formula
     assert ws["B2"].value == 12.5 and ws["B2"].number_format == "0.00"
     assert ws["C2"].value == datetime(2025, 6, 1) and ws["D2"].value == datetime(2025, 6, 1, 8, 30)  # Beijing
     assert ws["E2"].value == "001234" and ws["E3"].value == "7" and ws["B3"].value is None
@@ -188,9 +247,14 @@ def test_outside_the_scope_is_the_apps_404_and_a_made_up_filter_its_400(app, reg
     address, never a 500 and never a hint that the teacher exists."""
     reg = signed_in(app, region, "reg-a")
     b_number = numbers[region.b[0]]
-    for path in (f"/office/teachers/{b_number}", f"/office/teachers/{b_number}.xlsx",
-                 f"/office/teachers?school={SCHOOL_B[0]}", f"/office/teachers.xlsx?school={SCHOOL_B[0]}",
-                 "/office/teachers/6540040710009991", "/office/no-such-page"):
+    for path in (
+        f"/office/teachers/{b_number}",
+        f"/office/teachers/{b_number}.xlsx",
+        f"/office/teachers?school={SCHOOL_B[0]}",
+        f"/office/teachers.xlsx?school={SCHOOL_B[0]}",
+        "/office/teachers/6540040710009991",
+        "/office/no-such-page",
+    ):
         r = reg.get(path)
         assert r.status_code == 404 and "页面不存在" in r.get_data(as_text=True), path
     for path in ("/office/teachers?short=nonsense", "/office/teachers.xlsx?short=nonsense"):

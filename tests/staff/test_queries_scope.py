@@ -2,6 +2,7 @@
 404, never 403, on every office route that names a school, a teacher, a
 certificate or a record: the routes are read from the app itself, so a new
 route is covered the day it is added."""
+
 from __future__ import annotations
 
 import re
@@ -18,9 +19,17 @@ NO_OBJECT = {"office.login", "office.logout", "office.password", "office.home"}
 
 def _declared_record_of_b(region) -> int:
     with write_session(region.engine) as s:
-        return review.declare_one(s, scope_of(region.engine, "reg-b"), {
-            "id_number": region.b[0], "project_code": "X-PRO", "grade": "合格", "role": "学员",
-            "completed_on": "2025-05-04"})
+        return review.declare_one(
+            s,
+            scope_of(region.engine, "reg-b"),
+            {
+                "id_number": region.b[0],
+                "project_code": "X-PRO",
+                "grade": "合格",
+                "role": "学员",
+                "completed_on": "2025-05-04",
+            },
+        )
 
 
 def _requests(flask_app, school, number, record):
@@ -41,8 +50,18 @@ def _send(client, method, url, token, school, record):
     if method == "GET":
         r = client.get(url)
     else:
-        r = client.open(url, method=method, data={"csrf_token": token, "school": school, "record": str(record),
-                                                  "confirm": school, "reason": "越权测试", "action": "recognise"})
+        r = client.open(
+            url,
+            method=method,
+            data={
+                "csrf_token": token,
+                "school": school,
+                "record": str(record),
+                "confirm": school,
+                "reason": "越权测试",
+                "action": "recognise",
+            },
+        )
     r.get_data()
     r.close()
     return r
@@ -58,8 +77,17 @@ def test_a_registrar_naming_another_schools_objects_gets_404_on_every_route(app,
         r = _send(reg, method, url, token, SCHOOL_B[0], record)
         assert r.status_code == 404, (endpoint, method, url, r.status_code)
         checked.add(endpoint)
-    assert {"office.teachers", "office.teachers_xlsx", "office.teacher", "office.teacher_xlsx", "office.revoke",
-            "office.reissue", "office.review_queue", "office.review_decide", "office.review_school"} <= checked
+    assert {
+        "office.teachers",
+        "office.teachers_xlsx",
+        "office.teacher",
+        "office.teacher_xlsx",
+        "office.revoke",
+        "office.reissue",
+        "office.review_queue",
+        "office.review_decide",
+        "office.review_school",
+    } <= checked
     # A school that does not exist looks the same as one that is not hers.
     assert reg.get("/office/teachers?school=9999999999").status_code == 404
     assert reg.get("/office/teachers?school=all").status_code == 404  # "every school" is not hers either
@@ -67,20 +95,31 @@ def test_a_registrar_naming_another_schools_objects_gets_404_on_every_route(app,
     assert reg.get("/office/teachers/654004071000999X").status_code == 404
 
     # The objects exist: her own school's answer, and school B's registrar and the auditor reach B's.
-    for url in (f"/office/teachers?school={SCHOOL_A[0]}", f"/office/teachers/{a_number}",
-                f"/office/teachers/{a_number}.xlsx", f"/office/teachers.xlsx?school={SCHOOL_A[0]}"):
+    for url in (
+        f"/office/teachers?school={SCHOOL_A[0]}",
+        f"/office/teachers/{a_number}",
+        f"/office/teachers/{a_number}.xlsx",
+        f"/office/teachers.xlsx?school={SCHOOL_A[0]}",
+    ):
         assert _send(reg, "GET", url, token, SCHOOL_A[0], record).status_code == 200, url
     others = {user: signed_in(app, region, user) for user in ("reg-b", "auditor")}
     for user, other in others.items():
-        for url in (f"/office/teachers?school={SCHOOL_B[0]}", f"/office/teachers/{b_number}",
-                    f"/office/teachers/{b_number}.xlsx", f"/office/teachers.xlsx?school={SCHOOL_B[0]}"):
+        for url in (
+            f"/office/teachers?school={SCHOOL_B[0]}",
+            f"/office/teachers/{b_number}",
+            f"/office/teachers/{b_number}.xlsx",
+            f"/office/teachers.xlsx?school={SCHOOL_B[0]}",
+        ):
             assert _send(other, "GET", url, token, SCHOOL_B[0], record).status_code == 200, (user, url)
     aud = others["auditor"]
     aud_token = csrf(aud, "/office/review")
     assert "张伟" in aud.get(f"/office/review?school={SCHOOL_B[0]}").get_data(as_text=True)
     # harmless POSTs that reach B's objects for the auditor: no reason, an unchanged reissue, a wrong code
-    for path, data in ((f"/office/teachers/{b_number}/revoke", {}), (f"/office/teachers/{b_number}/reissue", {}),
-                       (f"/office/review/school/{SCHOOL_B[0]}", {"confirm": "no"})):
+    for path, data in (
+        (f"/office/teachers/{b_number}/revoke", {}),
+        (f"/office/teachers/{b_number}/reissue", {}),
+        (f"/office/review/school/{SCHOOL_B[0]}", {"confirm": "no"}),
+    ):
         assert aud.post(path, data={"csrf_token": aud_token, **data}).status_code == 302, path
 
 
@@ -89,8 +128,14 @@ def test_declare_names_no_other_school_for_a_registrar(app, region, numbers):  #
     own page, B's teacher is simply not in her roster."""
     reg = signed_in(app, region, "reg-a")
     assert reg.get(f"/office/declare?school={SCHOOL_B[0]}").status_code == 404
-    form = {"csrf_token": csrf(reg, "/office/declare"), "id_number": region.b[0], "project_code": "X-PRO",
-            "grade": "合格", "role": "学员", "completed_on": "2025-05-04"}
+    form = {
+        "csrf_token": csrf(reg, "/office/declare"),
+        "id_number": region.b[0],
+        "project_code": "X-PRO",
+        "grade": "合格",
+        "role": "学员",
+        "completed_on": "2025-05-04",
+    }
     assert reg.post(f"/office/declare?school={SCHOOL_B[0]}", data=form).status_code == 404
     r = reg.post("/office/declare", data=form)
     assert r.status_code == 400 and "不在本校教师名册中" in r.get_data(as_text=True)

@@ -1,5 +1,6 @@
 """Declare → recognise: a school's records wait for the bureau, count only
 once recognised, and nobody reaches outside their scope."""
+
 from __future__ import annotations
 
 import json
@@ -47,6 +48,7 @@ def test_declared_records_count_only_once_recognised(region):
 
 def test_the_queue_shows_what_the_rules_would_give(region):
     from verifier.profiles import load_profile
+
     _declare(region, "reg-a", [record_row(region.a[0], "X-PRO", grade="优秀")])
     with read_session(region.engine) as s:
         rows = review.records(s, load_profile("horgos-7"), scope_of(region.engine, "auditor"))
@@ -64,7 +66,9 @@ def test_a_registrar_cannot_declare_another_schools_teacher(region):
 
 
 def test_a_school_cannot_change_a_record_the_bureau_recognised(region):
-    region.run("records", "import", str(region.records_file("bureau.csv", [record_row(region.a[0], "X-PRO")])))
+    region.run(
+        "records", "import", str(region.records_file("bureau.csv", [record_row(region.a[0], "X-PRO")]))
+    )
     with pytest.raises(ImportRefused) as e:
         _declare(region, "reg-a", [record_row(region.a[0], "X-PRO", grade="优秀")])
     assert "已由教育局认定" in e.value.errors[0].message
@@ -81,7 +85,11 @@ def test_a_rejection_needs_a_reason_and_a_new_declaration_reopens_it(region):
         assert review.reject(s, auditor, [rid], "证明材料不全") == 1
     with read_session(region.engine) as s:
         rec = s.get(TrainingRecord, rid)
-        assert (rec.status, rec.reject_reason, rec.reviewed_by) == ("rejected", "证明材料不全", "staff:auditor")
+        assert (rec.status, rec.reject_reason, rec.reviewed_by) == (
+            "rejected",
+            "证明材料不全",
+            "staff:auditor",
+        )
     _declare(region, "reg-a", [record_row(region.a[1], "X-ELE", done="2025-07-01")], "again.csv")
     with read_session(region.engine) as s:
         rec = s.get(TrainingRecord, rid)
@@ -107,8 +115,13 @@ def test_decisions_stay_inside_scope(region):
 
 def test_declare_one_checks_like_a_file_row(region):
     reg_a = scope_of(region.engine, "reg-a")
-    good = {"id_number": region.a[0], "project_code": "S-SCH", "grade": "合格", "role": "学员",
-            "completed_on": "2025-05-04"}
+    good = {
+        "id_number": region.a[0],
+        "project_code": "S-SCH",
+        "grade": "合格",
+        "role": "学员",
+        "completed_on": "2025-05-04",
+    }
     with write_session(region.engine) as s:
         with pytest.raises(InputRefused, match="本校"):
             review.declare_one(s, reg_a, {**good, "id_number": region.b[0]})
@@ -123,9 +136,14 @@ def test_declare_one_checks_like_a_file_row(region):
 
 def test_staff_accounts_refuse_bad_input_and_never_lock(region):
     with write_session(region.engine) as s:
-        for args in (("Bad Name", "x", "admin", None), ("okname", "x", "chief", None),
-                     ("okname", "x", "registrar", None), ("okname", "x", "registrar", "0000000000"),
-                     ("okname", "x", "auditor", SCHOOL_A[0]), ("reg-a", "x", "admin", None)):
+        for args in (
+            ("Bad Name", "x", "admin", None),
+            ("okname", "x", "chief", None),
+            ("okname", "x", "registrar", None),
+            ("okname", "x", "registrar", "0000000000"),
+            ("okname", "x", "auditor", SCHOOL_A[0]),
+            ("reg-a", "x", "admin", None),
+        ):
             with pytest.raises(InputRefused):
                 staff.create_account(s, *args)
     # wrong passwords lock no account (the web throttles per client and account instead)
@@ -152,8 +170,10 @@ def test_api_tokens_act_as_their_account_until_revoked(region):
 def test_api_tokens_expire_and_end_with_a_reset_or_a_disabled_account(region, clock):
     with write_session(region.engine) as s:
         short, long = staff.create_token(s, "reg-a", "短期", days=1), staff.create_token(s, "reg-b", "长期")
-    clock.move_to(__import__("datetime").datetime.now(__import__("datetime").timezone.utc)
-                  + __import__("datetime").timedelta(days=2))
+    clock.move_to(
+        __import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+        + __import__("datetime").timedelta(days=2)
+    )
     with read_session(region.engine) as s:
         assert staff.account_for_token(s, short) is None  # expired
         assert staff.account_for_token(s, long).username == "reg-b"
@@ -172,13 +192,18 @@ def test_api_tokens_expire_and_end_with_a_reset_or_a_disabled_account(region, cl
         assert staff.account_for_token(s, again) is None  # a reset ends the tokens too
     with write_session(region.engine) as s:
         token = staff.create_token(s, "reg-a", "学籍系统")
-    assert "作废 reg-a 的接口令牌 1 个" in region.run("staff", "revoke-token", "reg-a", "--name", "学籍系统").stdout
+    assert (
+        "作废 reg-a 的接口令牌 1 个"
+        in region.run("staff", "revoke-token", "reg-a", "--name", "学籍系统").stdout
+    )
     with read_session(region.engine) as s:
         assert staff.account_for_token(s, token) is None
 
 
 def test_staff_add_with_exist_ok_leaves_an_identical_account_alone(region):
-    out = region.run("staff", "add", "reg-a", "--role", "registrar", "--school", SCHOOL_A[0], "--exist-ok").stdout
+    out = region.run(
+        "staff", "add", "reg-a", "--role", "registrar", "--school", SCHOOL_A[0], "--exist-ok"
+    ).stdout
     assert "已存在" in out
     with write_session(region.engine) as s:  # the first one-time code still signs in
         assert staff.authenticate(s, "reg-a", region.codes["reg-a"]).username == "reg-a"

@@ -2,6 +2,7 @@
 jobs' worker keeps the signing key's passphrase, the web server never has
 it, and a reissue started from the office pages is signed by the worker.
 A real server on a real port, spoken to over HTTP."""
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -65,7 +66,8 @@ class Browser:
     def __init__(self, base: str) -> None:
         self.base = base
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect)
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect
+        )
 
     def get(self, path: str) -> tuple[int, str, str]:
         return self._open(urllib.request.Request(self.base + path))
@@ -101,18 +103,28 @@ def _wait(what: str, probe, log: Path):
     pytest.fail(f"{what} did not happen in {WAIT} s\n{log.read_text(errors='replace')[-4000:]}")
 
 
-def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissue(region, issued, numbers,
-                                                                                 tmp_path, monkeypatch):
+def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissue(
+    region, issued, numbers, tmp_path, monkeypatch
+):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     port, log = _free_port(), tmp_path / "serve.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "issuer.cli", "serve", "--port", str(port), "--workers", "1"],
-                                env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "issuer.cli", "serve", "--port", str(port), "--workers", "1"],
+            env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait("the service answering", lambda: urllib.request.urlopen(base + "/", timeout=2).status == 200, log)
+        _wait(
+            "the service answering", lambda: urllib.request.urlopen(base + "/", timeout=2).status == 200, log
+        )
         # serve became the web server (the same process), without the passphrase
-        assert PASSPHRASE not in _environ(proc.pid).values() and "ECERT_KEY_PASSPHRASE" not in _environ(proc.pid)
+        assert PASSPHRASE not in _environ(proc.pid).values() and "ECERT_KEY_PASSPHRASE" not in _environ(
+            proc.pid
+        )
         children = {pid: _cmdline(pid) for pid in _children(proc.pid)}
         workers = [pid for pid, cmd in children.items() if "issuer.cli worker" in cmd]
         web = [pid for pid in children if pid not in workers]
@@ -122,18 +134,27 @@ def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissu
 
         number = numbers[region.a[0]]
         b = Browser(base)
-        status, _, where = b.post("/office/login", {"username": "auditor", "password": region.codes["auditor"]})
+        status, _, where = b.post(
+            "/office/login", {"username": "auditor", "password": region.codes["auditor"]}
+        )
         assert status == 302 and where.endswith("/office/password"), status
-        status, _, _ = b.post("/office/password", {"old": region.codes["auditor"], "new": NEW_PASSWORD,
-                                                   "again": NEW_PASSWORD})
+        status, _, _ = b.post(
+            "/office/password", {"old": region.codes["auditor"], "new": NEW_PASSWORD, "again": NEW_PASSWORD}
+        )
         assert status == 302
-        status, _, job_page = b.post(f"/office/teachers/{number}/revoke", {"reason": "测试"},
-                                     form_at=f"/office/teachers/{number}")
-        status, _, job_page = b.post(f"/office/teachers/{number}/reissue", {}, form_at=f"/office/teachers/{number}")
+        status, _, job_page = b.post(
+            f"/office/teachers/{number}/revoke", {"reason": "测试"}, form_at=f"/office/teachers/{number}"
+        )
+        status, _, job_page = b.post(
+            f"/office/teachers/{number}/reissue", {}, form_at=f"/office/teachers/{number}"
+        )
         assert status == 302 and "/office/jobs/" in job_page, (status, job_page)
         path = urllib.parse.urlsplit(job_page).path
-        info = _wait("the reissue job", lambda: (j := json.loads(b.get(path + ".json")[1]))["state"] in
-                     ("done", "failed") and j, log)
+        info = _wait(
+            "the reissue job",
+            lambda: (j := json.loads(b.get(path + ".json")[1]))["state"] in ("done", "failed") and j,
+            log,
+        )
         assert info["state"] == "done" and info["counts"]["reissued"] == 1, info
         cert = json.loads(region.run("show", number, "--json").stdout)
         assert (cert["version"], cert["status"]) == (2, "current")
@@ -149,13 +170,20 @@ def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissu
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     # the worker went with the service (it is told to when its parent goes)
-    _wait("the worker stopping", lambda: not [p for p in workers if Path(f"/proc/{p}").exists()
-                                             and "issuer.cli worker" in _cmdline(p)], log)
+    _wait(
+        "the worker stopping",
+        lambda: (
+            not [p for p in workers if Path(f"/proc/{p}").exists() and "issuer.cli worker" in _cmdline(p)]
+        ),
+        log,
+    )
 
 
 def test_a_worker_keeps_its_environment_from_other_processes_of_its_user():
     # not dumpable: /proc/<pid>/environ, where the passphrase is, is root's alone
-    code = ("import ctypes; from issuer.tasks import keep_environment_private; libc = ctypes.CDLL('libc.so.6'); "
-            "before = libc.prctl(3, 0, 0, 0, 0); keep_environment_private(); print(before, libc.prctl(3, 0, 0, 0, 0))")
+    code = (
+        "import ctypes; from issuer.tasks import keep_environment_private; libc = ctypes.CDLL('libc.so.6'); "
+        "before = libc.prctl(3, 0, 0, 0, 0); keep_environment_private(); print(before, libc.prctl(3, 0, 0, 0, 0))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
     assert out.stdout.split() == ["1", "0"], out.stdout  # PR_GET_DUMPABLE, before and after

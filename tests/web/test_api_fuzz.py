@@ -2,6 +2,7 @@
 arbitrary text as a token, JSON of any shape and depth, bodies of any type,
 numbers and codes of any characters. Never a 500; malformed input is a
 400 (or 404, 413, 415, 429) with the documented shape. Bounded for CI."""
+
 from __future__ import annotations
 
 import json
@@ -12,19 +13,26 @@ from hypothesis import strategies as st
 
 from verifier.web import create_app
 
-FAST = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                              st.text(max_size=20)),
-                    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                            st.dictionaries(st.sampled_from(["token", "url", "x", ""]) | st.text(max_size=5),
-                                                            inner, max_size=4)), max_leaves=10)
+FAST = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.sampled_from(["token", "url", "x", ""]) | st.text(max_size=5), inner, max_size=4),
+    ),
+    max_leaves=10,
+)
 ALLOWED = {200, 308, 400, 404, 405, 413, 415, 429}  # 308: Werkzeug's redirect for a path like /V//0
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     from issuer.db import make_engine, migrate
+
     url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'ecert.sqlite3'}"
     engine = make_engine(url)
     migrate(engine)
@@ -44,7 +52,10 @@ class _NewAddress:
 
     def _next(self, kwargs: dict) -> dict:
         self.n += 1
-        return {**kwargs, "environ_base": {"REMOTE_ADDR": f"10.{self.n >> 16 & 255}.{self.n >> 8 & 255}.{self.n & 255}"}}
+        return {
+            **kwargs,
+            "environ_base": {"REMOTE_ADDR": f"10.{self.n >> 16 & 255}.{self.n >> 8 & 255}.{self.n & 255}"},
+        }
 
     def get(self, *args, **kwargs):
         return self.client.get(*args, **self._next(kwargs))
@@ -76,9 +87,20 @@ def test_any_json_body(client, body):
 
 
 @FAST
-@given(st.binary(max_size=400), st.sampled_from(["application/pdf", "image/png", "image/jpeg",
-                                                 "application/octet-stream", "application/json",
-                                                 "application/x-www-form-urlencoded", "text/xml"]))
+@given(
+    st.binary(max_size=400),
+    st.sampled_from(
+        [
+            "application/pdf",
+            "image/png",
+            "image/jpeg",
+            "application/octet-stream",
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "text/xml",
+        ]
+    ),
+)
 def test_any_bytes_of_any_type(client, data, ctype):
     _ok(client.post("/api/v1/verify", data=data, content_type=ctype))
 

@@ -1,5 +1,6 @@
 """The teacher's sign-in and download, as a browser would use them: real
 CSRF tokens, real cookies, one-time codes from `ecert passwords issue`."""
+
 from __future__ import annotations
 
 import csv
@@ -40,8 +41,10 @@ def csrf(client, path):
 
 
 def sign_in(client, account, password):
-    return client.post("/teacher/login", data={"account": account, "password": password,
-                                               "csrf_token": csrf(client, "/teacher/login")})
+    return client.post(
+        "/teacher/login",
+        data={"account": account, "password": password, "csrf_token": csrf(client, "/teacher/login")},
+    )
 
 
 def fetch(client, path):
@@ -54,8 +57,10 @@ def fetch(client, path):
 
 def first_sign_in(client, number, code, new="我的新密码-2026"):
     assert sign_in(client, number, code).headers["Location"].endswith("/teacher/password")
-    r = client.post("/teacher/password", data={"old": code, "new": new, "again": new,
-                                               "csrf_token": csrf(client, "/teacher/password")})
+    r = client.post(
+        "/teacher/password",
+        data={"old": code, "new": new, "again": new, "csrf_token": csrf(client, "/teacher/password")},
+    )
     assert r.status_code == 302, r.get_data(as_text=True)
     return new
 
@@ -77,9 +82,11 @@ def test_first_sign_in_forces_a_new_password_then_shows_the_sheet_and_pdf(app, c
     assert fetch(c, "/teacher/certificate.pdf").data == r.data  # served from the cache
 
 
-def test_the_home_page_says_when_a_newer_version_replaced_the_one_she_may_have_printed(app, codes, keyed,
-                                                                                       bureau, files):
+def test_the_home_page_says_when_a_newer_version_replaced_the_one_she_may_have_printed(
+    app, codes, keyed, bureau, files
+):
     from tests.builders import RECORD_HEADER, record_row
+
     c = app.test_client()
     first_sign_in(c, B, codes[B])
     home = c.get("/teacher/").get_data(as_text=True)
@@ -104,7 +111,9 @@ def test_a_revoked_teacher_reads_when_and_why(app, codes, keyed):
     c = app.test_client()
     first_sign_in(c, B, codes[B])
     keyed("revoke", B, "--reason", "材料待核实")
-    revoked = re.search(r'<p class="notice" id="revoked">(.*?)</p>', c.get("/teacher/").get_data(as_text=True), re.S)
+    revoked = re.search(
+        r'<p class="notice" id="revoked">(.*?)</p>', c.get("/teacher/").get_data(as_text=True), re.S
+    )
     assert revoked and re.match(r"第 1 版证书已于 \d{4}-\d\d-\d\d 撤销：材料待核实", revoked.group(1))
 
 
@@ -112,8 +121,12 @@ def test_a_teacher_never_reaches_another_teachers_sheet_or_pdf(app, codes):
     c = app.test_client()
     first_sign_in(c, A, codes[A])
     own = fetch(c, "/teacher/certificate.pdf").data
-    for path in (f"/teacher/certificate.pdf?number={B}", f"/teacher/?number={B}",
-                 f"/teacher/{B}", f"/teacher/certificate.pdf/{B}"):
+    for path in (
+        f"/teacher/certificate.pdf?number={B}",
+        f"/teacher/?number={B}",
+        f"/teacher/{B}",
+        f"/teacher/certificate.pdf/{B}",
+    ):
         r = fetch(c, path)
         if r.mimetype == "application/pdf":
             assert r.data == own
@@ -153,11 +166,25 @@ def test_wrong_current_passwords_count_like_sign_ins(app, codes):
     c = app.test_client()
     new = first_sign_in(c, A, codes[A])
     for _ in range(5):
-        r = c.post("/teacher/password", data={"old": "wrong-password", "new": "另一个新密码-2027",
-                                              "again": "另一个新密码-2027", "csrf_token": csrf(c, "/teacher/password")})
+        r = c.post(
+            "/teacher/password",
+            data={
+                "old": "wrong-password",
+                "new": "另一个新密码-2027",
+                "again": "另一个新密码-2027",
+                "csrf_token": csrf(c, "/teacher/password"),
+            },
+        )
         assert r.status_code == 400 and "原密码不正确" in r.get_data(as_text=True)
-    r = c.post("/teacher/password", data={"old": new, "new": "另一个新密码-2027", "again": "另一个新密码-2027",
-                                          "csrf_token": csrf(c, "/teacher/password")})
+    r = c.post(
+        "/teacher/password",
+        data={
+            "old": new,
+            "new": "另一个新密码-2027",
+            "again": "另一个新密码-2027",
+            "csrf_token": csrf(c, "/teacher/password"),
+        },
+    )
     assert r.status_code == 400 and "稍候再试" in r.get_data(as_text=True)
 
 
@@ -174,10 +201,17 @@ def test_logout_ends_the_session_on_the_server(app, codes):
 def test_common_passwords_and_her_own_numbers_are_refused(app, codes):
     c = app.test_client()
     assert sign_in(c, A, codes[A]).status_code == 302
-    for new, why in (("password123", "常见"), ("1qaz2wsx3edc", "常见"), ("x6540040710000014", "证书编号"),
-                     ("654004198503121012", "证书编号"), ("abc19850312xyz", "证书编号")):
-        r = c.post("/teacher/password", data={"old": codes[A], "new": new, "again": new,
-                                              "csrf_token": csrf(c, "/teacher/password")})
+    for new, why in (
+        ("password123", "常见"),
+        ("1qaz2wsx3edc", "常见"),
+        ("x6540040710000014", "证书编号"),
+        ("654004198503121012", "证书编号"),
+        ("abc19850312xyz", "证书编号"),
+    ):
+        r = c.post(
+            "/teacher/password",
+            data={"old": codes[A], "new": new, "again": new, "csrf_token": csrf(c, "/teacher/password")},
+        )
         assert r.status_code == 400 and why in r.get_data(as_text=True), new
 
 
@@ -199,8 +233,10 @@ def test_a_password_change_ends_other_sessions(app, codes):
     assert sign_in(two, A, new).status_code == 302
     assert two.get("/teacher/").status_code == 200
     newer = "另一个新密码-2027"
-    one.post("/teacher/password", data={"old": new, "new": newer, "again": newer,
-                                        "csrf_token": csrf(one, "/teacher/password")})
+    one.post(
+        "/teacher/password",
+        data={"old": new, "new": newer, "again": newer, "csrf_token": csrf(one, "/teacher/password")},
+    )
     assert two.get("/teacher/").headers["Location"].endswith("/teacher/login")
     assert one.get("/teacher/").status_code == 200
 
@@ -208,9 +244,15 @@ def test_a_password_change_ends_other_sessions(app, codes):
 def test_weak_or_mismatched_new_passwords_are_refused(app, codes):
     c = app.test_client()
     sign_in(c, A, codes[A])
-    for new, again in (("short", "short"), ("一个足够长的新密码", "另一个足够长的新密码"), (codes[A], codes[A])):
-        r = c.post("/teacher/password", data={"old": codes[A], "new": new, "again": again,
-                                              "csrf_token": csrf(c, "/teacher/password")})
+    for new, again in (
+        ("short", "short"),
+        ("一个足够长的新密码", "另一个足够长的新密码"),
+        (codes[A], codes[A]),
+    ):
+        r = c.post(
+            "/teacher/password",
+            data={"old": codes[A], "new": new, "again": again, "csrf_token": csrf(c, "/teacher/password")},
+        )
         assert r.status_code == 400
     assert c.get("/teacher/").headers["Location"].endswith("/teacher/password")  # still must change
 
@@ -221,5 +263,8 @@ def test_security_headers_and_cookie_flags(app, codes):
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     h = c.get("/teacher/login").headers
-    assert "frame-ancestors 'none'" in h["Content-Security-Policy"] and "unsafe-inline" not in h["Content-Security-Policy"]
+    assert (
+        "frame-ancestors 'none'" in h["Content-Security-Policy"]
+        and "unsafe-inline" not in h["Content-Security-Policy"]
+    )
     assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "no-referrer"

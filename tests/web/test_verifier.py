@@ -1,6 +1,7 @@
 """The public verifier, pages and API, as a phone and another system use
 them; hostile input included. Runs on the full service's app (the verifier
 mounted) and, for independence, the verifier alone."""
+
 from __future__ import annotations
 
 import io
@@ -33,7 +34,7 @@ def service(keyed, bureau):
 
 
 def path_of(url: str) -> str:
-    return url[url.index("/V/"):]
+    return url[url.index("/V/") :]
 
 
 def page(client, path, status=200):
@@ -56,13 +57,15 @@ def test_the_landing_page_says_genuine_and_shows_what_it_certifies(service):
         banner = re.search(r'id="verdict">(.*?)</section>', html, re.S).group(1)
         assert "结论：周期进行中 · 总学分 90.00 · 已达 11/11 项要求" in banner
         years = re.search(r'<table id="years">(.*?)</table>', html, re.S).group(1)
-        notes = re.findall(r'<tr class="[^"]*"><td>(20\d\d)</td><td[^>]*>[\d.]+</td><td>([^<]+)</td></tr>', years)
+        notes = re.findall(
+            r'<tr class="[^"]*"><td>(20\d\d)</td><td[^>]*>[\d.]+</td><td>([^<]+)</td></tr>', years
+        )
         assert [y for y, _ in notes] == ["2024", "2025", "2026", "2027", "2028"]
         # the register's sheet, as the PDF prints it: 2024 had nothing, 2025 all 90 credits
         assert notes[:2] == [("2024", "未达：必修、选修、校本、合计"), ("2025", "达标")], notes
         assert {n for _, n in notes[2:]} == {"签发时未结束"}, notes
         credits = re.search(r'<table id="credits">(.*?)</table>', html, re.S).group(1)
-        assert credits.count("<td class=\"st\">达标</td>") == 11
+        assert credits.count('<td class="st">达标</td>') == 11
         assert "年度原则要求：总学分 18.00" in html
 
 
@@ -80,8 +83,9 @@ def test_a_tampered_token_says_not_valid_with_the_reason_first(service):
 def test_revoked_and_expired_say_why(service):
     app, run = service
     c = app.test_client()
-    assert "证书已被撤销" in re.search(r'id="verdict">(.*?)</section>',
-                                   page(c, path_of(show(run, C)["url"])), re.S).group(1)
+    assert "证书已被撤销" in re.search(
+        r'id="verdict">(.*?)</section>', page(c, path_of(show(run, C)["url"])), re.S
+    ).group(1)
     html = page(c, path_of(show(run, A)["url"]) + "?at=2029-01-01")
     assert "证书已过有效期" in html
 
@@ -92,6 +96,7 @@ def _banner(html: str) -> str:
 
 def test_an_updated_certificate_reads_genuine_and_updated_with_the_current_summary(service, bureau, files):
     from tests.builders import RECORD_HEADER, record_row
+
     app, run = service
     old = show(run, B)
     run("records", "import", str(files.csv("more.csv", RECORD_HEADER, [record_row(bureau[1], "X-PRO")])))
@@ -109,6 +114,7 @@ def test_an_updated_certificate_reads_genuine_and_updated_with_the_current_summa
 def test_a_token_minted_with_a_leaked_key_is_not_valid_on_the_page_and_in_the_api(service, tmp_path):
     from tests.certs.test_compromise import _forge, _kid
     from verifier.token import from_base32, parse
+
     app, run = service
     genuine = show(run, A)["token"]
     forged = _forge(tmp_path / "keys", _kid(run), genuine, parse(from_base32(genuine)).claims.issued_at)
@@ -157,7 +163,9 @@ def test_the_check_code_is_read_forgivingly_and_shows_the_birth_date(service):
     app, run = service
     code = show(run, A)["check_code"]
     typed = " ".join([code[:4], code[4:8], code[8:]]).lower().replace("0", "o").replace("1", "i")
-    html = page(app.test_client(), "/verify?" + __import__("urllib.parse").parse.urlencode({"no": A, "code": typed}))
+    html = page(
+        app.test_client(), "/verify?" + __import__("urllib.parse").parse.urlencode({"no": A, "code": typed})
+    )
     assert "✔ 证书真实有效" in html
     assert "出生日期 <strong>1985-03-12</strong> · 请与申报人身份证核对" in html
     dashed = f"{code[:4]}-{code[4:8]}-{code[8:]}"
@@ -174,8 +182,9 @@ def test_a_wrong_code_keeps_what_was_typed(service):
     assert "查验码不正确（已读作 ABCD EFGH JKLM，共 12 位）" in wrong
     code = show(run, A)["check_code"]
     dashed = f"{code[:4]}\u2014{code[4:8]}_{code[8:]}"  # an input method's dash, an underscore
-    assert "✔ 证书真实有效" in page(app.test_client(), "/verify?" + __import__("urllib.parse").parse.urlencode(
-        {"no": A, "code": dashed}))
+    assert "✔ 证书真实有效" in page(
+        app.test_client(), "/verify?" + __import__("urllib.parse").parse.urlencode({"no": A, "code": dashed})
+    )
 
 
 def test_the_api_never_shows_the_birth_date(service):
@@ -205,7 +214,9 @@ def test_wrong_codes_are_logged_and_rate_limited(service, caplog):
     statuses = [c.get(f"/verify?no={A}&code=WRONGCODE{i:03d}").status_code for i in range(31)]
     assert statuses[:30] == [403] * 30 and statuses[30] == 429
     over = c.get(f"/verify?no={A}&code=WRONGCODE999&at=2027-01-05")
-    assert over.status_code == 429 and "查验过于频繁" in over.get_data(as_text=True)  # in Chinese, not Flask's
+    assert over.status_code == 429 and "查验过于频繁" in over.get_data(
+        as_text=True
+    )  # in Chinese, not Flask's
     assert 'value="2027-01-05"' in over.get_data(as_text=True)
     assert any("wrong 查验码" in r.getMessage() and A in r.getMessage() for r in caplog.records)
 
@@ -226,15 +237,23 @@ def test_upload_a_pdf_and_hostile_uploads(service, tmp_path):
     app, run = service
     c = app.test_client()
     run("pdf", A, "-o", str(tmp_path / "a.pdf"))
-    ok = c.post("/verify/upload", data={"file": (io.BytesIO((tmp_path / "a.pdf").read_bytes()), "a.pdf")},
-                content_type="multipart/form-data")
+    ok = c.post(
+        "/verify/upload",
+        data={"file": (io.BytesIO((tmp_path / "a.pdf").read_bytes()), "a.pdf")},
+        content_type="multipart/form-data",
+    )
     assert ok.status_code == 200 and "✔ 证书真实有效" in ok.get_data(as_text=True)
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("x.txt", b"\0" * 50_000_000)
-    for name, data in (("bomb.zip", bomb.getvalue()), ("fake.pdf", b"%PDF-1.7\n\x00garbage"),
-                       ("x.png", b"\x89PNG\r\n\x1a\nnot really")):
-        r = c.post("/verify/upload", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+    for name, data in (
+        ("bomb.zip", bomb.getvalue()),
+        ("fake.pdf", b"%PDF-1.7\n\x00garbage"),
+        ("x.png", b"\x89PNG\r\n\x1a\nnot really"),
+    ):
+        r = c.post(
+            "/verify/upload", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data"
+        )
         assert r.status_code == 400 and "✘ 证书无效" in r.get_data(as_text=True)
     # refused on its Content-Length, before a byte is read
     big = c.post("/api/v1/verify", data=b"%PDF-" + b"A" * (13 * 2**20), content_type="application/pdf")
@@ -249,21 +268,40 @@ def test_api_verify_get_and_post(service, tmp_path):
     assert r.status_code == 200 and r.json["valid"] is True
     assert list(r.json) == ["valid", "outcome", "checks", "certificate", "current", "reading"]
     assert r.json["outcome"] == "valid" and r.json["reading"]["source"] == "register"
-    assert [ch["name"] for ch in r.json["checks"]] == ["format", "signature", "key", "status", "validity", "credits"]
+    assert [ch["name"] for ch in r.json["checks"]] == [
+        "format",
+        "signature",
+        "key",
+        "status",
+        "validity",
+        "credits",
+    ]
     assert c.post("/api/v1/verify", json={"url": cert["url"].lower()}).json["valid"] is True
     run("pdf", A, "-o", str(tmp_path / "a.pdf"))
     pdf = (tmp_path / "a.pdf").read_bytes()
     assert c.post("/api/v1/verify", data=pdf, content_type="application/pdf").json["valid"] is True
-    r = c.post("/api/v1/verify", data={"file": (io.BytesIO(pdf), "a.pdf")}, content_type="multipart/form-data")
+    r = c.post(
+        "/api/v1/verify", data={"file": (io.BytesIO(pdf), "a.pdf")}, content_type="multipart/form-data"
+    )
     assert r.json["valid"] is True
     revoked = c.get(f"/api/v1/verify?token={show(run, C)['token']}")
     assert revoked.status_code == 200 and revoked.json["valid"] is False
     assert revoked.json["checks"][3]["ok"] is False and revoked.json["outcome"] == "revoked"
 
 
-@pytest.mark.parametrize("query", [
-    "token=" + "A" * 20_000, "token=证书", "token=%00%01", "token=/etc/passwd", "token=../../etc/passwd",
-    "token=http://evil.example/v/../../etc/passwd", "token=", "token=AAAA&at=2029-13-45"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "token=" + "A" * 20_000,
+        "token=证书",
+        "token=%00%01",
+        "token=/etc/passwd",
+        "token=../../etc/passwd",
+        "token=http://evil.example/v/../../etc/passwd",
+        "token=",
+        "token=AAAA&at=2029-13-45",
+    ],
+)
 def test_api_malformed_input_is_a_400_with_the_same_shape(service, query):
     app, _ = service
     r = app.test_client().get(f"/api/v1/verify?{query}")
@@ -283,6 +321,7 @@ def test_a_break_byte_in_the_header_and_json_nested_too_deep_are_400s_not_500s(s
     import cbor2
 
     from verifier.token import to_base32
+
     app, run = service
     c = app.test_client()
     raw = cbor2.dumps(cbor2.CBORTag(18, [b"\xa2\x01\x27\x04\xff", {}, b"\xa0", b"\x00" * 64]))
@@ -317,6 +356,7 @@ def test_keys_profiles_status_and_openapi(service):
     import hashlib
 
     from verifier.token import from_base32
+
     digest = hashlib.sha256(from_base32(show(run, A)["token"])).hexdigest()
     assert st["versions"] == [{"version": 1, "state": "current", "token_sha256": digest}]
     assert c.get(f"/api/v1/status/{C}").json["status"] == "revoked"
@@ -324,14 +364,22 @@ def test_keys_profiles_status_and_openapi(service):
     assert c.get("/api/v1/status/6540040710009991").status_code == 404
     doc = c.get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.") and "/api/v1/verify" in doc["paths"]
-    assert c.get("/api/v1/nothing").status_code == 404 and c.get("/api/v1/nothing").json["error"] == "not_found"
+    assert (
+        c.get("/api/v1/nothing").status_code == 404 and c.get("/api/v1/nothing").json["error"] == "not_found"
+    )
 
 
 def test_every_response_carries_the_security_headers(service):
     app, run = service
     c = app.test_client()
-    for p in ("/verify", path_of(show(run, A)["url"]), "/api/v1/verify?token=x", "/.well-known/jwks.json",
-              "/api/v1/nothing", "/nothing"):
+    for p in (
+        "/verify",
+        path_of(show(run, A)["url"]),
+        "/api/v1/verify?token=x",
+        "/.well-known/jwks.json",
+        "/api/v1/nothing",
+        "/nothing",
+    ):
         h = c.get(p).headers
         assert "frame-ancestors 'none'" in h["Content-Security-Policy"]
         assert "'unsafe-inline'" not in h["Content-Security-Policy"]
@@ -356,15 +404,20 @@ print(json.dumps([r.status_code, r.json["valid"]]))
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [200, True]
 
 
-@pytest.mark.parametrize("method, path, body, limit", [
-    ("get", "/api/v1/verify?token=x", {}, 600),
-    ("post", "/api/v1/verify", {"data": "x", "content_type": "application/xml"}, 300),
-    ("get", "/api/v1/status/6540040710000015", {}, 120)])
+@pytest.mark.parametrize(
+    "method, path, body, limit",
+    [
+        ("get", "/api/v1/verify?token=x", {}, 600),
+        ("post", "/api/v1/verify", {"data": "x", "content_type": "application/xml"}, 300),
+        ("get", "/api/v1/status/6540040710000015", {}, 120),
+    ],
+)
 def test_the_api_limits_each_client_address(service, method, path, body, limit):
     c = service[0].test_client()
 
     def send(client: str):
         return getattr(c, method)(path, environ_base={"REMOTE_ADDR": client}, **body)
+
     assert 429 not in {send("10.0.0.1").status_code for _ in range(limit)}
     r = send("10.0.0.1")
     assert r.status_code == 429 and f"{limit} per 1 minute".encode() in r.data  # Flask-Limiter's answer
@@ -378,6 +431,7 @@ def test_the_api_is_counted_once_a_request(service, monkeypatch):
     its request context); all still run for the pages' limits."""
     import flask_limiter
     from limits import parse
+
     calls, contexts = [], []
     check, context = flask_limiter.Limiter._check_request_limit, flask_limiter.Limiter.context
 
@@ -388,13 +442,16 @@ def test_the_api_is_counted_once_a_request(service, monkeypatch):
     def context_spy(self):
         contexts.append(1)
         return context.fget(self)
+
     monkeypatch.setattr(flask_limiter.Limiter, "_check_request_limit", spy)
     monkeypatch.setattr(flask_limiter.Limiter, "context", property(context_spy))
     app, run = service
     c = app.test_client()
     assert c.get(f"/api/v1/verify?token={show(run, A)['token']}").status_code == 200
     assert calls == [] and contexts == []
-    assert limiter.limiter.get_window_stats(parse("600/minute"), "127.0.0.1", "api.verify_get").remaining == 599
+    assert (
+        limiter.limiter.get_window_stats(parse("600/minute"), "127.0.0.1", "api.verify_get").remaining == 599
+    )
     c.get(f"/verify?no={A}")
     assert calls == [True, False]  # the lookup page: the hook and its decorator, as before
     assert contexts  # and its response and teardown hooks
@@ -407,6 +464,7 @@ def test_the_api_json_is_what_jsonify_writes(service):
     from verifier.token import from_base32, parse
     from verifier.verify import amount, bucket_amounts
     from verifier.vocab import BUCKETS
+
     app, run = service
     c = app.test_client()
     for token in (show(run, A)["token"], show(run, C)["token"], "x"):
@@ -426,6 +484,7 @@ def test_security_headers_keep_a_response_s_own():
     from flask import Response
 
     from verifier.web import SECURITY_HEADERS, security_headers
+
     r = Response("x", headers={"content-security-policy": "default-src 'none'"})
     h = security_headers(r).headers
     assert h.getlist("Content-Security-Policy") == ["default-src 'none'"]
@@ -434,13 +493,19 @@ def test_security_headers_keep_a_response_s_own():
 
 def test_an_unreachable_register_is_a_503_with_retry_after_never_a_500_nor_invalid(service, monkeypatch):
     from verifier.web import create_app as create_verifier
+
     _app, run = service
     token = show(run, A)["token"]
     # nothing listens on port 9 of this machine: every connection is refused
     dead = create_verifier("postgresql://postgres@127.0.0.1:9/test", KEYS_TTL=0)
     c = dead.test_client()
-    for path in (f"/V/{token}", f"/api/v1/verify?token={token}", f"/verify?no={A}",
-                 f"/api/v1/status/{A}", "/.well-known/jwks.json"):
+    for path in (
+        f"/V/{token}",
+        f"/api/v1/verify?token={token}",
+        f"/verify?no={A}",
+        f"/api/v1/status/{A}",
+        "/.well-known/jwks.json",
+    ):
         r = c.get(path)
         assert r.status_code == 503 and r.headers["Retry-After"] == "30", (path, r.status_code)
         text = r.get_json()["message"] if r.is_json else r.get_data(as_text=True)
@@ -451,6 +516,7 @@ def test_an_unreachable_register_is_a_503_with_retry_after_never_a_500_nor_inval
 def test_behind_a_trusted_proxy_each_client_is_counted_and_a_spoofed_header_is_not(service, monkeypatch):
     from issuer.config import load_settings
     from verifier.web import limiter
+
     for proxies, separate in (("1", True), ("0", False)):
         monkeypatch.setenv("ECERT_TRUSTED_PROXIES", proxies)
         app = create_app(load_settings(), KEYS_TTL=0)
@@ -458,8 +524,10 @@ def test_behind_a_trusted_proxy_each_client_is_counted_and_a_spoofed_header_is_n
         c = app.test_client()
 
         def wrong(client: str, c=c) -> int:
-            return c.get(f"/verify?no={A}&code=WRONGCODE0000",
-                         headers={"X-Forwarded-For": client}).status_code
+            return c.get(
+                f"/verify?no={A}&code=WRONGCODE0000", headers={"X-Forwarded-For": client}
+            ).status_code
+
         assert [wrong("10.1.1.1") for _ in range(30)] == [403] * 30 and wrong("10.1.1.1") == 429
         # another client behind the same proxy: its own count, if the proxy is trusted
         assert wrong("10.2.2.2") == (403 if separate else 429)

@@ -1,6 +1,7 @@
 """The verifier's rate-limit pieces (verifier/web/ratelimit.py): the
 memory storage without a timer thread, and what ECERT_RATELIMIT_STORAGE
 maps to."""
+
 from __future__ import annotations
 
 import time

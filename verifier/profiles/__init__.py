@@ -4,6 +4,7 @@ A profile is a TOML file beside this module. The issuer computes credit
 sheets with it; the verifier checks certified totals against it; the public
 API publishes it. Every amount is a Decimal parsed from a string.
 """
+
 from __future__ import annotations
 
 import functools
@@ -100,30 +101,53 @@ class RulesProfile:
 
     def public_dict(self) -> dict[str, Any]:
         """The published rules, as the API serves them: amounts as strings."""
+
         def amounts(d: dict) -> dict:
             return {k: str(v) for k, v in d.items()}
+
         return {
-            "id": self.id, "title": self.title, "cycle": self.cycle,
-            "years": [self.first_year, self.last_year], "extended_expiry": self.extended_expiry.isoformat(),
+            "id": self.id,
+            "title": self.title,
+            "cycle": self.cycle,
+            "years": [self.first_year, self.last_year],
+            "extended_expiry": self.extended_expiry.isoformat(),
             "issuer": {"code": self.issuer_code, "name": self.issuer_name},
             "hours_per_credit": amounts(self.hours_per_credit),
             "routing": {f"{cat}/{lvl}": b for (cat, lvl), b in sorted(self.routing.items())},
             "minimums": amounts(self.minimums),
-            "variants": [{"name": v.name, "titles": sorted(v.titles), "minimums": amounts(v.minimums)}
-                         for v in self.variants],
-            "offset": None if self.offset is None else {"surplus_of": self.offset.surplus_of,
-                                                         "covers": list(self.offset.covers)},
-            "yearly": None if self.yearly is None else {
-                "minimums": amounts(self.yearly.minimums), "disqualifying": self.yearly.disqualifying,
-                "offset": self.yearly.offset},
-            "rewards": {"grade": {lvl: amounts(g) for lvl, g in self.grade_rewards.items()},
-                        "lead_trainer": amounts(self.lead_trainer_rewards), "combine": "largest"},
-            "induction": None if self.induction is None else {
-                "credits": str(self.induction.credits), "within_months": self.induction.within_months,
-                "new_if_hired_on_or_after": self.induction.new_if_hired_on_or_after.isoformat()},
-            "late_joiners": None if self.late_joiners is None else {
-                "rule": self.late_joiners.rule, "hired_after": self.late_joiners.hired_after.isoformat(),
-                "min_years": self.late_joiners.min_years},
+            "variants": [
+                {"name": v.name, "titles": sorted(v.titles), "minimums": amounts(v.minimums)}
+                for v in self.variants
+            ],
+            "offset": None
+            if self.offset is None
+            else {"surplus_of": self.offset.surplus_of, "covers": list(self.offset.covers)},
+            "yearly": None
+            if self.yearly is None
+            else {
+                "minimums": amounts(self.yearly.minimums),
+                "disqualifying": self.yearly.disqualifying,
+                "offset": self.yearly.offset,
+            },
+            "rewards": {
+                "grade": {lvl: amounts(g) for lvl, g in self.grade_rewards.items()},
+                "lead_trainer": amounts(self.lead_trainer_rewards),
+                "combine": "largest",
+            },
+            "induction": None
+            if self.induction is None
+            else {
+                "credits": str(self.induction.credits),
+                "within_months": self.induction.within_months,
+                "new_if_hired_on_or_after": self.induction.new_if_hired_on_or_after.isoformat(),
+            },
+            "late_joiners": None
+            if self.late_joiners is None
+            else {
+                "rule": self.late_joiners.rule,
+                "hired_after": self.late_joiners.hired_after.isoformat(),
+                "min_years": self.late_joiners.min_years,
+            },
             "mandarin_credits": None if self.mandarin_credits is None else str(self.mandarin_credits),
             "interpretations": dict(self.interpretations),
         }
@@ -138,9 +162,10 @@ class RulesProfile:
 
 # -- loading ---------------------------------------------------------------
 
+
 def _dec(where: str, value: Any) -> Decimal:
     if isinstance(value, (float, bool)):
-        raise ProfileError(f"{where}: write amounts as strings (\"4\"), not {type(value).__name__}")
+        raise ProfileError(f'{where}: write amounts as strings ("4"), not {type(value).__name__}')
     try:
         d = Decimal(str(value))
     except InvalidOperation:
@@ -176,10 +201,30 @@ def _per_level(where: str, table: dict) -> dict[str, Any]:
 
 
 def parse_profile(data: dict[str, Any], source: str) -> RulesProfile:
-    _only(source, data, {"id", "title", "cycle", "first_year", "last_year", "extended_expiry",
-                         "issuer", "hours_per_credit", "routing", "minimums", "variants",
-                         "offset", "yearly", "rewards", "induction", "late_joiners",
-                         "mandarin", "interpretations"})
+    _only(
+        source,
+        data,
+        {
+            "id",
+            "title",
+            "cycle",
+            "first_year",
+            "last_year",
+            "extended_expiry",
+            "issuer",
+            "hours_per_credit",
+            "routing",
+            "minimums",
+            "variants",
+            "offset",
+            "yearly",
+            "rewards",
+            "induction",
+            "late_joiners",
+            "mandarin",
+            "interpretations",
+        },
+    )
     try:
         issuer = data["issuer"]
         hpc = data["hours_per_credit"]
@@ -202,13 +247,18 @@ def parse_profile(data: dict[str, Any], source: str) -> RulesProfile:
             bucket = levels.get(lvl)
             if bucket not in LEAF_BUCKETS:
                 raise ProfileError(
-                    f"{source}: routing.{cat}.{lvl} must name a leaf bucket {LEAF_BUCKETS}, got {bucket!r}")
+                    f"{source}: routing.{cat}.{lvl} must name a leaf bucket {LEAF_BUCKETS}, got {bucket!r}"
+                )
             routing[(cat, lvl)] = bucket
 
     variants = tuple(
-        Variant(name=str(v["name"]), titles=frozenset(v.get("titles", [])),
-                minimums=_bucket_amounts(f"{source}: variants.{v['name']}.minimums", v["minimums"]))
-        for v in data.get("variants", []))
+        Variant(
+            name=str(v["name"]),
+            titles=frozenset(v.get("titles", [])),
+            minimums=_bucket_amounts(f"{source}: variants.{v['name']}.minimums", v["minimums"]),
+        )
+        for v in data.get("variants", [])
+    )
 
     offset = None
     if "offset" in data:
@@ -223,37 +273,45 @@ def parse_profile(data: dict[str, Any], source: str) -> RulesProfile:
     if "yearly" in data:
         y = data["yearly"]
         _only(f"{source}: yearly", y, {"minimums", "disqualifying", "offset"})
-        yearly = Yearly(_bucket_amounts(f"{source}: yearly.minimums", y["minimums"]),
-                        bool(y.get("disqualifying", False)), bool(y.get("offset", False)))
+        yearly = Yearly(
+            _bucket_amounts(f"{source}: yearly.minimums", y["minimums"]),
+            bool(y.get("disqualifying", False)),
+            bool(y.get("offset", False)),
+        )
 
     rewards = data.get("rewards", {})
     _only(f"{source}: rewards", rewards, {"combine", "grade", "lead_trainer"})
     if rewards.get("combine", "largest") != "largest":
-        raise ProfileError(f"{source}: rewards.combine: only \"largest\" is supported")
+        raise ProfileError(f'{source}: rewards.combine: only "largest" is supported')
     grade_rewards = {}
     for lvl, by_grade in _per_level(f"{source}: rewards.grade", rewards.get("grade", {})).items():
         _only(f"{source}: rewards.grade.{lvl}", by_grade, set(GRADES))
         grade_rewards[lvl] = {g: _dec(f"{source}: rewards.grade.{lvl}.{g}", r) for g, r in by_grade.items()}
-    lead = {lvl: _dec(f"{source}: rewards.lead_trainer.{lvl}", r)
-            for lvl, r in _per_level(f"{source}: rewards.lead_trainer",
-                                     rewards.get("lead_trainer", {})).items()}
+    lead = {
+        lvl: _dec(f"{source}: rewards.lead_trainer.{lvl}", r)
+        for lvl, r in _per_level(f"{source}: rewards.lead_trainer", rewards.get("lead_trainer", {})).items()
+    }
 
     induction = None
     if "induction" in data:
         i = data["induction"]
         _only(f"{source}: induction", i, {"credits", "within_months", "new_if_hired_on_or_after"})
-        induction = Induction(_dec(f"{source}: induction.credits", i["credits"]),
-                              int(i["within_months"]),
-                              _date(f"{source}: induction.new_if_hired_on_or_after",
-                                    i["new_if_hired_on_or_after"]))
+        induction = Induction(
+            _dec(f"{source}: induction.credits", i["credits"]),
+            int(i["within_months"]),
+            _date(f"{source}: induction.new_if_hired_on_or_after", i["new_if_hired_on_or_after"]),
+        )
     late = None
     if "late_joiners" in data:
         lj = data["late_joiners"]
         _only(f"{source}: late_joiners", lj, {"rule", "hired_after", "min_years"})
         if lj["rule"] != "prorate_full_years":
-            raise ProfileError(f"{source}: late_joiners.rule: only \"prorate_full_years\" is known")
-        late = LateJoiners(lj["rule"], _date(f"{source}: late_joiners.hired_after", lj["hired_after"]),
-                           int(lj.get("min_years", 1)))
+            raise ProfileError(f'{source}: late_joiners.rule: only "prorate_full_years" is known')
+        late = LateJoiners(
+            lj["rule"],
+            _date(f"{source}: late_joiners.hired_after", lj["hired_after"]),
+            int(lj.get("min_years", 1)),
+        )
     mandarin = data.get("mandarin")
     if mandarin is not None:
         _only(f"{source}: mandarin", mandarin, {"credits"})
@@ -262,17 +320,27 @@ def parse_profile(data: dict[str, Any], source: str) -> RulesProfile:
     if last < first:
         raise ProfileError(f"{source}: last_year {last} is before first_year {first}")
     return RulesProfile(
-        id=str(data["id"]), title=str(data["title"]), cycle=int(data["cycle"]),
-        first_year=first, last_year=last,
+        id=str(data["id"]),
+        title=str(data["title"]),
+        cycle=int(data["cycle"]),
+        first_year=first,
+        last_year=last,
         extended_expiry=_date(f"{source}: extended_expiry", data["extended_expiry"]),
-        issuer_code=str(issuer["code"]), issuer_name=str(issuer["name"]),
-        hours_per_credit=hours, routing=routing,
+        issuer_code=str(issuer["code"]),
+        issuer_name=str(issuer["name"]),
+        hours_per_credit=hours,
+        routing=routing,
         minimums=_bucket_amounts(f"{source}: minimums", data.get("minimums", {})),
-        variants=variants, offset=offset, yearly=yearly,
-        grade_rewards=grade_rewards, lead_trainer_rewards=lead,
-        induction=induction, late_joiners=late,
-        mandarin_credits=None if mandarin is None else _dec(f"{source}: mandarin.credits",
-                                                            mandarin["credits"]),
+        variants=variants,
+        offset=offset,
+        yearly=yearly,
+        grade_rewards=grade_rewards,
+        lead_trainer_rewards=lead,
+        induction=induction,
+        late_joiners=late,
+        mandarin_credits=None
+        if mandarin is None
+        else _dec(f"{source}: mandarin.credits", mandarin["credits"]),
         interpretations={str(k): str(v) for k, v in data.get("interpretations", {}).items()},
     )
 
@@ -307,11 +375,15 @@ def load_profile(profile_id: str) -> RulesProfile:
 def profile_for_cycle(cycle: int, issuer_code: str | None = None) -> RulesProfile:
     """The profile of a cycle, for the given bureau (default: any). Cached:
     the verifier asks once a token."""
-    matches = [p for p in map(load_profile, available_profiles())
-               if p.cycle == cycle and (issuer_code is None or p.issuer_code == issuer_code)]
+    matches = [
+        p
+        for p in map(load_profile, available_profiles())
+        if p.cycle == cycle and (issuer_code is None or p.issuer_code == issuer_code)
+    ]
     if not matches:
-        raise ProfileError(f"no rules profile for cycle {cycle}"
-                           + (f" of bureau {issuer_code}" if issuer_code else ""))
+        raise ProfileError(
+            f"no rules profile for cycle {cycle}" + (f" of bureau {issuer_code}" if issuer_code else "")
+        )
     if len(matches) > 1:
         raise ProfileError(f"several profiles for cycle {cycle}: {[p.id for p in matches]}")
     return matches[0]

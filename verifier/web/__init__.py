@@ -4,6 +4,7 @@ QR code, the lookup by number and 查验码, uploads, and the JSON API.
 It runs alone (`create_app(database_url)`: public keys and the certificate
 register, read only) and is mounted by the bureau's full service.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,11 @@ from .ratelimit import VerifierLimiter, storage_uri
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 MAX_UPLOAD = 10 * 1024 * 1024
-limiter = VerifierLimiter(key_func=get_remote_address, default_limits=[],
-                          storage_uri=storage_uri(os.environ.get("ECERT_RATELIMIT_STORAGE", "memory://")))
+limiter = VerifierLimiter(
+    key_func=get_remote_address,
+    default_limits=[],
+    storage_uri=storage_uri(os.environ.get("ECERT_RATELIMIT_STORAGE", "memory://")),
+)
 
 
 class Online:
@@ -52,6 +56,7 @@ class Online:
 def init_verifier(app: Flask, engine: Engine, keys_ttl: float = 30.0) -> None:
     """Mount the verifier's pages and API on an app (alone or the full service)."""
     from . import api, pages
+
     app.extensions["ecert_verifier"] = Online(engine, keys_ttl)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -77,8 +82,11 @@ def create_app(database_url: str | None = None, **config) -> Flask:
 
 
 SECURITY_HEADERS = (
-    ("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
-     "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; "
+        "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    ),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),

@@ -1,5 +1,6 @@
 """The JSON API: verify, the public keys, the published rules, a number's
 status, and the OpenAPI document describing them."""
+
 from __future__ import annotations
 
 import functools
@@ -31,6 +32,7 @@ def _answer(result: Result):
 
 def _checked_date(view):
     """The view gets the asked date; a malformed one is a 400 of the usual shape."""
+
     @functools.wraps(view)
     def wrapper():
         try:
@@ -38,6 +40,7 @@ def _checked_date(view):
         except BadDate as e:
             return format_failure(str(e), "at must be YYYY-MM-DD")
         return view(at)
+
     return wrapper
 
 
@@ -48,7 +51,7 @@ def verify_get(at):
     token = request.args.get("token", "")
     if not token:
         return format_failure("缺少 token 参数", "query parameter token is required")
-    return _answer(online().verifier().verify_text(token[:MAX_TEXT + 1], at))
+    return _answer(online().verifier().verify_text(token[: MAX_TEXT + 1], at))
 
 
 @bp.post("/api/v1/verify")
@@ -61,8 +64,10 @@ def verify_post(at):
         body = json_body()
         text = body.get("token") or body.get("url") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text:
-            return format_failure("JSON 中缺少 token 或 url", 'JSON body must be {"token": "..."} or {"url": "..."}')
-        return _answer(v.verify_text(text[:MAX_TEXT + 1], at))
+            return format_failure(
+                "JSON 中缺少 token 或 url", 'JSON body must be {"token": "..."} or {"url": "..."}'
+            )
+        return _answer(v.verify_text(text[: MAX_TEXT + 1], at))
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         f = request.files.get("file")
         if f is not None:
@@ -73,7 +78,7 @@ def verify_post(at):
             return _answer(v.verify_bytes(data, (f.filename or "upload")[:100], at))
         text = request.form.get("token") or request.form.get("url")
         if text:
-            return _answer(v.verify_text(text[:MAX_TEXT + 1], at))
+            return _answer(v.verify_text(text[: MAX_TEXT + 1], at))
         return format_failure("缺少 token、url 或 file", "send token, url or file")
     if ctype in ("application/pdf", "image/png", "image/jpeg", "text/plain", "application/octet-stream"):
         return _answer(v.verify_bytes(request.get_data(), "body", at))
@@ -108,14 +113,23 @@ def status(number: str):
         return jsonify({"error": "not_found", "message": "查无此证书编号", "detail": compact}), 404
     claims = parse(from_base32(entry.token)).claims
     info = online().status.lookup(compact)
-    return jsonify({"number": compact, "version": entry.version,
-                    "current_version": entry.version if entry.state == "current" else None,
-                    "status": entry.state, "cycle": claims.cycle, "issuer": claims.issuer,
-                    "valid_until": claims.valid_until.isoformat(),
-                    # what binds a token to the register (FORMATS.md): a token of this number
-                    # is the register's only if its SHA-256 is the one listed for its version
-                    "versions": [{"version": i, "state": v.state, "token_sha256": v.digest}
-                                 for i, v in enumerate(info.versions if info else (), 1)]})
+    return jsonify(
+        {
+            "number": compact,
+            "version": entry.version,
+            "current_version": entry.version if entry.state == "current" else None,
+            "status": entry.state,
+            "cycle": claims.cycle,
+            "issuer": claims.issuer,
+            "valid_until": claims.valid_until.isoformat(),
+            # what binds a token to the register (FORMATS.md): a token of this number
+            # is the register's only if its SHA-256 is the one listed for its version
+            "versions": [
+                {"version": i, "state": v.state, "token_sha256": v.digest}
+                for i, v in enumerate(info.versions if info else (), 1)
+            ],
+        }
+    )
 
 
 @bp.get("/api/v1/openapi.json")
@@ -132,7 +146,9 @@ def not_found(_e):
 
 @bp.app_errorhandler(405)
 def not_allowed(_e):
-    return jsonify({"error": "method_not_allowed", "message": "不支持的请求方法", "detail": request.method}), 405
+    return jsonify(
+        {"error": "method_not_allowed", "message": "不支持的请求方法", "detail": request.method}
+    ), 405
 
 
 @bp.app_errorhandler(500)

@@ -1,5 +1,6 @@
 """What the verifier's pages and API share: the date asked for, and the
 verifier of this app."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The pages a person sees: the QR landing page, lookup by number, upload."""
+
 from __future__ import annotations
 
 import logging
@@ -31,9 +32,17 @@ def _page(result: Result, at, status: int = 200, **extra):
     (only when its signature verified), the credits as read against the
     rules, and each check (the technical detail folded away)."""
     claims = result.claims
-    return render_template("verifier/result.html", result=result, cert=result.certificate, at=at,
-                           banner=banner(result, at), reading=result.reading, current=result.current,
-                           verdict_label=STATUS_LABELS[claims.status] if claims else "", **extra), status
+    return render_template(
+        "verifier/result.html",
+        result=result,
+        cert=result.certificate,
+        at=at,
+        banner=banner(result, at),
+        reading=result.reading,
+        current=result.current,
+        verdict_label=STATUS_LABELS[claims.status] if claims else "",
+        **extra,
+    ), status
 
 
 @bp.app_template_filter("amount")
@@ -64,8 +73,7 @@ def landing(token: str):
     at, date_error = _date_or_today()
     v = online().verifier()
     result = v.verify_text(token[:5000], at)
-    return _page(result, at, 200 if result.checks[0].ok else 400, date_error=date_error,
-                 here=request.path)
+    return _page(result, at, 200 if result.checks[0].ok else 400, date_error=date_error, here=request.path)
 
 
 @bp.get("/favicon.ico")
@@ -79,21 +87,29 @@ def lookup():
     at, date_error = _date_or_today()
     no, code = request.args.get("no", "").strip()[:40], request.args.get("code", "").strip()[:40]
     if not no:
-        return render_template("verifier/lookup.html", no="", code=code, at=request.args.get("at", ""),
-                               error=date_error)
+        return render_template(
+            "verifier/lookup.html", no="", code=code, at=request.args.get("at", ""), error=date_error
+        )
     try:
         number = CertificateNumber.parse(no).compact
     except NumberFormatError:
-        return render_template("verifier/lookup.html", no=no, code=code, at=request.args.get("at", ""),
-                               error="证书编号无效（校验位不符或位数不对）"), 400
+        return render_template(
+            "verifier/lookup.html",
+            no=no,
+            code=code,
+            at=request.args.get("at", ""),
+            error="证书编号无效（校验位不符或位数不对）",
+        ), 400
     entry = newest(online().engine, number)
     if entry is None:
-        return render_template("verifier/lookup.html", no=no, code=code, at=request.args.get("at", ""),
-                               error="查无此证书编号"), 404
+        return render_template(
+            "verifier/lookup.html", no=no, code=code, at=request.args.get("at", ""), error="查无此证书编号"
+        ), 404
     if code:
         return _with_code(entry, no, code, at)
-    return render_template("verifier/summary.html", summary=_summary(entry, at), no=no,
-                           at=request.args.get("at", ""))
+    return render_template(
+        "verifier/summary.html", summary=_summary(entry, at), no=no, at=request.args.get("at", "")
+    )
 
 
 def _with_code(entry, no: str, code: str, at):
@@ -107,9 +123,16 @@ def _with_code(entry, no: str, code: str, at):
     if not code_matches(entry, code):
         log.warning("wrong 查验码 for %s from %s", entry.number, request.remote_addr)
         read = normalise_code(code)
-        why = "查验码不正确" if len(read) == len(entry.check_code) else f"查验码应为 {len(entry.check_code)} 位"
-        return render_template("verifier/lookup.html", no=no, code=code, at=request.args.get("at", ""),
-                               error=f"{why}（已读作 {group_code(read) or '空'}，共 {len(read)} 位）"), 403
+        why = (
+            "查验码不正确" if len(read) == len(entry.check_code) else f"查验码应为 {len(entry.check_code)} 位"
+        )
+        return render_template(
+            "verifier/lookup.html",
+            no=no,
+            code=code,
+            at=request.args.get("at", ""),
+            error=f"{why}（已读作 {group_code(read) or '空'}，共 {len(read)} 位）",
+        ), 403
     result = online().verifier().verify_raw(from_base32(entry.token), at)
     details = result.register.details if result.genuine and result.register else None
     page, status = _page(result, at, born=details.holder_born if details else None)
@@ -119,9 +142,17 @@ def _with_code(entry, no: str, code: str, at):
 def _summary(entry, at) -> dict:
     claims = parse(from_base32(entry.token)).claims
     tone, state = number_line(entry.state, claims.valid_until, at)
-    return {"number": CertificateNumber.parse(entry.number).printed, "state": state, "tone": tone,
-            "issuer": claims.issuer, "cycle": claims.cycle, "valid_until": claims.valid_until,
-            "holder": mask_name(claims.holder), "version": entry.version, "issuer_name": _issuer_name(claims)}
+    return {
+        "number": CertificateNumber.parse(entry.number).printed,
+        "state": state,
+        "tone": tone,
+        "issuer": claims.issuer,
+        "cycle": claims.cycle,
+        "valid_until": claims.valid_until,
+        "holder": mask_name(claims.holder),
+        "version": entry.version,
+        "issuer_name": _issuer_name(claims),
+    }
 
 
 def _issuer_name(claims) -> str:
@@ -137,8 +168,9 @@ def upload():
     at, date_error = _date_or_today()
     f = request.files.get("file")
     if f is None or not f.filename:
-        return _page(format_failed("请选择 PDF 证书或二维码图片", "no file uploaded"), at, 400,
-                     date_error=date_error)
+        return _page(
+            format_failed("请选择 PDF 证书或二维码图片", "no file uploaded"), at, 400, date_error=date_error
+        )
     try:
         data = f.read()
     finally:
@@ -156,8 +188,17 @@ def unavailable(e):
     log.error("register unavailable on %s: %s", request.path, e)
     headers = {"Retry-After": str(RETRY_AFTER)}
     if request.path.startswith("/api/"):
-        return jsonify({"error": "unavailable", "message": "查验服务暂时不可用，请稍后再试",
-                        "detail": "the certificate register cannot be reached; retry later"}), 503, headers
+        return (
+            jsonify(
+                {
+                    "error": "unavailable",
+                    "message": "查验服务暂时不可用，请稍后再试",
+                    "detail": "the certificate register cannot be reached; retry later",
+                }
+            ),
+            503,
+            headers,
+        )
     verifier = request.path.startswith(("/verify", "/V/", "/v/")) or request.blueprint in ("verify", "api")
     text = "查验服务暂时不可用，请稍后再试" if verifier else "服务暂时不可用（数据库无法连接），请稍后再试"
     return render_template("verifier/lookup.html", no="", code="", at="", error=text), 503, headers
@@ -171,16 +212,29 @@ def too_many(e):
         return e
     text = "查验过于频繁，请稍后再试（每个网络地址每分钟、每天的查验次数有上限）"
     if request.path.startswith(("/verify", "/V/", "/v/")):
-        return render_template("verifier/lookup.html", no=request.args.get("no", "")[:40], code="",
-                               at=request.args.get("at", ""), error=text), 429, {"Retry-After": "60"}
-    return ("<!DOCTYPE html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>请求过于频繁</title>"
-            "<p>请求过于频繁，请稍后再试。· Too many requests: try again later.</p></html>",
-            429, {"Retry-After": "60", "Content-Type": "text/html; charset=utf-8"})
+        return (
+            render_template(
+                "verifier/lookup.html",
+                no=request.args.get("no", "")[:40],
+                code="",
+                at=request.args.get("at", ""),
+                error=text,
+            ),
+            429,
+            {"Retry-After": "60"},
+        )
+    return (
+        '<!DOCTYPE html><html lang="zh-CN"><meta charset="utf-8"><title>请求过于频繁</title>'
+        "<p>请求过于频繁，请稍后再试。· Too many requests: try again later.</p></html>",
+        429,
+        {"Retry-After": "60", "Content-Type": "text/html; charset=utf-8"},
+    )
 
 
 @bp.app_errorhandler(413)
 def too_large(_e):
     if request.path.startswith("/api/"):
         from .api import format_failure
+
         return format_failure("上传的文件过大（上限 10 MB）", "request body larger than 10 MB", 413)
     return render_template("verifier/lookup.html", no="", error="文件过大（上限 10 MB）"), 413

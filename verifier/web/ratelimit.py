@@ -20,6 +20,7 @@ not list it; `limiter.limit` inside its view still works.
 `memory://` storage (one count per worker, the default) is limits'
 MemoryStorage without its timer thread: see `InlineExpiryMemoryStorage`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,8 +47,10 @@ def per_client(limiter: Limiter, limit: str):
             if limiter.enabled and limiter.initialized:
                 _hit(limiter, items)
             return view(*args, **kwargs)
+
         setattr(limited, _MARK, True)
         return limited
+
     return decorate
 
 
@@ -93,9 +96,11 @@ class VerifierLimiter(Limiter):
 def _skipped_for_per_client(hook):
     """A response or teardown hook that passes over `per_client` routes
     (it returns its first argument: the response for after_request)."""
+
     @functools.wraps(hook)
     def hook_unless_counted(arg=None):
         return arg if counts_itself() else hook(arg)
+
     return hook_unless_counted
 
 

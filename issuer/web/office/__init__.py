@@ -5,6 +5,7 @@ the signed-in account's Scope. An object outside the scope is a 404.
 Route modules: declare (a registrar's declarations), review (the auditor's
 queue), queries (tables, a teacher's sheet, XLSX), jobs (background
 batches), records of the office (certificates, audit log, accounts)."""
+
 from __future__ import annotations
 
 import functools
@@ -59,6 +60,7 @@ def staff_required(permission: str | None = None):
     """The signed-in staff member (g.account, g.scope), whose password epoch
     still matches; a role without `permission` gets a 404, as if the page
     did not exist."""
+
     def decorate(view_fn):
         @functools.wraps(view_fn)
         def wrapper(*args, **kwargs):
@@ -76,7 +78,9 @@ def staff_required(permission: str | None = None):
             if permission and not g.scope.can(permission):
                 abort(404)
             return view_fn(*args, **kwargs)
+
         return wrapper
+
     return decorate
 
 
@@ -84,11 +88,19 @@ def staff_required(permission: str | None = None):
 @limiter.limit("10 per minute; 60 per hour", methods=["POST"])
 def login():
     if request.method == "POST":
-        username, password = request.form.get("username", "").strip()[:64], request.form.get("password", "")[:200]
+        username, password = (
+            request.form.get("username", "").strip()[:64],
+            request.form.get("password", "")[:200],
+        )
         with read_session(engine()) as s:
             try:
-                account = throttle.sign_in("staff", username, password,
-                                           lambda: staff_lib.authenticate(s, username, password), staff_lib.REFUSED)
+                account = throttle.sign_in(
+                    "staff",
+                    username,
+                    password,
+                    lambda: staff_lib.authenticate(s, username, password),
+                    staff_lib.REFUSED,
+                )
                 account_id, epoch, must_change, refused = account.id, account.epoch, account.must_change, None
             except SignInError as e:
                 refused = e
@@ -125,8 +137,12 @@ def password():
                 raise EcertError("两次输入的新密码不一致", "the new passwords differ")
             with throttle.changing_password("staff", g.account.username), write_session(engine()) as s:
                 account = s.get(StaffAccount, g.account.id, with_for_update=True)
-                change(account, request.form.get("old", ""), request.form.get("new", ""),
-                       forbidden=(account.username,))
+                change(
+                    account,
+                    request.form.get("old", ""),
+                    request.form.get("new", ""),
+                    forbidden=(account.username,),
+                )
                 epoch = account.epoch
         except EcertError as e:
             flash(e.message)
@@ -141,7 +157,9 @@ def password():
 @staff_required()
 def home():
     with read_session(engine()) as s:
-        pending = review_lib.pending_by_school(s, g.scope) if g.scope.can("review") or g.scope.school_code else []
+        pending = (
+            review_lib.pending_by_school(s, g.scope) if g.scope.can("review") or g.scope.school_code else []
+        )
     return render_template("office/home.html", pending=pending)
 
 

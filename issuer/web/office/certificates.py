@@ -1,6 +1,7 @@
 """The records of the office: revoke or reissue one teacher's certificate
 (each in the audit log), the audit log itself with its chain check, and
 the administrator's staff accounts."""
+
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
@@ -22,10 +23,20 @@ MAX_REASON = 500
 NAV.append(("office.audit_log", "审计日志", "audit"))
 NAV.append(("office.accounts", "账号管理", "accounts"))
 
-AUDIT_ACTIONS = {"issue": "签发", "reissue": "重新签发", "revoke": "撤销", "key-create": "生成密钥",
-                 "key-retire": "停用密钥", "key-compromise": "标记密钥泄露", "records-recognise": "认定记录",
-                 "records-reject": "退回记录", "staff-create": "新建账号", "staff-revoke-tokens": "作废接口令牌",
-                 "staff-disable": "停用账号", "staff-enable": "重新启用账号"}
+AUDIT_ACTIONS = {
+    "issue": "签发",
+    "reissue": "重新签发",
+    "revoke": "撤销",
+    "key-create": "生成密钥",
+    "key-retire": "停用密钥",
+    "key-compromise": "标记密钥泄露",
+    "records-recognise": "认定记录",
+    "records-reject": "退回记录",
+    "staff-create": "新建账号",
+    "staff-revoke-tokens": "作废接口令牌",
+    "staff-disable": "停用账号",
+    "staff-enable": "重新启用账号",
+}
 
 
 @bp.app_template_global()
@@ -68,7 +79,9 @@ def reissue(number: str):
     outcome and leads back to her page."""
     holder = _holder_or_404(number)
     try:
-        job_id = jobs_lib.start(engine(), settings(), g.scope, "issue", None, tasks.enqueue, teacher=holder.number)
+        job_id = jobs_lib.start(
+            engine(), settings(), g.scope, "issue", None, tasks.enqueue, teacher=holder.number
+        )
     except EcertError as e:
         flash(e.message)
         return redirect(url_for("office.teacher", number=holder.number))
@@ -77,6 +90,7 @@ def reissue(number: str):
 
 
 # -- the audit log -------------------------------------------------------------
+
 
 @bp.get("/audit")
 @staff_required("audit")
@@ -96,13 +110,18 @@ def _audit_page(report):
     page = page_arg()
     with read_session(engine()) as s:
         total = s.scalar(select(func.count()).select_from(AuditEntry)) or 0
-        entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())
-                                 .limit(AUDIT_PAGE).offset(page * AUDIT_PAGE)))
-    return render_template("office/audit.html", entries=entries, total=total, page=page, page_size=AUDIT_PAGE,
-                           report=report)
+        entries = list(
+            s.scalars(
+                select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_PAGE).offset(page * AUDIT_PAGE)
+            )
+        )
+    return render_template(
+        "office/audit.html", entries=entries, total=total, page=page, page_size=AUDIT_PAGE, report=report
+    )
 
 
 # -- staff accounts --------------------------------------------------------------
+
 
 @bp.route("/accounts", methods=["GET", "POST"])
 @staff_required("accounts")
@@ -114,11 +133,19 @@ def accounts():
         school = (form.get("school", "").strip() or None) if role == "registrar" else None
         try:
             with write_session(engine()) as s:
-                code = staff_lib.create_account(s, form.get("username", "")[:64], form.get("display_name", ""),
-                                                role, school)
+                code = staff_lib.create_account(
+                    s, form.get("username", "")[:64], form.get("display_name", ""), role, school
+                )
                 username = form.get("username", "").strip().lower()
-                audit_lib.append(s, g.scope.actor, [audit_lib.Event(
-                    "staff-create", username, {"role": role, **({"school": school} if school else {})})])
+                audit_lib.append(
+                    s,
+                    g.scope.actor,
+                    [
+                        audit_lib.Event(
+                            "staff-create", username, {"role": role, **({"school": school} if school else {})}
+                        )
+                    ],
+                )
             created = (username, code)
         except EcertError as e:
             flash(e.message)
@@ -131,8 +158,15 @@ def _accounts_page(created, status: int, form):
         rows = staff_lib.list_accounts(s)
         schools = q.schools(s, g.scope)
         tokens = staff_lib.tokens_of(s)
-    response = render_template("office/accounts.html", rows=rows, schools=schools, created=created,
-                               roles=staff_lib.ROLES, form=form, tokens=tokens)
+    response = render_template(
+        "office/accounts.html",
+        rows=rows,
+        schools=schools,
+        created=created,
+        roles=staff_lib.ROLES,
+        form=form,
+        tokens=tokens,
+    )
     return response, status, {"Cache-Control": "no-store"}
 
 
@@ -151,7 +185,9 @@ def account_action(username: str, action: str):
                 abort(404)
             if action == "revoke-tokens":
                 token_id = request.form.get("token", "").strip()
-                n = staff_lib.revoke_tokens(s, username, token_id=int(token_id) if token_id.isdigit() else None)
+                n = staff_lib.revoke_tokens(
+                    s, username, token_id=int(token_id) if token_id.isdigit() else None
+                )
                 detail, said = {"tokens": n}, f"已作废 {username} 的接口令牌 {n} 个"
             elif action == "disable":
                 n = staff_lib.disable(s, username)

@@ -1,6 +1,7 @@
 """A registrar declares her school's training records: a file (the
 records import, whose row-level error report is shown on the page) or one
 record in a form. Declared records wait for the bureau."""
+
 from __future__ import annotations
 
 import contextlib
@@ -47,8 +48,15 @@ def declare():
             status = 400
     with read_session(engine()) as s:
         mine = review_lib.records(s, profile(), g.scope, school=school, status=None, limit=200)
-    return render_template("office/declare.html", report=report, result=result, mine=mine, school=school,
-                           status_labels=review_lib.STATUS_LABELS, form=request.form), status
+    return render_template(
+        "office/declare.html",
+        report=report,
+        result=result,
+        mine=mine,
+        school=school,
+        status_labels=review_lib.STATUS_LABELS,
+        form=request.form,
+    ), status
 
 
 def _import_upload(upload, school: str | None):
@@ -57,8 +65,10 @@ def _import_upload(upload, school: str | None):
     name = secure_filename(upload.filename or "") or "upload.csv"
     suffix = Path(upload.filename or "").suffix.lower()
     if suffix not in ALLOWED:
-        raise EcertError(f"只接受 CSV 或 XLSX 文件（收到 {upload.filename or '空文件名'}）",
-                         "only .csv or .xlsx files are accepted")
+        raise EcertError(
+            f"只接受 CSV 或 XLSX 文件（收到 {upload.filename or '空文件名'}）",
+            "only .csv or .xlsx files are accepted",
+        )
     if school is None:
         raise EcertError("请先选择学校", "choose the school the records are declared for")
     fd, tmp = tempfile.mkstemp(suffix=suffix, prefix="declare-")

@@ -6,6 +6,7 @@ or a restart of the web service, and refreshes itself (a meta refresh: the
 CSP allows no inline script) while the job is queued or running. With no
 worker's sign of life for a minute it says the job is stalled, and since
 when (issuer/jobs.py describe)."""
+
 from __future__ import annotations
 
 from flask import abort, g, jsonify, redirect, render_template, request, url_for
@@ -24,8 +25,9 @@ def jobs():
     with read_session(engine()) as s:
         rows = [jobs_lib.describe(j) for j in jobs_lib.recent(s, g.scope)]
         schools = queries.schools(s, g.scope)
-    return render_template("office/jobs.html", jobs=rows, schools=schools, kinds=jobs_lib.KINDS,
-                           embedded=tasks.embedded())
+    return render_template(
+        "office/jobs.html", jobs=rows, schools=schools, kinds=jobs_lib.KINDS, embedded=tasks.embedded()
+    )
 
 
 @bp.post("/jobs")
@@ -43,8 +45,13 @@ def job_start():
 def job(job_id: int):
     info = _job(job_id)
     running = info["state"] in ("queued", "running")
-    return render_template("office/jobs_detail.html", job=info, refresh=REFRESH_SECONDS if running else None,
-                           pdf_dir=jobs_lib.pdf_dir(settings()), embedded=tasks.embedded())
+    return render_template(
+        "office/jobs_detail.html",
+        job=info,
+        refresh=REFRESH_SECONDS if running else None,
+        pdf_dir=jobs_lib.pdf_dir(settings()),
+        embedded=tasks.embedded(),
+    )
 
 
 @bp.get("/jobs/<int(max=9223372036854775807):job_id>.json")

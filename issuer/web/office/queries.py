@@ -2,6 +2,7 @@
 short of; one teacher's credit sheet and certificate versions; both as
 XLSX. A registrar sees her own school only: another school, or a teacher
 of it, is a 404."""
+
 from __future__ import annotations
 
 import tempfile
@@ -35,8 +36,10 @@ ALL = "all"  # the region's staff asking for every school at once
 
 
 def _filters() -> tuple[str | None, str | None]:
-    return (request.args.get("school", "").strip()[:32] or None,
-            request.args.get("short", "").strip()[:32] or None)
+    return (
+        request.args.get("school", "").strip()[:32] or None,
+        request.args.get("short", "").strip()[:32] or None,
+    )
 
 
 def _bound(school: str | None) -> str | None:
@@ -56,13 +59,24 @@ def teachers():
         if school is None and g.scope.school_code is None:  # the region's staff first choose a school
             rows = None
         else:
-            stream = q.school_rows(s, prof, g.scope, school=_bound(school), short=short, as_of=today_in_china())
+            stream = q.school_rows(
+                s, prof, g.scope, school=_bound(school), short=short, as_of=today_in_china()
+            )
             rows = list(islice(stream, page * PAGE, (page + 1) * PAGE + 1))
-    return render_template("office/teachers.html", rows=rows and rows[:PAGE], more=bool(rows) and len(rows) > PAGE,
-                           page=page, landing=rows is None,
-                           school=g.scope.school_code or school, short=short, schools=schools,
-                           short_options=q.short_options(prof), buckets=PAGE_BUCKETS,
-                           bucket_labels=BUCKET_LABELS, amount=amount)
+    return render_template(
+        "office/teachers.html",
+        rows=rows and rows[:PAGE],
+        more=bool(rows) and len(rows) > PAGE,
+        page=page,
+        landing=rows is None,
+        school=g.scope.school_code or school,
+        short=short,
+        schools=schools,
+        short_options=q.short_options(prof),
+        buckets=PAGE_BUCKETS,
+        bucket_labels=BUCKET_LABELS,
+        amount=amount,
+    )
 
 
 @bp.get("/teachers.xlsx")
@@ -72,7 +86,9 @@ def teachers_xlsx():
     everything the account can see."""
     school, short = _filters()
     with read_session(engine()) as s:
-        stream = q.school_rows(s, profile(), g.scope, school=_bound(school), short=short, as_of=today_in_china())
+        stream = q.school_rows(
+            s, profile(), g.scope, school=_bound(school), short=short, as_of=today_in_china()
+        )
         name = "-".join(p for p in ("teachers", g.scope.school_code or school, short) if p)
         return _xlsx([q.school_table(stream)], f"{name}-{today_in_china()}.xlsx")
 
@@ -81,10 +97,18 @@ def teachers_xlsx():
 @staff_required("query")
 def teacher(number: str):
     d = _teacher_detail(number)
-    return render_template("office/teacher.html", d=d, sheet=d.sheet, buckets=BUCKETS,
-                           bucket_labels=BUCKET_LABELS, amount=amount, unmet_label=q.unmet_label,
-                           state_labels=q.STATE_LABELS, verdict_labels=q.VERDICT_LABELS,
-                           year_labels=q.YEAR_STATUS_LABELS)
+    return render_template(
+        "office/teacher.html",
+        d=d,
+        sheet=d.sheet,
+        buckets=BUCKETS,
+        bucket_labels=BUCKET_LABELS,
+        amount=amount,
+        unmet_label=q.unmet_label,
+        state_labels=q.STATE_LABELS,
+        verdict_labels=q.VERDICT_LABELS,
+        year_labels=q.YEAR_STATUS_LABELS,
+    )
 
 
 @bp.get("/teachers/<number>.xlsx")

@@ -1,6 +1,7 @@
 """The auditor's queue: declared records by school, each with the credits
 the rules would give it; recognise or reject (with a reason) a selection,
 or recognise a whole school after confirming its code."""
+
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
@@ -26,11 +27,27 @@ def review_queue():
     page = page_arg()
     with read_session(engine()) as s:
         schools = review_lib.pending_by_school(s, g.scope)
-        rows = review_lib.records(s, profile(), g.scope, school=school, status=status,
-                                  limit=PAGE, offset=page * PAGE) if school else []
-    return render_template("office/review.html", schools=schools, school=school, rows=rows, status=status,
-                           page=page, page_size=PAGE, status_labels=review_lib.STATUS_LABELS,
-                           bucket_labels=BUCKET_LABELS, grades=GRADES, roles=ROLES, amount=amount)
+        rows = (
+            review_lib.records(
+                s, profile(), g.scope, school=school, status=status, limit=PAGE, offset=page * PAGE
+            )
+            if school
+            else []
+        )
+    return render_template(
+        "office/review.html",
+        schools=schools,
+        school=school,
+        rows=rows,
+        status=status,
+        page=page,
+        page_size=PAGE,
+        status_labels=review_lib.STATUS_LABELS,
+        bucket_labels=BUCKET_LABELS,
+        grades=GRADES,
+        roles=ROLES,
+        amount=amount,
+    )
 
 
 @bp.post("/review/decide")
