@@ -15,7 +15,7 @@ from verifier.proxies import trusted_proxies
 from .errors import ConfigError
 
 DEFAULT_BASE_URL = "HTTP://127.0.0.1:5000"
-# What a QR code's alphanumeric mode can carry (FORMATS.md).
+# What a QR code's alphanumeric mode can carry (docs/formats.md).
 QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 
 

@@ -1,4 +1,4 @@
-"""The verification URL of FORMATS.md and the size of its QR code.
+"""The verification URL of docs/formats.md and the size of its QR code.
 
 The URL is upper case (BASE/V/<base32 token>) so the QR code can use
 alphanumeric mode; level M. The version is computed from qrcode's own
@@ -12,7 +12,7 @@ import qrcode.util as qu
 from qrcode.constants import ERROR_CORRECT_M
 
 MAX_VERSION = 40
-TARGET_VERSION = 13  # FORMATS.md: a typical certificate fits version 13 or lower
+TARGET_VERSION = 13  # docs/formats.md: a typical certificate fits version 13 or lower
 
 
 def verification_url(base_url: str, token_b32: str) -> str:

@@ -45,7 +45,7 @@ def latest(session: Session, number: str) -> Certificate:
 
 
 def show_json(cert: Certificate, base_url: str) -> dict:
-    """FORMATS.md's `ecert show --json`, plus the verdict and check code."""
+    """docs/formats.md's `ecert show --json`, plus the verdict and check code."""
     return {
         "number": cert.number,
         "version": cert.version,

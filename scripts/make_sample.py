@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deterministic sample import files for Horgos (霍尔果斯市), cycle 7 (2024–2028).
 
-Writes the three import files of FORMATS.md ("Import files") with the
+Writes the three import files of docs/formats.md ("Import files") with the
 Chinese headers and enumeration values:
 
     roster.csv    姓名,身份证号,性别,学校代码,学校名称,学段,入职日期,职称
@@ -12,7 +12,7 @@ The data are invented but shaped like the real thing: the schools of the
 city at every stage, Han, Uyghur and Kazakh names, valid national ID
 numbers (GB 11643, Yili region codes), the approved projects of every level
 and category, and records that leave roughly two teachers in three
-qualified under the rules of DOMAIN.md and the rest short in one bucket or
+qualified under the rules of docs/rules.md and the rest short in one bucket or
 another. Same arguments, same bytes: everything comes from one
 random.Random(seed) and is iterated in a fixed order; no clock, no hashing.
 
@@ -61,7 +61,7 @@ ROSTER_HEADER = ("姓名", "身份证号", "性别", "学校代码", "学校名�
 PROJECTS_HEADER = ("项目编号", "项目名称", "项目级别", "课程类别", "培训形式", "学时", "年度", "是否备案")
 RECORDS_HEADER = ("身份证号", "项目编号", "考核等次", "角色", "完成日期")
 
-# -- the rules the generator aims at (DOMAIN.md; the engine is the judge) ---
+# -- the rules the generator aims at (docs/rules.md; the engine is the judge) ---
 
 # Buckets as the generator plans them: pp/pf prefecture-and-above public /
 # professional, cp/cf county public / professional, dg digital, el elective,

@@ -1,4 +1,4 @@
-"""Certificate numbers and national ID numbers (FORMATS.md, GB 11643).
+"""Certificate numbers and national ID numbers (docs/formats.md, GB 11643).
 
 Both end in an ISO 7064 MOD 11-2 check character; the certificate number
 reuses the national ID algorithm so clerks already know how to check it.

@@ -239,7 +239,7 @@ def _extra_label(name: str) -> str:
 def _token_years(
     c: Claims, profile: RulesProfile | None, share: tuple[int, int] | None
 ) -> tuple[YearRow, ...]:
-    """Each year from its total alone (DOMAIN.md: a short year is reported on
+    """Each year from its total alone (docs/rules.md: a short year is reported on
     the verifier page too): below the yearly total it is short (or still
     under way at issue); at or above it, only the total is known to be met.
     Years before a qualified late joiner's first full year owe nothing, and

@@ -2,7 +2,7 @@
 its state (current, superseded or revoked), and the SHA-256 digest of the
 token the register issued for it, which binds a token to the register: a
 token signed with a leaked key has the right number and version but not
-the right digest (FORMATS.md, "Verification result").
+the right digest (docs/formats.md, "Verification result").
 
 Online, the verifier reads the register's table; offline, a status snapshot
 that `ecert status export` writes and signs with the bureau's current key:

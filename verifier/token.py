@@ -1,4 +1,4 @@
-"""The signed token of FORMATS.md: a COSE_Sign1 (tag 18, EdDSA) over a CWT
+"""The signed token of docs/formats.md: a COSE_Sign1 (tag 18, EdDSA) over a CWT
 claims map, carried in the QR code's URL as unpadded base32.
 
 COSE and CWT are done by python-cwt; this module fixes the claims, their
@@ -252,7 +252,7 @@ def _parse(raw: bytes) -> ParsedToken:
 
 # One certificate, one token: cbor2 reads past bytes after the first item and
 # accepts longer forms of an integer, so each part must be exactly what
-# re-encoding what was read gives (FORMATS.md: integers in the shortest form;
+# re-encoding what was read gives (docs/formats.md: integers in the shortest form;
 # a map holds no key twice). The issuer signs this form.
 
 

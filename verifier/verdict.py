@@ -77,7 +77,7 @@ def _valid(result: Result, at: date) -> list[str]:
 def _verdict_lines(result: Result, after_validity: bool = False) -> list[str]:
     """The verdict and, for a cycle under way or not qualified, how many
     requirements are met and what is short, with amounts; then the years
-    short of the yearly rule (DOMAIN.md: reported, a prerequisite a
+    short of the yearly rule (docs/rules.md: reported, a prerequisite a
     committee looks at, though not the cycle's verdict)."""
     reading = result.reading
     label = STATUS_LABELS[result.claims.status]

@@ -1,4 +1,4 @@
-"""The verification engine: the checks of FORMATS.md, in order, each
+"""The verification engine: the checks of docs/formats.md, in order, each
 with a Chinese message for the committee and an English detail.
 
     format → signature → key → status → validity → credits
@@ -114,7 +114,7 @@ class Result:
 
     @cached_property
     def outcome(self) -> str:
-        """One of OUTCOMES (FORMATS.md, "Verification result")."""
+        """One of OUTCOMES (docs/formats.md, "Verification result")."""
         if not self.genuine or not self.check("credits").ok:
             return "not_valid"
         if self.standing == "revoked" or (self.standing == "superseded" and self.register.current is None):
@@ -232,7 +232,7 @@ class Verifier:
                 "format",
                 True,
                 "证书数据格式正确",
-                f"COSE_Sign1/EdDSA token with the claims of FORMATS.md; number {c.number} "
+                f"COSE_Sign1/EdDSA token with the claims of docs/formats.md; number {c.number} "
                 "has a good check character",
             )
         ]
@@ -243,7 +243,7 @@ class Verifier:
             status, register, standing = self._status(token)
             checks += [_key(token, key), status, _validity(token, at), _credits(token, profile)]
         else:
-            # An unknown kid is the key check's own finding ("known", FORMATS.md),
+            # An unknown kid is the key check's own finding ("known", docs/formats.md),
             # not a check skipped: say so there too.
             checks.append(_unknown_key(token) if key is None else _not_run("key", "signature"))
             checks += [_not_run(n, "signature") for n in CHECKS[3:]]
@@ -456,7 +456,7 @@ def _validity(token: ParsedToken, at: date) -> Check:
             f"证书已过有效期（有效期至 {until}）",
             f"on {at} the certificate had expired: valid until {until}",
         )
-    if at < issued:  # FORMATS.md asks only for on or before valid_until; the date is worth saying
+    if at < issued:  # docs/formats.md asks only for on or before valid_until; the date is worth saying
         return Check(
             "validity",
             True,
@@ -483,7 +483,7 @@ def _credits(token: ParsedToken, profile: RulesProfile | None) -> Check:
             "各年度学分之和与总学分不符",
             f"years add up to {amount(cents(sum(c.years)))}, total says {amount(cents(total))}",
         )
-    # FORMATS.md holds the buckets to the cycle's profile only when the status
+    # docs/formats.md holds the buckets to the cycle's profile only when the status
     # says qualified: a certificate in progress or not qualified claims no minimum.
     if c.status != 1:
         return Check(

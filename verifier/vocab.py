@@ -3,7 +3,7 @@ grades and roles, each an English code with its Chinese label."""
 
 from __future__ import annotations
 
-# Leaf buckets, in the order of the token's credits array (FORMATS.md).
+# Leaf buckets, in the order of the token's credits array (docs/formats.md).
 LEAF_BUCKETS = (
     "prefecture_public",
     "prefecture_professional",
@@ -28,7 +28,7 @@ AGGREGATES: dict[str, tuple[str, ...]] = {
     "total": LEAF_BUCKETS,
 }
 
-# The order of the credit sheet's "buckets" object (FORMATS.md).
+# The order of the credit sheet's "buckets" object (docs/formats.md).
 BUCKETS = (
     "prefecture_public",
     "prefecture_professional",

@@ -76,7 +76,7 @@ def known_school(ctx: Context, code: str | None) -> str | None:
 
 def as_of_date(value: datetime | None) -> date:
     """--as-of: default today (China time); a day after today is refused, as
-    a completion date after today is (FORMATS.md: no credit from the future)."""
+    a completion date after today is (docs/formats.md: no credit from the future)."""
     today = today_in_china()
     if value is None:
         return today

@@ -155,7 +155,9 @@ def issue(
 
 @main.command()
 @click.argument("number")
-@click.option("--json", "as_json", is_flag=True, help="FORMATS.md 的 JSON / the JSON of FORMATS.md.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="docs/formats.md 的 JSON / the JSON of docs/formats.md."
+)
 @click.option("--history", "with_history", is_flag=True, help="列出全部版本 / every version.")
 @pass_context
 def show(ctx: Context, number: str, as_json: bool, with_history: bool) -> None:
@@ -199,7 +201,7 @@ def revoke(ctx: Context, number: str, reason: str) -> None:
 @main.command()
 @click.argument("input_")
 @click.option("--at", type=date_type, default=None, help="按此日期查验（默认今天，北京时间）/ verify as of.")
-@click.option("--json", "as_json", is_flag=True, help="FORMATS.md 的查验结果 JSON.")
+@click.option("--json", "as_json", is_flag=True, help="docs/formats.md 的查验结果 JSON.")
 @click.option("--offline", is_flag=True, help="离线查验：用 --jwks 与 --status 文件，不连数据库.")
 @click.option("--jwks", type=click.Path(dir_okay=False, path_type=Path), help="公钥集文件 (ecert keys jwks).")
 @click.option(

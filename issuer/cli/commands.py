@@ -127,7 +127,9 @@ def records_import(ctx: Context, file: Path, report: Path | None) -> None:
 @main.command()
 @click.argument("teacher")
 @cycle_option
-@click.option("--json", "as_json", is_flag=True, help="输出 FORMATS.md 的 JSON / the JSON of FORMATS.md.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="输出 docs/formats.md 的 JSON / the JSON of docs/formats.md."
+)
 @as_of_option
 @pass_context
 def credits(ctx: Context, teacher: str, cycle: int | None, as_json: bool, as_of) -> None:

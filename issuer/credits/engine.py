@@ -224,7 +224,7 @@ def compute_sheet(
     profile: RulesProfile, teacher: TeacherInput, records: Iterable[RecordInput], as_of: date | None = None
 ) -> CreditSheet:
     """The credit sheet of one teacher in one cycle as of a day: only records
-    completed on or before `as_of` count (FORMATS.md), and it tells which
+    completed on or before `as_of` count (docs/formats.md), and it tells which
     years are still under way; the verdict is always against the cycle."""
     ordered = sorted(
         (r for r in records if as_of is None or r.completed_on <= as_of),

@@ -18,7 +18,7 @@ def round_half_up(value: Decimal) -> Decimal:
 
 
 def amount(value: Decimal) -> str:
-    """Amounts are strings with exactly two decimals (FORMATS.md)."""
+    """Amounts are strings with exactly two decimals (docs/formats.md)."""
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
@@ -96,7 +96,7 @@ class CreditSheet:
     as_of: date | None = None  # records completed after it were not counted
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The "Credit sheet" shape of FORMATS.md, and the as-of day last."""
+        """The "Credit sheet" shape of docs/formats.md, and the as-of day last."""
         return {
             "certificate_number": self.certificate_number,
             "cycle": self.cycle,

@@ -136,7 +136,7 @@ def a_date(value: object, *, what: str) -> date:
 
 
 def past_date(value: object, *, what: str) -> date:
-    """A date on or before today in China time: what has happened (FORMATS.md
+    """A date on or before today in China time: what has happened (docs/formats.md
     refuses a completion date after today, so no credit comes from the future)."""
     d = a_date(value, what=what)
     today = today_in_china()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MAX_COLUMNS = 64  # a value in a column past this is refused (FORMATS.md's files have 5 to 9)
+MAX_COLUMNS = 64  # a value in a column past this is refused (docs/formats.md's files have 5 to 9)
 MAX_CELL = 2_000  # characters in one cell, header or value (the longest field, a project name, is 300)
 MAX_FILE_BYTES = 128 * 1024 * 1024  # the file as given: CSV text or the XLSX zip
 MAX_XLSX_PARTS = 1_000  # files inside an XLSX (a workbook of a few sheets has about 15)
@@ -34,7 +34,7 @@ class Limits:
     rows: int  # data rows (blank rows are not counted)
     # What an XLSX may unpack to, all its parts together: reading takes about
     # a second for each 10 MB. openpyxl writes about 320 bytes for a row of
-    # FORMATS.md's records columns; Excel and WPS, with shared strings, less.
+    # docs/formats.md's records columns; Excel and WPS, with shared strings, less.
     unpacked: int
     columns: int = MAX_COLUMNS
     cell: int = MAX_CELL

@@ -87,8 +87,8 @@ COLUMNS = [
     Column("hours", "学时", "hours", f.hours),
     Column("year", "年度", "year", f.year),
     Column("approved", "是否备案", "approved", lambda v: f.choice(v, _APPROVED, what="是否备案") == "yes"),
-    # Not in FORMATS.md's list: degree study and national-language training
-    # convert under their own rules (DOMAIN.md); plain training by default.
+    # Not in docs/formats.md's list: degree study and national-language training
+    # convert under their own rules (docs/rules.md); plain training by default.
     Column(
         "kind",
         "项目类型",

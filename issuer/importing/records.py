@@ -1,5 +1,5 @@
 """Training records (培训记录). Records the bureau imports are recognised
-at once (FORMATS.md); a later import of the same teacher and project
+at once (docs/formats.md); a later import of the same teacher and project
 corrects the record. A school's registrar declares (申报) records of her
 own school's teachers instead: they wait, as "declared", for the bureau to
 recognise them, and a record the bureau already recognised is not hers to

@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         ECERT_SETTINGS=settings,
     )
     app.config.update(overrides)
-    app.json.sort_keys = False  # keep FORMATS.md's order of keys
+    app.json.sort_keys = False  # keep docs/formats.md's order of keys
     engine = app.extensions["ecert_engine"] = make_engine(settings.database_url)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -75,7 +75,7 @@ SPREADSHEETS = {
 }
 UPLOAD_TYPES = {"multipart/form-data", *SPREADSHEETS}
 FILE_SUFFIXES = (".csv", ".xlsx")
-RECORD_FIELDS = ("id_number", "project_code", "grade", "role", "completed_on")  # FORMATS.md's aliases
+RECORD_FIELDS = ("id_number", "project_code", "grade", "role", "completed_on")  # docs/formats.md's aliases
 PUBLIC = {"office_api.openapi"}
 
 

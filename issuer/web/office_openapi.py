@@ -67,7 +67,7 @@ _record_in = {
         role={"type": "string", "description": "角色: 学员 主讲 / trainee lead-trainer"},
         completed_on={"type": "string", "description": "完成日期 YYYY-MM-DD"},
     ),
-    "description": "A training record, FORMATS.md's field names; other fields are ignored.",
+    "description": "A training record, docs/formats.md's field names; other fields are ignored.",
 }
 
 _declared = _obj(
@@ -189,7 +189,7 @@ _sheet = {
             ),
         },
     ),
-    "description": "FORMATS.md's credit sheet (`ecert credits --json`)",
+    "description": "docs/formats.md's credit sheet (`ecert credits --json`)",
 }
 
 _certificate = {
@@ -437,7 +437,7 @@ OPENAPI = {
                                 file={
                                     "type": "string",
                                     "format": "binary",
-                                    "description": ".csv (UTF-8) or .xlsx, FORMATS.md's headers",
+                                    "description": ".csv (UTF-8) or .xlsx, docs/formats.md's headers",
                                 },
                                 school=_str,
                             )
@@ -515,7 +515,7 @@ OPENAPI = {
         },
         "/teachers/{number}/sheet": {
             "get": {
-                "summary": "A teacher's credit sheet (FORMATS.md), by certificate number",
+                "summary": "A teacher's credit sheet (docs/formats.md), by certificate number",
                 "parameters": [
                     _number,
                     {

@@ -1,7 +1,7 @@
 """What a verification reads off a certificate's credits (verifier.reading),
 from which the verifier's page, its JSON, the CLI and the PDF all take
 their rows: from the register's sheet summary when the token is bound to
-it, from the token's totals alone otherwise (DOMAIN.md: a short year is
+it, from the token's totals alone otherwise (docs/rules.md: a short year is
 reported on the verifier page too)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The token of FORMATS.md, checked byte by byte and by an independent COSE
+"""The token of docs/formats.md, checked byte by byte and by an independent COSE
 implementation (pycose) that knows only the published JWKS."""
 
 from __future__ import annotations

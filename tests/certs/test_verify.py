@@ -193,7 +193,7 @@ def test_a_token_signed_by_an_unknown_key_fails_the_signature_and_key_checks(key
     result = verifier(key.public()).verify_raw(stranger.token(claims()), TODAY)
     assert failing(result) == ["signature", "key", "status", "validity", "credits"]
     assert "no published key" in result.check("signature").detail
-    # FORMATS.md puts "known" in the key check: it says so rather than "not run"
+    # docs/formats.md puts "known" in the key check: it says so rather than "not run"
     assert "not among the published keys" in result.check("key").detail
     assert result.check("status").detail.startswith("not run")
 
@@ -334,7 +334,7 @@ def test_valid_on_the_last_day_and_not_on_the_day_after(key):
 
 
 def test_a_date_before_the_issue_is_within_validity_and_names_the_issue_date(key):
-    # FORMATS.md: validity asks only that the date be on or before valid_until
+    # docs/formats.md: validity asks only that the date be on or before valid_until
     result = verifier(key.public()).verify_raw(key.token(claims()), date(2026, 11, 22))
     assert result.valid
     assert (
@@ -397,7 +397,7 @@ def test_a_qualified_token_of_a_cycle_without_a_published_profile_fails_the_cred
     status = MemoryStatus({number: [VersionState("current")]})
     v = verifier(key.public(), status=status)
     only_fails(v.verify_raw(key.token(claims(number=number, cycle=8)), TODAY), "credits")
-    # FORMATS.md holds the buckets to the profile only when the status says qualified
+    # docs/formats.md holds the buckets to the profile only when the status says qualified
     in_progress = v.verify_raw(key.token(claims(number=number, cycle=8, status=0)), TODAY)
     assert in_progress.valid and list(in_progress.certificate["years"]) == ["1", "2", "3", "4", "5"]
 

@@ -1,5 +1,5 @@
 """A realistic five-year sheet of a teacher hired before the cycle, computed by
-hand record by record, and the FORMATS.md JSON shape."""
+hand record by record, and the docs/formats.md JSON shape."""
 
 import json
 
@@ -253,7 +253,7 @@ def _json():
 def test_full_sheet_buckets():
     j = _json()
     assert j["buckets"] == EXPECTED_BUCKETS
-    assert list(j["buckets"]) == list(EXPECTED_BUCKETS)  # FORMATS.md order
+    assert list(j["buckets"]) == list(EXPECTED_BUCKETS)  # docs/formats.md order
 
 
 def test_full_sheet_verdict_and_offset():
@@ -314,7 +314,7 @@ def test_full_sheet_json_shape():
 
 
 def test_as_of_a_day_counts_only_the_records_completed_by_then():
-    # FORMATS.md: a sheet as of a date counts only records completed on or before it
+    # docs/formats.md: a sheet as of a date counts only records completed on or before it
     whole = sheet(RECORDS, teacher(hired_on="2012-09-01"))
     on_the_day = sheet(RECORDS, teacher(hired_on="2012-09-01"), as_of="2027-05-05")  # D01's day
     counted = {r.project_code for r in on_the_day.records}

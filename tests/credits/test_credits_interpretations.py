@@ -1,4 +1,4 @@
-"""Each interpretation is named in the profile, and the engine agrees with DOMAIN.md
+"""Each interpretation is named in the profile, and the engine agrees with docs/rules.md
 where the profile leaves room."""
 
 import inspect
@@ -58,7 +58,7 @@ def test_every_interpretation_the_engine_applies_is_named_in_the_profile():
 
 
 def test_mandarin_credits_are_required_credits_whatever_the_category():
-    # DOMAIN.md: 普通话 training "converts into required credits": required public of its level
+    # docs/rules.md: 普通话 training "converts into required credits": required public of its level
     rc = one(rec(kind="mandarin", category="elective", level="county", hours="7"))
     assert (rc.credits, rc.bucket) == (D("10"), "county_public")
     rc = one(rec(kind="mandarin", category="required-professional", level="provincial", hours="7"))

@@ -80,7 +80,7 @@ def eligible_from(parts, hired_on, code="NEW"):
     return replace(r, project_code=code, completed_on=start + timedelta(days=span * pos // 10**6))
 
 
-# An independent oracle of one record's credits under Horgos cycle 7 (numbers from DOMAIN.md).
+# An independent oracle of one record's credits under Horgos cycle 7 (numbers from docs/rules.md).
 HOURS_PER_CREDIT = {"centralised": Decimal(4), "online": Decimal(5), "school-based": Decimal(5)}
 GRADE_RATE = {
     "national": {"good": "0.10", "excellent": "0.15"},

@@ -68,7 +68,7 @@ def test_as_of_same_year_is_not_yet():
 
 
 def test_from_the_final_review_the_last_year_is_judged_not_under_way():
-    # a final review on 2028-12-15 (DOMAIN.md: in December of the last year): 2028 is over for
+    # a final review on 2028-12-15 (docs/rules.md: in December of the last year): 2028 is over for
     # the cycle, so its shortfall is reported; the day before the review opens it is under way
     recs = bucket_records("2028-03-01", county_professional=10)
     assert _year(sheet(recs, as_of="2028-12-15"), 2028).status == "short"

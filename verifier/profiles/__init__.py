@@ -95,7 +95,7 @@ class RulesProfile:
 
     @property
     def review_opens(self) -> date:
-        """The final review is made in the cycle's last December (DOMAIN.md):
+        """The final review is made in the cycle's last December (docs/rules.md):
         from then on no year of the cycle is still under way."""
         return date(self.last_year, 12, 1)
 

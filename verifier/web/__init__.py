@@ -72,7 +72,7 @@ def create_app(database_url: str | None = None, **config) -> Flask:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(TEMPLATES / "static"))
     app.config.update(MAX_CONTENT_LENGTH=MAX_UPLOAD, **config)
-    app.json.sort_keys = False  # keep FORMATS.md's order of keys
+    app.json.sort_keys = False  # keep docs/formats.md's order of keys
     init_verifier(app, create_engine(url, pool_pre_ping=True), app.config.get("KEYS_TTL", 30.0))
     # alone, the verifier's front door is the lookup (the full service has a landing page)
     app.add_url_rule("/", "home", lambda: redirect(url_for("verify.lookup")))

@@ -122,7 +122,7 @@ def status(number: str):
             "cycle": claims.cycle,
             "issuer": claims.issuer,
             "valid_until": claims.valid_until.isoformat(),
-            # what binds a token to the register (FORMATS.md): a token of this number
+            # what binds a token to the register (docs/formats.md): a token of this number
             # is the register's only if its SHA-256 is the one listed for its version
             "versions": [
                 {"version": i, "state": v.state, "token_sha256": v.digest}

@@ -171,7 +171,7 @@ OPENAPI = {
         "title": "teacher-ecert verifier",
         "version": "1",
         "description": "查验中小学和幼儿园教师继续教育电子证书 · verify continuing-education "
-        "e-certificates. Formats: FORMATS.md.",
+        "e-certificates. Formats: docs/formats.md.",
     },
     "paths": {
         "/api/v1/verify": {

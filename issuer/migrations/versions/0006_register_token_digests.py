@@ -5,7 +5,7 @@ holding a copy of a signing key could sign a token for a real number and
 its current version and have it verify. From here the register keeps, for
 every version it issued, the SHA-256 of the token's bytes (the COSE_Sign1
 structure the QR code's base32 spells), and the verifier fails a token
-whose digest is not the register's (FORMATS.md). The digests of the
+whose digest is not the register's (docs/formats.md). The digests of the
 certificates issued so far are computed from the tokens stored with them,
 and so is `credits_total` (the token's total in hundredths), which lets a
 verifier say what the current version of an updated certificate certifies
