@@ -2,6 +2,8 @@
 # teacher-ecert: one script for set-up, the main job and the tests.
 #   ./run.sh          install what is missing, then run the main job on the sample data
 #   ./run.sh test     install what is missing, then run the whole test suite
+#   ./run.sh check    lint, format and type checks (ruff, mypy), as .ci/run runs them
+#   ./run.sh wheel    build the wheel, install it in a clean venv, serve the verifier from it
 # Anything after `test` goes to pytest (e.g. ./run.sh test -k credits).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,7 +35,7 @@ install_python_env() {
   [ -x .venv/bin/python ] || { say "creating .venv"; python3 -m venv .venv; }
   # Reinstall only when the dependencies changed.
   local stamp=.venv/.ecert-deps
-  local want; want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  local want; want=$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing Python dependencies"
     .venv/bin/python -m pip install -q --upgrade pip
@@ -123,6 +125,10 @@ install_system_packages
 install_python_env
 case "${1:-}" in
   test) shift; exec .venv/bin/python -m pytest "$@" ;;
+  check) say "ruff check"; .venv/bin/ruff check .
+         say "ruff format --check"; .venv/bin/ruff format --check .
+         say "mypy (strict)"; exec .venv/bin/mypy ;;
+  wheel) exec .venv/bin/python scripts/check_wheel.py ;;
   "") main_job ;;
-  *) echo "usage: ./run.sh [test [pytest args]]" >&2; exit 2 ;;
+  *) echo "usage: ./run.sh [test [pytest args] | check | wheel]" >&2; exit 2 ;;
 esac
