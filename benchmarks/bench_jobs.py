@@ -10,10 +10,10 @@ Prepares the data as bench_render.py does (scripts/make_sample.py into a
 temporary folder, a fresh SQLite database, a throwaway key, every teacher
 issued as of 2026-11-23) and cuts the fonts once. Then, for each worker
 count: a fresh data folder (the cut fonts copied in, so no run pays for
-them, and no PDF yet), that many `celery -A issuer.tasks worker
+them, and no PDF yet), that many `celery -A issuer.office.tasks worker
 --concurrency 1` processes on a queue of the run's own, started and ready
 before the clock starts; the job is started as the web starts it
-(issuer.jobs.start with issuer.tasks.enqueue) and timed until the jobs
+(issuer.office.jobs.start with issuer.office.tasks.enqueue) and timed until the jobs
 table says done. Each worker's process pays its own Renderer once (the
 cold start, ~1-2 s) and keeps it from chunk to chunk.
 
@@ -48,12 +48,12 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.bench_render import PASSPHRASE, children_cpu, machine_cpu, prepare  # noqa: E402
 from benchmarks.common import BenchError, cpu_name, run_main, say  # noqa: E402
-from issuer import jobs, tasks  # noqa: E402
+from issuer.certificates.keystore import PASSPHRASE_ENV  # noqa: E402
 from issuer.config import load_settings  # noqa: E402
 from issuer.db import make_engine, read_session  # noqa: E402
-from issuer.keystore import PASSPHRASE_ENV  # noqa: E402
+from issuer.office import jobs, tasks  # noqa: E402
+from issuer.office.staff import Scope  # noqa: E402
 from issuer.pdf import fonts as fontlib  # noqa: E402
-from issuer.staff import Scope  # noqa: E402
 from verifier.profiles import load_profile  # noqa: E402
 
 PROFILE_ID = "horgos-7"
@@ -92,7 +92,7 @@ def run_once(
                             "-m",
                             "celery",
                             "-A",
-                            "issuer.tasks",
+                            "issuer.office.tasks",
                             "worker",
                             "--concurrency",
                             "1",

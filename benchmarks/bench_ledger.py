@@ -56,12 +56,19 @@ import sqlalchemy  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from benchmarks.common import BenchError, cpu_name, run_main, say, timed  # noqa: E402
-from issuer.credits.engine import compute_sheet  # noqa: E402
-from issuer.credits.ledger import STREAM_BATCH, Holder, _record_input, _records, all_sheets, holders_query  # noqa: E402
 from issuer.db import make_engine, migrate, normalise_url, read_session, write_session  # noqa: E402
-from issuer.importing.projects import import_projects  # noqa: E402
-from issuer.importing.records import import_records  # noqa: E402
-from issuer.importing.roster import import_roster  # noqa: E402
+from issuer.ledger.credits.engine import compute_sheet  # noqa: E402
+from issuer.ledger.credits.ledger import (  # noqa: E402
+    STREAM_BATCH,
+    Holder,
+    _record_input,
+    _records,
+    all_sheets,
+    holders_query,
+)
+from issuer.ledger.importing.projects import import_projects  # noqa: E402
+from issuer.ledger.importing.records import import_records  # noqa: E402
+from issuer.ledger.importing.roster import import_roster  # noqa: E402
 from issuer.models import Registration, Teacher, TrainingRecord  # noqa: E402
 from scripts.make_sample import generate  # noqa: E402
 from verifier.profiles import RulesProfile, load_profile  # noqa: E402

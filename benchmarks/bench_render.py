@@ -75,12 +75,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import BenchError, cpu_name, run_main, say, timed  # noqa: E402
+from issuer.certificates.issuance import IssueOptions, Issuer  # noqa: E402
+from issuer.certificates.keystore import PASSPHRASE_ENV, Keystore  # noqa: E402
 from issuer.db import make_engine, migrate, write_session  # noqa: E402
-from issuer.importing.projects import import_projects  # noqa: E402
-from issuer.importing.records import import_records  # noqa: E402
-from issuer.importing.roster import import_roster  # noqa: E402
-from issuer.issuance import IssueOptions, Issuer  # noqa: E402
-from issuer.keystore import PASSPHRASE_ENV, Keystore  # noqa: E402
+from issuer.ledger.importing.projects import import_projects  # noqa: E402
+from issuer.ledger.importing.records import import_records  # noqa: E402
+from issuer.ledger.importing.roster import import_roster  # noqa: E402
 from issuer.pdf import fonts as fontlib  # noqa: E402
 from issuer.pdf.batch import BatchRenderer, Job, current_certificates  # noqa: E402
 from issuer.pdf.document import view  # noqa: E402

@@ -115,12 +115,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select  # noqa: E402
 
 from benchmarks.common import BenchError, best_rate, cpu_name, run_main, say, timed  # noqa: E402
+from issuer.certificates.issuance import IssueOptions, Issuer  # noqa: E402
+from issuer.certificates.keystore import PASSPHRASE_ENV, Keystore  # noqa: E402
 from issuer.db import make_engine, migrate, read_session, write_session  # noqa: E402
-from issuer.importing.projects import import_projects  # noqa: E402
-from issuer.importing.records import import_records  # noqa: E402
-from issuer.importing.roster import import_roster  # noqa: E402
-from issuer.issuance import IssueOptions, Issuer  # noqa: E402
-from issuer.keystore import PASSPHRASE_ENV, Keystore  # noqa: E402
+from issuer.ledger.importing.projects import import_projects  # noqa: E402
+from issuer.ledger.importing.records import import_records  # noqa: E402
+from issuer.ledger.importing.roster import import_roster  # noqa: E402
 from issuer.models import Certificate  # noqa: E402
 from scripts.make_sample import generate  # noqa: E402
 from verifier.clock import today_in_china  # noqa: E402

@@ -1,7 +1,8 @@
-"""Settings, read from the environment when asked for (never at import).
+"""Settings, read from the environment when asked for (never at import), in
+this one place (the verifier's own, shared ones through verifier/settings.py).
 
 The key passphrase is not a setting: it is read from ECERT_KEY_PASSPHRASE at
-the moment a key is opened (issuer/keystore.py), and never kept here.
+the moment a key is opened (issuer/certificates/keystore.py), and never kept here.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from verifier.proxies import trusted_proxies
+from verifier.settings import SettingsError, load_verifier_settings
 
 from .errors import ConfigError
 
@@ -28,6 +29,11 @@ class Settings:
     base_url: str
     actor: str
     trusted_proxies: int = 0  # reverse proxies in front of the web service (ECERT_TRUSTED_PROXIES)
+    ratelimit_storage: str = "memory://"  # ECERT_RATELIMIT_STORAGE
+    cookie_secure: bool = False  # ECERT_COOKIE_SECURE=1, or an HTTPS base URL
+    secret_key: str | None = None  # ECERT_SECRET_KEY; unset: one kept in the data folder
+    celery_broker_url: str | None = None  # CELERY_BROKER_URL; unset: the embedded broker
+    celery_queue: str = "ecert"  # ECERT_CELERY_QUEUE: deployments sharing a broker each name theirs
 
 
 def load_settings() -> Settings:
@@ -37,17 +43,23 @@ def load_settings() -> Settings:
     keys_dir = Path(os.environ.get("ECERT_KEYS_DIR") or "keys").resolve()
     actor = os.environ.get("ECERT_ACTOR") or _os_user()
     try:
-        proxies = trusted_proxies(os.environ.get("ECERT_TRUSTED_PROXIES"))
-    except ValueError as e:
-        raise ConfigError("ECERT_TRUSTED_PROXIES 应为 0 到 10 的整数（反向代理的层数）", str(e)) from None
+        shared = load_verifier_settings()
+    except SettingsError as e:
+        raise ConfigError(e.message, e.detail) from None
+    base = base_url(os.environ.get("ECERT_BASE_URL") or DEFAULT_BASE_URL)
     return Settings(
         data_dir=data_dir,
         database_url=url,
         profile_id=profile_id,
         keys_dir=keys_dir,
-        base_url=base_url(os.environ.get("ECERT_BASE_URL") or DEFAULT_BASE_URL),
+        base_url=base,
         actor=actor,
-        trusted_proxies=proxies,
+        trusted_proxies=shared.trusted_proxies,
+        ratelimit_storage=shared.ratelimit_storage,
+        cookie_secure=base.startswith("HTTPS://") or os.environ.get("ECERT_COOKIE_SECURE") == "1",
+        secret_key=os.environ.get("ECERT_SECRET_KEY") or None,
+        celery_broker_url=os.environ.get("CELERY_BROKER_URL") or None,
+        celery_queue=os.environ.get("ECERT_CELERY_QUEUE") or "ecert",
     )
 
 

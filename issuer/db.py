@@ -6,18 +6,21 @@ The schema is created only by the Alembic migrations in issuer/migrations.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from .errors import ConfigError, DatabaseNotReady
 
@@ -32,7 +35,7 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, **kwargs: Any) -> Engine:  # kwargs: create_engine's own
     try:
         parsed = make_url(normalise_url(url))
     except ArgumentError:
@@ -51,13 +54,13 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
-def _sqlite_engine(url, **kwargs) -> Engine:
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
+    @event.listens_for(engine, "connect")  # the pysqlite driver: a sqlite3.Connection
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself, so a writer can
         # take the write lock up front (BEGIN IMMEDIATE) instead of failing
         # with "database is locked" when it upgrades a read lock later.
@@ -69,7 +72,7 @@ def _sqlite_engine(url, **kwargs) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):
+    def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get("ecert_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
@@ -96,7 +99,8 @@ def read_session(engine: Engine) -> Iterator[Session]:
 # -- migrations ------------------------------------------------------------
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None) -> Config:
+    """With no engine, migrations/env.py opens DATABASE_URL's, as `alembic` does."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -104,7 +108,7 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str:
-    heads = ScriptDirectory.from_config(alembic_config(None)).get_heads()  # type: ignore[arg-type]
+    heads = ScriptDirectory.from_config(alembic_config(None)).get_heads()
     return heads[0]
 
 

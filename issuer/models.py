@@ -8,10 +8,23 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, ClassVar
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from verifier import schema
 from verifier.clock import now_utc
@@ -21,7 +34,7 @@ def utcnow() -> datetime:
     return now_utc()
 
 
-class ExactDecimal(TypeDecorator):
+class ExactDecimal(TypeDecorator[Decimal]):
     """NUMERIC on PostgreSQL; text on SQLite, whose NUMERIC is a float."""
 
     impl = String
@@ -31,17 +44,18 @@ class ExactDecimal(TypeDecorator):
         super().__init__()
         self.precision, self.scale = precision, scale
 
-    def load_dialect_impl(self, dialect):
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(self.precision + 2))
         return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | Decimal | None:
         if value is None:
             return None
         return str(value) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):
+    # value: the driver's str (SQLite) or Decimal (PostgreSQL)
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(str(value))
 
 
@@ -49,6 +63,9 @@ class Base(DeclarativeBase):
     # One MetaData with the verifier's tables: keys and certificates are
     # defined there (the verifier reads them alone) and mapped here.
     metadata = schema.metadata
+    # Every model maps one Table (none a join or a select), so its Core
+    # insert() can be used for bulk rows: DeclarativeBase types it FromClause.
+    __table__: ClassVar[Table]
 
 
 class Timestamps:
@@ -153,16 +170,51 @@ class ImportBatch(Base):
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+# SigningKey and Certificate are mapped onto the verifier's Core tables
+# (verifier/schema.py), which define the columns; the annotations below only
+# type them (declarative with an imperative table: no mapped_column, so no
+# second definition), and must name exactly the table's columns, with
+# "| None" for the nullable ones.
+
+
 class SigningKey(Base):
     """A bureau's Ed25519 key; its private half is a file in ECERT_KEYS_DIR."""
 
     __table__ = schema.signing_keys
+
+    kid: Mapped[str]
+    bureau_code: Mapped[str]
+    public_x: Mapped[str]
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime | None]
+    compromised_at: Mapped[datetime | None]
+    compromise_note: Mapped[str | None]
 
 
 class Certificate(Base):
     """One version of a teacher's certificate in a cycle."""
 
     __table__ = schema.certificates
+
+    id: Mapped[int]
+    number: Mapped[str]
+    version: Mapped[int]
+    bureau_code: Mapped[str]
+    cycle: Mapped[int]
+    state: Mapped[str]  # current | superseded | revoked
+    verdict: Mapped[int]
+    kid: Mapped[str]
+    issued_at: Mapped[datetime]
+    valid_until: Mapped[date]
+    token: Mapped[str]
+    token_sha256: Mapped[str]
+    credits_total: Mapped[int]
+    fingerprint: Mapped[str]
+    check_code: Mapped[str]
+    summary: Mapped[str]  # JSON
+    changed_at: Mapped[datetime | None]
+    revoke_reason: Mapped[str | None]
+    holder_born: Mapped[date | None]
 
 
 class AuditEntry(Base):

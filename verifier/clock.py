@@ -10,6 +10,7 @@ review, a certificate past its validity. Nothing else replaces it.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import overload
 from zoneinfo import ZoneInfo
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -27,6 +28,12 @@ def today_in_china() -> date:
     return _now().astimezone(CHINA).date()
 
 
+@overload
+def as_utc(t: datetime) -> datetime: ...
+@overload
+def as_utc(t: None) -> None: ...
+@overload
+def as_utc(t: datetime | None) -> datetime | None: ...
 def as_utc(t: datetime | None) -> datetime | None:
     """Aware UTC. Naive values are taken as UTC: SQLite hands back what was
     stored (always UTC here) without its zone."""

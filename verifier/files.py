@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 
-def read_json(path: Path, what: str, max_bytes: int, error: type[Exception]):
+def read_json(path: Path, what: str, max_bytes: int, error: type[Exception]) -> object:
+    """The decoded JSON, whatever its shape: the caller checks it."""
     try:
         data = path.read_bytes()
     except OSError as e:

@@ -120,7 +120,8 @@ def token_from_image(data: bytes, name: str = "image") -> bytes:
             if w * h > MAX_IMAGE_PIXELS:
                 raise TokenError("图片过大", f"{name}: {w}×{h} pixels exceeds {MAX_IMAGE_PIXELS:,}")
             img.load()
-            results = zxingcpp.read_barcodes(img.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+            qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)  # what a bare format converts to
+            results = zxingcpp.read_barcodes(img.convert("L"), formats=qr)
     except TokenError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):

@@ -9,10 +9,12 @@ key-id bytes), `alg` EdDSA and `use` sig, plus members of ours: `issuer`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TypedDict
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, select
@@ -27,6 +29,26 @@ MAX_JWKS_BYTES = 1_000_000
 
 class KeySetError(ValueError):
     """A JWKS that cannot be used; the message names the entry and why."""
+
+
+class JWK(TypedDict):
+    """A key as the JWKS publishes it (the module's docstring)."""
+
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    alg: str
+    use: str
+    issuer: str
+    status: str
+    not_before: str | None
+    not_after: str | None
+    compromised_at: str | None
+
+
+class JWKS(TypedDict):
+    keys: list[JWK]
 
 
 @dataclass(frozen=True)
@@ -48,7 +70,7 @@ class PublicKey:
     def verifying_key(self) -> Ed25519PublicKey:
         return Ed25519PublicKey.from_public_bytes(self.public_raw)
 
-    def to_jwk(self) -> dict:
+    def to_jwk(self) -> JWK:
         return {
             "kty": "OKP",
             "crv": "Ed25519",
@@ -75,13 +97,13 @@ class KeySet:
     def get(self, kid: bytes) -> PublicKey | None:
         return self._by_kid.get(b64u(kid))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[PublicKey]:
         return iter(self._by_kid.values())
 
     def __len__(self) -> int:
         return len(self._by_kid)
 
-    def to_jwks(self) -> dict:
+    def to_jwks(self) -> JWKS:
         return {"keys": [k.to_jwk() for k in sorted(self, key=lambda k: k.not_before)]}
 
     # -- sources -----------------------------------------------------------
@@ -118,7 +140,7 @@ class KeySet:
             raise KeySetError(f"{path}: {e}") from None
 
     @classmethod
-    def from_jwks(cls, jwks: dict) -> KeySet:
+    def from_jwks(cls, jwks: object) -> KeySet:
         if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
             raise KeySetError('a JWKS is an object with a "keys" array')
         return cls([_from_jwk(i, k) for i, k in enumerate(jwks["keys"])])
@@ -133,6 +155,8 @@ def _from_jwk(i: int, jwk: object) -> PublicKey:
         kid = str(jwk["kid"])
         issuer = str(jwk["issuer"])
         not_before = _parse_time(jwk["not_before"])
+        if not_before is None:  # a key without a start of use would fail every comparison with it
+            raise ValueError("not_before is null")
     except (KeyError, ValueError) as e:
         raise KeySetError(f"{where}: missing or malformed member ({e})") from None
     if len(raw) != 32:

@@ -5,6 +5,11 @@ the nearest proxy saw, so that rate limits count per client, not per proxy.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
 MAX_PROXIES = 10
 
 
@@ -18,11 +23,15 @@ def trusted_proxies(value: str | None) -> int:
     return int(text)
 
 
-def behind_proxies(app, n: int) -> None:
+def behind_proxies(app: Flask, n: int) -> None:
     """Behind n trusted proxies, take the client's address, scheme and host
     from the headers they add (Werkzeug's ProxyFix); with none, such headers
     are anybody's and are ignored."""
     if n:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+        # Flask's documented way to add WSGI middleware: the instance attribute
+        # shadows the method, which mypy will not allow without being told.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n
+        )

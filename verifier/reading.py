@@ -16,15 +16,16 @@ Two sources, the same rows:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 from verifier.profiles import RulesProfile
 from verifier.requirements import prorate, shortfalls, yearly_rule_text
 from verifier.summary import SheetSummary
-from verifier.token import STATUS_LABELS, STATUS_NAMES, Claims
-from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, LEAF_BUCKETS
+from verifier.token import Claims
+from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, LEAF_BUCKETS, Verdict
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -88,6 +89,49 @@ class Shortfall(NamedTuple):
         return f"{self.label} 差 {self.amount:.2f}" if self.amount is not None else f"{self.label} 未达"
 
 
+class RequirementsJSON(TypedDict):
+    met: int
+    of: int
+
+
+class ShortJSON(TypedDict):
+    name: str
+    label: str
+    short: str | None
+
+
+class BucketJSON(TypedDict):
+    name: str
+    minimum: str | None
+    status: str | None
+
+
+class YearJSON(TypedDict):
+    year: int
+    status: str | None
+    short: list[str]
+
+
+class OtherJSON(TypedDict):
+    name: str
+    met: bool
+
+
+class ReadingJSON(TypedDict):
+    """A reading in the verification JSON (docs/formats.md, "Verification result")."""
+
+    verdict: str
+    label: str
+    source: str
+    requirements: RequirementsJSON
+    short: list[ShortJSON]
+    buckets: list[BucketJSON]
+    years: list[YearJSON]
+    prorated: bool
+    notes: list[str]
+    others: list[OtherJSON]
+
+
 @dataclass(frozen=True)
 class Reading:
     verdict: int  # the token's status claim
@@ -103,7 +147,7 @@ class Reading:
 
     @property
     def verdict_label(self) -> str:
-        return STATUS_LABELS[self.verdict]
+        return Verdict(self.verdict).label
 
     @property
     def requirements(self) -> tuple[int, int]:
@@ -120,10 +164,10 @@ class Reading:
     def short_text(self) -> str:
         return "；".join(s.text for s in self.shortfalls)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> ReadingJSON:
         met, of = self.requirements
         return {
-            "verdict": STATUS_NAMES[self.verdict],
+            "verdict": Verdict(self.verdict).code,
             "label": self.verdict_label,
             "source": self.source,
             "requirements": {"met": met, "of": of},
@@ -177,17 +221,18 @@ def read_credits(
         minimums = prorate(cycle, *share) if share and cycle else cycle
     offset = profile.offset if profile is not None else None
     used, short = shortfalls(amounts, minimums, offset)
-    buckets = tuple(_bucket_row(b, amounts[b], minimums.get(b), short) for b in BUCKETS)
-    lacking = [Shortfall(b, BUCKET_LABELS[b], short[b]) for b in short]
+    label = profile.bucket_label if profile is not None else _vocab_label
+    buckets = tuple(_bucket_row(b, label(b), amounts[b], minimums.get(b), short) for b in BUCKETS)
+    lacking = [Shortfall(b, label(b), short[b]) for b in short]
     others: list[tuple[str, bool]] = []
     if summary is not None:
         ind = summary.induction
         if ind is not None and ind.due:
             others.append(("induction", ind.credits >= ind.required))
             if ind.credits < ind.required:
-                lacking.append(Shortfall("induction", BUCKET_LABELS["induction"], ind.required - ind.credits))
+                lacking.append(Shortfall("induction", label("induction"), ind.required - ind.credits))
         lacking += [
-            Shortfall(u, _extra_label(u), None)
+            Shortfall(u, _extra_label(u, label), None)
             for u in summary.unmet
             if u not in minimums and u != "induction"
         ]
@@ -220,20 +265,26 @@ def _yearly_rule(profile: RulesProfile) -> str:
     return text
 
 
-def _bucket_row(b: str, credits: Decimal, minimum: Decimal | None, short: dict[str, Decimal]) -> BucketRow:
+def _vocab_label(bucket: str) -> str:
+    return BUCKET_LABELS.get(bucket, bucket)
+
+
+def _bucket_row(
+    b: str, label: str, credits: Decimal, minimum: Decimal | None, short: dict[str, Decimal]
+) -> BucketRow:
     if minimum is None:
         status = None
     elif credits >= minimum:
         status = "met"
     else:
         status = "short" if b in short else "offset"
-    return BucketRow(b, BUCKET_LABELS[b], credits, minimum, status)
+    return BucketRow(b, label, credits, minimum, status)
 
 
-def _extra_label(name: str) -> str:
+def _extra_label(name: str, label: Callable[[str], str]) -> str:
     if name.startswith("year_"):
         return f"{name[5:]} 年度要求"
-    return BUCKET_LABELS.get(name, name)
+    return label(name)
 
 
 def _token_years(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from verifier.profiles import Offset
-from verifier.vocab import BUCKET_LABELS, BUCKETS
+from verifier.profiles import Offset, RulesProfile
+from verifier.vocab import BUCKETS
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -53,11 +53,11 @@ def prorate(minimums: dict[str, Decimal], served: int, years: int) -> dict[str, 
     return {b: (m * share).quantize(CENT, rounding=ROUND_HALF_UP) for b, m in minimums.items()}
 
 
-def yearly_rule_text(profile) -> str:
+def yearly_rule_text(profile: RulesProfile) -> str:
     """The yearly minimums as the certificate and the verifier page print
     them ("" when the profile has none)."""
     if profile.yearly is None:
         return ""
     return "年度原则要求：" + "，".join(
-        f"{BUCKET_LABELS[b]} {v:.2f}" for b, v in profile.yearly.minimums.items()
+        f"{profile.bucket_label(b)} {v:.2f}" for b, v in profile.yearly.minimums.items()
     )

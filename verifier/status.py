@@ -31,26 +31,28 @@ import hmac
 import json
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, bindparam, case, select
+from sqlalchemy import Connection, Engine, bindparam, case, select
 from sqlalchemy.exc import DBAPIError
 
 from verifier import schema
 from verifier.clock import CHINA, as_utc
 from verifier.files import read_json
-from verifier.keyset import KeySet
+from verifier.keyset import KeySet, PublicKey
 from verifier.summary import SheetSummary, SummaryError
 from verifier.token import from_b64u
+from verifier.vocab import CertState
 
 SNAPSHOT_FORMAT = "teacher-ecert-status/2"
 OLD_FORMATS = ("teacher-ecert-status/1",)
-STATES = ("current", "superseded", "revoked")
+STATES = tuple(CertState)
 MAX_SNAPSHOT_BYTES = 400_000_000
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -88,7 +90,8 @@ class Details:
 
     summary: str | None = None
     holder_born: date | None = None
-    compact: dict | None = None
+    # as the snapshot's JSON has it: SheetSummary.from_compact checks its shape
+    compact: dict[str, Any] | None = None
 
     def sheet(self, first_year: int) -> SheetSummary | None:
         """The summary, or None when there is none or it cannot be read (the
@@ -178,7 +181,7 @@ class DatabaseStatus:
         dialect = engine.dialect
         types = (*(c.type for c in columns[:-2]), t.c.summary.type, t.c.holder_born.type)
         self._convert = tuple(ty.dialect_impl(dialect).result_processor(dialect, None) for ty in types)
-        self._driver_error = dialect.loaded_dbapi.Error
+        self._driver_error: type[Exception] = dialect.loaded_dbapi.Error
 
     def lookup(self, number: str, version: int = 0) -> NumberStatus | None:
         try:
@@ -192,8 +195,8 @@ class DatabaseStatus:
                 raise RegisterUnavailable(f"the register cannot be read: {type(e).__name__}") from e
         if not rows:
             return None
-        details = None
-        versions = []
+        details: Details | None = None
+        versions: list[VersionState] = []
         for v, state, changed, reason, digest, issued, verdict, until, total, summary, born in rows:
             versions.append(
                 VersionState(state, as_utc(changed), reason, digest, as_utc(issued), verdict, until, total)
@@ -202,8 +205,12 @@ class DatabaseStatus:
                 details = Details(summary, born)
         return NumberStatus(number, tuple(versions), details)
 
-    def _rows(self, number: str, version: int) -> list[tuple]:
-        cursor = self._connection().connection.dbapi_connection.cursor()
+    def _rows(self, number: str, version: int) -> list[tuple[Any, ...]]:
+        """The rows as the driver gives them, each column converted (values of
+        the columns' types, which the statement's row does not carry)."""
+        dbapi = self._connection().connection.dbapi_connection
+        assert dbapi is not None  # None only once invalidated, and _connection replaces such a one
+        cursor = dbapi.cursor()
         # the column is a 4-byte integer on PostgreSQL: a version past it is none of the register's
         params = {"number": number, "version": version if 0 < version < 2**31 else 0}
         try:
@@ -213,15 +220,15 @@ class DatabaseStatus:
             cursor.close()
         return [tuple(f(v) if f else v for f, v in zip(self._convert, row, strict=True)) for row in rows]
 
-    def _connection(self):
-        conn = getattr(self._local, "conn", None)
+    def _connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.invalidated:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self._local.conn = conn
         return conn
 
     def close(self, broken: bool = False) -> None:
-        conn = getattr(self._local, "conn", None)
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             self._local.conn = None
             if broken:
@@ -234,7 +241,9 @@ class SnapshotStatus:
     that bureau's numbers only, and says from when (`note`: a page shows
     it beside the verdict, since an old snapshot misses later changes)."""
 
-    def __init__(self, issuer: str, generated_at: datetime, entries: dict[str, list]) -> None:
+    def __init__(self, issuer: str, generated_at: datetime, entries: dict[str, list[list[Any]]]) -> None:
+        """`entries`: the snapshot's certificates, as its JSON has them (each
+        version a list of the module docstring's VERSION, checked by from_document)."""
         self.issuer = issuer
         self.generated_at = generated_at
         self._entries = entries
@@ -269,7 +278,7 @@ class SnapshotStatus:
             )
         if not isinstance(doc, dict) or doc.get("format") != SNAPSHOT_FORMAT:
             raise SnapshotError(f"not a status snapshot (format {SNAPSHOT_FORMAT})")
-        snap = doc.get("snapshot")
+        snap: Any = doc.get("snapshot")  # the JSON as sent: a wrong shape fails below as malformed
         try:
             kid = from_b64u(str(doc["kid"]))
             signature = from_b64u(str(doc["signature"]))
@@ -290,7 +299,7 @@ class SnapshotStatus:
         return cls(issuer, generated_at, entries)
 
 
-def _trusted_signer(key, issuer: str, generated_at: datetime) -> None:
+def _trusted_signer(key: PublicKey, issuer: str, generated_at: datetime) -> None:
     """A snapshot is the bureau's only if signed by one of its keys, in that
     key's use window, by a key never marked compromised: whoever holds a
     leaked key can date a snapshot as he likes, so no date of his clears it."""
@@ -306,7 +315,7 @@ def _trusted_signer(key, issuer: str, generated_at: datetime) -> None:
         )
 
 
-def snapshot_entry(v: VersionState, summary: dict | None) -> list:
+def snapshot_entry(v: VersionState, summary: Mapping[str, object] | None) -> list[object]:
     """One version as the snapshot lists it (the module's docstring)."""
     return [
         v.state,
@@ -321,7 +330,7 @@ def snapshot_entry(v: VersionState, summary: dict | None) -> list:
     ]
 
 
-def _version_state(v: list) -> VersionState:
+def _version_state(v: list[Any]) -> VersionState:
     state, changed, reason, digest, issued, verdict, until, total, _summary = v
     return VersionState(
         state,

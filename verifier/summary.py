@@ -5,7 +5,7 @@ the summary adds the minimums that applied to this holder (a late joiner's
 prorated ones), each year's parts and status against the yearly rule, what
 was unmet, the new teacher's induction, and the sheet's notes.
 
-The issuer writes it (issuer/issuance.py); the PDF and the online verifier
+The issuer writes it (issuer/certificates/issuance.py); the PDF and the online verifier
 read it through `verifier.reading`, so that both say the same of each
 bucket and year. A verifier shows it only for a token whose digest the
 register issued (the token is bound to the row that holds it).
@@ -26,9 +26,10 @@ dates of the holder's). Offline verification reads it as online does.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import NamedTuple
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from verifier.vocab import BUCKETS
 
@@ -38,6 +39,21 @@ YEAR_PARTS = ("total", "required", "elective", "school_based")
 
 class SummaryError(ValueError):
     """A stored summary that does not have the shape above."""
+
+
+class InductionJSON(TypedDict):
+    credits: str
+    required: str
+    due: bool
+
+
+class CompactSummary(TypedDict):
+    """The snapshot's form of a summary (`to_compact`)."""
+
+    y: list[str]  # each year's status, then ":" and its short parts, if any
+    u: list[str]  # the unmet
+    m: NotRequired[dict[str, str]]  # the minimums, when not the cycle's
+    i: NotRequired[InductionJSON]
 
 
 class YearSummary(NamedTuple):
@@ -52,7 +68,7 @@ class YearSummary(NamedTuple):
     def parts(self) -> dict[str, Decimal]:
         return {k: Decimal(v) for k, v in self.amounts.items()}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {"year": self.year, "status": self.status, "short": list(self.short), **self.amounts}
 
     @classmethod
@@ -95,8 +111,8 @@ class SheetSummary:
     @classmethod
     def from_json(cls, text: str) -> SheetSummary:
         try:
-            d = json.loads(text)
-            years = []
+            d = json.loads(text)  # the stored JSON: a wrong shape raises below, and is malformed
+            years: list[YearSummary] = []
             for y in d["years"]:  # a plain loop: every verification of the API reads this
                 if y["status"] not in YEAR_STATUSES:
                     raise ValueError(f"unknown year status {y['status']!r}")
@@ -126,9 +142,9 @@ class SheetSummary:
                 f"the register's sheet summary is malformed ({type(e).__name__}: {e})"
             ) from None
 
-    def to_compact(self, cycle_minimums: dict[str, Decimal]) -> dict:
+    def to_compact(self, cycle_minimums: dict[str, Decimal]) -> CompactSummary:
         """The snapshot's form (see the module's docstring)."""
-        out: dict = {
+        out: CompactSummary = {
             "y": [y.status + (":" + ",".join(y.short) if y.short else "") for y in self.years],
             "u": list(self.unmet),
         }
@@ -139,10 +155,11 @@ class SheetSummary:
         return out
 
     @classmethod
-    def from_compact(cls, d: object, first_year: int) -> SheetSummary:
-        """`first_year`: the cycle's, whose years the list gives in order."""
+    def from_compact(cls, d: Mapping[str, Any], first_year: int) -> SheetSummary:
+        """`first_year`: the cycle's, whose years the list gives in order.
+        `d` as the snapshot's JSON has it (a CompactSummary unless malformed)."""
         try:
-            years = []
+            years: list[YearSummary] = []
             for i, text in enumerate(d["y"]):
                 status, _, short = str(text).partition(":")
                 years.append(
@@ -166,17 +183,21 @@ def _status(value: object) -> str:
     return str(value)
 
 
-def _minimums(d: dict) -> dict[str, Decimal]:
+# _minimums and _induction read decoded JSON, whatever its shape (hence Any):
+# a wrong one raises an error that the callers report as SummaryError.
+
+
+def _minimums(d: Any) -> dict[str, Decimal]:
     return {b: Decimal(m) for b, m in d.items() if b in BUCKETS}
 
 
-def _induction(d: object) -> Induction | None:
+def _induction(d: Any) -> Induction | None:
     if d is None:
         return None
     return Induction(Decimal(d["credits"]), Decimal(d["required"]), bool(d["due"]))
 
 
-def _induction_dict(ind: Induction | None) -> dict:
+def _induction_dict(ind: Induction | None) -> dict[str, InductionJSON]:
     if ind is None:
         return {}
     return {"induction": {"credits": f"{ind.credits:.2f}", "required": f"{ind.required:.2f}", "due": ind.due}}

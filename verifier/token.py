@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 
 import cbor2
 from cryptography.exceptions import InvalidSignature
@@ -22,6 +23,12 @@ from cwt import COSE, COSEKey
 
 from verifier.clock import CHINA
 from verifier.numbers import CertificateNumber, NumberFormatError
+from verifier.vocab import Verdict
+
+VERDICT_VALUES = frozenset(int(v) for v in Verdict)
+
+if TYPE_CHECKING:
+    from cwt.cose_key_interface import COSEKeyInterface
 
 COSE_SIGN1_TAG = 18
 ALG_EDDSA = -8
@@ -29,8 +36,6 @@ HDR_ALG, HDR_KID = 1, 4
 KID_BYTES = 8
 MAX_TOKEN_CHARS = 4096  # a real token is ~400; anything far larger is hostile
 CREDIT_SLOTS = 8  # seven leaf buckets and the total
-STATUS_NAMES = {0: "in_progress", 1: "qualified", 2: "not_qualified"}
-STATUS_LABELS = {0: "周期进行中", 1: "合格", 2: "不合格"}
 
 # claim key -> (name, python type)
 CLAIMS = {
@@ -87,7 +92,7 @@ class Claims:
 
     @property
     def status_name(self) -> str:
-        return STATUS_NAMES[self.status]
+        return Verdict(self.status).code
 
     def to_cbor_map(self) -> dict[int, object]:
         return {
@@ -182,21 +187,25 @@ def key_id(public_raw: bytes) -> bytes:
     return hashlib.sha256(jwk.encode()).digest()[:KID_BYTES]
 
 
-def cose_public_key(public_raw: bytes) -> COSEKey:
+def cose_public_key(public_raw: bytes) -> COSEKeyInterface:
     # The COSE_Key map form, so that kid is the raw 8 bytes of the header.
     return COSEKey.new({1: 1, 2: key_id(public_raw), 3: ALG_EDDSA, -1: 6, -2: public_raw})
 
 
-def cose_private_key(private_raw: bytes, public_raw: bytes) -> COSEKey:
+def cose_private_key(private_raw: bytes, public_raw: bytes) -> COSEKeyInterface:
     return COSEKey.new({1: 1, 2: key_id(public_raw), 3: ALG_EDDSA, -1: 6, -2: public_raw, -4: private_raw})
 
 
 # -- sign and parse --------------------------------------------------------
 
 
-def sign(claims: Claims, key: COSEKey, kid: bytes) -> bytes:
+def sign(claims: Claims, key: COSEKeyInterface, kid: bytes) -> bytes:
     payload = cbor2.dumps(claims.to_cbor_map())
-    return _cose.encode_and_sign(payload, key, protected={HDR_ALG: ALG_EDDSA, HDR_KID: kid}, unprotected={})
+    # cwt's return type reaches mypy as Any; without `out` it is the encoded bytes
+    token: bytes = _cose.encode_and_sign(
+        payload, key, protected={HDR_ALG: ALG_EDDSA, HDR_KID: kid}, unprotected={}
+    )
+    return token
 
 
 @dataclass(frozen=True)
@@ -352,7 +361,7 @@ def _check_values(c: Claims) -> None:
         raise TokenError("身份证号掩码格式不正确", "id_masked must be 14 '*' and the last 4 characters")
     if c.version < 1:
         raise TokenError("证书版本号不正确", "version must be 1 or more")
-    if c.status not in STATUS_NAMES:
+    if c.status not in VERDICT_VALUES:
         raise TokenError("证书结论代码未知", f"status {c.status} is not 0, 1 or 2")
     if len(c.credits) != CREDIT_SLOTS:
         raise TokenError(

@@ -15,33 +15,38 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from verifier.token import STATUS_LABELS, STATUS_NAMES
+from verifier.token import Claims
 from verifier.verify import Result
+from verifier.vocab import Outcome, Verdict
 
-# The register's states of a version, as people read them.
-STATE_LABELS = {"current": "现行", "superseded": "已被新版本取代", "revoked": "已撤销"}
+_O = Outcome
 OUTCOME_TITLES = {
-    "valid": "✔ 证书真实有效",
-    "superseded": "证书真实，已更新",
-    "revoked": "✘ 证书已撤销",
-    "expired": "证书真实，已过有效期",
-    "not_valid": "✘ 证书无效",
+    _O.VALID: "✔ 证书真实有效",
+    _O.SUPERSEDED: "证书真实，已更新",
+    _O.REVOKED: "✘ 证书已撤销",
+    _O.EXPIRED: "证书真实，已过有效期",
+    _O.NOT_VALID: "✘ 证书无效",
 }
 OUTCOME_ENGLISH = {
-    "valid": "genuine and current",
-    "superseded": "genuine, since updated",
-    "revoked": "revoked",
-    "expired": "genuine, past its validity",
-    "not_valid": "not valid",
+    _O.VALID: "genuine and current",
+    _O.SUPERSEDED: "genuine, since updated",
+    _O.REVOKED: "revoked",
+    _O.EXPIRED: "genuine, past its validity",
+    _O.NOT_VALID: "not valid",
 }
 # The banner's colour class: green, amber, red, grey (templates/static/ecert.css).
-TONES = {"valid": "ok", "superseded": "updated", "revoked": "no", "expired": "expired", "not_valid": "no"}
-VERDICT_BY_NAME = {STATUS_NAMES[k]: v for k, v in STATUS_LABELS.items()}
+TONES = {
+    _O.VALID: "ok",
+    _O.SUPERSEDED: "updated",
+    _O.REVOKED: "no",
+    _O.EXPIRED: "expired",
+    _O.NOT_VALID: "no",
+}
 
 
 @dataclass(frozen=True)
 class Banner:
-    outcome: str
+    outcome: Outcome
     tone: str
     title: str
     lines: tuple[str, ...]
@@ -56,19 +61,26 @@ def banner(result: Result, at: date) -> Banner:
     what the committee needs to read off it."""
     outcome = result.outcome
     lines = {
-        "valid": _valid,
-        "superseded": _superseded,
-        "revoked": _revoked,
-        "expired": _expired,
-        "not_valid": _not_valid,
+        _O.VALID: _valid,
+        _O.SUPERSEDED: _superseded,
+        _O.REVOKED: _revoked,
+        _O.EXPIRED: _expired,
+        _O.NOT_VALID: _not_valid,
     }[outcome](result, at)
     if result.status_note:
         lines.append(result.status_note)
     return Banner(outcome, TONES[outcome], OUTCOME_TITLES[outcome], tuple(lines))
 
 
-def _valid(result: Result, at: date) -> list[str]:
+def _claims(result: Result) -> Claims:
+    """The claims of a result whose outcome is not not_valid: a genuine token's."""
     c = result.claims
+    assert c is not None  # genuine: the token was parsed
+    return c
+
+
+def _valid(result: Result, at: date) -> list[str]:
+    c = _claims(result)
     issued = c.issued_at.date()
     when = f"查验日期 {at}" + (f"，早于本版签发日期 {issued}" if at < issued else "")
     return [f"签名真实，现行第 {c.version} 版，有效期至 {c.valid_until}（{when}）", *_verdict_lines(result)]
@@ -79,17 +91,17 @@ def _verdict_lines(result: Result, after_validity: bool = False) -> list[str]:
     requirements are met and what is short, with amounts; then the years
     short of the yearly rule (docs/rules.md: reported, a prerequisite a
     committee looks at, though not the cycle's verdict)."""
-    reading = result.reading
-    label = STATUS_LABELS[result.claims.status]
-    if result.claims.status == 0 and after_validity:
+    reading, claims = result.reading, _claims(result)
+    label = Verdict(claims.status).label
+    if claims.status == 0 and after_validity:
         label = "签发时周期进行中（未经终审）"
     if reading is None:
         return [f"结论：{label}"]
     met, of = reading.requirements
     head = f"结论：{label} · 总学分 {reading.buckets[-1].credits:.2f}"
-    lines = [head if result.claims.status == 1 else f"{head} · 已达 {met}/{of} 项要求"]
-    if reading.shortfalls and result.claims.status != 1:
-        lines.append(("尚未达标：" if result.claims.status == 0 else "未达标：") + reading.short_text)
+    lines = [head if claims.status == 1 else f"{head} · 已达 {met}/{of} 项要求"]
+    if reading.shortfalls and claims.status != 1:
+        lines.append(("尚未达标：" if claims.status == 0 else "未达标：") + reading.short_text)
     if reading.short_years:
         years = "、".join(str(y.year) for y in reading.short_years)
         lines.append(f"年度要求未达：{years} 年（原则性要求，不单独影响周期结论）")
@@ -97,12 +109,13 @@ def _verdict_lines(result: Result, after_validity: bool = False) -> list[str]:
 
 
 def _superseded(result: Result, at: date) -> list[str]:
-    c, cur = result.claims, result.current
+    c, cur = _claims(result), result.current
+    assert cur is not None  # outcome superseded: the register's current version
     updated = cur["issued_at"][:10] if cur["issued_at"] else "?"
     lapsed = cur["valid_until"] and at > date.fromisoformat(cur["valid_until"])
     return [
         f"此为第 {c.version} 版，签名真实，已于 {updated} 更新为第 {cur['version']} 版",
-        f"现行第 {cur['version']} 版：结论 {VERDICT_BY_NAME.get(cur['status'], '?')} · "
+        f"现行第 {cur['version']} 版：结论 {Verdict.from_code(cur['status']).label if cur['status'] else '?'} · "
         f"总学分 {Decimal(cur['total']):.2f} · 有效期至 {cur['valid_until']}"
         + (f"（查验日期 {at} 已过其有效期）" if lapsed else ""),
         "请以现行版本为准：输入证书上的查验码可查看其全部内容",
@@ -114,7 +127,7 @@ def _revoked(result: Result, at: date) -> list[str]:
 
 
 def _expired(result: Result, at: date) -> list[str]:
-    c = result.claims
+    c = _claims(result)
     return [
         f"签名真实，第 {c.version} 版，有效期至 {c.valid_until}，查验日期 {at} 已过有效期",
         *_verdict_lines(result, after_validity=True),

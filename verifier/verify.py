@@ -17,22 +17,24 @@ good its signature (a leaked key signs as well as the bureau).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
+from typing import TypedDict, TypeVar
 
 from verifier.clock import CHINA, today_in_china
 from verifier.inputs import token_from_bytes, token_from_input, token_from_text
 from verifier.keyset import KeySet, PublicKey
-from verifier.profiles import ProfileError, RulesProfile, profile_for_cycle
-from verifier.reading import Reading, bucket_amounts, read_credits
+from verifier.profiles import NoProfile, RulesProfile, profile_for_cycle
+from verifier.reading import Reading, ReadingJSON, bucket_amounts, read_credits
 from verifier.requirements import check_minimums, prorate
 from verifier.status import NumberStatus, StatusSource
 from verifier.summary import SheetSummary
 from verifier.token import (
-    STATUS_LABELS,
-    STATUS_NAMES,
+    VERDICT_VALUES,
+    Claims,
     ParsedToken,
     TokenError,
     b64u,
@@ -40,19 +42,66 @@ from verifier.token import (
     token_digest,
     verify_signature,
 )
-from verifier.vocab import AGGREGATES, BUCKET_LABELS, BUCKETS, LEAF_BUCKETS
+from verifier.vocab import AGGREGATES, BUCKETS, LEAF_BUCKETS, Outcome, Verdict
 
 CHECKS = ("format", "signature", "key", "status", "validity", "credits")
-OUTCOMES = ("valid", "superseded", "revoked", "expired", "not_valid")
 HUNDRED = Decimal(100)
 # What the status check found of the token in the register: `issued` (its
 # digest is the one issued for its version, which is current), superseded,
 # revoked; `unknown` (no such number or version), `forged` (a digest the
 # register never issued).
 BOUND = ("issued", "superseded", "revoked")
+_Input = TypeVar("_Input")
 
 
-@dataclass
+# The verification JSON (docs/formats.md, "Verification result").
+class CheckJSON(TypedDict):
+    name: str
+    ok: bool
+    message: str
+    detail: str
+
+
+class CurrentJSON(TypedDict):
+    version: int
+    issued_at: str | None
+    status: str | None
+    valid_until: str | None
+    total: str
+
+
+class IssuerJSON(TypedDict):
+    code: str
+    name: str | None
+    kid: str
+
+
+class CertificateJSON(TypedDict):
+    number: str
+    printed_number: str
+    version: int
+    holder: str
+    id_masked: str
+    school: str
+    cycle: int
+    status: str
+    credits: dict[str, str]
+    years: dict[str, str]
+    issued_at: str
+    valid_until: str
+    issuer: IssuerJSON
+
+
+class ResultJSON(TypedDict):
+    valid: bool
+    outcome: str
+    checks: list[CheckJSON]
+    certificate: CertificateJSON | None
+    current: CurrentJSON | None
+    reading: ReadingJSON | None
+
+
+@dataclass(frozen=True)
 class Check:
     name: str
     ok: bool
@@ -60,41 +109,34 @@ class Check:
     detail: str
     ran: bool = True  # False: not run because an earlier check failed
 
-    def to_json(self) -> dict:
+    def to_json(self) -> CheckJSON:
         return {"name": self.name, "ok": self.ok, "message": self.message, "detail": self.detail}
 
 
+@dataclass(frozen=True)
 class Result:
-    """The checks, what the token says and what the register says of it.
-    `certificate`, `reading` and `current` are built when asked for: the
-    verdict does not need them."""
+    """A verification, whole and unchangeable: the checks, what the token says
+    and what the register says of it, and everything read from them (the
+    outcome, the certificate, the current version, the credits' reading with
+    a late joiner's share and the years). The page, the JSON, the CLI and the
+    PDF only render it. `certificate`, `reading` and `current` are worked out
+    when first asked for (the verdict does not need them), then kept."""
 
-    def __init__(
-        self,
-        checks: list[Check],
-        token: ParsedToken | None = None,
-        profile: RulesProfile | None = None,
-        register: NumberStatus | None = None,
-        standing: str = "",
-        status_note: str = "",
-    ) -> None:
-        self.checks, self._token, self._profile = checks, token, profile
-        self.register, self.standing = register, standing
-        self.status_note = status_note  # where the status came from, when a reader should know
+    checks: tuple[Check, ...]
+    token: ParsedToken | None = None
+    # The published rules of the token's cycle, if any (None when the format check failed).
+    profile: RulesProfile | None = None
+    register: NumberStatus | None = None
+    standing: str = ""
+    status_note: str = ""  # where the status came from, when a reader should know
 
     @property
-    def claims(self):
-        return self._token.claims if self._token else None
-
-    @property
-    def profile(self) -> RulesProfile | None:
-        """The published rules of the token's cycle, if any (None when the
-        format check failed)."""
-        return self._profile
+    def claims(self) -> Claims | None:
+        return self.token.claims if self.token else None
 
     @cached_property
-    def certificate(self) -> dict | None:
-        return _certificate(self._token, self._profile) if self._token else None
+    def certificate(self) -> CertificateJSON | None:
+        return _certificate(self.token, self.profile) if self.token else None
 
     @property
     def valid(self) -> bool:
@@ -113,27 +155,32 @@ class Result:
         return self.standing in BOUND and all(c.ok for c in self.checks[:3])
 
     @cached_property
-    def outcome(self) -> str:
-        """One of OUTCOMES (docs/formats.md, "Verification result")."""
+    def outcome(self) -> Outcome:
+        """What the verification concludes (docs/formats.md, "Verification result")."""
         if not self.genuine or not self.check("credits").ok:
-            return "not_valid"
-        if self.standing == "revoked" or (self.standing == "superseded" and self.register.current is None):
-            return "revoked"  # a version superseded by one since revoked: the number stands revoked
+            return Outcome.NOT_VALID
+        if self.standing == "revoked":
+            return Outcome.REVOKED
         if self.standing == "superseded":
-            return "superseded"
-        return "valid" if self.check("validity").ok else "expired"
+            assert self.register is not None  # the status check found it superseded in the register
+            # a version superseded by one since revoked: the number stands revoked
+            return Outcome.REVOKED if self.register.current is None else Outcome.SUPERSEDED
+        return Outcome.VALID if self.check("validity").ok else Outcome.EXPIRED
 
     @cached_property
-    def current(self) -> dict | None:
+    def current(self) -> CurrentJSON | None:
         """The current version of a superseded one: what it certifies now."""
         if self.outcome != "superseded":
             return None
+        # outcome superseded: the register has the token's number, with a current version
+        assert self.register is not None and self.register.current is not None
         n = self.register.current
         v = self.register.of(n)
+        assert v is not None
         return {
             "version": n,
             "issued_at": v.issued_at.astimezone(CHINA).isoformat() if v.issued_at else None,
-            "status": STATUS_NAMES.get(v.verdict),
+            "status": Verdict(v.verdict).code if v.verdict in VERDICT_VALUES else None,
             "valid_until": v.valid_until.isoformat() if v.valid_until else None,
             "total": f"{Decimal(v.total) / HUNDRED:.2f}",
         }
@@ -145,28 +192,28 @@ class Result:
         details = self.register.details if self.register is not None else None
         if not self.genuine or details is None:
             return None
-        return details.sheet(self._profile.first_year if self._profile else 1)
+        return details.sheet(self.profile.first_year if self.profile else 1)
 
     @cached_property
     def reading(self) -> Reading | None:
         """The credits against the rules, for a genuine token only: what a
         token the register did not issue claims (a forgery with a leaked
         key, say) is not read against the rules as if it were certified."""
-        if self._token is None or not self.genuine:
+        if self.token is None or not self.genuine:
             return None
-        return read_credits(self._token.claims, self._profile, self.summary, self.share)
+        return read_credits(self.token.claims, self.profile, self.summary, self.share)
 
     @cached_property
     def share(self) -> tuple[int, int] | None:
         """(k, n) when a qualified late joiner's totals meet the minimums
         prorated for k of the cycle's n years (the credits check's reading)."""
-        c, p = self.claims, self._profile
+        c, p = self.claims, self.profile
         if p is None or c is None or c.status != 1 or not self.check("credits").ok:
             return None
         k, _ = qualifying_share(c, p)
         return (k, len(p.years)) if 0 < k < len(p.years) else None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> ResultJSON:
         reading = self.reading
         return {
             "valid": self.valid,
@@ -210,7 +257,7 @@ class Verifier:
         """An uploaded file: a PDF, a photo of the QR code, or text."""
         return self._verify_from(lambda d: token_from_bytes(d, name), data, at)
 
-    def _verify_from(self, extract, value, at: date | None) -> Result:
+    def _verify_from(self, extract: Callable[[_Input], bytes], value: _Input, at: date | None) -> Result:
         try:
             raw = extract(value)
         except TokenError as e:
@@ -239,7 +286,7 @@ class Verifier:
         key = self.keys.get(token.kid)
         checks.append(_signature(token, key))
         register, standing = None, ""
-        if checks[-1].ok:
+        if key is not None and checks[-1].ok:  # (the signature check fails without a key)
             status, register, standing = self._status(token)
             checks += [_key(token, key), status, _validity(token, at), _credits(token, profile)]
         else:
@@ -248,7 +295,7 @@ class Verifier:
             checks.append(_unknown_key(token) if key is None else _not_run("key", "signature"))
             checks += [_not_run(n, "signature") for n in CHECKS[3:]]
         return Result(
-            checks,
+            tuple(checks),
             token,
             profile,
             register,
@@ -313,6 +360,7 @@ class Verifier:
         if state.state == "superseded":
             if info.current is None:
                 last = info.of(info.latest)
+                assert last is not None  # the latest of the versions, of which the token's is one
                 return (
                     Check(
                         "status",
@@ -347,14 +395,14 @@ class Verifier:
         )
 
 
-def _day(t) -> str:
+def _day(t: datetime | None) -> str:
     return t.astimezone(CHINA).date().isoformat() if t else "?"
 
 
 def format_failed(message: str, detail: str) -> Result:
     """The result for input that is not a token of ours: the format check
     failed, nothing else ran."""
-    return Result([Check("format", False, message, detail)] + [_not_run(n, "format") for n in CHECKS[1:]])
+    return Result((Check("format", False, message, detail), *(_not_run(n, "format") for n in CHECKS[1:])))
 
 
 CHECK_LABELS = {
@@ -380,7 +428,7 @@ def _not_run(name: str, because: str) -> Check:
 def _profile(issuer: str, cycle: int) -> RulesProfile | None:
     try:
         return profile_for_cycle(cycle, issuer)
-    except ProfileError:
+    except NoProfile:  # a broken profile file is not "no published rules": it propagates
         return None
 
 
@@ -489,7 +537,7 @@ def _credits(token: ParsedToken, profile: RulesProfile | None) -> Check:
         return Check(
             "credits",
             True,
-            f"学分合计一致（结论：{STATUS_LABELS[c.status]}）",
+            f"学分合计一致（结论：{Verdict(c.status).label}）",
             f"parts add up to the total {amount(cents(total))}; status "
             f"{c.status_name}, so the minimums are not claimed",
         )
@@ -511,7 +559,7 @@ def _credits(token: ParsedToken, profile: RulesProfile | None) -> Check:
     return _meets_profile(c, profile)
 
 
-def _meets_profile(c, profile: RulesProfile) -> Check:
+def _meets_profile(c: Claims, profile: RulesProfile) -> Check:
     buckets = bucket_amounts(c.credits)
     n = len(profile.years)
     k, unmet = qualifying_share(c, profile)
@@ -523,6 +571,7 @@ def _meets_profile(c, profile: RulesProfile) -> Check:
             f"parts add up to {amount(buckets['total'])} and meet profile {profile.id}",
         )
     if k:
+        assert profile.late_joiners is not None  # qualifying_share: only its rule gives 0 < k < n
         return Check(
             "credits",
             True,
@@ -532,7 +581,7 @@ def _meets_profile(c, profile: RulesProfile) -> Check:
             f"for {k} of {n} years served (rule {profile.late_joiners.rule}) are; the token "
             "does not carry the years served",
         )
-    labels = "、".join(BUCKET_LABELS[b] for b in unmet)
+    labels = "、".join(profile.bucket_label(b) for b in unmet)
     return Check(
         "credits",
         False,
@@ -541,7 +590,7 @@ def _meets_profile(c, profile: RulesProfile) -> Check:
     )
 
 
-def qualifying_share(c, profile: RulesProfile) -> tuple[int, list[str]]:
+def qualifying_share(c: Claims, profile: RulesProfile) -> tuple[int, list[str]]:
     """(k, unmet): the token's totals meet the minimums of k of the cycle's n
     years (n: the full minimums; 0: none), and which full minimums they miss.
 
@@ -583,7 +632,7 @@ def _printed(number: str) -> str:
     return f"{number[:6]}-{number[6:8]}-{number[8]}-{number[9:15]}-{number[15]}"
 
 
-def _certificate(token: ParsedToken, profile: RulesProfile | None) -> dict:
+def _certificate(token: ParsedToken, profile: RulesProfile | None) -> CertificateJSON:
     c = token.claims
     credits = c.credits
     first = profile.first_year if profile else None

@@ -1,7 +1,11 @@
 """The fixed vocabulary of the formats: buckets, levels, categories, modes,
-grades and roles, each an English code with its Chinese label."""
+grades and roles, each an English code with its Chinese label; and the three
+enums every part speaks (a certificate's verdict, a version's state in the
+register, a verification's outcome), each with its one label table."""
 
 from __future__ import annotations
+
+from enum import IntEnum, StrEnum
 
 # Leaf buckets, in the order of the token's credits array (docs/formats.md).
 LEAF_BUCKETS = (
@@ -88,3 +92,67 @@ STAGES = {
 PROJECT_KINDS = {"training": "培训", "degree": "学历提升", "mandarin": "普通话"}
 
 PASSING_GRADES = ("pass", "good", "excellent")
+
+
+class Verdict(IntEnum):
+    """A certificate's verdict: the token's `status` claim is its number, the
+    JSON's `status`/`verdict` its code, and people read its label."""
+
+    IN_PROGRESS = 0
+    QUALIFIED = 1
+    NOT_QUALIFIED = 2
+
+    @property
+    def code(self) -> str:
+        return self.name.lower()
+
+    @property
+    def label(self) -> str:
+        return VERDICT_LABELS[self]
+
+    @classmethod
+    def from_code(cls, code: str) -> Verdict:
+        return cls[code.upper()]
+
+
+VERDICT_LABELS = {
+    Verdict.IN_PROGRESS: "周期进行中",
+    Verdict.QUALIFIED: "合格",
+    Verdict.NOT_QUALIFIED: "不合格",
+}
+
+
+class CertState(StrEnum):
+    """A version's state in the register."""
+
+    CURRENT = "current"
+    SUPERSEDED = "superseded"
+    REVOKED = "revoked"
+
+    @property
+    def label(self) -> str:
+        return CERT_STATE_LABELS[self]
+
+
+CERT_STATE_LABELS = {
+    CertState.CURRENT: "现行",
+    CertState.SUPERSEDED: "已被新版本取代",
+    CertState.REVOKED: "已撤销",
+}
+
+
+class Outcome(StrEnum):
+    """What a verification concludes (the result's `outcome`)."""
+
+    VALID = "valid"
+    SUPERSEDED = "superseded"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    NOT_VALID = "not_valid"
+
+
+def state_label(state: str | None) -> str:
+    """The label of a register state, or the raw value if it is not one (never raises)."""
+    if state in CERT_STATE_LABELS:
+        return CertState(state).label
+    return state or ""

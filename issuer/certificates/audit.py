@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.models import AuditEntry, AuditHead
 from verifier.clock import as_utc, now_utc
-
-from .models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -31,7 +30,7 @@ HEAD_ID = 1
 class Event:
     action: str
     subject: str
-    detail: dict
+    detail: Mapping[str, object]  # written as canonical JSON
 
 
 def entry_hash(
@@ -119,7 +118,7 @@ def verify_chain(session: Session) -> ChainReport:
     return ChainReport(n, True)
 
 
-def _walk(rows) -> tuple[int, str, str]:
+def _walk(rows: Iterable[AuditEntry]) -> tuple[int, str, str]:
     """(good entries, last good hash, the first problem or "")."""
     prev, n, expected_seq = GENESIS, 0, 1
     for e in rows:

@@ -14,10 +14,19 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from issuer.certificates import audit
+from issuer.db import read_session, write_session
+from issuer.errors import InputRefused
+from issuer.ledger.credits.ledger import Holder, all_sheets, find_holder, sheet_for
+from issuer.ledger.credits.sheet import CreditSheet
+from issuer.ledger.importing.fields import birth_date
+from issuer.models import Certificate, Registration, SigningKey, Teacher
 from verifier.clock import as_utc, now_utc
 from verifier.numbers import mask_id_number
 from verifier.profiles import RulesProfile
@@ -25,14 +34,7 @@ from verifier.summary import Induction, SheetSummary, YearSummary
 from verifier.token import Claims, end_of_day, to_base32, token_digest
 from verifier.vocab import LEAF_BUCKETS
 
-from . import audit
-from .credits.ledger import Holder, all_sheets, find_holder, sheet_for
-from .credits.sheet import CreditSheet
-from .db import read_session, write_session
-from .errors import InputRefused
-from .importing.fields import birth_date
 from .keystore import Keystore, Signer
-from .models import Certificate, Registration, SigningKey, Teacher
 from .qr import qr_version, verification_url
 
 CHUNK = 500
@@ -79,7 +81,7 @@ def new_check_code(length: int = CHECK_CODE_LENGTH) -> str:
     return "".join(secrets.choice(CHECK_CODE_ALPHABET) for _ in range(length))
 
 
-def hundredths(d) -> int:
+def hundredths(d: Decimal) -> int:
     return int(d * 100)
 
 
@@ -145,13 +147,13 @@ class Issuer:
             return session.scalar(q) or 0
 
     def run(self, options: IssueOptions, progress: Callable[[int], None] = lambda n: None) -> IssueSummary:
-        self._refuse_early_final(options)
+        self.check_options(options)
         with read_session(self.engine) as session:
             signer = self.keystore.signer(session, self.profile.issuer_code)  # the passphrase, checked first
         summary = IssueSummary()
         for chunk in _chunks(self._sheets(options), CHUNK):
             with write_session(self.engine) as session:
-                signer = self._issue_chunk(session, signer, chunk, options, summary)
+                signer = self.issue_chunk(session, signer, chunk, options, summary)
             progress(len(chunk))
         return summary
 
@@ -165,7 +167,7 @@ class Issuer:
             return self.keystore.signer(session, self.profile.issuer_code)  # says what to do
         return signer if active.kid == signer.kid_text else self.keystore.open(active.kid)
 
-    def _refuse_early_final(self, options: IssueOptions) -> None:
+    def check_options(self, options: IssueOptions) -> None:
         if options.as_of is not None and options.as_of < self.profile.cycle_start:
             raise InputRefused(
                 f"签发日期 --as-of {options.as_of} 早于本周期开始（{self.profile.cycle_start}）",
@@ -187,7 +189,7 @@ class Issuer:
             else:
                 yield from all_sheets(session, self.profile, school=options.school, as_of=options.as_of)
 
-    def _issue_chunk(
+    def issue_chunk(
         self,
         session: Session,
         signer: Signer,
@@ -276,7 +278,7 @@ class Issuer:
         prev: Latest | None,
         now: datetime,
         sheet: CreditSheet,
-    ) -> dict | None:
+    ) -> dict[str, object] | None:
         raw = signer.sign_token(claims)
         token = to_base32(raw)
         if qr_version(verification_url(self.base_url, token)) is None:
@@ -301,8 +303,11 @@ class Issuer:
         }
 
 
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk: list = []
+T = TypeVar("T")
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
     for item in items:
         chunk.append(item)
         if len(chunk) == size:

@@ -12,19 +12,21 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cwt import COSEKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.certificates import audit
+from issuer.errors import ConfigError, NotFound
+from issuer.models import SigningKey
 from verifier.clock import as_utc, now_utc
 from verifier.token import Claims, b64u, cose_private_key, key_id, sign
 
-from . import audit
-from .errors import ConfigError, NotFound
-from .models import SigningKey
+if TYPE_CHECKING:
+    from cwt.cose_key_interface import COSEKeyInterface
 
 PASSPHRASE_ENV = "ECERT_KEY_PASSPHRASE"
 MIN_PASSPHRASE = 12
@@ -33,7 +35,7 @@ MIN_PASSPHRASE = 12
 @dataclass
 class Signer:
     kid: bytes
-    cose: COSEKey
+    cose: COSEKeyInterface  # what cose_private_key makes (cwt's COSEKey is only its factory)
     private: Ed25519PrivateKey
 
     @property
@@ -166,6 +168,6 @@ def _write_private(path: Path, pem: bytes) -> None:
         f.write(pem)
 
 
-def _whole_second():
+def _whole_second() -> datetime:
     """Use windows in whole seconds, as the token's iat is."""
     return now_utc().replace(microsecond=0)

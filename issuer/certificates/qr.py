@@ -25,7 +25,8 @@ def qr_version(url: str) -> int | None:
     n = len(url)
     payload = 11 * (n // 2) + 6 * (n % 2)
     for version in range(1, MAX_VERSION + 1):
-        bits = 4 + qu.length_in_bits(qu.MODE_ALPHA_NUM, version) + payload
+        # the stubs declare MODE_ALPHA_NUM an int, not the Literal mode that length_in_bits takes
+        bits = 4 + qu.length_in_bits(qu.MODE_ALPHA_NUM, version) + payload  # type: ignore[arg-type]
         if bits <= qu.BIT_LIMIT_TABLE[ERROR_CORRECT_M][version]:
             return version
     return None

@@ -6,26 +6,35 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.models import Certificate
 from verifier.clock import as_utc, now_utc
 from verifier.profiles import RulesProfile
 from verifier.status import SNAPSHOT_FORMAT, VersionState, canonical, snapshot_entry
-from verifier.summary import SheetSummary, SummaryError
+from verifier.summary import CompactSummary, SheetSummary, SummaryError
 from verifier.token import b64u
 
 from .keystore import Signer
-from .models import Certificate
 
 
-def build_snapshot(session: Session, profile: RulesProfile) -> dict:
+class Snapshot(TypedDict):
+    """What the snapshot signs (the format in verifier/status.py)."""
+
+    issuer: str
+    generated_at: str
+    certificates: dict[str, list[list[object]]]  # number → its versions, as snapshot_entry lists each
+
+
+def build_snapshot(session: Session, profile: RulesProfile) -> Snapshot:
     """Every version of every number of the bureau, with the digest of the
     token issued for it and its summary's compact form (verifier/status.py:
     a snapshot binds tokens and reads credits as the online register does)."""
     c = Certificate
-    entries: dict[str, list] = {}
+    entries: dict[str, list[list[object]]] = {}
     rows = session.execute(
         select(
             c.number,
@@ -55,14 +64,14 @@ def build_snapshot(session: Session, profile: RulesProfile) -> dict:
     return {"issuer": profile.issuer_code, "generated_at": now_utc().isoformat(), "certificates": entries}
 
 
-def _compact(summary: str, profile: RulesProfile) -> dict | None:
+def _compact(summary: str, profile: RulesProfile) -> CompactSummary | None:
     try:
         return SheetSummary.from_json(summary).to_compact(profile.minimums)
     except SummaryError:
         return None  # read from the token alone offline, as online
 
 
-def write_snapshot(snapshot: dict, signer: Signer, path: Path) -> None:
+def write_snapshot(snapshot: Snapshot, signer: Signer, path: Path) -> None:
     doc = {
         "format": SNAPSHOT_FORMAT,
         "kid": signer.kid_text,

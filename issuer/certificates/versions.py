@@ -3,18 +3,20 @@ revocation."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from issuer.certificates import audit
+from issuer.errors import InputRefused, NotFound
+from issuer.models import Certificate
 from verifier.clock import as_utc, now_utc
 from verifier.numbers import CertificateNumber, NumberFormatError
+from verifier.vocab import Verdict
 
-from . import audit
-from .errors import InputRefused, NotFound
-from .models import Certificate
 from .qr import verification_url
 
 
@@ -44,7 +46,7 @@ def latest(session: Session, number: str) -> Certificate:
     return next((r for r in rows if r.state == "current"), rows[-1])
 
 
-def show_json(cert: Certificate, base_url: str) -> dict:
+def show_json(cert: Certificate, base_url: str) -> dict[str, object]:
     """docs/formats.md's `ecert show --json`, plus the verdict and check code."""
     return {
         "number": cert.number,
@@ -53,9 +55,23 @@ def show_json(cert: Certificate, base_url: str) -> dict:
         "token": cert.token,
         "url": verification_url(base_url, cert.token),
         "valid_until": cert.valid_until.isoformat(),
-        "verdict": ("in_progress", "qualified", "not_qualified")[cert.verdict],
+        "verdict": Verdict(cert.verdict).code,
         "check_code": cert.check_code,
     }
+
+
+def history_json(versions: Iterable[Certificate]) -> list[dict[str, object]]:
+    """`ecert show --json --history`'s "history": every version, oldest first."""
+    return [
+        {
+            "version": v.version,
+            "state": v.state,
+            "issued_at": v.issued_at.isoformat(),
+            "changed_at": v.changed_at.isoformat() if v.changed_at else None,
+            "reason": v.revoke_reason,
+        }
+        for v in versions
+    ]
 
 
 def signed_by(session: Session, kid: str, since: datetime) -> tuple[int, int]:

@@ -44,7 +44,7 @@ class Context:
         return self._engine
 
     def keystore(self):
-        from ..keystore import Keystore
+        from issuer.certificates.keystore import Keystore
 
         return Keystore(self.settings.keys_dir, self.settings.actor)
 
@@ -66,8 +66,9 @@ def known_school(ctx: Context, code: str | None) -> str | None:
     clerk's typo would read as a school with nothing to do."""
     if code is None:
         return None
+    from issuer.office.queries import require_school
+
     from ..db import read_session
-    from ..queries import require_school
 
     with read_session(ctx.engine()) as session:
         require_school(session, code)

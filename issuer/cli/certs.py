@@ -10,19 +10,19 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from issuer.certificates.audit import verify_chain
+from issuer.certificates.issuance import IssueOptions, Issuer
+from issuer.certificates.snapshot import build_snapshot, write_snapshot
+from issuer.certificates.versions import history, history_json, latest, show_json, signed_by
+from issuer.certificates.versions import revoke as revoke_certificate
 from verifier.clock import CHINA, today_in_china
 from verifier.inputs import names_a_missing_file
 from verifier.keyset import KeySet, KeySetError
 from verifier.status import DatabaseStatus, SnapshotError, SnapshotStatus
 from verifier.verify import Verifier
 
-from ..audit import verify_chain
 from ..db import read_session, write_session
 from ..errors import ConfigError, EcertError, InputRefused
-from ..issuance import IssueOptions, Issuer
-from ..register import history, latest, show_json, signed_by
-from ..register import revoke as revoke_certificate
-from ..snapshot import build_snapshot, write_snapshot
 from . import Context, as_of_date, as_of_option, console, cycle_option, known_school, main
 from .show import print_history, print_issue_summary, print_keys, print_verification
 
@@ -168,16 +168,7 @@ def show(ctx: Context, number: str, as_json: bool, with_history: bool) -> None:
     data = show_json(cert, ctx.settings.base_url)
     if as_json:
         if with_history:
-            data["history"] = [
-                {
-                    "version": v.version,
-                    "state": v.state,
-                    "issued_at": v.issued_at.isoformat(),
-                    "changed_at": v.changed_at.isoformat() if v.changed_at else None,
-                    "reason": v.revoke_reason,
-                }
-                for v in versions
-            ]
+            data["history"] = history_json(versions)
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     out = console()

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
-from ..credits.ledger import all_sheets, find_holder, sheet_for
+from issuer.ledger.credits.ledger import all_sheets, find_holder, sheet_for
+from issuer.ledger.importing.limits import MAX_ERRORS
+from issuer.ledger.importing.projects import import_projects
+from issuer.ledger.importing.records import import_records
+from issuer.ledger.importing.report import ImportRefused
+from issuer.ledger.importing.roster import import_roster
+
 from ..db import migrate, read_session, write_session
-from ..importing.limits import MAX_ERRORS
-from ..importing.projects import import_projects
-from ..importing.records import import_records
-from ..importing.report import ImportRefused
-from ..importing.roster import import_roster
 from . import Context, as_of_date, as_of_option, console, cycle_option, main, today_in_china
 from .show import print_import_result, print_sheet, print_summary, summarise
 

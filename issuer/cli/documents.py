@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from issuer.certificates.versions import latest
+
 from ..db import read_session
 from ..errors import NotFound
 from ..pdf.batch import BatchRenderer, count_current, current_certificates, write_atomically
 from ..pdf.document import view
 from ..pdf.fonts import prepare
 from ..pdf.render import Renderer
-from ..register import latest
 from . import Context, console, cycle_option, known_school, main
 
 pass_context = click.make_pass_decorator(Context)

@@ -10,14 +10,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from issuer.ledger.credits.ledger import Holder
+from issuer.ledger.credits.sheet import CreditSheet, amount
+from issuer.ledger.importing.report import ImportRefused, ImportResult
 from verifier.numbers import CertificateNumber, mask_id_number
 from verifier.profiles import RulesProfile
-from verifier.verdict import STATE_LABELS, banner
-from verifier.vocab import BUCKET_LABELS, BUCKETS
-
-from ..credits.ledger import Holder
-from ..credits.sheet import CreditSheet, amount
-from ..importing.report import ImportRefused, ImportResult
+from verifier.verdict import banner
+from verifier.vocab import BUCKETS, state_label
 
 MAX_SHOWN = 100
 YEAR_STATUS = {
@@ -94,7 +93,7 @@ def print_sheet(out: Console, h: Holder, s: CreditSheet, p: RulesProfile) -> Non
             )
         )
         buckets.add_row(
-            BUCKET_LABELS[b], amount(s.buckets[b]), "" if minimum is None else amount(minimum), state
+            p.bucket_label(b), amount(s.buckets[b]), "" if minimum is None else amount(minimum), state
         )
     out.print(buckets)
     if s.offset_used:
@@ -112,7 +111,7 @@ def print_sheet(out: Console, h: Holder, s: CreditSheet, p: RulesProfile) -> Non
     if s.qualified:
         out.print("[bold green]结论：达到本周期学分要求（合格）[/]")
     else:
-        unmet = "、".join(BUCKET_LABELS.get(u, u) for u in s.unmet)
+        unmet = "、".join(p.bucket_label(u) for u in s.unmet)
         out.print(f"[bold red]结论：尚未达到本周期要求[/]  未达：{unmet}")
 
 
@@ -149,7 +148,7 @@ def print_summary(out: Console, result: dict, p: RulesProfile) -> None:
     if result["unmet"]:
         out.print(
             "未达要求的类别（人数）："
-            + "，".join(f"{BUCKET_LABELS.get(k, k)} {v}" for k, v in result["unmet"].items())
+            + "，".join(f"{p.bucket_label(k)} {v}" for k, v in result["unmet"].items())
         )
 
 
@@ -193,7 +192,7 @@ def print_history(out: Console, versions) -> None:
     for v in versions:
         table.add_row(
             str(v.version),
-            STATE_LABELS.get(v.state, v.state),
+            state_label(v.state),
             _t(v.issued_at),
             _t(v.changed_at),
             v.revoke_reason or "",

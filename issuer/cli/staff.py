@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .. import staff as staff_accounts
+from issuer.office import staff as staff_accounts
+
 from ..db import read_session, write_session
 from . import Context, console, main
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from ..accounts import issue_codes
+from issuer.certificates.keystore import PASSPHRASE_ENV
+from issuer.ledger.importing import safe_csv
+from issuer.office.accounts import issue_codes
+
 from ..db import write_session
-from ..importing import safe_csv
-from ..keystore import PASSPHRASE_ENV
 from . import Context, console, cycle_option, main
 
 pass_context = click.make_pass_decorator(Context)
@@ -75,7 +76,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, web_only: bool) -> N
     from ..pdf.fonts import prepare
 
     prepare(ctx.settings.data_dir / "fonts")  # refuse to start without the fonts or HarfBuzz
-    from .. import tasks
+    from issuer.office import tasks
 
     if not web_only:
         job_worker = tasks.start_embedded_worker() if tasks.embedded() else None
@@ -153,7 +154,7 @@ def worker(
     ctx: Context, concurrency: int | None, pool: str | None, loglevel: str, hostname: str | None
 ) -> None:
     """后台批量任务的工作进程（Celery）· run a worker for the background batches."""
-    from .. import tasks
+    from issuer.office import tasks
 
     ctx.engine()  # refuse to start on a database that is not ready
     tasks.keep_environment_private()

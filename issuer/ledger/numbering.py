@@ -9,20 +9,22 @@ and a rolled-back import returns its numbers: no gap, no duplicate.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from issuer.models import NumberSequence, Registration
 from verifier.numbers import CERT_KIND_CYCLE, CertificateNumber
-
-from .models import NumberSequence, Registration
 
 CHUNK = 900  # stays under SQLite's bound-parameter limit
 
+T = TypeVar("T")
 
-def chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -66,7 +68,8 @@ def register(
     if not fresh:
         return []
     last = lock_sequence(session, bureau, cycle, kind)
-    out, rows = [], []
+    out: list[tuple[int, str]] = []
+    rows: list[dict[str, Any]] = []
     for offset, teacher_id in enumerate(fresh, start=1):
         number = CertificateNumber(bureau, cycle, kind, last + offset).compact
         rows.append(

@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.certificates.issuance import new_check_code
+from issuer.errors import EcertError
+from issuer.ledger.credits.ledger import Holder, find_holder, holders_query
+from issuer.models import Teacher, TeacherAccount
+from issuer.office import passwords
 from verifier.clock import now_utc
 from verifier.numbers import half_width
 from verifier.profiles import RulesProfile
 
-from . import passwords
-from .credits.ledger import Holder, find_holder, holders_query
-from .errors import EcertError
-from .issuance import new_check_code
-from .models import Teacher, TeacherAccount
 from .passwords import SignInError
 
 CODE_LENGTH = 10

@@ -1,5 +1,5 @@
 """Background batches (批量任务): issuance or rendering for the region or
-one school, started from the web, run by Celery workers (issuer/tasks.py).
+one school, started from the web, run by Celery workers (issuer/office/tasks.py).
 
 Everything a page shows lives in the `jobs` table, never in a Celery result
 backend: a job is queued by the web request, planned by one task (the
@@ -20,7 +20,7 @@ job again finishes it without issuing anyone twice.
 
 Signs of life. A job that no worker is working must not sit at "running"
 as if all were well: every worker stamps "alive at" into each queued or
-running job every HEARTBEAT_EVERY seconds (issuer/tasks.py), each chunk
+running job every HEARTBEAT_EVERY seconds (issuer/office/tasks.py), each chunk
 stamps its progress when it records itself, and a job with no sign of life
 for STALL_AFTER seconds is shown as stalled, since its last one. They live
 in the job's `result` (JSON), so no table is needed and they are seen
@@ -41,18 +41,18 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, defer
 
+from issuer.certificates.issuance import IssueOptions, Issuer, IssueSummary
+from issuer.certificates.keystore import Keystore
+from issuer.config import Settings
+from issuer.db import read_session, write_session
+from issuer.errors import EcertError, InputRefused, NotFound
+from issuer.ledger.credits import ledger
+from issuer.models import Certificate, Job, Registration, Teacher
+from issuer.pdf import batch as pdf_batch
+from issuer.pdf import fonts as fontlib
 from verifier.clock import CHINA, as_utc, now_utc, today_in_china
 from verifier.profiles import RulesProfile, load_profile
 
-from .config import Settings
-from .credits import ledger
-from .db import read_session, write_session
-from .errors import EcertError, InputRefused, NotFound
-from .issuance import IssueOptions, Issuer, IssueSummary
-from .keystore import Keystore
-from .models import Certificate, Job, Registration, Teacher
-from .pdf import batch as pdf_batch
-from .pdf import fonts as fontlib
 from .queries import find_in_scope, require_school
 from .staff import Scope
 
@@ -415,14 +415,14 @@ class _ChunkIssuer(Issuer):
     def run_numbers(
         self, numbers: list[str], options: IssueOptions, record: Callable[[Session, dict], None]
     ) -> IssueSummary:
-        self._refuse_early_final(options)
+        self.check_options(options)
         with read_session(self.engine) as s:
             signer = self.keystore.signer(s, self.profile.issuer_code)
             chunk = ledger.sheets_of(s, self.profile, numbers, options.as_of)
         summary = IssueSummary()
         with write_session(self.engine) as s:
             if chunk:
-                self._issue_chunk(s, signer, chunk, options, summary)  # with the key active now
+                self.issue_chunk(s, signer, chunk, options, summary)  # with the key active now
             record(
                 s,
                 {
@@ -487,12 +487,12 @@ class _ChunkRenderer(pdf_batch.BatchRenderer):
         wanted = (self.profile.id, self.base_url, self.font_cache, self.out, self.digest)
         if _renderer_for.get("key") != wanted:
             old = pdf_batch._worker.get("renderer")
-            pdf_batch._init_worker(self.profile.id, self.base_url, str(self.font_cache), str(self.out))
+            pdf_batch.init_worker(self.profile.id, self.base_url, str(self.font_cache), str(self.out))
             if old is not None:
                 old.close()
             _renderer_for["key"] = wanted
         for job in jobs:
-            self._record(job, pdf_batch._render_one(job), manifest, summary)
+            self._record(job, pdf_batch.render_one(job), manifest, summary)
             progress(1)
 
     def _save_manifest(self, manifest: dict) -> None:

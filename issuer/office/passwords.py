@@ -14,7 +14,7 @@ from typing import Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from .errors import EcertError, InputRefused
+from issuer.errors import EcertError, InputRefused
 
 # OWASP's minimum for argon2id (19 MiB, 2 passes): ~20 ms here, so a school's
 # codes are made in seconds and a guess still costs an attacker real memory.

@@ -9,7 +9,7 @@ and anything outside it is "not found", exactly as if it did not exist.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,38 +19,37 @@ from typing import IO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from issuer.certificates.versions import parse_number
+from issuer.errors import InputRefused, NotFound
+from issuer.ledger.credits.ledger import Holder, all_sheets, find_holder, sheet_for
+from issuer.ledger.credits.sheet import CreditSheet
+from issuer.models import Certificate, School, Teacher
 from verifier.clock import CHINA, as_utc
 from verifier.numbers import CertificateNumber, mask_id_number
 from verifier.profiles import RulesProfile
-from verifier.verdict import STATE_LABELS
-from verifier.vocab import BUCKET_LABELS, BUCKETS
+from verifier.vocab import BUCKET_LABELS, BUCKETS, VERDICT_LABELS, state_label
 
-from .credits.ledger import Holder, all_sheets, find_holder, sheet_for
-from .credits.sheet import CreditSheet
-from .errors import InputRefused, NotFound
-from .models import Certificate, School, Teacher
-from .register import parse_number
 from .staff import Scope
 
 SHORT_ANY = "any"
-VERDICT_LABELS = {0: "进行中", 1: "合格", 2: "不合格"}
 YEAR_STATUS_LABELS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "进行中"}
 CERT_CHUNK = 500
 
 
-def unmet_label(key: str) -> str:
-    """A name of CreditSheet.unmet in Chinese: a bucket, induction, or a year."""
+def unmet_label(key: str, labels: Mapping[str, str] = BUCKET_LABELS) -> str:
+    """A name of CreditSheet.unmet in Chinese (in the profile's words, given
+    its `bucket_labels`): a bucket, induction, or a year."""
     if key.startswith("year_"):
         return f"{key[5:]} 年度学分"
-    return BUCKET_LABELS.get(key, key)
+    return labels.get(key, key)
 
 
 def short_options(profile: RulesProfile) -> dict[str, str]:
     """The filter "short of X": any requirement, or one bucket with a minimum."""
     options = {SHORT_ANY: "任一项未达（未合格）"}
-    options.update({b: BUCKET_LABELS[b] for b in BUCKETS if b in profile.minimums})
+    options.update({b: profile.bucket_label(b) for b in BUCKETS if b in profile.minimums})
     if profile.induction is not None:
-        options["induction"] = BUCKET_LABELS["induction"]
+        options["induction"] = profile.bucket_label("induction")
     return options
 
 
@@ -80,13 +79,16 @@ class TeacherRow:
 
     @property
     def short_text(self) -> str:
-        return "、".join(unmet_label(u) for u in self.unmet)
+        return self.short_text_in(BUCKET_LABELS)
+
+    def short_text_in(self, labels: Mapping[str, str]) -> str:
+        return "、".join(unmet_label(u, labels) for u in self.unmet)
 
     @property
     def certificate_text(self) -> str:
         if self.cert_version is None:
             return "未签发"
-        return f"第 {self.cert_version} 版 {STATE_LABELS.get(self.cert_state or '', self.cert_state)}"
+        return f"第 {self.cert_version} 版 {state_label(self.cert_state)}"
 
 
 def resolve_school(session: Session, scope: Scope, school: str | None) -> str | None:
@@ -302,16 +304,18 @@ def _cell(ws, make, col: Column, value):
     return cell
 
 
-def school_table(rows: Iterable[TeacherRow], title: str = "教师学分") -> Table:
-    """The school table as an XLSX worksheet: every bucket, the verdict and
-    what is short."""
+def school_table(
+    rows: Iterable[TeacherRow], title: str = "教师学分", labels: Mapping[str, str] = BUCKET_LABELS
+) -> Table:
+    """The school table as an XLSX worksheet: every bucket (in the profile's
+    words, given its `bucket_labels`), the verdict and what is short."""
     columns = [
         Column("证书编号", width=22),
         Column("姓名", width=16),
         Column("身份证号（脱敏）", width=22),
         Column("学校代码", width=13),
         Column("学校名称", width=24),
-        *(Column(BUCKET_LABELS[b], "amount", 12) for b in BUCKETS),
+        *(Column(labels[b], "amount", 12) for b in BUCKETS),
         Column("结论", width=10),
         Column("未达项目", width=30),
         Column("证书状态", width=14),
@@ -328,7 +332,7 @@ def school_table(rows: Iterable[TeacherRow], title: str = "教师学分") -> Tab
                 r.school_name,
                 *(r.buckets[b] for b in BUCKETS),
                 r.verdict,
-                r.short_text,
+                r.short_text_in(labels),
                 r.certificate_text,
             ]
             for r in rows
@@ -336,7 +340,7 @@ def school_table(rows: Iterable[TeacherRow], title: str = "教师学分") -> Tab
     )
 
 
-def teacher_tables(d: TeacherDetail) -> list[Table]:
+def teacher_tables(d: TeacherDetail, labels: Mapping[str, str] = BUCKET_LABELS) -> list[Table]:
     """One teacher's sheet and certificate versions as three worksheets."""
     s = d.sheet
     buckets = Table(
@@ -349,7 +353,7 @@ def teacher_tables(d: TeacherDetail) -> list[Table]:
         ],
         [
             [
-                BUCKET_LABELS[b],
+                labels[b],
                 s.buckets[b],
                 s.minimums.get(b),
                 "" if b not in s.minimums else ("未达" if b in s.unmet else "达标"),
@@ -375,7 +379,7 @@ def teacher_tables(d: TeacherDetail) -> list[Table]:
                 r.basic,
                 r.reward,
                 r.credits,
-                BUCKET_LABELS.get(r.bucket, "不计入") if r.bucket else "不计入",
+                labels.get(r.bucket, "不计入") if r.bucket else "不计入",
                 r.why,
             ]
             for r in s.records
@@ -395,7 +399,7 @@ def teacher_tables(d: TeacherDetail) -> list[Table]:
         [
             [
                 v.version,
-                STATE_LABELS.get(v.state, v.state),
+                state_label(v.state),
                 VERDICT_LABELS.get(v.verdict, v.verdict),
                 v.issued_at,
                 v.changed_at,

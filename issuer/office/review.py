@@ -12,16 +12,16 @@ from datetime import date
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from issuer.certificates import audit
+from issuer.errors import InputRefused, NotFound
+from issuer.ledger.credits.engine import credit_record
+from issuer.ledger.credits.sheet import RecordCredit, RecordInput
+from issuer.ledger.importing import fields as f
+from issuer.ledger.importing.records import COLUMNS
+from issuer.models import Project, School, Teacher, TrainingRecord, utcnow
 from verifier.numbers import mask_id_number
 from verifier.profiles import RulesProfile
 
-from . import audit
-from .credits.engine import credit_record
-from .credits.sheet import RecordCredit, RecordInput
-from .errors import InputRefused, NotFound
-from .importing import fields as f
-from .importing.records import COLUMNS
-from .models import Project, School, Teacher, TrainingRecord, utcnow
 from .staff import Scope
 
 STATUS_LABELS = {"declared": "待认定", "recognised": "已认定", "rejected": "已退回"}

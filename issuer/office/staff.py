@@ -18,12 +18,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.certificates.issuance import new_check_code
+from issuer.errors import InputRefused, NotFound
+from issuer.models import ApiToken, School, StaffAccount
+from issuer.office import passwords
 from verifier.clock import as_utc, now_utc
 
-from . import passwords
-from .errors import InputRefused, NotFound
-from .issuance import new_check_code
-from .models import ApiToken, School, StaffAccount
 from .passwords import SignInError
 
 ROLES = {"admin": "管理员", "auditor": "审核员", "registrar": "学校专管员"}

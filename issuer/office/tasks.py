@@ -1,4 +1,4 @@
-"""The Celery app and the background batches' tasks (issuer/jobs.py does
+"""The Celery app and the background batches' tasks (issuer/office/jobs.py does
 the work; these only carry a job's id and a chunk's index).
 
 The broker: CELERY_BROKER_URL (Redis, RabbitMQ, ...) when set, and any
@@ -21,9 +21,9 @@ acknowledged (task_acks_late), comes back to the queue (RabbitMQ at once,
 Redis after VISIBILITY_TIMEOUT), and every worker, when it starts, plans
 each unfinished job again, which dispatches the chunks not done. While it
 runs, a worker stamps its jobs with a heartbeat, so that a job nobody works
-on is shown as stalled (issuer/jobs.py).
+on is shown as stalled (issuer/office/jobs.py).
 
-    celery -A issuer.tasks worker        # or: ecert worker
+    celery -A issuer.office.tasks worker        # or: ecert worker
 """
 
 from __future__ import annotations
@@ -39,13 +39,12 @@ import warnings
 from celery import Celery
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
-from . import jobs
-from .config import load_settings
-from .db import make_engine
+from issuer.config import load_settings
+from issuer.db import make_engine
+from issuer.office import jobs
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUEUE = "ecert"
 # Redis gives a delivered, unacknowledged message to another worker only
 # after this many seconds (kombu's default: an hour, which left a killed
 # worker's chunk, and its job, stuck that long). A chunk takes seconds (250
@@ -59,20 +58,20 @@ REDIS_SCHEMES = ("redis", "rediss", "redis+socket", "sentinel")
 
 def broker_url() -> str:
     """CELERY_BROKER_URL, or the embedded broker in the data folder."""
-    url = os.environ.get("CELERY_BROKER_URL")
-    if url:
-        return url
-    data_dir = load_settings().data_dir
+    settings = load_settings()
+    if settings.celery_broker_url:
+        return settings.celery_broker_url
+    data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     return f"sqla+sqlite:///{data_dir / 'celery-broker.sqlite3'}"
 
 
 def embedded() -> bool:
-    return not os.environ.get("CELERY_BROKER_URL")
+    return not load_settings().celery_broker_url
 
 
 def queue_name() -> str:
-    return os.environ.get("ECERT_CELERY_QUEUE") or DEFAULT_QUEUE
+    return load_settings().celery_queue
 
 
 def _defaults() -> dict:
@@ -155,7 +154,7 @@ def _resume(sender=None, **_) -> None:
     messages: the embedded broker's when the service stopped, the chunk a
     killed worker held on Redis (back only after VISIBILITY_TIMEOUT). Plan it
     again, on any broker: that dispatches the chunks not done, and a chunk
-    that turns out to be queued twice is done once (issuer/jobs.py).
+    that turns out to be queued twice is done once (issuer/office/jobs.py).
 
     Several workers starting at once each plan every unfinished job again.
     The plans take turns on the job's row, each dispatching what is not done

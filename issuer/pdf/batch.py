@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, TypeVarTuple
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 
 from verifier.profiles import RulesProfile, load_profile
 
@@ -73,7 +74,10 @@ def style_digest(font_cache: Path) -> str:
     return render.style_digest(fontlib.prepare(font_cache).digest)
 
 
-def current_in_scope(q, profile: RulesProfile, school: str | None):
+Ts = TypeVarTuple("Ts")
+
+
+def current_in_scope(q: Select[*Ts], profile: RulesProfile, school: str | None) -> Select[*Ts]:
     """q narrowed to the cycle's current certificates, of one school if given."""
     q = q.where(
         Certificate.state == "current",
@@ -97,8 +101,9 @@ def current_certificates(engine: Engine, profile: RulesProfile, school: str | No
 
 def count_current(engine: Engine, profile: RulesProfile, school: str | None) -> int:
     with read_session(engine) as session:
-        return session.scalar(
-            current_in_scope(select(func.count()).select_from(Certificate), profile, school)
+        return (
+            session.scalar(current_in_scope(select(func.count()).select_from(Certificate), profile, school))
+            or 0
         )
 
 
@@ -128,7 +133,13 @@ class BatchRenderer:
             self._save_manifest(manifest)
         return summary
 
-    def _jobs(self, certificates, manifest, summary, progress) -> Iterator[Job]:
+    def _jobs(
+        self,
+        certificates: Iterator[Certificate],
+        manifest: dict[str, str],
+        summary: RenderSummary,
+        progress: Callable[[int], None],
+    ) -> Iterator[Job]:
         for c in certificates:
             key = render_key(c.token, c.state, c.check_code, c.summary, self.base_url, self.digest)
             if manifest.get(c.number) == key and (self.out / f"{c.number}.pdf").is_file():
@@ -137,15 +148,27 @@ class BatchRenderer:
                 continue
             yield Job(c.number, c.token, c.state, c.check_code, c.summary, key)
 
-    def _serial(self, jobs, manifest, summary, progress) -> None:
-        _init_worker(self.profile.id, self.base_url, str(self.font_cache), str(self.out))
+    def _serial(
+        self,
+        jobs: Iterator[Job],
+        manifest: dict[str, str],
+        summary: RenderSummary,
+        progress: Callable[[int], None],
+    ) -> None:
+        init_worker(self.profile.id, self.base_url, str(self.font_cache), str(self.out))
         for job in jobs:
-            self._record(job, _render_one(job), manifest, summary)
+            self._record(job, render_one(job), manifest, summary)
             progress(1)
             if summary.stopped:
                 return
 
-    def _parallel(self, jobs, manifest, summary, progress) -> None:
+    def _parallel(
+        self,
+        jobs: Iterator[Job],
+        manifest: dict[str, str],
+        summary: RenderSummary,
+        progress: Callable[[int], None],
+    ) -> None:
         ctx = multiprocessing.get_context("spawn")  # no inherited database connections
         with ProcessPoolExecutor(
             self.workers,
@@ -153,9 +176,9 @@ class BatchRenderer:
             initializer=_init_pool_worker,
             initargs=(self.profile.id, self.base_url, str(self.font_cache), str(self.out)),
         ) as pool:
-            pending: dict[Future, Job] = {}
+            pending: dict[Future[str | None], Job] = {}
             for job in jobs:
-                pending[pool.submit(_render_one, job)] = job
+                pending[pool.submit(render_one, job)] = job
                 if len(pending) >= self.workers * 4:  # bounded: memory stays flat
                     self._drain(pending, manifest, summary, progress, FIRST_COMPLETED)
                 if summary.stopped:
@@ -163,7 +186,14 @@ class BatchRenderer:
             while pending:
                 self._drain(pending, manifest, summary, progress, FIRST_COMPLETED)
 
-    def _drain(self, pending, manifest, summary, progress, how) -> None:
+    def _drain(
+        self,
+        pending: dict[Future[str | None], Job],
+        manifest: dict[str, str],
+        summary: RenderSummary,
+        progress: Callable[[int], None],
+        how: str,
+    ) -> None:
         done, _ = wait(pending, return_when=how)
         for fut in done:
             job = pending.pop(fut)
@@ -174,7 +204,7 @@ class BatchRenderer:
             self._record(job, error, manifest, summary)
             progress(1)
 
-    def _record(self, job: Job, error: str | None, manifest: dict, summary: RenderSummary) -> None:
+    def _record(self, job: Job, error: str | None, manifest: dict[str, str], summary: RenderSummary) -> None:
         if error:
             summary.failed.append((job.number, error))
             manifest.pop(job.number, None)
@@ -184,13 +214,15 @@ class BatchRenderer:
             summary.rendered += 1
             manifest[job.number] = job.key
 
-    def _load_manifest(self) -> dict:
+    def _load_manifest(self) -> dict[str, str]:
+        """number → render key; a file that is not such a JSON object is no manifest."""
         try:
-            return json.loads((self.out / MANIFEST).read_text(encoding="utf-8"))
+            manifest = json.loads((self.out / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
+        return manifest if isinstance(manifest, dict) else {}
 
-    def _save_manifest(self, manifest: dict) -> None:
+    def _save_manifest(self, manifest: dict[str, str]) -> None:
         try:
             write_atomically(self.out / MANIFEST, json.dumps(manifest, sort_keys=True).encode())
         except OSError as e:  # the disk is full: the next run renders what the manifest would have skipped
@@ -200,29 +232,39 @@ class BatchRenderer:
 
 # -- in the worker ---------------------------------------------------------
 
-_worker: dict = {}
+
+class _WorkerState(TypedDict, total=False):  # empty until init_worker
+    renderer: Renderer
+    profile: RulesProfile
+    base_url: str
+    out: Path
 
 
-def _init_worker(profile_id: str, base_url: str, font_cache: str, out_dir: str) -> None:
+_worker: _WorkerState = {}
+
+
+def init_worker(profile_id: str, base_url: str, font_cache: str, out_dir: str) -> None:
     _worker.update(
-        renderer=Renderer(Path(font_cache)),
-        profile=load_profile(profile_id),
-        base_url=base_url,
-        out=Path(out_dir),
+        {
+            "renderer": Renderer(Path(font_cache)),
+            "profile": load_profile(profile_id),
+            "base_url": base_url,
+            "out": Path(out_dir),
+        }
     )
 
 
-def _init_pool_worker(*args) -> None:
+def _init_pool_worker(*args: str) -> None:
     """A spawned worker, which renders until the batch ends: what it holds
     now (WeasyPrint, the fonts, the template) is frozen out of the cyclic
     garbage collector's scans, which otherwise walk it on every full
     collection: about 4 % of a render (benchmarks/bench_render.py)."""
-    _init_worker(*args)
+    init_worker(*args)
     gc.collect()
     gc.freeze()
 
 
-def _render_one(job: Job) -> str | None:
+def render_one(job: Job) -> str | None:
     """None when written; else why not, for the summary."""
     try:
         pdf = _worker["renderer"].render(view(job, _worker["profile"], _worker["base_url"]))

@@ -4,21 +4,21 @@ at issue (each year's parts, the minimums that applied)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
+from typing import Protocol
 
 import zxingcpp
 
+from issuer.certificates.qr import verification_url
 from verifier.clock import CHINA
+from verifier.lookup import group_code
 from verifier.numbers import CertificateNumber
 from verifier.profiles import RulesProfile
+from verifier.reading import YearRow as YearReading
 from verifier.reading import read_credits
-from verifier.register import group_code
 from verifier.summary import SheetSummary
-from verifier.token import STATUS_LABELS, from_base32, parse
-
-from ..qr import verification_url
+from verifier.token import from_base32, parse
+from verifier.vocab import Verdict
 
 # A PDF states what was certified on its issue day, never that it is still
 # current: that is the verifier's to say, so the page sends readers there.
@@ -71,13 +71,20 @@ class CertificateView:
     qr: tuple[tuple[bool, ...], ...]
     notes: tuple[str, ...]
 
-    def content_hash(self) -> str:
-        """Changes whenever anything printed changes (with the template's
-        and fonts' digests, the render cache's key)."""
-        return hashlib.sha256(json.dumps(self.__dict__, ensure_ascii=False, default=str).encode()).hexdigest()
+
+class Certified(Protocol):
+    """What view reads of a certificate: an issuer.models.Certificate row,
+    or the batch's picklable Job."""
+
+    @property
+    def token(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def check_code(self) -> str: ...
 
 
-def view(cert, profile: RulesProfile, base_url: str) -> CertificateView:
+def view(cert: Certified, profile: RulesProfile, base_url: str) -> CertificateView:
     """cert: an issuer.models.Certificate row. The rows come from
     verifier.reading, as the verifier's page has them."""
     claims = parse(from_base32(cert.token)).claims
@@ -108,7 +115,7 @@ def view(cert, profile: RulesProfile, base_url: str) -> CertificateView:
         years=tuple(_year_row(y) for y in reading.years),
         yearly_rule=reading.yearly_rule,
         prorated=reading.prorated,
-        verdict=STATUS_LABELS[claims.status],
+        verdict=Verdict(claims.status).label,
         status=claims.status,
         issued_on=claims.issued_at.astimezone(CHINA).date().isoformat(),
         valid_until=claims.valid_until.isoformat(),
@@ -120,7 +127,7 @@ def view(cert, profile: RulesProfile, base_url: str) -> CertificateView:
     )
 
 
-def _year_row(y) -> YearRow:
+def _year_row(y: YearReading) -> YearRow:
     parts = y.parts or {"total": f"{y.credits:.2f}"}
     return YearRow(
         y.year,
@@ -135,17 +142,18 @@ def _year_row(y) -> YearRow:
 def qr_modules(url: str) -> tuple[tuple[bool, ...], ...]:
     """The QR code's dark modules, row by row, without the quiet zone:
     level M; an upper-case URL gets alphanumeric mode and the smallest
-    version that holds it (the one issuer.qr.qr_version computes).
+    version that holds it (the one issuer.certificates.qr.qr_version computes).
 
     zxing-cpp's encoder (C++) rather than qrcode's: qrcode scores the eight
     mask patterns in pure Python, 26 ms a certificate, a tenth of a batch's
     CPU; zxing-cpp chooses the mask by the same ISO 18004 rules in 1.5 ms.
     """
-    symbol = memoryview(
-        zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M").to_image(
-            scale=1, add_quiet_zones=False
-        )
+    image = zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M").to_image(
+        scale=1, add_quiet_zones=False
     )
+    # zxing-cpp's Image has the buffer protocol, which its stub does not declare
+    symbol = memoryview(image)  # type: ignore[arg-type]
+    assert symbol.shape is not None  # None only for a buffer of no dimensions; this one has two
     rows, size = symbol.shape
     pixels = symbol.tobytes()  # one byte a module: 0 dark, 255 light
     return tuple(tuple(p == 0 for p in pixels[r * size : (r + 1) * size]) for r in range(rows))

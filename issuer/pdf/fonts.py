@@ -66,7 +66,6 @@ EXTRA_RANGES = [
 # regular cut, emboldened (tests/pdf: the embedded programs' own weights).
 EMPHASIS_MARKS = "".join(chr(c) for c in range(0x20, 0x100)) + "\u2007\u2014\u3000"
 CUT_FLAGS = "desubroutinize,no-hinting"  # part of the digest: a change re-cuts the fonts
-TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "certificate.html"
 INSTALL_HINT = "sudo apt-get install fonts-noto-cjk   (or run ./run.sh, which installs it)"
 
 
@@ -101,23 +100,25 @@ def cut_characters() -> dict[str, str]:
     return {"regular": "".join(sorted(set(characters()) - set(rare))), "rare": rare, "bold": common}
 
 
-def emphasis_characters(template: Path = TEMPLATE) -> str:
+def emphasis_characters(template: Path | None = None) -> str:
     """What bold text on the certificate can be made of (see the module's
     docstring), sorted, without duplicates."""
     from verifier.profiles import available_profiles, load_profile
     from verifier.reading import BUCKET_STATUS, YEAR_LABELS
-    from verifier.token import STATUS_LABELS
-    from verifier.vocab import BUCKET_LABELS
+    from verifier.resources import templates_dir
+    from verifier.vocab import BUCKET_LABELS, VERDICT_LABELS
 
     from .document import STANDING
 
+    template = template or templates_dir() / "certificate.html"
     words = [
-        *STATUS_LABELS.values(),
+        *VERDICT_LABELS.values(),
         *BUCKET_LABELS.values(),
         *BUCKET_STATUS.values(),
         *YEAR_LABELS.values(),
         STANDING,
         *(load_profile(p).issuer_name for p in available_profiles()),
+        *(label for p in available_profiles() for label in load_profile(p).labels.values()),
     ]
     return "".join(sorted(set(template.read_text("utf-8") + "".join(words) + EMPHASIS_MARKS) - {"\n", "\t"}))
 

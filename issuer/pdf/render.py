@@ -21,27 +21,34 @@ import functools
 import hashlib
 import re
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from verifier.inputs import TOKEN_ATTACHMENT
+from verifier.profiles import available_profiles, load_profile
+from verifier.resources import templates_dir
 from verifier.vocab import BUCKET_LABELS, BUCKETS
 
 from . import fonts as fontlib
 from .document import CertificateView
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# WeasyPrint, pydyf and cssselect2 have no types: their objects (documents,
+# boxes, PDF objects) are Any here.
+
 TEMPLATE, STYLESHEET = "certificate.html", "certificate.css"
 
 
 class Renderer:
-    def __init__(self, font_cache: Path, templates: Path = TEMPLATES) -> None:
+    def __init__(self, font_cache: Path, templates: Path | None = None) -> None:
         from weasyprint import CSS
         from weasyprint.text.fonts import FontConfiguration
 
         self.fonts = fontlib.prepare(font_cache)
+        self.templates = templates = templates or templates_dir()
         self.env = Environment(
             loader=FileSystemLoader(templates),
             autoescape=select_autoescape(["html"]),
@@ -69,11 +76,11 @@ class Renderer:
         # Whitespace between tags is text to WeasyPrint's parser and box builder:
         # squeezing it out saves a few ms a page (values are escaped: no '<').
         html = BETWEEN_TAGS.sub("><", self.template.render(c=view))
-        document = _certificate_html()(string=html, base_url=str(TEMPLATES)).render(
+        document = _certificate_html()(string=html, base_url=str(self.templates)).render(
             stylesheets=[self.css], font_config=self.font_config
         )
         box = _box_by_id(document.pages[0]._page_box, QR_BOX_ID)
-        return document.write_pdf(
+        pdf: bytes = document.write_pdf(
             finisher=_finisher(view.qr, box),
             attachments=[
                 Attachment(
@@ -81,6 +88,7 @@ class Renderer:
                 )
             ],
         )
+        return pdf
 
 
 QR_BOX_ID = "qr"
@@ -98,7 +106,7 @@ br::before { content: "\\A"; white-space: pre-line }
 
 
 @functools.cache
-def _certificate_html():
+def _certificate_html() -> type[Any]:
     """HTML with the small user-agent stylesheet the template needs (made on
     first use: importing WeasyPrint is slow), read by the XML parser."""
     import cssselect2
@@ -106,7 +114,7 @@ def _certificate_html():
 
     ua = CSS(string=UA_STYLESHEET)
 
-    class CertificateHTML(HTML):
+    class CertificateHTML(HTML):  # type: ignore[misc]  # HTML is Any: WeasyPrint has no types
         """The template is well-formed XHTML: expat (C) reads it in 0.1 ms,
         where the HTML5 parser (pure Python) took 4 ms a page. Text that
         is not well-formed (a control character in a name, say) goes to
@@ -124,7 +132,7 @@ def _certificate_html():
             self.etree_element = self.wrapper_element.etree_element
             self.parsed_as_xml = True
 
-        def _ua_stylesheets(self, forms=False):
+        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
             return [ua]
 
     return CertificateHTML
@@ -147,7 +155,12 @@ def figures(value: object, width: int = FIGURE_WIDTH) -> str:
 
 
 IDEOGRAPHIC_SPACE = "\u3000"  # as wide as a Chinese character
-LABEL_WIDTH = max(len(BUCKET_LABELS[b]) for b in BUCKETS)
+# The widest bucket label of any published profile (a region may name its levels its own way).
+LABEL_WIDTH = max(
+    len(load_profile(p).bucket_label(b)) if p else len(BUCKET_LABELS[b])
+    for p in ["", *available_profiles()]
+    for b in BUCKETS
+)
 
 
 def label(value: str, width: int = LABEL_WIDTH) -> str:
@@ -163,7 +176,7 @@ def label(value: str, width: int = LABEL_WIDTH) -> str:
     return value + IDEOGRAPHIC_SPACE * max(0, width - len(value))
 
 
-def _box_by_id(root, element_id: str):
+def _box_by_id(root: Any, element_id: str) -> Any:
     for box in root.descendants(placeholders=True):  # the QR box is absolutely positioned
         element = getattr(box, "element", None)
         if element is not None and element.get("id") == element_id:
@@ -171,17 +184,17 @@ def _box_by_id(root, element_id: str):
     raise ValueError(f"the template has no element with id {element_id!r} for the QR code")
 
 
-def _finisher(modules, box):
+def _finisher(modules: tuple[tuple[bool, ...], ...], box: Any) -> Callable[[Any, Any], None]:
     """WeasyPrint's finisher: the QR code, then every stream deflated."""
 
-    def finish(document, pdf):
+    def finish(document: Any, pdf: Any) -> None:
         _draw_qr(pdf, modules, box)
         _deflate_streams(pdf)
 
     return finish
 
 
-def _draw_qr(pdf, modules, box) -> None:
+def _draw_qr(pdf: Any, modules: tuple[tuple[bool, ...], ...], box: Any) -> None:
     """The QR code on the page as filled rectangles, one per run of dark
     modules in a row, in module units: one transform maps them to the box
     (PDF points, origin bottom left, rows downwards)."""
@@ -205,7 +218,7 @@ def _draw_qr(pdf, modules, box) -> None:
 DEFLATE_LEVEL = 6
 
 
-def _deflate_streams(pdf) -> None:
+def _deflate_streams(pdf: Any) -> None:
     """Compress the streams pydyf would deflate at level 9 at level 6: a
     third of the time (about 5 ms a page) for 0.5 % more bytes
     (benchmarks/bench_render.py). Reads pydyf's stream items as its own
@@ -225,14 +238,15 @@ DARK_RUN = re.compile(b"\x01+")
 BETWEEN_TAGS = re.compile(r">\s+<")
 
 
-def _runs(row):
+def _runs(row: tuple[bool, ...]) -> Iterator[tuple[int, int]]:
     """(start, length) of each run of dark modules in a row of booleans."""
     for m in DARK_RUN.finditer(bytes(row)):
         yield m.start(), m.end() - m.start()
 
 
-def style_digest(font_digest: str, templates: Path = TEMPLATES) -> str:
+def style_digest(font_digest: str, templates: Path | None = None) -> str:
     """The template's, stylesheet's and fonts' part of a PDF's render key."""
+    templates = templates or templates_dir()
     h = hashlib.sha256(font_digest.encode())
     for name in (TEMPLATE, STYLESHEET):
         h.update((templates / name).read_bytes())

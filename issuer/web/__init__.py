@@ -1,39 +1,40 @@
-"""The bureau's web service: the teacher's sign-in and download (and, with
-later issues, the public verifier and the bureau's workflow)."""
+"""The bureau's web service: the public verifier, the teacher's sign-in and
+download, the office's pages and the office's JSON API, on one app."""
 
 from __future__ import annotations
 
 import os
 import secrets
 from datetime import timedelta
-from pathlib import Path
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from verifier.proxies import behind_proxies
+from verifier.resources import templates_dir
 from verifier.web import init_verifier, limiter, security_headers
+from verifier.web.ratelimit import storage_uri
 
 from ..config import Settings, load_settings
 from ..db import make_engine
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 csrf = CSRFProtect()
 
 
 def create_app(settings: Settings | None = None, **overrides) -> Flask:
     settings = settings or load_settings()
-    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(TEMPLATES / "static"))
+    templates = templates_dir()
+    app = Flask(__name__, template_folder=str(templates), static_folder=str(templates / "static"))
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.base_url.startswith("HTTPS://")
-        or os.environ.get("ECERT_COOKIE_SECURE") == "1",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=30),  # idle sessions end
         SESSION_REFRESH_EACH_REQUEST=True,
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
         ECERT_SETTINGS=settings,
+        RATELIMIT_STORAGE_URI=storage_uri(settings.ratelimit_storage),
     )
     app.config.update(overrides)
     app.json.sort_keys = False  # keep docs/formats.md's order of keys
@@ -72,8 +73,8 @@ def _home():
 def _secret_key(settings: Settings) -> bytes:
     """ECERT_SECRET_KEY, or one made once and kept in the data folder, so
     sessions survive a restart and several workers agree."""
-    if os.environ.get("ECERT_SECRET_KEY"):
-        return os.environ["ECERT_SECRET_KEY"].encode()
+    if settings.secret_key:
+        return settings.secret_key.encode()
     path = settings.data_dir / "secret-key"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.0 description of the office's JSON API (office_api.py),
+"""The OpenAPI 3.0 description of the office's JSON API (issuer/web/office_api/),
 served at /api/v1/office/openapi.json. Paths are relative to the server
 URL /api/v1/office. A test compares it with the blueprint's routes and
 checks the API's answers against these schemas."""

@@ -12,34 +12,32 @@ from flask import (
     Blueprint,
     abort,
     current_app,
-    flash,
     g,
     redirect,
     render_template,
-    request,
     send_file,
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from issuer.ledger.credits.ledger import find_holder, sheet_for
+from issuer.ledger.credits.sheet import amount
+from issuer.office.accounts import REFUSED, account_key, authenticate, change_password
 from verifier.clock import CHINA, as_utc, today_in_china
+from verifier.lookup import group_code
 from verifier.numbers import CertificateNumber, mask_id_number
-from verifier.register import group_code
-from verifier.verdict import STATE_LABELS
-from verifier.vocab import BUCKET_LABELS, BUCKETS
+from verifier.vocab import BUCKETS, CERT_STATE_LABELS
 
-from ..accounts import REFUSED, SignInError, account_key, authenticate, change_password
-from ..credits.ledger import find_holder, sheet_for
-from ..credits.sheet import amount
-from ..db import read_session, write_session
+from ..db import read_session
 from ..errors import EcertError
 from ..models import Certificate, TeacherAccount
-from ..passwords import end_sessions
 from ..pdf.batch import render_key, style_digest, write_atomically
 from ..pdf.document import view
 from ..pdf.render import Renderer
-from . import limiter, throttle
+from . import limiter, signin, throttle
 from .context import engine, profile, settings
 
 bp = Blueprint("teacher", __name__, url_prefix="/teacher")
@@ -78,69 +76,54 @@ def signed_in(view_fn):
     return wrapper
 
 
+def _sign_in(s: Session, ref: str, password: str) -> tuple[str, int, bool]:
+    holder, account = throttle.sign_in(
+        "teacher",
+        account_key(s, ref, profile()),
+        password,
+        lambda: authenticate(s, ref, password, profile()),
+        REFUSED,
+    )
+    return holder.number, account.epoch, account.must_change
+
+
+def _locked(s: Session, number: str) -> TeacherAccount | None:
+    try:
+        holder = find_holder(s, number, profile())
+    except EcertError:
+        return None
+    return s.get(TeacherAccount, holder.teacher_id, with_for_update=True)
+
+
+DOOR = signin.Door(
+    name="teacher",
+    id_key="number",
+    epoch_key="epoch",
+    field="account",
+    field_max=40,
+    sign_in=_sign_in,
+    locked=_locked,
+    change=lambda account, old, new: change_password(account, g.holder, old, new),
+    throttle_kind="teacher",
+    throttle_key=lambda: g.holder.number,
+)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 60 per hour", methods=["POST"])
-def login():
-    if request.method == "POST":
-        ref, password = request.form.get("account", "").strip()[:40], request.form.get("password", "")[:200]
-        with read_session(engine()) as s:
-            try:
-                holder, account = throttle.sign_in(
-                    "teacher",
-                    account_key(s, ref, profile()),
-                    password,
-                    lambda: authenticate(s, ref, password, profile()),
-                    REFUSED,
-                )
-                epoch, must_change, refused = account.epoch, account.must_change, None
-            except SignInError as e:
-                refused = e
-        if refused:
-            flash(refused.message)
-            return render_template("teacher/login.html", account=ref), 401
-        session.clear()
-        session.permanent = True
-        session["number"], session["epoch"] = holder.number, epoch
-        return redirect(url_for("teacher.password" if must_change else "teacher.home"))
-    return render_template("teacher/login.html", account="")
+def login() -> ResponseReturnValue:
+    return signin.login(DOOR)
 
 
 @bp.post("/logout")
-def logout():
-    """Ends the session on the server too: the account's epoch moves on, so a
-    copy of the cookie taken before is refused after (every session of hers ends)."""
-    number, epoch = session.get("number"), session.get("epoch")
-    if number:
-        with write_session(engine()) as s:
-            try:
-                holder = find_holder(s, number, profile())
-            except EcertError:
-                holder = None
-            account = s.get(TeacherAccount, holder.teacher_id, with_for_update=True) if holder else None
-            if account is not None and account.epoch == epoch:
-                end_sessions(account)
-    session.clear()
-    return redirect(url_for("teacher.login"))
+def logout() -> ResponseReturnValue:
+    return signin.logout(DOOR)
 
 
 @bp.route("/password", methods=["GET", "POST"])
 @signed_in
-def password():
-    if request.method == "POST":
-        try:
-            if request.form.get("new") != request.form.get("again"):
-                raise EcertError("两次输入的新密码不一致", "the new passwords differ")
-            with throttle.changing_password("teacher", g.holder.number), write_session(engine()) as s:
-                account = s.get(TeacherAccount, g.holder.teacher_id, with_for_update=True)
-                change_password(account, g.holder, request.form.get("old", ""), request.form.get("new", ""))
-                epoch = account.epoch
-        except EcertError as e:
-            flash(e.message)
-            return render_template("teacher/password.html", must=g.account.must_change), 400
-        session["epoch"] = epoch
-        flash("密码已修改")
-        return redirect(url_for("teacher.home"))
-    return render_template("teacher/password.html", must=g.account.must_change)
+def password() -> ResponseReturnValue:
+    return signin.change_password(DOOR)
 
 
 @bp.get("/")
@@ -163,9 +146,9 @@ def home():
         sheet=sheet,
         profile=p,
         amount=amount,
-        buckets=[(BUCKET_LABELS[b], sheet.buckets[b], sheet.minimums.get(b)) for b in BUCKETS],
+        buckets=[(p.bucket_label(b), sheet.buckets[b], sheet.minimums.get(b)) for b in BUCKETS],
         versions=versions,
-        state_labels=STATE_LABELS,
+        state_labels=CERT_STATE_LABELS,
         current=current,
         check_code=group_code(current.check_code) if current else "",
         replaced=_replaced(versions, current),

@@ -18,10 +18,10 @@ from typing import TypeVar
 from flask import request
 from limits import parse
 
+from issuer.office.passwords import SignInError, WrongPassword, spend_a_check
 from verifier.web import limiter
 
 from ..errors import EcertError
-from ..passwords import SignInError, WrongPassword, spend_a_check
 
 T = TypeVar("T")
 

@@ -15,13 +15,16 @@ from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any
 
-from verifier.vocab import BUCKETS, CATEGORIES, GRADES, LEAF_BUCKETS, LEVELS, MODES
-
-DEFAULT_PROFILE = "horgos-7"
+from verifier.vocab import BUCKET_LABELS, BUCKETS, CATEGORIES, GRADES, LEAF_BUCKETS, LEVELS, MODES
 
 
 class ProfileError(ValueError):
     """A rules profile that cannot be used; the message names file and key."""
+
+
+class NoProfile(ProfileError):
+    """No profile is published for the cycle asked for: a fact about a token,
+    not a broken installation (a broken file stays a ProfileError)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,17 @@ class RulesProfile:
     late_joiners: LateJoiners | None = None
     mandarin_credits: Decimal | None = None
     interpretations: dict[str, str] = field(default_factory=dict)
+    # The region's own words for a bucket, where they differ from the vocabulary's
+    # (Horgos's 州级 is a Shanghai district's 市级): [labels] in the profile.
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def bucket_label(self, bucket: str) -> str:
+        return self.labels.get(bucket) or BUCKET_LABELS.get(bucket, bucket)
+
+    @property
+    def bucket_labels(self) -> dict[str, str]:
+        """Every bucket's label in this region's words."""
+        return {**BUCKET_LABELS, **self.labels}
 
     @property
     def years(self) -> range:
@@ -102,7 +116,7 @@ class RulesProfile:
     def public_dict(self) -> dict[str, Any]:
         """The published rules, as the API serves them: amounts as strings."""
 
-        def amounts(d: dict) -> dict:
+        def amounts(d: dict[str, Decimal]) -> dict[str, str]:
             return {k: str(v) for k, v in d.items()}
 
         return {
@@ -161,6 +175,8 @@ class RulesProfile:
 
 
 # -- loading ---------------------------------------------------------------
+# The TOML as tomllib reads it: tables of str keys and values of any TOML
+# type (hence Any), each checked here before it becomes a profile's field.
 
 
 def _dec(where: str, value: Any) -> Decimal:
@@ -184,141 +200,61 @@ def _date(where: str, value: Any) -> date:
         raise ProfileError(f"{where}: not a date YYYY-MM-DD: {value!r}") from None
 
 
-def _only(where: str, table: dict, allowed: set[str]) -> None:
+def _only(where: str, table: dict[str, Any], allowed: set[str]) -> None:
     unknown = set(table) - allowed
     if unknown:
         raise ProfileError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
 
 
-def _bucket_amounts(where: str, table: dict) -> dict[str, Decimal]:
+def _bucket_amounts(where: str, table: dict[str, Any]) -> dict[str, Decimal]:
     _only(where, table, set(BUCKETS))
     return {k: _dec(f"{where}.{k}", v) for k, v in table.items()}
 
 
-def _per_level(where: str, table: dict) -> dict[str, Any]:
+def _per_level(where: str, table: dict[str, Any]) -> dict[str, Any]:
     _only(where, table, set(LEVELS))
     return table
 
 
+TABLES = {
+    "id",
+    "title",
+    "cycle",
+    "first_year",
+    "last_year",
+    "extended_expiry",
+    "issuer",
+    "hours_per_credit",
+    "routing",
+    "minimums",
+    "variants",
+    "offset",
+    "yearly",
+    "rewards",
+    "induction",
+    "late_joiners",
+    "mandarin",
+    "interpretations",
+    "labels",
+}
+
+
 def parse_profile(data: dict[str, Any], source: str) -> RulesProfile:
-    _only(
-        source,
-        data,
-        {
-            "id",
-            "title",
-            "cycle",
-            "first_year",
-            "last_year",
-            "extended_expiry",
-            "issuer",
-            "hours_per_credit",
-            "routing",
-            "minimums",
-            "variants",
-            "offset",
-            "yearly",
-            "rewards",
-            "induction",
-            "late_joiners",
-            "mandarin",
-            "interpretations",
-        },
-    )
+    """A profile from its TOML tables, each read by its own function below;
+    any error names the file and the key."""
+    _only(source, data, TABLES)
     try:
         issuer = data["issuer"]
-        hpc = data["hours_per_credit"]
-        routing_t = data["routing"]
+        hours, routing = _hours(source, data["hours_per_credit"]), _routing(source, data["routing"])
     except KeyError as e:
         raise ProfileError(f"{source}: missing table {e.args[0]!r}") from None
-    _only(f"{source}: hours_per_credit", hpc, set(MODES))
-    missing = set(MODES) - set(hpc)
-    if missing:
-        raise ProfileError(f"{source}: hours_per_credit lacks mode(s) {sorted(missing)}")
-    hours = {m: _dec(f"{source}: hours_per_credit.{m}", v) for m, v in hpc.items()}
-    if any(v == 0 for v in hours.values()):
-        raise ProfileError(f"{source}: hours_per_credit must be > 0")
-
-    routing: dict[tuple[str, str], str] = {}
-    _only(f"{source}: routing", routing_t, set(CATEGORIES))
-    for cat in CATEGORIES:
-        levels = _per_level(f"{source}: routing.{cat}", routing_t.get(cat, {}))
-        for lvl in LEVELS:
-            bucket = levels.get(lvl)
-            if bucket not in LEAF_BUCKETS:
-                raise ProfileError(
-                    f"{source}: routing.{cat}.{lvl} must name a leaf bucket {LEAF_BUCKETS}, got {bucket!r}"
-                )
-            routing[(cat, lvl)] = bucket
-
-    variants = tuple(
-        Variant(
-            name=str(v["name"]),
-            titles=frozenset(v.get("titles", [])),
-            minimums=_bucket_amounts(f"{source}: variants.{v['name']}.minimums", v["minimums"]),
-        )
-        for v in data.get("variants", [])
-    )
-
-    offset = None
-    if "offset" in data:
-        o = data["offset"]
-        _only(f"{source}: offset", o, {"surplus_of", "covers"})
-        for b in [o["surplus_of"], *o["covers"]]:
-            if b not in BUCKETS:
-                raise ProfileError(f"{source}: offset names unknown bucket {b!r}")
-        offset = Offset(o["surplus_of"], tuple(o["covers"]))
-
-    yearly = None
-    if "yearly" in data:
-        y = data["yearly"]
-        _only(f"{source}: yearly", y, {"minimums", "disqualifying", "offset"})
-        yearly = Yearly(
-            _bucket_amounts(f"{source}: yearly.minimums", y["minimums"]),
-            bool(y.get("disqualifying", False)),
-            bool(y.get("offset", False)),
-        )
-
-    rewards = data.get("rewards", {})
-    _only(f"{source}: rewards", rewards, {"combine", "grade", "lead_trainer"})
-    if rewards.get("combine", "largest") != "largest":
-        raise ProfileError(f'{source}: rewards.combine: only "largest" is supported')
-    grade_rewards = {}
-    for lvl, by_grade in _per_level(f"{source}: rewards.grade", rewards.get("grade", {})).items():
-        _only(f"{source}: rewards.grade.{lvl}", by_grade, set(GRADES))
-        grade_rewards[lvl] = {g: _dec(f"{source}: rewards.grade.{lvl}.{g}", r) for g, r in by_grade.items()}
-    lead = {
-        lvl: _dec(f"{source}: rewards.lead_trainer.{lvl}", r)
-        for lvl, r in _per_level(f"{source}: rewards.lead_trainer", rewards.get("lead_trainer", {})).items()
-    }
-
-    induction = None
-    if "induction" in data:
-        i = data["induction"]
-        _only(f"{source}: induction", i, {"credits", "within_months", "new_if_hired_on_or_after"})
-        induction = Induction(
-            _dec(f"{source}: induction.credits", i["credits"]),
-            int(i["within_months"]),
-            _date(f"{source}: induction.new_if_hired_on_or_after", i["new_if_hired_on_or_after"]),
-        )
-    late = None
-    if "late_joiners" in data:
-        lj = data["late_joiners"]
-        _only(f"{source}: late_joiners", lj, {"rule", "hired_after", "min_years"})
-        if lj["rule"] != "prorate_full_years":
-            raise ProfileError(f'{source}: late_joiners.rule: only "prorate_full_years" is known')
-        late = LateJoiners(
-            lj["rule"],
-            _date(f"{source}: late_joiners.hired_after", lj["hired_after"]),
-            int(lj.get("min_years", 1)),
-        )
-    mandarin = data.get("mandarin")
-    if mandarin is not None:
-        _only(f"{source}: mandarin", mandarin, {"credits"})
-
     first, last = int(data["first_year"]), int(data["last_year"])
     if last < first:
         raise ProfileError(f"{source}: last_year {last} is before first_year {first}")
+    grade_rewards, lead = _rewards(source, data.get("rewards", {}))
+    mandarin = data.get("mandarin")
+    if mandarin is not None:
+        _only(f"{source}: mandarin", mandarin, {"credits"})
     return RulesProfile(
         id=str(data["id"]),
         title=str(data["title"]),
@@ -331,17 +267,117 @@ def parse_profile(data: dict[str, Any], source: str) -> RulesProfile:
         hours_per_credit=hours,
         routing=routing,
         minimums=_bucket_amounts(f"{source}: minimums", data.get("minimums", {})),
-        variants=variants,
-        offset=offset,
-        yearly=yearly,
+        variants=_variants(source, data.get("variants", [])),
+        offset=_offset(source, data["offset"]) if "offset" in data else None,
+        yearly=_yearly(source, data["yearly"]) if "yearly" in data else None,
         grade_rewards=grade_rewards,
         lead_trainer_rewards=lead,
-        induction=induction,
-        late_joiners=late,
+        induction=_induction(source, data["induction"]) if "induction" in data else None,
+        late_joiners=_late_joiners(source, data["late_joiners"]) if "late_joiners" in data else None,
         mandarin_credits=None
         if mandarin is None
         else _dec(f"{source}: mandarin.credits", mandarin["credits"]),
         interpretations={str(k): str(v) for k, v in data.get("interpretations", {}).items()},
+        labels=_labels(source, data.get("labels", {})),
+    )
+
+
+def _labels(source: str, table: dict[str, Any]) -> dict[str, str]:
+    _only(f"{source}: labels", table, set(BUCKET_LABELS))
+    if not all(isinstance(v, str) and v.strip() for v in table.values()):
+        raise ProfileError(f"{source}: labels: each label must be a non-empty string")
+    return {str(k): v.strip() for k, v in table.items()}
+
+
+def _hours(source: str, hpc: dict[str, Any]) -> dict[str, Decimal]:
+    _only(f"{source}: hours_per_credit", hpc, set(MODES))
+    missing = set(MODES) - set(hpc)
+    if missing:
+        raise ProfileError(f"{source}: hours_per_credit lacks mode(s) {sorted(missing)}")
+    hours = {m: _dec(f"{source}: hours_per_credit.{m}", v) for m, v in hpc.items()}
+    if any(v == 0 for v in hours.values()):
+        raise ProfileError(f"{source}: hours_per_credit must be > 0")
+    return hours
+
+
+def _routing(source: str, table: dict[str, Any]) -> dict[tuple[str, str], str]:
+    routing: dict[tuple[str, str], str] = {}
+    _only(f"{source}: routing", table, set(CATEGORIES))
+    for cat in CATEGORIES:
+        levels = _per_level(f"{source}: routing.{cat}", table.get(cat, {}))
+        for lvl in LEVELS:
+            bucket = levels.get(lvl)
+            if bucket not in LEAF_BUCKETS:
+                raise ProfileError(
+                    f"{source}: routing.{cat}.{lvl} must name a leaf bucket {LEAF_BUCKETS}, got {bucket!r}"
+                )
+            routing[(cat, lvl)] = bucket
+    return routing
+
+
+def _variants(source: str, items: list[dict[str, Any]]) -> tuple[Variant, ...]:
+    return tuple(
+        Variant(
+            name=str(v["name"]),
+            titles=frozenset(v.get("titles", [])),
+            minimums=_bucket_amounts(f"{source}: variants.{v['name']}.minimums", v["minimums"]),
+        )
+        for v in items
+    )
+
+
+def _offset(source: str, o: dict[str, Any]) -> Offset:
+    _only(f"{source}: offset", o, {"surplus_of", "covers"})
+    for b in [o["surplus_of"], *o["covers"]]:
+        if b not in BUCKETS:
+            raise ProfileError(f"{source}: offset names unknown bucket {b!r}")
+    return Offset(o["surplus_of"], tuple(o["covers"]))
+
+
+def _yearly(source: str, y: dict[str, Any]) -> Yearly:
+    _only(f"{source}: yearly", y, {"minimums", "disqualifying", "offset"})
+    return Yearly(
+        _bucket_amounts(f"{source}: yearly.minimums", y["minimums"]),
+        bool(y.get("disqualifying", False)),
+        bool(y.get("offset", False)),
+    )
+
+
+def _rewards(
+    source: str, rewards: dict[str, Any]
+) -> tuple[dict[str, dict[str, Decimal]], dict[str, Decimal]]:
+    """(reward by level and grade, a lead trainer's reward by level)."""
+    _only(f"{source}: rewards", rewards, {"combine", "grade", "lead_trainer"})
+    if rewards.get("combine", "largest") != "largest":
+        raise ProfileError(f'{source}: rewards.combine: only "largest" is supported')
+    by_level = {}
+    for lvl, by_grade in _per_level(f"{source}: rewards.grade", rewards.get("grade", {})).items():
+        _only(f"{source}: rewards.grade.{lvl}", by_grade, set(GRADES))
+        by_level[lvl] = {g: _dec(f"{source}: rewards.grade.{lvl}.{g}", r) for g, r in by_grade.items()}
+    lead = {
+        lvl: _dec(f"{source}: rewards.lead_trainer.{lvl}", r)
+        for lvl, r in _per_level(f"{source}: rewards.lead_trainer", rewards.get("lead_trainer", {})).items()
+    }
+    return by_level, lead
+
+
+def _induction(source: str, i: dict[str, Any]) -> Induction:
+    _only(f"{source}: induction", i, {"credits", "within_months", "new_if_hired_on_or_after"})
+    return Induction(
+        _dec(f"{source}: induction.credits", i["credits"]),
+        int(i["within_months"]),
+        _date(f"{source}: induction.new_if_hired_on_or_after", i["new_if_hired_on_or_after"]),
+    )
+
+
+def _late_joiners(source: str, lj: dict[str, Any]) -> LateJoiners:
+    _only(f"{source}: late_joiners", lj, {"rule", "hired_after", "min_years"})
+    if lj["rule"] != "prorate_full_years":
+        raise ProfileError(f'{source}: late_joiners.rule: only "prorate_full_years" is known')
+    return LateJoiners(
+        lj["rule"],
+        _date(f"{source}: late_joiners.hired_after", lj["hired_after"]),
+        int(lj.get("min_years", 1)),
     )
 
 
@@ -381,7 +417,7 @@ def profile_for_cycle(cycle: int, issuer_code: str | None = None) -> RulesProfil
         if p.cycle == cycle and (issuer_code is None or p.issuer_code == issuer_code)
     ]
     if not matches:
-        raise ProfileError(
+        raise NoProfile(
             f"no rules profile for cycle {cycle}" + (f" of bureau {issuer_code}" if issuer_code else "")
         )
     if len(matches) > 1:

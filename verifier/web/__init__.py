@@ -7,28 +7,31 @@ register, read only) and is mounted by the bureau's full service.
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
+from typing import cast
 
-from flask import Flask, redirect, url_for
+from flask import Flask, Response, redirect, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_limiter.util import get_remote_address
 from sqlalchemy import Engine, create_engine
 
 from verifier.keyset import KeySet
-from verifier.proxies import behind_proxies, trusted_proxies
+from verifier.proxies import behind_proxies
+from verifier.resources import templates_dir
+from verifier.settings import SettingsError, VerifierSettings, load_verifier_settings, sqlalchemy_url
 from verifier.status import DatabaseStatus
 from verifier.verify import Verifier
 
 from .ratelimit import VerifierLimiter, storage_uri
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 MAX_UPLOAD = 10 * 1024 * 1024
-limiter = VerifierLimiter(
-    key_func=get_remote_address,
-    default_limits=[],
-    storage_uri=storage_uri(os.environ.get("ECERT_RATELIMIT_STORAGE", "memory://")),
-)
+# Its storage comes from each app's RATELIMIT_STORAGE_URI (`limit_storage`), set from the settings.
+limiter = VerifierLimiter(key_func=get_remote_address, default_limits=[])
+
+
+def limit_storage(settings: VerifierSettings) -> dict[str, str]:
+    """The app config that points the limiter at ECERT_RATELIMIT_STORAGE."""
+    return {"RATELIMIT_STORAGE_URI": storage_uri(settings.ratelimit_storage)}
 
 
 class Online:
@@ -38,7 +41,8 @@ class Online:
     def __init__(self, engine: Engine, keys_ttl: float = 30.0) -> None:
         self.engine, self.keys_ttl = engine, keys_ttl
         self.status = DatabaseStatus(engine)
-        self._keys, self._keys_at = None, 0.0
+        self._keys: KeySet | None = None
+        self._keys_at = 0.0
 
     def keys(self) -> KeySet:
         if self._keys is None or time.monotonic() - self._keys_at > self.keys_ttl:
@@ -64,20 +68,29 @@ def init_verifier(app: Flask, engine: Engine, keys_ttl: float = 30.0) -> None:
         limiter.init_app(app)
 
 
-def create_app(database_url: str | None = None, **config) -> Flask:
-    """The verifier alone: `ECERT_VERIFIER_DATABASE_URL` or DATABASE_URL,
-    read only."""
-    url = database_url or os.environ.get("ECERT_VERIFIER_DATABASE_URL") or os.environ["DATABASE_URL"]
-    if url.startswith(("postgres://", "postgresql://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(TEMPLATES / "static"))
-    app.config.update(MAX_CONTENT_LENGTH=MAX_UPLOAD, **config)
-    app.json.sort_keys = False  # keep docs/formats.md's order of keys
+def create_app(
+    database_url: str | None = None, settings: VerifierSettings | None = None, **config: object
+) -> Flask:
+    """The verifier alone, on the register's database (read only): the given
+    URL, else ECERT_VERIFIER_DATABASE_URL or DATABASE_URL."""
+    settings = settings or load_verifier_settings()
+    url = sqlalchemy_url(database_url) or settings.database_url
+    if not url:
+        raise SettingsError(
+            "请设置 ECERT_VERIFIER_DATABASE_URL 或 DATABASE_URL（证书登记数据库）",
+            "set ECERT_VERIFIER_DATABASE_URL or DATABASE_URL: the verifier reads the register",
+        )
+    templates = templates_dir()
+    app = Flask(__name__, template_folder=str(templates), static_folder=str(templates / "static"))
+    app.config.update(MAX_CONTENT_LENGTH=MAX_UPLOAD, **limit_storage(settings))
+    app.config.update(config)
+    # keep docs/formats.md's order of keys (a Flask made here has the default provider)
+    cast(DefaultJSONProvider, app.json).sort_keys = False
     init_verifier(app, create_engine(url, pool_pre_ping=True), app.config.get("KEYS_TTL", 30.0))
     # alone, the verifier's front door is the lookup (the full service has a landing page)
     app.add_url_rule("/", "home", lambda: redirect(url_for("verify.lookup")))
     app.after_request(security_headers)
-    behind_proxies(app, trusted_proxies(os.environ.get("ECERT_TRUSTED_PROXIES")))
+    behind_proxies(app, settings.trusted_proxies)
     return app
 
 
@@ -94,11 +107,11 @@ SECURITY_HEADERS = (
 _SECURITY = tuple((name, name.lower(), value) for name, value in SECURITY_HEADERS)
 
 
-def security_headers(response):
+def security_headers(response: Response) -> Response:
     """Each of SECURITY_HEADERS unless the response has its own, in one pass
     over its headers (four `setdefault`s scanned them eight times)."""
     h = response.headers
-    present = {name.lower() for name in h}
+    present = {name.lower() for name, _ in h}  # Headers iterate as (name, value) pairs
     for name, lower, value in _SECURITY:
         if lower not in present:
             h.add(name, value)

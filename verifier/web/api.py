@@ -4,12 +4,16 @@ status, and the OpenAPI document describing them."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from datetime import date
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
+from verifier.lookup import newest
 from verifier.numbers import CertificateNumber, NumberFormatError
-from verifier.profiles import ProfileError, profile_for_cycle
-from verifier.register import newest
+from verifier.profiles import NoProfile, profile_for_cycle
 from verifier.token import from_base32, parse
 from verifier.verify import Result, format_failed
 
@@ -22,19 +26,19 @@ bp = Blueprint("api", __name__)
 MAX_TEXT = 5000
 
 
-def format_failure(message: str, detail: str, status: int = 400):
+def format_failure(message: str, detail: str, status: int = 400) -> Response:
     return json_response(format_failed(message, detail).to_json(), status)
 
 
-def _answer(result: Result):
+def _answer(result: Result) -> Response:
     return json_response(result.to_json(), 200 if result.checks[0].ok else 400)
 
 
-def _checked_date(view):
+def _checked_date(view: Callable[[date], Response]) -> Callable[[], Response]:
     """The view gets the asked date; a malformed one is a 400 of the usual shape."""
 
     @functools.wraps(view)
-    def wrapper():
+    def wrapper() -> Response:
         try:
             at = asked_date()
         except BadDate as e:
@@ -47,7 +51,7 @@ def _checked_date(view):
 @bp.get("/api/v1/verify")
 @per_client(limiter, "600 per minute")
 @_checked_date
-def verify_get(at):
+def verify_get(at: date) -> Response:
     token = request.args.get("token", "")
     if not token:
         return format_failure("缺少 token 参数", "query parameter token is required")
@@ -57,7 +61,7 @@ def verify_get(at):
 @bp.post("/api/v1/verify")
 @per_client(limiter, "300 per minute")
 @_checked_date
-def verify_post(at):
+def verify_post(at: date) -> Response:
     v = online().verifier()
     ctype = request.mimetype or ""
     if ctype == "application/json":
@@ -86,24 +90,24 @@ def verify_post(at):
 
 
 @bp.get("/.well-known/jwks.json")
-def jwks():
+def jwks() -> Response:
     resp = jsonify(online().keys().to_jwks())
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 
 
 @bp.get("/api/v1/profiles/<int:cycle>")
-def profile(cycle: int):
+def profile(cycle: int) -> ResponseReturnValue:
     try:
         p = profile_for_cycle(cycle, request.args.get("issuer") or None)
-    except ProfileError as e:
+    except NoProfile as e:
         return jsonify({"error": "not_found", "message": "未找到该周期公布的学分规则", "detail": str(e)}), 404
     return jsonify(p.public_dict())
 
 
 @bp.get("/api/v1/status/<number>")
 @per_client(limiter, "120 per minute")
-def status(number: str):
+def status(number: str) -> ResponseReturnValue:
     try:
         compact = CertificateNumber.parse(number[:40]).compact
     except NumberFormatError as e:
@@ -133,24 +137,24 @@ def status(number: str):
 
 
 @bp.get("/api/v1/openapi.json")
-def openapi():
+def openapi() -> Response:
     return jsonify(OPENAPI)
 
 
 @bp.app_errorhandler(404)
-def not_found(_e):
+def not_found(_e: HTTPException) -> ResponseReturnValue:
     if request.path.startswith("/api/"):
         return jsonify({"error": "not_found", "message": "没有这个接口", "detail": request.path[:200]}), 404
     return "<!DOCTYPE html><title>404</title><p>页面不存在 · not found</p>", 404
 
 
 @bp.app_errorhandler(405)
-def not_allowed(_e):
+def not_allowed(_e: HTTPException) -> ResponseReturnValue:
     return jsonify(
         {"error": "method_not_allowed", "message": "不支持的请求方法", "detail": request.method}
     ), 405
 
 
 @bp.app_errorhandler(500)
-def server_error(_e):
+def server_error(_e: HTTPException) -> ResponseReturnValue:
     return jsonify({"error": "internal", "message": "服务器内部错误，请稍后再试", "detail": ""}), 500

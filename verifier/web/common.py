@@ -4,11 +4,16 @@ verifier of this app."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date
+from typing import TYPE_CHECKING, NoReturn
 
 from flask import Response, current_app, request
 
 from verifier.clock import today_in_china
+
+if TYPE_CHECKING:
+    from verifier.web import Online
 
 
 class BadDate(ValueError):
@@ -26,7 +31,7 @@ def asked_date() -> date:
         _bad(text)
 
 
-def _bad(text: str):
+def _bad(text: str) -> NoReturn:
     raise BadDate(f"日期格式应为 YYYY-MM-DD：{text[:20]}")
 
 
@@ -40,8 +45,10 @@ def json_body() -> object | None:
         return None
 
 
-def online():
-    return current_app.extensions["ecert_verifier"]
+def online() -> Online:
+    """The verifier that init_verifier mounted on this app."""
+    mounted: Online = current_app.extensions["ecert_verifier"]  # Flask keeps extensions as Any
+    return mounted
 
 
 # What jsonify writes with this app's settings (ASCII, compact, keys in
@@ -49,7 +56,7 @@ def online():
 _JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), sort_keys=False)
 
 
-def json_response(obj: dict, status: int) -> Response:
+def json_response(obj: Mapping[str, object], status: int) -> Response:
     """`jsonify(obj), status`, byte for byte, for plain JSON values (dicts,
     lists, text, numbers, booleans, None), without its per-call setup."""
     return current_app.response_class(_JSON.encode(obj) + "\n", status, mimetype="application/json")

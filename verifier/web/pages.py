@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import date
+from decimal import Decimal
+from typing import TypedDict
 
 from flask import Blueprint, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
 
 from verifier.clock import today_in_china
+from verifier.lookup import Entry, code_matches, group_code, mask_name, newest, normalise_code
 from verifier.numbers import CertificateNumber, NumberFormatError
-from verifier.profiles import ProfileError, profile_for_cycle
-from verifier.register import code_matches, group_code, mask_name, newest, normalise_code
+from verifier.profiles import NoProfile, profile_for_cycle
 from verifier.status import RegisterUnavailable
-from verifier.token import STATUS_LABELS, from_base32, parse
+from verifier.token import Claims, from_base32, parse
 from verifier.verdict import banner, number_line
 from verifier.verify import Result, format_failed
+from verifier.vocab import Verdict
 
 from . import limiter
 from .common import BadDate, asked_date, online
@@ -27,7 +33,21 @@ CODE_LIMIT = "30 per minute; 1000 per day"
 RETRY_AFTER = 30  # seconds: a database restarting is back within that, mostly
 
 
-def _page(result: Result, at, status: int = 200, **extra):
+class LookupSummary(TypedDict):
+    """What a lookup by number alone shows (templates/verifier/summary.html)."""
+
+    number: str
+    state: str
+    tone: str
+    issuer: str
+    cycle: int
+    valid_until: date
+    holder: str
+    version: int
+    issuer_name: str
+
+
+def _page(result: Result, at: date, status: int = 200, **extra: object) -> tuple[str, int]:
     """The result page: the banner first, then what the certificate says
     (only when its signature verified), the credits as read against the
     rules, and each check (the technical detail folded away)."""
@@ -40,13 +60,13 @@ def _page(result: Result, at, status: int = 200, **extra):
         banner=banner(result, at),
         reading=result.reading,
         current=result.current,
-        verdict_label=STATUS_LABELS[claims.status] if claims else "",
+        verdict_label=Verdict(claims.status).label if claims else "",
         **extra,
     ), status
 
 
 @bp.app_template_filter("amount")
-def amount_filter(value) -> str:
+def amount_filter(value: Decimal | None) -> str:
     """An amount as the formats write it (two decimals); "—" for none."""
     return "—" if value is None else f"{value:.2f}"
 
@@ -60,7 +80,7 @@ def nowrap_dates(text: str) -> Markup:
     return Markup(_DATE.sub(lambda m: f'<span class="nowrap">{m.group(0)}</span>', str(escape(text))))
 
 
-def _date_or_today():
+def _date_or_today() -> tuple[date, str | None]:
     try:
         return asked_date(), None
     except BadDate as e:
@@ -69,7 +89,7 @@ def _date_or_today():
 
 @bp.get("/v/<path:token>")
 @bp.get("/V/<path:token>")
-def landing(token: str):
+def landing(token: str) -> ResponseReturnValue:
     at, date_error = _date_or_today()
     v = online().verifier()
     result = v.verify_text(token[:5000], at)
@@ -77,13 +97,13 @@ def landing(token: str):
 
 
 @bp.get("/favicon.ico")
-def favicon():
+def favicon() -> ResponseReturnValue:
     return "", 204  # none: the page must not log a failed request
 
 
 @bp.get("/verify")
 @limiter.limit("60 per minute")
-def lookup():
+def lookup() -> ResponseReturnValue:
     at, date_error = _date_or_today()
     no, code = request.args.get("no", "").strip()[:40], request.args.get("code", "").strip()[:40]
     if not no:
@@ -112,7 +132,7 @@ def lookup():
     )
 
 
-def _with_code(entry, no: str, code: str, at):
+def _with_code(entry: Entry, no: str, code: str, at: date) -> ResponseReturnValue:
     """Everything, for whoever holds the 查验码 (the holder hands it over),
     and the birth date, to match the certificate to the applicant's ID card."""
     # Each attempt with a 查验码 counts against the client, right or wrong:
@@ -139,7 +159,7 @@ def _with_code(entry, no: str, code: str, at):
     return page, status, {"Cache-Control": "no-store"}  # the birth date: nobody else's copy
 
 
-def _summary(entry, at) -> dict:
+def _summary(entry: Entry, at: date) -> LookupSummary:
     claims = parse(from_base32(entry.token)).claims
     tone, state = number_line(entry.state, claims.valid_until, at)
     return {
@@ -155,16 +175,16 @@ def _summary(entry, at) -> dict:
     }
 
 
-def _issuer_name(claims) -> str:
+def _issuer_name(claims: Claims) -> str:
     try:
         return profile_for_cycle(claims.cycle, claims.issuer).issuer_name
-    except ProfileError:
+    except NoProfile:
         return claims.issuer
 
 
 @bp.post("/verify/upload")
 @limiter.limit("20 per minute")
-def upload():
+def upload() -> ResponseReturnValue:
     at, date_error = _date_or_today()
     f = request.files.get("file")
     if f is None or not f.filename:
@@ -182,7 +202,7 @@ def upload():
 @bp.app_errorhandler(RegisterUnavailable)
 @bp.app_errorhandler(OperationalError)
 @bp.app_errorhandler(InterfaceError)
-def unavailable(e):
+def unavailable(e: Exception) -> ResponseReturnValue:
     """The database cannot be reached: 503 and when to try again, never a 500
     and never a verdict of "invalid" for a certificate nobody could look up."""
     log.error("register unavailable on %s: %s", request.path, e)
@@ -205,7 +225,7 @@ def unavailable(e):
 
 
 @bp.app_errorhandler(429)
-def too_many(e):
+def too_many(e: HTTPException) -> ResponseReturnValue:
     """Over a rate limit: the API keeps Flask-Limiter's answer; a person
     gets a page in Chinese that says to wait, not an English error."""
     if request.path.startswith("/api/"):
@@ -232,7 +252,7 @@ def too_many(e):
 
 
 @bp.app_errorhandler(413)
-def too_large(_e):
+def too_large(_e: HTTPException) -> ResponseReturnValue:
     if request.path.startswith("/api/"):
         from .api import format_failure
 

@@ -25,25 +25,32 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar, cast
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import parse_many
+from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from werkzeug.exceptions import TooManyRequests
 
 _MARK = "_ecert_per_client_limit"
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+# One of Flask's after_request or teardown_request hooks: called with the
+# response, or with the exception (or None), and returning the response.
+_Hook = TypeVar("_Hook", bound=Callable[[Any], object])
 
 
-def per_client(limiter: Limiter, limit: str):
+def per_client(limiter: Limiter, limit: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Decorate a view: at most `limit` ("600 per minute"; several joined
     by ";") requests per client address, counted per endpoint."""
     items = sorted(parse_many(limit))  # the shortest window first, as Flask-Limiter checks them
 
-    def decorate(view):
+    def decorate(view: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(view)
-        def limited(*args, **kwargs):
+        def limited(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             if limiter.enabled and limiter.initialized:
                 _hit(limiter, items)
             return view(*args, **kwargs)
@@ -54,7 +61,7 @@ def per_client(limiter: Limiter, limit: str):
     return decorate
 
 
-def _hit(limiter: Limiter, items) -> None:
+def _hit(limiter: Limiter, items: Iterable[RateLimitItem]) -> None:
     key, scope = get_remote_address(), request.endpoint
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
     ids = (prefix, key, scope) if prefix else (key, scope)
@@ -67,7 +74,9 @@ def _hit(limiter: Limiter, items) -> None:
 
 def counts_itself() -> bool:
     """Whether this request's view is limited by `per_client`."""
-    return getattr(current_app.view_functions.get(request.endpoint), _MARK, False)
+    endpoint = request.endpoint  # None only when no route matched: no view, not limited
+    view = current_app.view_functions.get(endpoint) if endpoint is not None else None
+    return bool(getattr(view, _MARK, False))
 
 
 class VerifierLimiter(Limiter):
@@ -77,31 +86,37 @@ class VerifierLimiter(Limiter):
     only serve limits it checked itself. Checks from decorators and
     `with limiter.limit(...)` elsewhere run as ever."""
 
-    def init_app(self, app) -> None:
+    def init_app(self, app: Flask) -> None:
         super().init_app(app)
         # Flask-Limiter registers partial(Limiter.__inject_headers, self) and
         # self.__release_context; should it register them otherwise, nothing is
         # wrapped here and they just run for every request, as before.
-        for funcs in (app.after_request_funcs.get(None, []), app.teardown_request_funcs.get(None, [])):
-            for i, hook in enumerate(funcs):
-                if getattr(hook, "__self__", None) is self or getattr(hook, "args", (None,))[:1] == (self,):
-                    funcs[i] = _skipped_for_per_client(hook)
+        self._skip_for_per_client(app.after_request_funcs.get(None, []))
+        self._skip_for_per_client(app.teardown_request_funcs.get(None, []))
 
-    def _check_request_limit(self, callable_name=None, in_middleware=True):
+    def _skip_for_per_client(self, funcs: list[_Hook]) -> None:
+        """This limiter's hooks among `funcs`, wrapped by _skipped_for_per_client."""
+        for i, hook in enumerate(funcs):
+            if getattr(hook, "__self__", None) is self or getattr(hook, "args", (None,))[:1] == (self,):
+                funcs[i] = _skipped_for_per_client(hook)
+
+    def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
         if in_middleware and counts_itself():
             return
         super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
 
 
-def _skipped_for_per_client(hook):
+def _skipped_for_per_client(hook: _Hook) -> _Hook:
     """A response or teardown hook that passes over `per_client` routes
     (it returns its first argument: the response for after_request)."""
 
     @functools.wraps(hook)
-    def hook_unless_counted(arg=None):
+    def hook_unless_counted(arg: object = None) -> object:
         return arg if counts_itself() else hook(arg)
 
-    return hook_unless_counted
+    # Called as the hook is and returning what it does, or the response (a
+    # teardown hook's result, here the exception or None, is ignored by Flask).
+    return cast(_Hook, hook_unless_counted)
 
 
 class InlineExpiryMemoryStorage(MemoryStorage):
@@ -110,17 +125,29 @@ class InlineExpiryMemoryStorage(MemoryStorage):
     a worker starts a thread every 10 ms, each walking every key. Expired
     counts are dropped when read in any case; here the walk runs inline, at
     most once every SWEEP_SECONDS. (Should limits rename the method this
-    overrides, its own timer simply comes back.)"""
+    overrides, its own timer simply comes back.) `clock` times the sweeps:
+    time.monotonic unless given."""
 
     STORAGE_SCHEME = ["ecert-memory"]
     SWEEP_SECONDS = 1.0
     _swept = 0.0
 
+    def __init__(
+        self,
+        uri: str | None = None,
+        wrap_exceptions: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        **options: str,
+    ) -> None:
+        self.clock = clock
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
     def _MemoryStorage__schedule_expiry(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if now - self._swept >= self.SWEEP_SECONDS:
             self._swept = now
-            self._MemoryStorage__expire_events()
+            # MemoryStorage.__expire_events by its mangled name, which mypy does not model
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
 
 
 def storage_uri(uri: str) -> str:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from verifier.profiles import RulesProfile
 from verifier.requirements import check_minimums, prorate
 from verifier.summary import YEAR_PARTS  # the parts a year is judged by, as the register keeps them
-from verifier.vocab import AGGREGATES, BUCKET_LABELS, GRADES, LEAF_BUCKETS, LEVELS, MODES, PASSING_GRADES
+from verifier.vocab import AGGREGATES, GRADES, LEAF_BUCKETS, LEVELS, MODES, PASSING_GRADES
 
 from .sheet import (
     ZERO,
@@ -64,7 +64,7 @@ def credit_record(profile: RulesProfile, rec: RecordInput, hired_on: date) -> Re
     parts = [basis]
     if reason:
         parts.append(f"{reason}，奖励 {amount(credits - basic_shown)}")
-    parts.append(f"计入{BUCKET_LABELS[bucket]}")
+    parts.append(f"计入{profile.bucket_label(bucket)}")
     return RecordCredit(
         rec.project_code,
         rec.completed_on,
@@ -204,12 +204,13 @@ def year_tallies(
     for year in profile.years:
         t = tally(c for c in credits if c.completed_on.year == year)
         amounts = {p: t[p] for p in YEAR_PARTS}
+        short: list[str]
         if profile.yearly is None or year not in served:
             status, short = "not-required", []
         else:
             offset = profile.offset if profile.yearly.offset else None
             _, short = check_minimums(t, profile.yearly.minimums, offset)
-            if short and not all_judged and year >= as_of.year:
+            if short and as_of is not None and not all_judged and year >= as_of.year:
                 status = "not-yet"
             else:
                 status = "short" if short else "met"

@@ -7,17 +7,18 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from itertools import groupby
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
+from issuer.errors import InputRefused, NotFound
+from issuer.ledger.importing import fields as f
+from issuer.models import Project, Registration, School, Teacher, TrainingRecord
 from verifier.numbers import CertificateNumber, NumberFormatError, half_width
 from verifier.profiles import RulesProfile
 
-from ..errors import InputRefused, NotFound
-from ..importing import fields as f
-from ..models import Project, Registration, School, Teacher, TrainingRecord
 from .engine import compute_sheet
 from .sheet import CreditSheet, RecordInput, TeacherInput
 
@@ -39,7 +40,8 @@ class Holder:
         return TeacherInput(self.number, self.hired_on, self.title)
 
 
-def holders_query(profile: RulesProfile) -> Select:
+def holders_query(profile: RulesProfile) -> Select[int, str, str, str, str, str, date, str | None]:
+    """Holder's fields, in order."""
     return (
         select(
             Teacher.id,
@@ -57,7 +59,9 @@ def holders_query(profile: RulesProfile) -> Select:
     )
 
 
-def _records(profile: RulesProfile) -> Select:
+def _records(
+    profile: RulesProfile,
+) -> Select[int, str, str, str, str, Decimal, bool, str, str, str, date, str]:
     return select(
         TrainingRecord.teacher_id,
         Project.code,
@@ -74,19 +78,20 @@ def _records(profile: RulesProfile) -> Select:
     ).join(Project, Project.code == TrainingRecord.project_code)
 
 
-def _record_input(row) -> RecordInput:
+def _record_input(row: Row[int, str, str, str, str, Decimal, bool, str, str, str, date, str]) -> RecordInput:
+    """A row of `_records`, read by its columns' names (the labels select gives them)."""
     return RecordInput(
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-        row[8],
-        row[9],
-        row[10],
-        row[11] == "recognised",
+        project_code=row.code,
+        level=row.level,
+        category=row.category,
+        mode=row.mode,
+        hours=row.hours,
+        approved=row.approved,
+        kind=row.kind,
+        grade=row.grade,
+        role=row.role,
+        completed_on=row.completed_on,
+        recognised=row.status == "recognised",
     )
 
 
@@ -139,7 +144,7 @@ def sheets_of(
             holders_query(profile).where(Registration.number.in_(numbers)).order_by(Teacher.id)
         )
     ]
-    records: dict[int, list] = defaultdict(list)
+    records: dict[int, list[RecordInput]] = defaultdict(list)
     for row in session.execute(
         _records(profile).where(TrainingRecord.teacher_id.in_([h.teacher_id for h in holders]))
     ):
@@ -173,7 +178,7 @@ def all_sheets(
         holder = Holder(*h)
         while pending is not None and pending[0] < holder.teacher_id:
             pending = next(records, None)
-        mine = []
+        mine: list[RecordInput] = []
         if pending is not None and pending[0] == holder.teacher_id:
             mine = [_record_input(r) for r in pending[1]]
             pending = next(records, None)

@@ -9,13 +9,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.ledger.importing import fields as f
+from issuer.ledger.importing import limits
+from issuer.ledger.numbering import chunks
+from issuer.models import Project, utcnow
 from verifier.vocab import CATEGORIES, LEVELS, MODES, PROJECT_KINDS
 
-from ..models import Project, utcnow
-from ..registration import chunks
-from . import fields as f
-from . import limits
-from .reader import Column, find_duplicates, parse_rows, read_table
+from .reader import Column, Source, find_duplicates, parse_rows, read_table
 from .recording import log_batch
 from .report import ImportRefused, ImportResult, RowError
 
@@ -118,8 +118,8 @@ class ProjectRow:
     kind: str
 
 
-def validate(path: Path) -> tuple[list[ProjectRow], set[str], str]:
-    table = read_table(path, COLUMNS, limits.PROJECTS)
+def validate(source: Path | Source) -> tuple[list[ProjectRow], set[str], str]:
+    table = read_table(source, COLUMNS, limits.PROJECTS)
     parsed, errors = parse_rows(table, COLUMNS)
     errors += [
         RowError(
@@ -159,9 +159,10 @@ def validate(path: Path) -> tuple[list[ProjectRow], set[str], str]:
     return rows, set(table.positions), table.file
 
 
-def import_projects(session: Session, path: Path) -> ImportResult:
-    rows, present, file = validate(path)
-    result = ImportResult("projects", file, len(rows))
+def import_projects(session: Session, file: Path | Source) -> ImportResult:
+    source = Source.of(file)
+    rows, present, name = validate(source)
+    result = ImportResult("projects", name, len(rows))
     existing = {
         p.code: p
         for part in chunks([r.code for r in rows])
@@ -182,5 +183,5 @@ def import_projects(session: Session, path: Path) -> ImportResult:
         session.execute(Project.__table__.insert(), new)
         result.created = len(new)
     session.flush()
-    log_batch(session, path, result)
+    log_batch(session, source, result)
     return result

@@ -11,17 +11,19 @@ be read, never a traceback."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
 import re
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from xml.etree.ElementTree import iterparse
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
+from xml.etree.ElementTree import Element, iterparse
 
 from .fields import FieldError
 from .limits import (
@@ -34,6 +36,13 @@ from .limits import (
     Limits,
 )
 from .report import ErrorList, ImportRefused, RowError
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+T = TypeVar("T")
+# (row number, cells) as a reader yields them; a file's cells are whatever it holds
+Rows = Generator[tuple[int, list[Any]], None, None]
 
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # a sheet's own bounds: anything past them is damage
 MAX_HELD = 10_000  # XML elements held at once, inside one cell (rich-text runs) or one setting
@@ -57,6 +66,35 @@ class Table:
     ignored: list[str]
 
 
+@dataclass(frozen=True)
+class Source:
+    """What an import reads: a file's name and bytes, or (the office API's
+    JSON) a header and rows already in memory. Read once: the import checks
+    it and logs its digest from the same bytes."""
+
+    name: str
+    data: bytes = b""
+    rows: tuple[tuple[str, ...], ...] | None = None  # the header first
+
+    @classmethod
+    def of(cls, source: Path | Source) -> Source:
+        """A path's file, read up to MAX_FILE_BYTES (a larger one is refused)."""
+        if isinstance(source, Source):
+            return source
+        return cls(source.name, _read_bytes(source, source.name))
+
+    @classmethod
+    def from_rows(cls, name: str, header: Sequence[str], rows: Iterable[Sequence[str]]) -> Source:
+        """Rows keyed by position under `header`; row n of the table is rows[n - 2], as in a file."""
+        return cls(name, rows=(tuple(header), *(tuple(r) for r in rows)))
+
+    @property
+    def sha256(self) -> str:
+        """Of the file's bytes; of the rows as canonical JSON when given rows."""
+        content = self.data if self.rows is None else json.dumps(self.rows, ensure_ascii=False).encode()
+        return hashlib.sha256(content).hexdigest()
+
+
 class _Fault(Exception):
     """A cell a reader will not take (kind: long, columns, quote, damaged);
     _keyed names its column by the header, once the header is known."""
@@ -69,10 +107,14 @@ class _Fault(Exception):
         self.length, self.cause = length, cause
 
 
-def read_table(path: Path, columns: list[Column], limits: Limits) -> Table:
-    name = path.name
-    data = _read_bytes(path, name)
-    if data[:4] == b"PK\x03\x04":
+def read_table(source: Path | Source, columns: list[Column], limits: Limits) -> Table:
+    source = Source.of(source)
+    name, data = source.name, source.data
+    if len(data) > MAX_FILE_BYTES:  # an upload's bytes, given as they came
+        raise _too_large(name)
+    if source.rows is not None:
+        rows: Rows = _memory_rows(source.rows, limits)
+    elif data[:4] == b"PK\x03\x04":
         rows = _xlsx_rows(name, data, limits)
     elif data[:4] == b"\xd0\xcf\x11\xe0":
         raise ImportRefused(
@@ -84,7 +126,7 @@ def read_table(path: Path, columns: list[Column], limits: Limits) -> Table:
                 )
             ],
         )
-    elif path.suffix.lower() == ".xlsx":
+    elif Path(name).suffix.lower() == ".xlsx":
         raise ImportRefused(
             name,
             [
@@ -106,6 +148,15 @@ def read_table(path: Path, columns: list[Column], limits: Limits) -> Table:
             rows.close()
 
 
+def _memory_rows(rows: Iterable[Sequence[str]], limits: Limits) -> Rows:
+    """Rows in memory as a reader yields them (header = 1), held to the cell limit."""
+    for n, cells in enumerate(rows, start=1):
+        for i, c in enumerate(cells):
+            if len(c) > limits.cell:
+                raise _Fault(n, i, c, "long", len(c))
+        yield n, list(cells)
+
+
 def _file_error(message: str, detail: str) -> RowError:
     return RowError(None, "", "", message, detail)
 
@@ -125,23 +176,27 @@ def _read_bytes(path: Path, name: str) -> bytes:
             name, [_file_error("无法读取文件", f"cannot read the file: {e.strerror}")]
         ) from None
     if data is None or len(data) > MAX_FILE_BYTES:
-        mb = MAX_FILE_BYTES // (1024 * 1024)
-        raise ImportRefused(
-            name,
-            [
-                _file_error(
-                    f"文件过大：超过 {mb} MB 的上限，请分成几个文件导入",
-                    f"file over the limit of {mb} MB; split it",
-                )
-            ],
-        )
+        raise _too_large(name)
     return data
+
+
+def _too_large(name: str) -> ImportRefused:
+    mb = MAX_FILE_BYTES // (1024 * 1024)
+    return ImportRefused(
+        name,
+        [
+            _file_error(
+                f"文件过大：超过 {mb} MB 的上限，请分成几个文件导入",
+                f"file over the limit of {mb} MB; split it",
+            )
+        ],
+    )
 
 
 # -- CSV ---------------------------------------------------------------------
 
 
-def _csv_rows(name: str, data: bytes, limits: Limits) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(name: str, data: bytes, limits: Limits) -> Generator[tuple[int, list[str]], None, None]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -167,14 +222,16 @@ class _LongLine(Exception):
     pass
 
 
-def _csv_records(name: str, text: str, delimiter: str, limits: Limits) -> Iterator[tuple[int, list[str]]]:
+def _csv_records(
+    name: str, text: str, delimiter: str, limits: Limits
+) -> Generator[tuple[int, list[str]], None, None]:
     """(record number, cells), header = 1. A line longer than a row of
     `columns` full cells (and an Excel row's empty ones) is not handed to the
     csv module, which would make a list of all its cells."""
     longest = limits.columns * (limits.cell + 3) + EXCEL_COLUMNS
     taken = [0]  # characters of text handed to the csv module so far
 
-    def lines():
+    def lines() -> Iterator[str]:
         for line in io.StringIO(text, newline=""):
             if len(line) > longest:
                 raise _LongLine
@@ -206,7 +263,7 @@ def _csv_records(name: str, text: str, delimiter: str, limits: Limits) -> Iterat
 
 
 def _csv_fault(
-    name: str, text: str, start: int, row_no: int, delimiter: str, limits: Limits, error: Exception
+    name: str, text: str, start: int, row_no: int, delimiter: str, limits: Limits, error: Exception | None
 ) -> Exception:
     """The csv module (or the line bound) stopped at a record: find the cell
     to blame by reading the record's text again."""
@@ -290,7 +347,7 @@ def _looks_gbk(data: bytes) -> bool:
 # -- XLSX --------------------------------------------------------------------
 
 
-def _xlsx_rows(name: str, data: bytes, limits: Limits) -> Iterator[tuple[int, list[Any]]]:
+def _xlsx_rows(name: str, data: bytes, limits: Limits) -> Rows:
     """The first worksheet's rows that hold a value, (sheet row number,
     values from column A). The sheet is parsed here, element by element,
     rather than by openpyxl's iter_rows, which pads every row to the sheet's
@@ -326,14 +383,15 @@ class _Workbook:
         reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
         self.archive = reader.archive
         reader.read_manifest()
-        table = reader.package.find(SHARED_STRINGS)
+        # Manifest.find is left unannotated in the stubs
+        table = reader.package.find(SHARED_STRINGS)  # type: ignore[no-untyped-call]
         if table is not None:
             reader.shared_strings = _shared_strings(name, reader.archive, table.PartName[1:], limits)
         reader.read_workbook()
         wb = reader.wb
         apply_stylesheet(reader.archive, wb)
         # the first worksheet, as load_workbook's worksheets[0]: chart sheets and missing parts skipped
-        self.part = next(
+        part = next(
             (
                 rel.target
                 for _, rel in reader.parser.find_sheets()
@@ -341,15 +399,19 @@ class _Workbook:
             ),
             None,
         )
-        if self.part is None:
+        if part is None:
             raise KeyError("the workbook has no worksheet")
+        self.part: str = part
+        # The stubs know neither a parser without a source (only its cell
+        # parser is used here, as openpyxl's read-only sheets use it) nor the
+        # workbook's private format sets, which its reader fills.
         self.cells = WorkSheetParser(
-            None,
+            None,  # type: ignore[arg-type]
             reader.shared_strings,
             data_only=True,
             epoch=wb.epoch,
-            date_formats=wb._date_formats,
-            timedelta_formats=wb._timedelta_formats,
+            date_formats=wb._date_formats,  # type: ignore[attr-defined]
+            timedelta_formats=wb._timedelta_formats,  # type: ignore[attr-defined]
         )
 
 
@@ -359,7 +421,8 @@ def _shared_strings(name: str, archive: zipfile.ZipFile, part: str, limits: Limi
     STRINGS_PER_ROW for each row a file of its kind may have."""
     most = MAX_IDLE_ELEMENTS + STRINGS_PER_ROW * limits.rows
     out: list[str] = []
-    root, held = None, 0
+    root: Element | None = None
+    held = 0
     with archive.open(part) as source:
         for event, el in iterparse(source, events=("start", "end")):
             if event == "start":
@@ -369,6 +432,7 @@ def _shared_strings(name: str, archive: zipfile.ZipFile, part: str, limits: Limi
                     raise ValueError(f"over {MAX_HELD} XML elements in one shared string")
             elif el.tag == _SI_TAG:
                 out.append(_text(el).replace("x005F_", ""))
+                assert root is not None  # an element's end comes after the document's start
                 root.clear()  # what has been read is let go
                 held = 0
                 if len(out) > most:
@@ -408,7 +472,7 @@ def _check_zip(name: str, data: bytes, limits: Limits) -> None:
         )
 
 
-def _guarded(name: str, data: bytes, part: str | None, read: Callable[[], Any]) -> Any:
+def _guarded(name: str, data: bytes, part: str | None, read: Callable[[], T]) -> T:
     try:
         return read()
     except ImportRefused:
@@ -417,7 +481,7 @@ def _guarded(name: str, data: bytes, part: str | None, read: Callable[[], Any]) 
         raise _damaged(name, e, part, data) from None
 
 
-def _parsed(name: str, part: str, source) -> Iterator[tuple[str, Any]]:
+def _parsed(name: str, part: str, source: IO[bytes]) -> Iterator[tuple[str, Element]]:
     """iterparse's events; its errors (bad XML, a corrupt deflate stream, a
     bad CRC) are the file's, not ours."""
     try:
@@ -426,13 +490,14 @@ def _parsed(name: str, part: str, source) -> Iterator[tuple[str, Any]]:
         raise _damaged(name, e, part) from None
 
 
-def _sheet_rows(name: str, part: str, source, parser, limits: Limits) -> Iterator[tuple[int, list[Any]]]:
+def _sheet_rows(name: str, part: str, source: IO[bytes], parser: WorkSheetParser, limits: Limits) -> Rows:
     """Rows that hold a value, checked against the limits cell by cell; the
     elements read are let go as the parse goes on."""
     from openpyxl.worksheet._reader import CELL_TAG, DATA_TAG, ROW_TAG
 
     opened: list[Any] = [None] * 5  # the open elements at depths 1 to 4: worksheet, sheetData, row, c
-    depth, held, row_no, cells, values = 0, 0, 0, 0, {}
+    depth, held, row_no, cells = 0, 0, 0, 0
+    values: dict[int, Any] = {}  # column → the cell's value
     seen, budget, data_rows = 0, MAX_IDLE_ELEMENTS, 0
     for event, el in _parsed(name, part, source):
         if event == "start":
@@ -519,7 +584,7 @@ def _row_number(name: str, r: str | None, previous: int) -> int:
     return n
 
 
-def _cell(parser, el, row_no: int) -> tuple[int, Any]:
+def _cell(parser: WorkSheetParser, el: Element, row_no: int) -> tuple[int, Any]:
     """(column, value) of a cell element. Text cells, most of a file, are
     read here (openpyxl's rich-text objects cost four times the parse);
     numbers, dates and the rest by openpyxl, by the workbook's styles."""
@@ -531,7 +596,8 @@ def _cell(parser, el, row_no: int) -> tuple[int, Any]:
         kind = el.get("t")
         if kind not in ("s", "inlineStr", "str"):
             cell = parser.parse_cell(el)
-            return cell["column"], cell["value"]
+            # its "column" is an int; the stubs type every entry as a cell value
+            return cast(int, cell["column"]), cell["value"]
         r = el.get("r")
         column = _coordinate_column(r) if r else parser.col_counter + 1
         parser.col_counter = column
@@ -549,12 +615,12 @@ _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _VALUE_TAG, _INLINE_TAG, _T_TAG, _RUN_TAG, _SI_TAG = (_MAIN + t for t in ("v", "is", "t", "r", "si"))
 
 
-def _inline_text(el) -> str | None:
+def _inline_text(el: Element) -> str | None:
     s = el.find(_INLINE_TAG)
     return None if s is None else _text(s)
 
 
-def _text(el) -> str:
+def _text(el: Element) -> str:
     """As openpyxl's Text.content: the plain text, then each run's text;
     phonetic guides (rPh) left out."""
     if not len(el):
@@ -662,7 +728,8 @@ def _keyed(name: str, rows: Iterator[tuple[int, list[Any]]], columns: list[Colum
             )
         header = first[1]
         headers, positions, ignored = _match_header(name, header, columns)
-        kept, most = [], limits.rows
+        kept: list[tuple[int, list[Any]]] = []
+        most = limits.rows
         for n, r in rows:
             if any(c is not None and str(c).strip() for c in r):
                 if len(kept) == most:
@@ -688,8 +755,13 @@ def _keyed(name: str, rows: Iterator[tuple[int, list[Any]]], columns: list[Colum
     return Table(name, headers, kept, positions, ignored)
 
 
-def _match_header(name: str, header: list[Any], columns: list[Column]):
-    headers, positions, ignored, errors = {}, {}, [], []
+def _match_header(
+    name: str, header: list[Any], columns: list[Column]
+) -> tuple[dict[str, str], dict[str, int], list[str]]:
+    headers: dict[str, str] = {}
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    errors: list[RowError] = []
     for i, h in enumerate(header):
         if h in (None, ""):
             continue
@@ -784,7 +856,8 @@ def parse_rows(table: Table, columns: list[Column]) -> tuple[list[ParsedRow], Er
     """Each row parsed cell by cell; every bad cell becomes a RowError. Rows
     with bad cells are kept with the cells that did parse, so checks across
     rows (duplicates) still see them and the clerk gets every error at once."""
-    parsed, errors = [], ErrorList()
+    parsed: list[ParsedRow] = []
+    errors = ErrorList()
     for row_no, cells in table.rows:
         values: dict[str, Any] = {}
         for col in columns:
@@ -810,8 +883,8 @@ def parse_rows(table: Table, columns: list[Column]) -> tuple[list[ParsedRow], Er
 
 def find_duplicates(parsed: list[ParsedRow], keys: tuple[str, ...]) -> list[tuple[ParsedRow, int]]:
     """(row, first row) for each row whose key cells repeat an earlier row's."""
-    seen: dict[tuple, int] = {}
-    out = []
+    seen: dict[tuple[Any, ...], int] = {}
+    out: list[tuple[ParsedRow, int]] = []
     for p in parsed:
         if not all(k in p.values for k in keys):
             continue

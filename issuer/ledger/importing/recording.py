@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 from sqlalchemy.orm import Session
 
-from ..models import ImportBatch
+from issuer.models import ImportBatch
+
+from .reader import Source
 from .report import ImportResult
 
 
-def log_batch(session: Session, path: Path, result: ImportResult) -> None:
+def log_batch(session: Session, source: Source, result: ImportResult) -> None:
     session.add(
         ImportBatch(
             kind=result.kind,
-            file_name=path.name,
-            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            file_name=source.name,
+            sha256=source.sha256,
             rows=result.rows,
             created=result.created,
             updated=result.updated,

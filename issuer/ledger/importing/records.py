@@ -10,18 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
+from issuer.ledger.importing import fields as f
+from issuer.ledger.importing import limits
+from issuer.ledger.numbering import chunks
+from issuer.models import Project, Teacher, TrainingRecord, utcnow
 from verifier.numbers import mask_id_number
 from verifier.vocab import GRADES, ROLES
 
-from ..models import Project, Teacher, TrainingRecord, utcnow
-from ..registration import chunks
-from . import fields as f
-from . import limits
-from .reader import Column, find_duplicates, parse_rows, read_table
+from .reader import Column, Source, find_duplicates, parse_rows, read_table
 from .recording import log_batch
 from .report import ErrorList, ImportRefused, ImportResult, RowError
 
@@ -59,12 +60,12 @@ class RecordRow:
 
 
 def validate(
-    session: Session, path: Path, school: str | None = None
+    session: Session, source: Path | Source, school: str | None = None
 ) -> tuple[list[RecordRow], dict[str, int], str]:
     """Rows, and the teacher id of each ID number; refuses the file if any
     row is bad, names an unknown teacher or project (or, for a school's
     declaration, another school's teacher), or repeats a pair."""
-    table = read_table(path, COLUMNS, limits.RECORDS if school is None else limits.DECLARATION)
+    table = read_table(source, COLUMNS, limits.RECORDS if school is None else limits.DECLARATION)
     parsed, errors = parse_rows(table, COLUMNS)
     rows = [RecordRow(row=p.row, **p.values) for p in parsed if p.ok]
     q = select(Teacher.id_number, Teacher.id)
@@ -113,28 +114,35 @@ def validate(
     return rows, teachers, table.file
 
 
-def _lookup(session: Session, query, key_col, keys: set[str]) -> dict:
-    out = {}
+V = TypeVar("V")
+
+
+def _lookup(
+    session: Session, query: Select[str, V], key_col: QueryableAttribute[str], keys: set[str]
+) -> dict[str, V]:
+    out: dict[str, V] = {}
     for part in chunks(sorted(keys)):
         out.update(session.execute(query.where(key_col.in_(part))).all())
     return out
 
 
-def import_records(session: Session, path: Path, *, school: str | None = None) -> ImportResult:
+def import_records(session: Session, file: Path | Source, *, school: str | None = None) -> ImportResult:
     """The bureau's import (recognised at once), or with `school` a school's
-    declaration (declared, waiting for recognition)."""
-    rows, teachers, file = validate(session, path, school)
+    declaration (declared, waiting for recognition). `file`: a path, or a
+    Source (an upload's bytes, or the office API's rows)."""
+    source = Source.of(file)
+    rows, teachers, name = validate(session, source, school)
     if school is not None:
         rows = [replace(r, status="declared") for r in rows]
-    result = ImportResult("records", file, len(rows))
+    result = ImportResult("records", name, len(rows))
     existing: dict[tuple[int, str], TrainingRecord] = {}
     for part in chunks(sorted(set(teachers.values()))):
-        for rec in session.scalars(select(TrainingRecord).where(TrainingRecord.teacher_id.in_(part))):
-            existing[(rec.teacher_id, rec.project_code)] = rec
+        for stored in session.scalars(select(TrainingRecord).where(TrainingRecord.teacher_id.in_(part))):
+            existing[(stored.teacher_id, stored.project_code)] = stored
     if school is not None:
-        _refuse_recognised(rows, teachers, existing, file)
+        _refuse_recognised(rows, teachers, existing, name)
     now = utcnow()
-    new = []
+    new: list[dict[str, Any]] = []
     for r in rows:
         tid = teachers[r.id_number]
         rec = existing.get((tid, r.project_code))
@@ -165,11 +173,11 @@ def import_records(session: Session, path: Path, *, school: str | None = None) -
                     None,
                     None,
                 )
-    for part in chunks(new, 5000):
-        session.execute(TrainingRecord.__table__.insert(), list(part))
+    for batch in chunks(new, 5000):
+        session.execute(TrainingRecord.__table__.insert(), list(batch))
     result.created = len(new)
     session.flush()
-    log_batch(session, path, result)
+    log_batch(session, source, result)
     return result
 
 

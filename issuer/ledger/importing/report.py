@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from issuer.errors import InputRefused
+from issuer.ledger.importing import safe_csv
 
-from . import safe_csv
 from .limits import MAX_ERRORS
 
 

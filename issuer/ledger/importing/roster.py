@@ -6,19 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.ledger.importing import fields as f
+from issuer.ledger.importing import limits
+from issuer.ledger.numbering import chunks, lock_sequence, register
+from issuer.models import School, Teacher, utcnow
 from verifier.numbers import mask_id_number
 from verifier.profiles import RulesProfile
 from verifier.vocab import STAGES
 
-from ..models import School, Teacher, utcnow
-from ..registration import chunks, lock_sequence, register
-from . import fields as f
-from . import limits
-from .reader import Column, ParsedRow, find_duplicates, parse_rows, read_table
+from .reader import Column, ParsedRow, Source, find_duplicates, parse_rows, read_table
 from .recording import log_batch
 from .report import ImportRefused, ImportResult, RowError
 
@@ -70,8 +71,8 @@ class RosterRow:
     title: str | None
 
 
-def validate(path: Path) -> tuple[list[RosterRow], set[str], str]:
-    table = read_table(path, COLUMNS, limits.ROSTER)
+def validate(source: Path | Source) -> tuple[list[RosterRow], set[str], str]:
+    table = read_table(source, COLUMNS, limits.ROSTER)
     parsed, errors = parse_rows(table, COLUMNS)
     errors += _cross_check(parsed, table.headers)
     rows = [RosterRow(row=p.row, **p.values) for p in parsed if p.ok]
@@ -121,12 +122,13 @@ def _cross_check(parsed: list[ParsedRow], headers: dict[str, str]) -> list[RowEr
     return errors
 
 
-def import_roster(session: Session, path: Path, profile: RulesProfile) -> ImportResult:
-    rows, present, file = validate(path)
+def import_roster(session: Session, file: Path | Source, profile: RulesProfile) -> ImportResult:
+    source = Source.of(file)
+    rows, present, name = validate(source)
     # Take the number lock before reading anything, so concurrent imports
     # see each other's teachers and registrations.
     lock_sequence(session, profile.issuer_code, profile.cycle)
-    result = ImportResult("roster", file, len(rows))
+    result = ImportResult("roster", name, len(rows))
     _upsert_schools(session, rows, result)
     ids = _upsert_teachers(session, rows, present, result)
     fresh = register(session, ids, bureau=profile.issuer_code, cycle=profile.cycle)
@@ -134,7 +136,7 @@ def import_roster(session: Session, path: Path, profile: RulesProfile) -> Import
         result.notes.append(
             f"第 {profile.cycle} 周期新登记 {len(fresh)} 人，证书编号 {fresh[0][1]} … {fresh[-1][1]}"
         )
-    log_batch(session, path, result)
+    log_batch(session, source, result)
     return result
 
 
@@ -165,7 +167,7 @@ def _upsert_teachers(
     }
     # An optional column left out of the file keeps what is stored.
     compared = [k for k in _TEACHER_FIELDS if k in present]
-    new = []
+    new: list[dict[str, Any]] = []
     for r in rows:
         t = existing.get(r.id_number)
         if t is None:
@@ -176,7 +178,7 @@ def _upsert_teachers(
         session.execute(Teacher.__table__.insert(), [_stamped(n) for n in new])
         result.created = len(new)
     session.flush()
-    by_number = {}
+    by_number: dict[str, int] = {}
     for part in chunks([r.id_number for r in rows]):
         by_number.update(
             session.execute(select(Teacher.id_number, Teacher.id).where(Teacher.id_number.in_(part))).all()
@@ -184,6 +186,6 @@ def _upsert_teachers(
     return [by_number[r.id_number] for r in rows]
 
 
-def _stamped(values: dict) -> dict:
+def _stamped(values: dict[str, Any]) -> dict[str, Any]:
     now = utcnow()
     return {**values, "created_at": now, "updated_at": now}

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -23,7 +26,7 @@ def excel_safe(value: Any) -> str:
 class SafeWriter:
     """csv.writer's writerow and writerows, each cell made safe first."""
 
-    def __init__(self, f, **fmt) -> None:
+    def __init__(self, f: SupportsWrite[str], **fmt: Any) -> None:  # fmt: csv.writer's format parameters
         self._w = csv.writer(f, **fmt)
 
     def writerow(self, row: Iterable[Any]) -> None:
@@ -34,5 +37,5 @@ class SafeWriter:
             self.writerow(row)
 
 
-def writer(f, **fmt) -> SafeWriter:
+def writer(f: SupportsWrite[str], **fmt: Any) -> SafeWriter:
     return SafeWriter(f, **fmt)

@@ -14,7 +14,6 @@ from flask import (
     Blueprint,
     abort,
     current_app,
-    flash,
     g,
     redirect,
     render_template,
@@ -22,15 +21,18 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 from werkzeug import exceptions as http
 
-from ... import review as review_lib
-from ... import staff as staff_lib
-from ...db import read_session, write_session
-from ...errors import EcertError, InputRefused, NotFound
+from issuer.office import review as review_lib
+from issuer.office import staff as staff_lib
+from issuer.office.passwords import change
+
+from ...db import read_session
+from ...errors import InputRefused, NotFound
 from ...models import StaffAccount
-from ...passwords import SignInError, change, end_sessions
-from .. import limiter, throttle
+from .. import limiter, signin, throttle
 from ..context import engine, profile, settings  # noqa: F401  (the route modules import them from here)
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -84,73 +86,42 @@ def staff_required(permission: str | None = None):
     return decorate
 
 
+def _sign_in(s: Session, username: str, password: str) -> tuple[int, int, bool]:
+    account = throttle.sign_in(
+        "staff", username, password, lambda: staff_lib.authenticate(s, username, password), staff_lib.REFUSED
+    )
+    return account.id, account.epoch, account.must_change
+
+
+DOOR = signin.Door(
+    name="office",
+    id_key="staff_id",
+    epoch_key="staff_epoch",
+    field="username",
+    field_max=64,
+    sign_in=_sign_in,
+    locked=lambda s, account_id: s.get(StaffAccount, account_id, with_for_update=True),
+    change=lambda account, old, new: change(account, old, new, forbidden=(account.username,)),
+    throttle_kind="staff",
+    throttle_key=lambda: g.account.username,
+)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 60 per hour", methods=["POST"])
-def login():
-    if request.method == "POST":
-        username, password = (
-            request.form.get("username", "").strip()[:64],
-            request.form.get("password", "")[:200],
-        )
-        with read_session(engine()) as s:
-            try:
-                account = throttle.sign_in(
-                    "staff",
-                    username,
-                    password,
-                    lambda: staff_lib.authenticate(s, username, password),
-                    staff_lib.REFUSED,
-                )
-                account_id, epoch, must_change, refused = account.id, account.epoch, account.must_change, None
-            except SignInError as e:
-                refused = e
-        if refused:
-            flash(refused.message)
-            return render_template("office/login.html", username=username), 401
-        session.clear()
-        session.permanent = True
-        session["staff_id"], session["staff_epoch"] = account_id, epoch
-        return redirect(url_for("office.password" if must_change else "office.home"))
-    return render_template("office/login.html", username="")
+def login() -> ResponseReturnValue:
+    return signin.login(DOOR)
 
 
 @bp.post("/logout")
-def logout():
-    """Ends the session on the server too: the account's epoch moves on, so
-    a copy of the cookie taken before is refused after."""
-    account_id, epoch = session.get("staff_id"), session.get("staff_epoch")
-    if account_id:
-        with write_session(engine()) as s:
-            account = s.get(StaffAccount, account_id, with_for_update=True)
-            if account is not None and account.epoch == epoch:
-                end_sessions(account)
-    session.clear()
-    return redirect(url_for("office.login"))
+def logout() -> ResponseReturnValue:
+    return signin.logout(DOOR)
 
 
 @bp.route("/password", methods=["GET", "POST"])
 @staff_required()
-def password():
-    if request.method == "POST":
-        try:
-            if request.form.get("new") != request.form.get("again"):
-                raise EcertError("两次输入的新密码不一致", "the new passwords differ")
-            with throttle.changing_password("staff", g.account.username), write_session(engine()) as s:
-                account = s.get(StaffAccount, g.account.id, with_for_update=True)
-                change(
-                    account,
-                    request.form.get("old", ""),
-                    request.form.get("new", ""),
-                    forbidden=(account.username,),
-                )
-                epoch = account.epoch
-        except EcertError as e:
-            flash(e.message)
-            return render_template("office/password.html", must=g.account.must_change), 400
-        session["staff_epoch"] = epoch
-        flash("密码已修改")
-        return redirect(url_for("office.home"))
-    return render_template("office/password.html", must=g.account.must_change)
+def password() -> ResponseReturnValue:
+    return signin.change_password(DOOR)
 
 
 @bp.get("/")

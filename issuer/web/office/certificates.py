@@ -7,11 +7,13 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from ... import audit as audit_lib
-from ... import jobs as jobs_lib
-from ... import queries as q
-from ... import register, tasks
-from ... import staff as staff_lib
+from issuer.certificates import audit as audit_lib
+from issuer.certificates import versions as register
+from issuer.office import jobs as jobs_lib
+from issuer.office import queries as q
+from issuer.office import staff as staff_lib
+from issuer.office import tasks
+
 from ...db import read_session, write_session
 from ...errors import EcertError, NotFound
 from ...models import AuditEntry

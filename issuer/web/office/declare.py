@@ -4,19 +4,17 @@ record in a form. Declared records wait for the bureau."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from flask import flash, g, redirect, render_template, request, url_for
-from werkzeug.utils import secure_filename
 
-from ... import review as review_lib
+from issuer.ledger.importing.reader import Source
+from issuer.ledger.importing.records import import_records
+from issuer.ledger.importing.report import ImportRefused
+from issuer.office import review as review_lib
+
 from ...db import read_session, write_session
 from ...errors import EcertError
-from ...importing.records import import_records
-from ...importing.report import ImportRefused
 from . import bp, engine, profile, staff_required
 
 ALLOWED = (".csv", ".xlsx")
@@ -60,26 +58,15 @@ def declare():
 
 
 def _import_upload(upload, school: str | None):
-    """The upload goes to a temporary file (the importer reads paths, and
-    keeps the name for its report), then away."""
-    name = secure_filename(upload.filename or "") or "upload.csv"
-    suffix = Path(upload.filename or "").suffix.lower()
-    if suffix not in ALLOWED:
+    """The upload, read in memory (the app bounds a request's size), under its
+    own name in the report."""
+    name = Path(upload.filename or "").name[:100] or "upload.csv"
+    if Path(name).suffix.lower() not in ALLOWED:
         raise EcertError(
             f"只接受 CSV 或 XLSX 文件（收到 {upload.filename or '空文件名'}）",
             "only .csv or .xlsx files are accepted",
         )
     if school is None:
         raise EcertError("请先选择学校", "choose the school the records are declared for")
-    fd, tmp = tempfile.mkstemp(suffix=suffix, prefix="declare-")
-    path = Path(tmp).with_name(f"{Path(tmp).stem}-{name}")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            upload.save(f)
-        os.replace(tmp, path)
-        with write_session(engine()) as s:
-            return import_records(s, path, school=school)
-    finally:
-        for p in (tmp, path):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(p)
+    with write_session(engine()) as s:
+        return import_records(s, Source(name, upload.read()), school=school)

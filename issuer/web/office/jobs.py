@@ -1,18 +1,19 @@
 """Background batches (批量任务): start an issuance or a rendering for the
 region or one school, then watch it. The request only records the job and
-queues it; Celery workers do the work (issuer/tasks.py, issuer/jobs.py). A
+queues it; Celery workers do the work (issuer/office/tasks.py, issuer/office/jobs.py). A
 job's page reads the `jobs` table, so it survives a reload, another browser
 or a restart of the web service, and refreshes itself (a meta refresh: the
 CSP allows no inline script) while the job is queued or running. With no
 worker's sign of life for a minute it says the job is stalled, and since
-when (issuer/jobs.py describe)."""
+when (issuer/office/jobs.py describe)."""
 
 from __future__ import annotations
 
 from flask import abort, g, jsonify, redirect, render_template, request, url_for
 
-from ... import jobs as jobs_lib
-from ... import queries, tasks
+from issuer.office import jobs as jobs_lib
+from issuer.office import queries, tasks
+
 from ...db import read_session
 from . import NAV, bp, engine, settings, staff_required
 

@@ -5,16 +5,17 @@ of it, is a 404."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from itertools import islice
 
 from flask import g, render_template, request, send_file
 
+from issuer.ledger.credits.sheet import amount
+from issuer.office import queries as q
 from verifier.clock import CHINA, as_utc, today_in_china
-from verifier.vocab import BUCKET_LABELS, BUCKETS
+from verifier.vocab import BUCKETS, CERT_STATE_LABELS, VERDICT_LABELS
 
-from ... import queries as q
-from ...credits.sheet import amount
 from ...db import read_session
 from . import NAV, bp, engine, page_arg, profile, staff_required
 
@@ -74,7 +75,7 @@ def teachers():
         schools=schools,
         short_options=q.short_options(prof),
         buckets=PAGE_BUCKETS,
-        bucket_labels=BUCKET_LABELS,
+        bucket_labels=profile().bucket_labels,
         amount=amount,
     )
 
@@ -90,7 +91,9 @@ def teachers_xlsx():
             s, profile(), g.scope, school=_bound(school), short=short, as_of=today_in_china()
         )
         name = "-".join(p for p in ("teachers", g.scope.school_code or school, short) if p)
-        return _xlsx([q.school_table(stream)], f"{name}-{today_in_china()}.xlsx")
+        return _xlsx(
+            [q.school_table(stream, labels=profile().bucket_labels)], f"{name}-{today_in_china()}.xlsx"
+        )
 
 
 @bp.get("/teachers/<number>")
@@ -102,11 +105,11 @@ def teacher(number: str):
         d=d,
         sheet=d.sheet,
         buckets=BUCKETS,
-        bucket_labels=BUCKET_LABELS,
+        bucket_labels=profile().bucket_labels,
         amount=amount,
-        unmet_label=q.unmet_label,
-        state_labels=q.STATE_LABELS,
-        verdict_labels=q.VERDICT_LABELS,
+        unmet_label=functools.partial(q.unmet_label, labels=profile().bucket_labels),
+        state_labels=CERT_STATE_LABELS,
+        verdict_labels=VERDICT_LABELS,
         year_labels=q.YEAR_STATUS_LABELS,
     )
 
@@ -115,7 +118,9 @@ def teacher(number: str):
 @staff_required("query")
 def teacher_xlsx(number: str):
     d = _teacher_detail(number)
-    return _xlsx(q.teacher_tables(d), f"teacher-{d.holder.number}-{today_in_china()}.xlsx")
+    return _xlsx(
+        q.teacher_tables(d, profile().bucket_labels), f"teacher-{d.holder.number}-{today_in_china()}.xlsx"
+    )
 
 
 def _teacher_detail(number: str):

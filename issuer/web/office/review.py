@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from verifier.vocab import BUCKET_LABELS, GRADES, ROLES
+from issuer.ledger.credits.sheet import amount
+from issuer.office import review as review_lib
+from verifier.vocab import GRADES, ROLES
 
-from ... import review as review_lib
-from ...credits.sheet import amount
 from ...db import read_session, write_session
 from ...errors import EcertError, NotFound
 from . import bp, engine, int_list, page_arg, profile, staff_required
@@ -43,7 +43,7 @@ def review_queue():
         page=page,
         page_size=PAGE,
         status_labels=review_lib.STATUS_LABELS,
-        bucket_labels=BUCKET_LABELS,
+        bucket_labels=profile().bucket_labels,
         grades=GRADES,
         roles=ROLES,
         amount=amount,
