@@ -74,11 +74,11 @@ def load_sample(engine, folder: Path, teachers: int, records_per_teacher: float 
     """The sample generator's files for `teachers` teachers, imported into a
     migrated database, and a signing key in folder/keys (the passphrase from
     the environment)."""
+    from issuer.certificates.keystore import Keystore
     from issuer.db import migrate, write_session
-    from issuer.importing.projects import import_projects
-    from issuer.importing.records import import_records
-    from issuer.importing.roster import import_roster
-    from issuer.keystore import Keystore
+    from issuer.ledger.importing.projects import import_projects
+    from issuer.ledger.importing.records import import_records
+    from issuer.ledger.importing.roster import import_roster
     from scripts.make_sample import generate
     from verifier.profiles import load_profile
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from issuer.importing import fields as f
+from issuer.ledger.importing import fields as f
 from tests.builders import id_number
 
 

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from issuer.db import read_session, write_session
-from issuer.importing.projects import import_projects
-from issuer.importing.records import import_records
-from issuer.importing.report import ImportRefused
-from issuer.importing.roster import import_roster
+from issuer.ledger.importing.projects import import_projects
+from issuer.ledger.importing.records import import_records
+from issuer.ledger.importing.report import ImportRefused
+from issuer.ledger.importing.roster import import_roster
 from issuer.models import Project, Registration, School, Teacher, TrainingRecord
 from tests.builders import (
     PROJECT_HEADER,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import zipfile
 from datetime import datetime
 from xml.sax.saxutils import escape
@@ -18,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from issuer.db import make_engine, migrate, write_session
+from issuer.db import make_engine, write_session
 from issuer.errors import InputRefused
-from issuer.importing.projects import import_projects
-from issuer.importing.records import import_records
-from issuer.importing.report import ImportRefused
-from issuer.importing.roster import import_roster
+from issuer.ledger.importing.projects import import_projects
+from issuer.ledger.importing.records import import_records
+from issuer.ledger.importing.report import ImportRefused
+from issuer.ledger.importing.roster import import_roster
 from tests.builders import (
     PROJECT_HEADER,
     RECORD_HEADER,
@@ -135,12 +136,12 @@ class _Undone(Exception):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, sqlite_template):
     """A SQLite database holding the teacher and projects the valid files
     name, and a folder for the files tried."""
     folder = tmp_path_factory.mktemp("fuzz")
+    shutil.copyfile(sqlite_template, folder / "ecert.sqlite3")  # a migrated, empty database
     engine = make_engine(f"sqlite:///{folder / 'ecert.sqlite3'}")
-    migrate(engine)
     files = Files(folder / "seed")
     with write_session(engine) as s:
         import_projects(s, files.csv("p.csv", PROJECT_HEADER, IMPORTERS["projects"][2]))

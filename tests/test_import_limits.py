@@ -1,6 +1,6 @@
 """Input an import must refuse, not crash or stall (issue 14): damaged CSV
 and XLSX files, spreadsheet bombs, files over the limits of
-issuer/importing/limits.py, the capped error list, and formula text in the
+issuer/ledger/importing/limits.py, the capped error list, and formula text in the
 CSV files the service writes. Each bad file is refused whole, naming the
 file and the problem, from the importers, the CLI (exit code 2), the office
 declare page and the office API (400), with nothing stored."""
@@ -19,14 +19,14 @@ import pytest
 from sqlalchemy import func, select
 
 from issuer.db import read_session, write_session
-from issuer.importing import limits
-from issuer.importing.projects import import_projects
-from issuer.importing.reader import read_table
-from issuer.importing.records import COLUMNS as RECORD_COLUMNS
-from issuer.importing.records import import_records
-from issuer.importing.report import ImportRefused
-from issuer.importing.roster import import_roster
-from issuer.importing.safe_csv import excel_safe
+from issuer.ledger.importing import limits
+from issuer.ledger.importing.projects import import_projects
+from issuer.ledger.importing.reader import read_table
+from issuer.ledger.importing.records import COLUMNS as RECORD_COLUMNS
+from issuer.ledger.importing.records import import_records
+from issuer.ledger.importing.report import ImportRefused
+from issuer.ledger.importing.roster import import_roster
+from issuer.ledger.importing.safe_csv import excel_safe
 from issuer.models import Teacher, TrainingRecord
 from tests.builders import (
     PROJECT_HEADER,
@@ -37,9 +37,7 @@ from tests.builders import (
     record_row,
     teacher_row,
 )
-from tests.staff.conftest import SCHOOL_A, app, region  # noqa: F401  (fixtures for the office tests)
-from tests.staff.test_office_api import Api, tokens  # noqa: F401
-from tests.staff.test_office_web import csrf, signed_in
+from tests.helpers import SCHOOL_A, Api, csrf, signed_in
 from verifier.profiles import load_profile
 
 HORGOS = load_profile("horgos-7")
@@ -415,7 +413,7 @@ def test_a_shared_string_table_past_its_limit_is_refused_as_it_is_read(files):
 
 
 def test_a_file_over_the_size_limit_is_refused_unread(files, monkeypatch):
-    monkeypatch.setattr("issuer.importing.reader.MAX_FILE_BYTES", 100)
+    monkeypatch.setattr("issuer.ledger.importing.reader.MAX_FILE_BYTES", 100)
     path = files.folder / "r.csv"
     path.write_bytes(csv_text([record_row(GOOD_ID, "X-PRO")] * 5))
     with pytest.raises(ImportRefused) as e:
@@ -610,7 +608,7 @@ def test_the_cli_refuses_each_bad_file_with_exit_code_2(case, run_ecert, files, 
     assert written[0] == str(row or "") and written[1] == (column or "") and reason in written[3], written
 
 
-def test_the_office_declare_page_answers_400_naming_each_bad_file(app, region):  # noqa: F811
+def test_the_office_declare_page_answers_400_naming_each_bad_file(app, region):
     reg = signed_in(app, region, "reg-a")
     for case, (name, make, row, column, reason) in BAD_FILES.items():
         r = reg.post(
@@ -627,7 +625,7 @@ def test_the_office_declare_page_answers_400_naming_each_bad_file(app, region): 
         assert s.scalar(select(func.count()).select_from(Teacher)) == 3
 
 
-def test_the_office_api_answers_400_naming_each_bad_file(app, region, tokens):  # noqa: F811
+def test_the_office_api_answers_400_naming_each_bad_file(app, region, tokens):
     reg = Api(app, tokens["reg-a"])
     many = limits.DECLARATION.rows + 1
     cases = {
@@ -656,7 +654,7 @@ def test_the_office_api_answers_400_naming_each_bad_file(app, region, tokens):  
     assert Api(app, tokens["auditor"]).get("/records", query="status=all").get_json()["records"] == []
 
 
-def test_the_office_api_lists_the_first_200_errors_and_counts_the_rest(app, region, tokens):  # noqa: F811
+def test_the_office_api_lists_the_first_200_errors_and_counts_the_rest(app, region, tokens):
     reg = Api(app, tokens["reg-a"])
     rows = [record_row(region.a[0], f"NO-{i}") for i in range(300)]
     r = reg.post(
@@ -668,7 +666,7 @@ def test_the_office_api_lists_the_first_200_errors_and_counts_the_rest(app, regi
     assert [x["row"] for x in err["rows"]] == list(range(2, 202))
 
 
-def test_the_office_page_lists_the_first_200_errors_and_counts_the_rest(app, region):  # noqa: F811
+def test_the_office_page_lists_the_first_200_errors_and_counts_the_rest(app, region):
     reg = signed_in(app, region, "reg-a")
     rows = [record_row(region.a[0], f"NO-{i}") for i in range(300)]
     r = reg.post(
@@ -680,8 +678,8 @@ def test_the_office_page_lists_the_first_200_errors_and_counts_the_rest(app, reg
     assert r.status_code == 400 and html.count("未知的项目编号") == 200 and "另有 100 处错误未列出" in html
 
 
-def test_a_json_declaration_with_formula_text_is_refused_as_sent(app, region, tokens):  # noqa: F811
-    """The JSON goes through the CSV importer (office_api._records_csv), a
+def test_a_json_declaration_with_formula_text_is_refused_as_sent(app, region, tokens):
+    """The JSON goes through the CSV importer (office_api/records.py: _records_csv), a
     file read back at once and never opened by a person: a value comes back
     in the refusal exactly as it was sent."""
     reg = Api(app, tokens["reg-a"])

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from issuer.db import read_session, write_session
-from issuer.importing.roster import import_roster
+from issuer.ledger.importing.roster import import_roster
 from issuer.models import NumberSequence, Registration, Teacher
 from tests.builders import ROSTER_HEADER, id_number, teacher_row
 from verifier.numbers import CertificateNumber

@@ -6,11 +6,11 @@ import csv
 from datetime import date
 from pathlib import Path
 
-from issuer.credits.ledger import all_sheets
 from issuer.db import read_session, write_session
-from issuer.importing.projects import import_projects
-from issuer.importing.records import import_records
-from issuer.importing.roster import import_roster
+from issuer.ledger.credits.ledger import all_sheets
+from issuer.ledger.importing.projects import import_projects
+from issuer.ledger.importing.records import import_records
+from issuer.ledger.importing.roster import import_roster
 from scripts.make_sample import DEFAULT_UNTIL, generate
 from verifier.profiles import load_profile
 

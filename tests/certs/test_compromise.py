@@ -12,44 +12,16 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
-from verifier.token import cose_private_key, from_base32, key_id, parse, sign, to_base32
-
-from .conftest import PASSPHRASE, show, verify
+from tests.helpers import active_kid, forge, leaked_key, show, verify
+from verifier.token import from_base32, parse
 
 A = "6540040710000014"
 README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def _leaked_key(keys_dir, kid: str):
-    """What the attacker has: the PEM file and the passphrase."""
-    private = serialization.load_pem_private_key((keys_dir / f"{kid}.pem").read_bytes(), PASSPHRASE.encode())
-    public_raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    raw = private.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    return cose_private_key(raw, public_raw), key_id(public_raw)
-
-
-def _forge(keys_dir, kid: str, genuine_token: str, backdate_to) -> str:
-    """The genuine token's number and version, signed again by the leaked key
-    with another holder, three times the credits and an earlier iat."""
-    c = parse(from_base32(genuine_token)).claims
-    forged = replace(
-        c,
-        holder="冒名顶替",
-        issued=int(backdate_to.timestamp()),
-        credits=tuple(3 * v for v in c.credits),
-        years=tuple(3 * v for v in c.years),
-    )
-    cose, kid_bytes = _leaked_key(keys_dir, kid)
-    return to_base32(sign(forged, cose, kid_bytes))
 
 
 def readme_steps(kid: str, as_of: str, out: Path) -> list[list[str]]:
@@ -71,11 +43,6 @@ def readme_steps(kid: str, as_of: str, out: Path) -> list[list[str]]:
     return steps
 
 
-def _kid(run) -> str:
-    (key,) = [k for k in json.loads(run("keys", "jwks").stdout)["keys"]]
-    return key["kid"]
-
-
 def _not_issued(result: dict) -> bool:
     status = result["checks"][3]
     return (
@@ -91,9 +58,9 @@ def test_a_leaked_key_cannot_mint_a_certificate_online_or_offline(keyed, bureau,
     keys_dir, out = tmp_path / "keys", tmp_path / "published"
     keyed("issue")
     genuine = show(keyed, A)
-    kid = _kid(keyed)
+    kid = active_kid(keyed)
     issued_at = parse(from_base32(genuine["token"])).claims.issued_at
-    forged = _forge(keys_dir, kid, genuine["token"], issued_at)  # the key's window opened just before
+    forged = forge(keys_dir, kid, genuine["token"], issued_at)  # the key's window opened just before
 
     # before anyone notices: the signature and the key are the bureau's, the token is not the register's
     before = verify(keyed, forged)
@@ -119,7 +86,7 @@ def test_a_leaked_key_cannot_mint_a_certificate_online_or_offline(keyed, bureau,
     now = show(keyed, A)
     assert now["version"] == 2 and verify(keyed, now["url"])["valid"]
     # a forgery of the new current version too, still backdated into the old key's window
-    forged_v2 = _forge(keys_dir, kid, now["token"], issued_at)
+    forged_v2 = forge(keys_dir, kid, now["token"], issued_at)
     offline = ("--offline", "--jwks", str(out / "jwks.json"), "--status", str(out / "status.json"))
     for args in ((), offline):
         for token in (forged, forged_v2):
@@ -138,7 +105,12 @@ def test_a_compromise_dated_before_the_issue_counts_those_it_now_fails(keyed, bu
     keyed("issue")
     issued_at = parse(from_base32(show(keyed, A)["token"])).claims.issued_at  # China time
     said = keyed(
-        "keys", "compromise", "--as-of", (issued_at - timedelta(seconds=1)).isoformat(), "--", _kid(keyed)
+        "keys",
+        "compromise",
+        "--as-of",
+        (issued_at - timedelta(seconds=1)).isoformat(),
+        "--",
+        active_kid(keyed),
     ).stdout
     assert re.search(r"现行证书 3 份，其中 3 份签发于泄露时间之后", said), said
 
@@ -158,9 +130,9 @@ def test_no_snapshot_signed_with_a_compromised_key_is_trusted_whatever_its_date(
     out = tmp_path / "published"
     keyed("issue")
     genuine = show(keyed, A)
-    kid = _kid(keyed)
+    kid = active_kid(keyed)
     issued_at = parse(from_base32(genuine["token"])).claims.issued_at
-    forged = _forge(tmp_path / "keys", kid, genuine["token"], issued_at)
+    forged = forge(tmp_path / "keys", kid, genuine["token"], issued_at)
     keyed("keys", "compromise", "--as-of", (issued_at + timedelta(hours=1)).isoformat(), "--", kid)
     keyed("keys", "rotate")
     keyed("issue")
@@ -175,7 +147,7 @@ def test_no_snapshot_signed_with_a_compromised_key_is_trusted_whatever_its_date(
     first[0], first[1], first[3] = "current", None, hashlib.sha256(from_base32(forged)).hexdigest()
     doc["snapshot"]["certificates"][A] = [first]
     doc["snapshot"]["generated_at"] = issued_at.isoformat()
-    cose, kid_bytes = _leaked_key(tmp_path / "keys", kid)
+    cose, kid_bytes = leaked_key(tmp_path / "keys", kid)
     (out / "evil.json").write_text(json.dumps(_resigned(doc, cose, kid_bytes)), "utf-8")
     result = keyed(
         "verify",

@@ -9,7 +9,7 @@ import pytest
 import qrcode
 from pypdf import PdfWriter
 
-from issuer.qr import verification_url
+from issuer.certificates.qr import verification_url
 from verifier.inputs import TOKEN_ATTACHMENT, token_from_bytes, token_from_input, token_from_text
 from verifier.token import TokenError
 

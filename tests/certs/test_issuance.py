@@ -9,8 +9,7 @@ from sqlalchemy import func, select, text
 from issuer.db import make_engine
 from issuer.models import AuditEntry, Certificate
 from tests.builders import RECORD_HEADER, record_row
-
-from .conftest import show, verify
+from tests.helpers import show, verify
 
 A, B, C = "6540040710000014", "6540040710000022", "6540040710000030"
 
@@ -112,10 +111,10 @@ def test_as_of_a_day_counts_the_records_completed_by_then_and_never_a_day_ahead(
 def test_a_rotation_while_a_batch_runs_leaves_no_certificate_outside_its_keys_window(
     keyed, bureau, db, monkeypatch, tmp_path
 ):
-    from issuer import issuance
+    from issuer.certificates import issuance
+    from issuer.certificates.keystore import Keystore
     from issuer.config import load_settings
     from issuer.db import write_session
-    from issuer.keystore import Keystore
     from verifier.profiles import load_profile
 
     monkeypatch.setattr(issuance, "CHUNK", 1)  # three chunks, a rotation after the first

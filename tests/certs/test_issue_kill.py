@@ -13,13 +13,12 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from issuer.audit import verify_chain
+from issuer.certificates.audit import verify_chain
+from issuer.certificates.issuance import CHUNK
 from issuer.db import make_engine, read_session
-from issuer.issuance import CHUNK
 from issuer.models import AuditEntry, Certificate, Registration
 from tests.builders import load_sample
-
-from .conftest import PASSPHRASE
+from tests.helpers import PASSPHRASE
 
 TEACHERS = 2000
 

@@ -14,7 +14,7 @@ from pycose.keys import OKPKey
 from pycose.keys.curves import Ed25519
 from pycose.messages import Sign1Message
 
-from issuer.qr import TARGET_VERSION, qr_version, verification_url
+from issuer.certificates.qr import TARGET_VERSION, qr_version, verification_url
 from verifier.clock import CHINA
 from verifier.keyset import KeySet
 from verifier.token import TokenError, from_base32, parse, to_base32

@@ -8,8 +8,8 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from issuer.credits.engine import compute_sheet
-from issuer.credits.sheet import RecordInput, TeacherInput
+from issuer.ledger.credits.engine import compute_sheet
+from issuer.ledger.credits.sheet import RecordInput, TeacherInput
 from verifier.profiles import load_profile
 
 HORGOS = load_profile("horgos-7")

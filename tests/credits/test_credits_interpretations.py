@@ -6,7 +6,7 @@ import re
 
 from credit_builders import HORGOS, D, one, rec
 
-import issuer.credits.engine as engine
+import issuer.ledger.credits.engine as engine
 import verifier.requirements as requirements
 
 

@@ -12,8 +12,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.certs.conftest import bureau, keyed  # noqa: F401  (the same small bureau)
-
 CHROMIUM = os.environ.get("ECERT_CHROMIUM", "/usr/bin/chromium")
 # A committee member's phone: 390×844 CSS pixels at 2× (an ordinary recent phone).
 PHONE = dict(
@@ -27,11 +25,11 @@ PHONE = dict(
 
 
 @pytest.fixture
-def db_url(tmp_path):
+def db_url(sqlite_url):
     """SQLite only: the pages are the same on either database, and
     tests/web covers the verifier on both; a browser run per database would
     double the slowest tests for nothing."""
-    return f"sqlite:///{tmp_path / 'ecert.sqlite3'}"
+    return sqlite_url
 
 
 def _missing(why: str):
@@ -57,7 +55,7 @@ def chromium():
 
 
 @pytest.fixture
-def live(keyed, monkeypatch):  # noqa: F811
+def live(keyed, monkeypatch):
     """The bureau's full service on 127.0.0.1:PORT in a thread. ECERT_BASE_URL
     names that port, so certificates issued after this point carry QR codes
     that lead to it."""

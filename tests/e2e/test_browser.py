@@ -15,7 +15,7 @@ import subprocess
 import zxingcpp
 from PIL import Image
 
-from tests.certs.conftest import show
+from tests.helpers import active_kid, forge, show
 
 A = "6540040710000014"  # 热依拉·阿不都热合曼: 90 credits, cycle in progress, valid until 2028-12-31
 B = "6540040710000022"  # 王芳: 10 elective credits
@@ -157,14 +157,13 @@ def test_a_cycle_under_way_says_what_is_short_with_amounts(live, bureau, phone):
 def test_a_certificate_minted_with_a_leaked_key_says_not_valid_and_why(
     live, bureau, phone, tmp_path, screenshot_path
 ):
-    from tests.certs.test_compromise import _forge, _kid
     from verifier.token import from_base32, parse
 
     live.run("issue")
     genuine = show(live.run, A)
-    forged = _forge(
+    forged = forge(
         tmp_path / "keys",
-        _kid(live.run),
+        active_kid(live.run),
         genuine["token"],
         parse(from_base32(genuine["token"])).claims.issued_at,
     )

@@ -17,9 +17,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from issuer import tasks
+from issuer.office import tasks
 from tests.builders import RECORD_HEADER, record_row
-from tests.certs.conftest import show
+from tests.helpers import show
 
 LAPTOP = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
 SCHOOL = "6540040001"

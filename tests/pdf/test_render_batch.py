@@ -44,8 +44,8 @@ class FakeCert:
 
 
 def test_a_failing_certificate_is_reported_and_the_batch_goes_on(keyed, bureau, tmp_path, db_url):
+    from issuer.certificates.versions import latest
     from issuer.db import make_engine, read_session
-    from issuer.register import latest
 
     keyed("issue")
     engine = make_engine(db_url)

@@ -10,22 +10,16 @@ import re
 import pytest
 from sqlalchemy import select
 
-from issuer import audit
-from issuer.config import load_settings
+from issuer.certificates import audit
 from issuer.db import read_session
 from issuer.models import AuditEntry
-from issuer.web import create_app, limiter
-from tests.staff.test_office_web import csrf, signed_in
+from tests.helpers import csrf, plan, progress, run, signed_in
 
 
 @pytest.fixture
-def app(issued, region):
+def app(issued_app):
     """The office app, made after the keys so its settings name their folder."""
-    app = create_app(load_settings())
-    limiter.reset()
-    yield app
-    app.extensions["ecert_verifier"].close()
-    app.extensions["ecert_engine"].dispose()
+    return issued_app
 
 
 def show(region, number) -> dict:
@@ -98,8 +92,6 @@ def test_revoke_needs_a_reason_is_audited_and_the_verifier_then_says_revoked(app
 
 def _work(region, client, job_id: int) -> dict:
     """What the worker does with a queued job; its counts as the page reads them."""
-    from tests.staff.test_jobs import plan, progress, run
-
     for index in plan(region, job_id):
         assert run(region, job_id, index) == "done"
     info = progress(client, job_id)
@@ -131,8 +123,6 @@ def test_a_reissue_whose_worker_cannot_open_the_key_fails_the_job_and_says_why(
     token = csrf(aud, f"/office/teachers/{number}")
     aud.post(f"/office/teachers/{number}/reissue", data={"csrf_token": token})
     monkeypatch.setenv("ECERT_KEY_PASSPHRASE", "not the passphrase at all")  # the worker's
-    from tests.staff.test_jobs import plan, progress
-
     assert plan(region, queued[-1]) == []
     info = progress(aud, queued[-1])
     assert info["state"] == "failed" and "签名密钥口令不正确" in info["error"]

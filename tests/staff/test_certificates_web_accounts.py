@@ -9,8 +9,7 @@ from sqlalchemy import select
 
 from issuer.db import read_session
 from issuer.models import AuditEntry
-from tests.staff.conftest import SCHOOL_A
-from tests.staff.test_office_web import csrf, signed_in
+from tests.helpers import SCHOOL_A, csrf, signed_in
 
 
 def last_entry(region) -> AuditEntry:
@@ -69,8 +68,8 @@ def test_only_the_admin_reaches_the_accounts_page(app, region):
 
 
 def test_the_admin_revokes_a_token_and_shuts_an_account_whose_sessions_end(app, region):
-    from issuer import staff
     from issuer.db import write_session
+    from issuer.office import staff
 
     with write_session(region.engine) as s:
         token = staff.create_token(s, "reg-a", "学籍系统")

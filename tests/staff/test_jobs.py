@@ -1,7 +1,7 @@
 """Background batches from the office pages, the fast way: the web request
 queues a job (the queue is a list here), and the test then calls the
-tasks' functions directly (issuer.jobs.plan and run_chunk, what the Celery
-tasks in issuer/tasks.py call), step by step, reading the pages between
+tasks' functions directly (issuer.office.jobs.plan and run_chunk, what the Celery
+tasks in issuer/office/tasks.py call), step by step, reading the pages between
 steps. Real workers and brokers: tests/staff/test_jobs_workers.py."""
 
 from __future__ import annotations
@@ -14,38 +14,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from issuer import jobs as jobs_lib
-from issuer import tasks
 from issuer.config import load_settings
 from issuer.db import read_session, write_session
 from issuer.models import AuditEntry, Certificate, Job
+from issuer.office import jobs as jobs_lib
+from issuer.office import tasks
 from issuer.pdf.batch import MANIFEST
 from tests.builders import ROSTER_HEADER, id_number, record_row, teacher_row
-from tests.staff.conftest import SCHOOL_A, SCHOOL_B
-from tests.staff.test_office_web import csrf, signed_in
-
-
-def plan(region, job_id: int) -> list[int]:
-    """The plan task's work; the chunks it dispatched."""
-    out: list[int] = []
-    jobs_lib.plan(region.engine, job_id, load_settings(), dispatch=lambda j, i: out.append(i))
-    return out
-
-
-def run(region, job_id: int, index: int, worker: str = "w1@test") -> str:
-    return jobs_lib.run_chunk(region.engine, job_id, index, load_settings(), worker)
-
-
-def start(c, kind: str, school: str = ""):
-    return c.post(
-        "/office/jobs", data={"kind": kind, "school": school, "csrf_token": csrf(c, "/office/jobs")}
-    )
-
-
-def progress(c, job_id: int) -> dict:
-    r = c.get(f"/office/jobs/{job_id}.json")
-    assert r.status_code == 200
-    return r.get_json()
+from tests.helpers import SCHOOL_A, SCHOOL_B, csrf, plan, progress, run, signed_in, start
 
 
 def number_of(region, idn: str) -> str:
@@ -167,7 +143,7 @@ def test_a_job_without_the_key_passphrase_fails_saying_so(app, region, keys, que
 
 def test_a_chunk_that_fails_leaves_whole_chunks_and_a_rerun_finishes(app, region, keys, queued, monkeypatch):
     monkeypatch.setitem(jobs_lib.CHUNK, "issue", 1)
-    from issuer import issuance
+    from issuer.certificates import issuance
 
     real_append, calls = issuance.audit.append, []
 
@@ -216,8 +192,8 @@ def test_a_chunk_delivered_twice_issues_and_counts_once(app, region, keys, queue
         numbers = json.loads(job.params)["chunks"][0]
         before = s.scalar(select(func.count()).select_from(Certificate)), job.result
     settings = load_settings()
-    from issuer.issuance import IssueOptions
-    from issuer.keystore import Keystore
+    from issuer.certificates.issuance import IssueOptions
+    from issuer.certificates.keystore import Keystore
     from verifier.profiles import load_profile
 
     issuer = jobs_lib._ChunkIssuer(
@@ -244,7 +220,7 @@ def test_a_render_job_writes_the_pdfs_and_then_finds_them_unchanged(app, region,
     assert plan(region, queued[0]) == [0, 1]
     # Two workers at once on one folder: chunk 1 runs whole while chunk 0 renders
     # its first PDF, between chunk 0's reading of the manifest and its writing.
-    real, other = jobs_lib.pdf_batch._render_one, []
+    real, other = jobs_lib.pdf_batch.render_one, []
 
     def render_one(job):
         if not other:
@@ -252,7 +228,7 @@ def test_a_render_job_writes_the_pdfs_and_then_finds_them_unchanged(app, region,
             other.append(run(region, queued[0], 1, "w2@test"))
         return real(job)
 
-    monkeypatch.setattr(jobs_lib.pdf_batch, "_render_one", render_one)
+    monkeypatch.setattr(jobs_lib.pdf_batch, "render_one", render_one)
     assert run(region, queued[0], 0) == "done" and other == ["started", "done"]
     p = progress(aud, queued[0])
     assert p["state"] == "done" and p["counts"] == {"rendered": 3, "unchanged": 0, "failed": 0}
@@ -344,7 +320,7 @@ def test_a_job_no_worker_shows_life_for_says_it_is_stalled_and_since_when(
 def test_a_workers_heartbeat_stamps_its_unfinished_jobs_until_it_stops(
     app, region, keys, queued, monkeypatch
 ):
-    """The thread a worker starts when ready (issuer/tasks.py), here in this process, beating fast."""
+    """The thread a worker starts when ready (issuer/office/tasks.py), here in this process, beating fast."""
     monkeypatch.setattr(jobs_lib, "HEARTBEAT_EVERY", 0.05)
     monkeypatch.setattr(tasks, "_engines", {})  # this test's engine, disposed below
     aud = signed_in(app, region, "auditor")

@@ -1,11 +1,11 @@
 """Background batches on real Celery workers (subprocesses):
 
 - the embedded mode, as `ecert serve` runs it: no CELERY_BROKER_URL, one
-  worker started by issuer.tasks.start_embedded_worker (what serve calls) on
+  worker started by issuer.office.tasks.start_embedded_worker (what serve calls) on
   the SQLite broker in the data folder; an auditor starts an issuance and a
   rendering from the pages and watches them end;
 - the distributed mode: the real Redis broker and two `celery -A
-  issuer.tasks worker --concurrency 1` processes on one PostgreSQL database
+  issuer.office.tasks worker --concurrency 1` processes on one PostgreSQL database
   share a batch chunk by chunk, and every teacher is issued exactly once;
 - a worker killed (SIGKILL) with a chunk in flight on Redis: the job says it
   is stalled, two workers started at once finish it, each teacher issued
@@ -29,17 +29,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from issuer import jobs as jobs_lib
-from issuer import tasks
-from issuer.audit import verify_chain
+from issuer.certificates.audit import verify_chain
 from issuer.config import load_settings
 from issuer.db import make_engine, read_session
 from issuer.models import AuditEntry, Certificate, Job, Registration
-from issuer.staff import Scope
+from issuer.office import jobs as jobs_lib
+from issuer.office import tasks
+from issuer.office.staff import Scope
 from tests.builders import load_sample, record_row
-from tests.staff.conftest import PASSPHRASE
-from tests.staff.test_jobs import start
-from tests.staff.test_office_web import signed_in
+from tests.helpers import PASSPHRASE, signed_in, start
 
 REDIS_URL = os.environ.get("ECERT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 WAIT = 120  # seconds a job may take before the test gives up
@@ -57,10 +55,10 @@ def wait_for(read, done, what: str, logs: list[Path], timeout: float = WAIT):
 
 
 @pytest.fixture
-def db_url(tmp_path):
+def db_url(sqlite_url):
     """SQLite for the embedded mode, as the README's first command runs it
     (the PostgreSQL side of the workers is the Redis test's)."""
-    return f"sqlite:///{tmp_path / 'ecert.sqlite3'}"
+    return sqlite_url
 
 
 def test_the_embedded_worker_runs_jobs_started_from_the_pages(app, region, keys, monkeypatch, tmp_path):
@@ -191,7 +189,7 @@ def test_two_workers_on_redis_share_a_batch_and_issue_each_teacher_once(pg_burea
                             "-m",
                             "celery",
                             "-A",
-                            "issuer.tasks",
+                            "issuer.office.tasks",
                             "worker",
                             "--concurrency",
                             "1",
@@ -267,7 +265,7 @@ def test_two_workers_on_redis_share_a_batch_and_issue_each_teacher_once(pg_burea
 SLOW_CELERY = """
 import os, sys, time
 from pathlib import Path
-from issuer import jobs
+from issuer.office import jobs
 real = jobs.run_chunk
 def run_chunk(engine, job_id, index, settings, worker=""):
     Path(os.environ["ECERT_TEST_TAKEN"], f"{job_id}-{index}").touch()
@@ -281,7 +279,7 @@ main()
 
 
 def _worker(name: str, queue: str, log: Path, *, slow: dict | None = None) -> subprocess.Popen:
-    """A `celery -A issuer.tasks worker --concurrency 1` (prefork: a main
+    """A `celery -A issuer.office.tasks worker --concurrency 1` (prefork: a main
     process and one pool process) in a process group of its own, so that
     killing the group kills both, as a lost machine would."""
     command = ["-c", SLOW_CELERY] if slow else ["-m", "celery"]
@@ -291,7 +289,7 @@ def _worker(name: str, queue: str, log: Path, *, slow: dict | None = None) -> su
                 sys.executable,
                 *command,
                 "-A",
-                "issuer.tasks",
+                "issuer.office.tasks",
                 "worker",
                 "--concurrency",
                 "1",

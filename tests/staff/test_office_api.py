@@ -1,5 +1,5 @@
 """The office's JSON API as another system of the bureau uses it: bearer
-tokens made by issuer.staff.create_token, the region of two schools, and
+tokens made by issuer.office.staff.create_token, the region of two schools, and
 every answer checked against the OpenAPI document's schema for it."""
 
 from __future__ import annotations
@@ -8,82 +8,26 @@ import io
 import json
 import re
 
-import pytest
-from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
-from issuer import jobs as jobs_lib
-from issuer import staff
 from issuer.config import load_settings
 from issuer.db import write_session
+from issuer.office import jobs as jobs_lib
+from issuer.office import staff
 from issuer.web.office_api import PREFIX
-from issuer.web.office_openapi import OPENAPI
-from tests.builders import RECORD_HEADER
-from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row
+from tests.builders import RECORD_HEADER, record_row
+from tests.helpers import SCHOOL_A, SCHOOL_B, Api, signed_in
 from verifier.numbers import CertificateNumber
-
-SAMPLE = {
-    "number": "654004-07-1-000001-X",
-    "code": SCHOOL_A[0],
-    "job_id": 1,
-}  # path values for routes' <parts>
-
-
-@pytest.fixture
-def tokens(region):
-    with write_session(region.engine) as s:
-        return {u: staff.create_token(s, u, "test") for u in ("admin", "auditor", "reg-a", "reg-b")}
 
 
 def run_job(region, job_id: int) -> None:
-    """What the Celery tasks do (issuer/tasks.py), here in the test."""
+    """What the Celery tasks do (issuer/office/tasks.py), here in the test."""
     settings = load_settings()
     chunks: list[int] = []
     jobs_lib.plan(region.engine, job_id, settings, dispatch=lambda j, i: chunks.append(i))
     assert chunks
     for i in chunks:
         assert jobs_lib.run_chunk(region.engine, job_id, i, settings, "w@test") == "done"
-
-
-class Api:
-    """A test client that sends a token and checks each answer against the
-    OpenAPI document: its status must be documented for the operation and
-    its JSON must match the documented schema."""
-
-    def __init__(self, app, token: str | None) -> None:
-        self.client, self.token = app.test_client(), token
-
-    def __call__(self, method: str, template: str, *, token: str | None = "default", query: str = "", **kw):
-        token = self.token if token == "default" else token
-        headers = dict(kw.pop("headers", {}))
-        if token is not None:
-            headers.setdefault("Authorization", f"Bearer {token}")
-        path = PREFIX + template.format(**{**SAMPLE, **kw.pop("params", {})}) + (f"?{query}" if query else "")
-        r = self.client.open(path, method=method, headers=headers, **kw)
-        conforms(r, template, method)
-        return r
-
-    def get(self, template, **kw):
-        return self("GET", template, **kw)
-
-    def post(self, template, **kw):
-        return self("POST", template, **kw)
-
-
-def conforms(r, template: str, method: str) -> None:
-    assert r.mimetype == "application/json", (r.status_code, r.get_data(as_text=True)[:300])
-    body = r.get_json()
-    if r.status_code >= 400:
-        assert set(body) == {"error"} and body["error"]["message"] and body["error"]["detail"], body
-        assert re.search(r"[\u4e00-\u9fff]", body["error"]["message"]), body  # in Chinese
-        assert "Traceback" not in r.get_data(as_text=True)
-    op = OPENAPI["paths"][template][method.lower()]
-    documented = op["responses"].get(str(r.status_code))
-    assert documented is not None, f"{method} {template} answered {r.status_code}, not documented: {body}"
-    if "$ref" in documented:
-        documented = OPENAPI["components"]["responses"][documented["$ref"].rsplit("/", 1)[1]]
-    schema = documented["content"]["application/json"]["schema"]
-    OAS30Validator({**schema, "components": OPENAPI["components"]}).validate(body)
 
 
 def api_routes(app) -> list[tuple[str, str]]:
@@ -194,8 +138,6 @@ def test_every_route_refuses_no_token_a_wrong_one_and_a_revoked_one(app, region,
 
 
 def test_an_office_session_cookie_is_not_a_token(app, region):
-    from tests.staff.test_office_web import signed_in
-
     browser = signed_in(app, region, "auditor")
     r = browser.get(PREFIX + "/records")
     assert r.status_code == 401 and "Set-Cookie" not in r.headers

@@ -7,39 +7,8 @@ import io
 import json
 import re
 
-from tests.builders import RECORD_HEADER
-from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row
-
-NEW_PASSWORD = "办公室新密码-2026"
-
-
-def csrf(client, path):
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def signed_in(app, region, username):
-    c = app.test_client()
-    r = c.post(
-        "/office/login",
-        data={
-            "username": username,
-            "password": region.codes[username],
-            "csrf_token": csrf(c, "/office/login"),
-        },
-    )
-    assert r.headers["Location"].endswith("/office/password")
-    r = c.post(
-        "/office/password",
-        data={
-            "old": region.codes[username],
-            "new": NEW_PASSWORD,
-            "again": NEW_PASSWORD,
-            "csrf_token": csrf(c, "/office/password"),
-        },
-    )
-    assert r.status_code == 302, r.get_data(as_text=True)
-    return c
+from tests.builders import RECORD_HEADER, record_row
+from tests.helpers import SCHOOL_A, SCHOOL_B, csrf, signed_in
 
 
 def csv_upload(rows) -> bytes:

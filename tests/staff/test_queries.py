@@ -12,13 +12,12 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from issuer import queries
 from issuer.db import read_session
 from issuer.errors import InputRefused, NotFound
+from issuer.office import queries
 from issuer.web.office import queries as query_pages
-from tests.builders import PROJECT_HEADER, project_row
-from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row, scope_of
-from tests.staff.test_office_web import signed_in
+from tests.builders import PROJECT_HEADER, project_row, record_row
+from tests.helpers import SCHOOL_A, SCHOOL_B, scope_of, signed_in
 from verifier.numbers import CertificateNumber
 from verifier.profiles import load_profile
 from verifier.vocab import BUCKET_LABELS, BUCKETS

@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import re
 
-from issuer import review
+import pytest
+
 from issuer.db import write_session
-from tests.staff.conftest import SCHOOL_A, SCHOOL_B, scope_of
-from tests.staff.test_certificates_web import app  # noqa: F401  (a fixture)
-from tests.staff.test_office_web import csrf, signed_in
+from issuer.office import review
+from tests.helpers import SCHOOL_A, SCHOOL_B, csrf, scope_of, signed_in
 
 # Pages that name nothing of a school's: signing in and out, one's own password, the start page.
 NO_OBJECT = {"office.login", "office.logout", "office.password", "office.home"}
+
+
+@pytest.fixture
+def app(issued_app):
+    """The office app with every certificate issued."""
+    return issued_app
 
 
 def _declared_record_of_b(region) -> int:
@@ -67,7 +73,7 @@ def _send(client, method, url, token, school, record):
     return r
 
 
-def test_a_registrar_naming_another_schools_objects_gets_404_on_every_route(app, region, numbers):  # noqa: F811
+def test_a_registrar_naming_another_schools_objects_gets_404_on_every_route(app, region, numbers):
     record = _declared_record_of_b(region)
     b_number, a_number = numbers[region.b[0]], numbers[region.a[0]]
     reg = signed_in(app, region, "reg-a")
@@ -123,7 +129,7 @@ def test_a_registrar_naming_another_schools_objects_gets_404_on_every_route(app,
         assert aud.post(path, data={"csrf_token": aud_token, **data}).status_code == 302, path
 
 
-def test_declare_names_no_other_school_for_a_registrar(app, region, numbers):  # noqa: F811
+def test_declare_names_no_other_school_for_a_registrar(app, region, numbers):
     """Naming school B on the declare page is a 404 for registrar A; on her
     own page, B's teacher is simply not in her roster."""
     reg = signed_in(app, region, "reg-a")

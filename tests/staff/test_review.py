@@ -8,14 +8,15 @@ import json
 import pytest
 from sqlalchemy import select
 
-from issuer import review, staff
 from issuer.db import read_session, write_session
 from issuer.errors import InputRefused, NotFound
-from issuer.importing.records import import_records
-from issuer.importing.report import ImportRefused
+from issuer.ledger.importing.records import import_records
+from issuer.ledger.importing.report import ImportRefused
 from issuer.models import AuditEntry, TrainingRecord
-from issuer.passwords import SignInError
-from tests.staff.conftest import SCHOOL_A, SCHOOL_B, record_row, scope_of
+from issuer.office import review, staff
+from issuer.office.passwords import SignInError
+from tests.builders import record_row
+from tests.helpers import SCHOOL_A, SCHOOL_B, scope_of
 
 
 def _total(region, idn) -> str:

@@ -21,16 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.staff.conftest import PASSPHRASE
-from tests.staff.test_office_web import NEW_PASSWORD
+from tests.helpers import NEW_PASSWORD, PASSPHRASE
 
 WAIT = 60
 
 
 @pytest.fixture
-def db_url(tmp_path):
+def db_url(sqlite_url):
     """SQLite, as the README's first command runs it."""
-    return f"sqlite:///{tmp_path / 'ecert.sqlite3'}"
+    return sqlite_url
 
 
 def _free_port() -> int:
@@ -182,7 +181,7 @@ def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissu
 def test_a_worker_keeps_its_environment_from_other_processes_of_its_user():
     # not dumpable: /proc/<pid>/environ, where the passphrase is, is root's alone
     code = (
-        "import ctypes; from issuer.tasks import keep_environment_private; libc = ctypes.CDLL('libc.so.6'); "
+        "import ctypes; from issuer.office.tasks import keep_environment_private; libc = ctypes.CDLL('libc.so.6'); "
         "before = libc.prctl(3, 0, 0, 0, 0); keep_environment_private(); print(before, libc.prctl(3, 0, 0, 0, 0))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)

@@ -6,6 +6,7 @@ numbers and codes of any characters. Never a 500; malformed input is a
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,13 +31,10 @@ ALLOWED = {200, 308, 400, 404, 405, 413, 415, 429}  # 308: Werkzeug's redirect f
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    from issuer.db import make_engine, migrate
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'ecert.sqlite3'}"
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
+def client(tmp_path_factory, sqlite_template):
+    path = tmp_path_factory.mktemp("fuzz") / "ecert.sqlite3"
+    shutil.copyfile(sqlite_template, path)  # a migrated, empty database
+    url = f"sqlite:///{path}"
     # the limiter stays on (Flask-Limiter is one object a process: switching it off here
     # would switch it off for every app after); each request comes from a new address instead
     app = create_app(url, KEYS_TTL=0)

@@ -15,7 +15,7 @@ import pytest
 
 from issuer.config import load_settings
 from issuer.web import create_app
-from tests.certs.conftest import show
+from tests.helpers import active_kid, forge, show
 from verifier.web import limiter
 
 A, B, C = "6540040710000014", "6540040710000022", "6540040710000030"
@@ -112,12 +112,11 @@ def test_an_updated_certificate_reads_genuine_and_updated_with_the_current_summa
 
 
 def test_a_token_minted_with_a_leaked_key_is_not_valid_on_the_page_and_in_the_api(service, tmp_path):
-    from tests.certs.test_compromise import _forge, _kid
     from verifier.token import from_base32, parse
 
     app, run = service
     genuine = show(run, A)["token"]
-    forged = _forge(tmp_path / "keys", _kid(run), genuine, parse(from_base32(genuine)).claims.issued_at)
+    forged = forge(tmp_path / "keys", active_kid(run), genuine, parse(from_base32(genuine)).claims.issued_at)
     html = page(app.test_client(), "/V/" + forged)
     assert 'class="banner no"' in html and "✘ 证书无效" in _banner(html)
     assert "不是登记系统签发的" in _banner(html) and "证书真实有效" not in html
@@ -427,33 +426,41 @@ def test_the_api_limits_each_client_address(service, method, path, body, limit):
 
 def test_the_api_is_counted_once_a_request(service, monkeypatch):
     """The API's routes count themselves (per_client); Flask-Limiter's own
-    check skips them, and so do its response and teardown hooks (they read
-    its request context); all still run for the pages' limits."""
+    check skips them (each of its checks, the before_request hook's and a
+    decorator's, starts with its identify_request), and so do its response
+    and teardown hooks (they read its request context); all still run for
+    the pages' limits."""
     import flask_limiter
     from limits import parse
 
-    calls, contexts = [], []
-    check, context = flask_limiter.Limiter._check_request_limit, flask_limiter.Limiter.context
+    app, run = service
+    calls, contexts, phase = [], [], ["hook"]
+    identify, context = limiter.identify_request, flask_limiter.Limiter.context
 
-    def spy(self, callable_name=None, in_middleware=True):
-        calls.append(in_middleware)
-        return check(self, callable_name=callable_name, in_middleware=in_middleware)
+    def identify_spy():
+        calls.append(phase[0])
+        return identify()
 
     def context_spy(self):
         contexts.append(1)
         return context.fget(self)
 
-    monkeypatch.setattr(flask_limiter.Limiter, "_check_request_limit", spy)
+    def view_next():  # after the limiter's before_request hook, before the view and its decorator
+        phase[0] = "view"
+
+    monkeypatch.setattr(limiter, "identify_request", identify_spy)
     monkeypatch.setattr(flask_limiter.Limiter, "context", property(context_spy))
-    app, run = service
+    monkeypatch.setitem(app.before_request_funcs, None, [*app.before_request_funcs.get(None, []), view_next])
     c = app.test_client()
     assert c.get(f"/api/v1/verify?token={show(run, A)['token']}").status_code == 200
     assert calls == [] and contexts == []
     assert (
         limiter.limiter.get_window_stats(parse("600/minute"), "127.0.0.1", "api.verify_get").remaining == 599
     )
+    phase[0] = "hook"
     c.get(f"/verify?no={A}")
-    assert calls == [True, False]  # the lookup page: the hook and its decorator, as before
+    # the lookup page: the hook (once) and then its decorator, as before
+    assert calls[0] == "hook" and calls.count("hook") == 1 and set(calls) == {"hook", "view"}, calls
     assert contexts  # and its response and teardown hooks
 
 
