@@ -5,6 +5,8 @@ checks the API's answers against these schemas."""
 
 from __future__ import annotations
 
+from verifier.vocab import BUCKETS
+
 _amount = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "10.00"}
 _str = {"type": "string"}
 _nstr = {"type": "string", "nullable": True}
@@ -143,19 +145,7 @@ _decision = _obj(
     school=_str,
 )
 
-_buckets = [
-    "prefecture_public",
-    "prefecture_professional",
-    "prefecture",
-    "county_public",
-    "county_professional",
-    "county",
-    "digital",
-    "required",
-    "elective",
-    "school_based",
-    "total",
-]
+_buckets = list(BUCKETS)  # the credit sheet's order (docs/formats.md)
 _sheet = {
     **_obj(
         [
