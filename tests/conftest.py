@@ -10,20 +10,24 @@ again. `db_url`, `sqlite_url`, `pg_url` and `engine` are fully migrated and
 empty; a test marked `unmigrated` gets them without the schema instead
 (`ecert init` and the migrations' own tests).
 
-Markers (pyproject.toml), set in pytest_collection_modifyitems below:
-postgres (PostgreSQL fixtures and params), redis (the Redis queue), browser
-(tests/e2e) and slow (SLOW: over ~3 s each). The quick run, under a minute:
+Markers (pyproject.toml): postgres (the PostgreSQL fixtures and the
+db_url[postgresql] parameter), redis (the Redis queue) and browser
+(tests/e2e) are set below, in pytest_collection_modifyitems; slow (over
+~3 s each by --durations) is written on the tests themselves. The quick run,
+SQLite only and none of those:
 
-    .venv/bin/python -m pytest -q -m "not slow and not browser and not postgres and not redis"
+    .venv/bin/python -m pytest -q -p no:cacheprovider -m "not slow and not browser and not postgres and not redis"
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import uuid
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, event, text
@@ -41,18 +45,10 @@ from tests.builders import (
 from tests.helpers import FULL, PASSPHRASE, PROJECTS, SCHOOL_A, SCHOOL_B, Region
 
 PG_URL = os.environ.get("ECERT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+E2E = Path(__file__).with_name("e2e")
 
 # -- markers -------------------------------------------------------------------
 
-# Tests over ~3 s each (--durations on the 2-core CI machine), by node id
-# without parameters: every parameter of such a test is slow.
-SLOW = {
-    "tests/certs/test_issue_kill.py::test_kill_mid_batch_then_rerun_is_consistent",
-    "tests/staff/test_jobs_workers.py::test_the_embedded_worker_runs_jobs_started_from_the_pages",
-    "tests/staff/test_jobs_workers.py::test_two_workers_on_redis_share_a_batch_and_issue_each_teacher_once",
-    "tests/staff/test_jobs_workers.py::test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued_twice",
-    "tests/staff/test_serve.py::test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissue",
-}
 # Fixtures that mean a service outside the test process.
 POSTGRES_FIXTURES = {"pg_url", "pg_available", "pg_server", "pg_migration"}
 REDIS_FIXTURES = {"redis_queue"}
@@ -66,13 +62,25 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.postgres)
         if names & REDIS_FIXTURES:
             item.add_marker(pytest.mark.redis)
-        if item.nodeid.startswith("tests/e2e/"):
+        if E2E in item.path.parents:
             item.add_marker(pytest.mark.browser)
-        if item.nodeid.split("[", 1)[0] in SLOW:
-            item.add_marker(pytest.mark.slow)
 
 
 # -- databases -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _head_revision_read_once():
+    """`ecert` checks that the database is at the migrations' head before
+    each command (issuer.db.ensure_ready), and issuer.db.head_revision reads
+    and compiles every migration file to name it: once a process in real
+    use, but once a command here, where thousands run in one process. The
+    files do not change during a session: read once."""
+    import issuer.db
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(issuer.db, "head_revision", functools.cache(issuer.db.head_revision))
+        yield
 
 
 def _unmigrated(request) -> bool:
@@ -167,6 +175,7 @@ def sqlite_template(tmp_path_factory):
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
     engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
+    assert not path.with_name(f"{path.name}-wal").exists()
     return path
 
 

@@ -225,6 +225,7 @@ def test_every_command_has_help(run_ecert, args):
     assert "Usage:" in out
 
 
+@pytest.mark.slow
 def test_the_installed_command_runs_as_a_process(tmp_path):
     env = {**os.environ, "ECERT_DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/e.sqlite3"}
     proc = subprocess.run(

@@ -237,6 +237,7 @@ def test_csv_with_text_spliced_in_or_cut_out(world, kind, data, encoding):
     event(imports_or_refuses(world, kind, "m.csv", raw))
 
 
+@pytest.mark.slow
 @FAST
 @given(kind=KINDS, data=st.data())
 def test_xlsx_with_bytes_flipped_cut_or_inserted(world, kind, data):
@@ -255,6 +256,7 @@ def test_xlsx_with_bytes_flipped_cut_or_inserted(world, kind, data):
     event(imports_or_refuses(world, kind, "m.xlsx", bytes(raw)))
 
 
+@pytest.mark.slow
 @FAST
 @given(kind=KINDS, data=st.data())
 def test_sound_zips_with_mangled_xml_parts(world, kind, data):
@@ -274,6 +276,7 @@ def test_sound_zips_with_mangled_xml_parts(world, kind, data):
     event(imports_or_refuses(world, kind, "m.xlsx", out.getvalue()))
 
 
+@pytest.mark.slow
 @FAST
 @given(
     kind=KINDS,
@@ -385,6 +388,7 @@ def sheet_xml(draw) -> str:
     return "".join(rows)
 
 
+@pytest.mark.slow
 @FAST
 @given(
     kind=KINDS,

@@ -335,6 +335,7 @@ def test_a_sheet_of_empty_rows_and_cells_claiming_the_whole_grid_costs_nothing_t
     assert [(n, len(r)) for n, r in table.rows] == [(2, 5)]
 
 
+@pytest.mark.slow
 def test_an_xlsx_declaration_over_its_row_limit_is_refused_at_the_limit(engine, files):
     n = limits.DECLARATION.rows + 1
     path = files.folder / "many.xlsx"
@@ -345,6 +346,7 @@ def test_an_xlsx_declaration_over_its_row_limit_is_refused_at_the_limit(engine, 
     assert err.row == n + 1 and "50,000 行" in err.message and "学校申报" in err.message
 
 
+@pytest.mark.slow
 def test_a_records_csv_over_its_row_limit_is_refused_before_any_row_is_checked(files):
     n = limits.RECORDS.rows + 1
     path = files.folder / "year.csv"
@@ -385,6 +387,7 @@ def test_an_xlsx_unpacking_past_its_kinds_limit_is_refused_before_it_is_unpacked
     assert "解压后过大" in e.value.errors[0].message and "24 MB" in e.value.errors[0].message
 
 
+@pytest.mark.slow
 def test_a_sheet_of_padding_is_refused_after_half_a_million_elements(files):
     """Within the size limit, rows of empty styled cells with no data are
     read only so far: the file is refused in a fraction of a second."""
@@ -395,6 +398,7 @@ def test_a_sheet_of_padding_is_refused_after_half_a_million_elements(files):
     assert "没有数据的内容过多" in e.value.errors[0].message
 
 
+@pytest.mark.slow
 def test_a_shared_string_table_past_its_limit_is_refused_as_it_is_read(files):
     """Two million empty shared strings in 13 KB: openpyxl took 10 s to read
     them before the sheet; the limit for a declaration is 900,000."""
@@ -625,6 +629,7 @@ def test_the_office_declare_page_answers_400_naming_each_bad_file(app, region):
         assert s.scalar(select(func.count()).select_from(Teacher)) == 3
 
 
+@pytest.mark.slow
 def test_the_office_api_answers_400_naming_each_bad_file(app, region, tokens):
     reg = Api(app, tokens["reg-a"])
     many = limits.DECLARATION.rows + 1

@@ -54,6 +54,7 @@ def _count(engine, *where) -> int:
         return s.scalar(select(func.count()).select_from(Certificate).where(*where))
 
 
+@pytest.mark.slow
 def test_kill_mid_batch_then_rerun_is_consistent(loaded, db_url, tmp_path):
     proc = _issue(db_url, tmp_path)
     deadline = time.monotonic() + 120

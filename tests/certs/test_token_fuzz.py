@@ -7,6 +7,7 @@ a verification always gives a result. Bounded for CI (seconds)."""
 from __future__ import annotations
 
 import cbor2
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -71,6 +72,7 @@ def _parses_or_refuses(raw: bytes) -> None:
         assert e.message and e.detail
 
 
+@pytest.mark.slow
 @FAST
 @given(
     headers(),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pytest
 import zxingcpp
 from PIL import Image
 
@@ -38,6 +39,7 @@ def _banner_colour(phone) -> str:
     return phone.page.locator("#verdict").evaluate("e => getComputedStyle(e).backgroundColor")
 
 
+@pytest.mark.slow
 def test_the_scanned_qr_code_opens_a_genuine_verdict_on_a_phone(
     live, bureau, phone, tmp_path, screenshot_path
 ):
@@ -101,6 +103,7 @@ def test_a_revoked_certificate_says_revoked_with_the_date_and_reason(live, burea
     phone.page.screenshot(path=str(screenshot_path.with_name("verifier-phone-revoked.png")), full_page=True)
 
 
+@pytest.mark.slow
 def test_a_date_after_the_expiry_says_genuine_and_past_its_validity(live, bureau, phone, screenshot_path):
     live.run("issue")
     cert = show(live.run, A)
@@ -116,6 +119,7 @@ def test_a_date_after_the_expiry_says_genuine_and_past_its_validity(live, bureau
     phone.assert_local_and_quiet()
 
 
+@pytest.mark.slow
 def test_an_updated_certificate_says_genuine_and_updated_with_the_current_summary(
     live, bureau, phone, files, screenshot_path
 ):

@@ -69,6 +69,7 @@ def _sign_out(page):
     page.click(".logout button")
 
 
+@pytest.mark.slow
 def test_declare_recognise_issue_download_verify(live, bureau, laptop, shots, tmp_path, files, monkeypatch):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # the embedded broker, as ./run.sh has it
     base = live.base.lower()

@@ -63,6 +63,7 @@ def missing_glyph_count(path) -> int:
     return count
 
 
+@pytest.mark.slow
 def test_the_qr_code_scans_from_print_resolution_and_verifies(issued, tmp_path):
     path = _pdf(issued, tmp_path)
     url = show(issued, A)["url"]

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import pytest
+
 from issuer.pdf.batch import MANIFEST, BatchRenderer
 from tests.builders import RECORD_HEADER, record_row
 from verifier.profiles import load_profile
 
 
+@pytest.mark.slow
 def test_render_all_then_only_what_changed(keyed, bureau, files, tmp_path):
     keyed("issue")
     out = tmp_path / "pdfs"

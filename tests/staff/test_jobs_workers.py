@@ -61,6 +61,7 @@ def db_url(sqlite_url):
     return sqlite_url
 
 
+@pytest.mark.slow
 def test_the_embedded_worker_runs_jobs_started_from_the_pages(app, region, keys, monkeypatch, tmp_path):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     done = ("done", "failed")
@@ -176,6 +177,7 @@ def pg_bureau(pg_url, tmp_path, monkeypatch):
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_two_workers_on_redis_share_a_batch_and_issue_each_teacher_once(pg_bureau, redis_queue, tmp_path):
     engine, logs, workers = pg_bureau, [], []
     try:
@@ -320,6 +322,7 @@ def test_redis_gives_a_lost_chunk_back_in_minutes_not_an_hour(monkeypatch):
     assert tasks._defaults()["broker_transport_options"] == {}  # RabbitMQ requeues a lost consumer's itself
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued_twice(
     pg_bureau, redis_queue, tmp_path, clock
 ):

@@ -102,6 +102,7 @@ def _wait(what: str, probe, log: Path):
     pytest.fail(f"{what} did not happen in {WAIT} s\n{log.read_text(errors='replace')[-4000:]}")
 
 
+@pytest.mark.slow
 def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissue(
     region, issued, numbers, tmp_path, monkeypatch
 ):
