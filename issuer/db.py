@@ -6,6 +6,7 @@ The schema is created only by the Alembic migrations in issuer/migrations.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,6 +108,7 @@ def alembic_config(engine: Engine | None) -> Config:
     return cfg
 
 
+@functools.cache  # the migration files do not change while a process runs; reading them compiles each
 def head_revision() -> str:
     heads = ScriptDirectory.from_config(alembic_config(None)).get_heads()
     return heads[0]

@@ -21,7 +21,6 @@ SQLite only and none of those:
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import shutil
@@ -67,20 +66,6 @@ def pytest_collection_modifyitems(config, items):
 
 
 # -- databases -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _head_revision_read_once():
-    """`ecert` checks that the database is at the migrations' head before
-    each command (issuer.db.ensure_ready), and issuer.db.head_revision reads
-    and compiles every migration file to name it: once a process in real
-    use, but once a command here, where thousands run in one process. The
-    files do not change during a session: read once."""
-    import issuer.db
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(issuer.db, "head_revision", functools.cache(issuer.db.head_revision))
-        yield
 
 
 def _unmigrated(request) -> bool:
