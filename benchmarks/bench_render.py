@@ -75,6 +75,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import BenchError, cpu_name, run_main, say, timed  # noqa: E402
+from issuer.certificates.docsigning import DocumentKey  # noqa: E402
 from issuer.certificates.issuance import IssueOptions, Issuer  # noqa: E402
 from issuer.certificates.keystore import PASSPHRASE_ENV, Keystore  # noqa: E402
 from issuer.db import make_engine, migrate, write_session  # noqa: E402
@@ -85,6 +86,7 @@ from issuer.pdf import fonts as fontlib  # noqa: E402
 from issuer.pdf.batch import BatchRenderer, Job, current_certificates  # noqa: E402
 from issuer.pdf.document import view  # noqa: E402
 from issuer.pdf.render import Renderer  # noqa: E402
+from issuer.pdf.sealing import Sealer  # noqa: E402
 from scripts.make_sample import generate  # noqa: E402
 from verifier.profiles import load_profile  # noqa: E402
 
@@ -143,9 +145,10 @@ def children_cpu() -> float:
 # -- data and database -----------------------------------------------------
 
 
-def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> str:
+def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> tuple[str, DocumentKey]:
     """Sample files, a fresh SQLite database with them imported, a signing
-    key and every teacher issued; the database's URL."""
+    key (with its PDF-signing key) and every teacher issued; the database's
+    URL and the PDF-signing key."""
     counts, s = timed(lambda: generate(folder / "files", teachers=teachers, records_per_teacher=per_teacher))
     say(f"  generated {counts['roster.csv']:,} teachers, {counts['records.csv']:,} records in {s:.2f} s")
     files = {k: folder / "files" / f"{k}.csv" for k in ("projects", "roster", "records")}
@@ -165,7 +168,8 @@ def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> str:
                 raise BenchError(f"{name} import: {result.summary()}")
         store = Keystore(folder / "keys", actor=ACTOR)
         with write_session(engine) as session:
-            store.create(session, profile.issuer_code)
+            store.create(session, profile.issuer_code, profile.issuer_name)
+            document_key = store.document_key(session, profile.issuer_code)
         summary = Issuer(engine, profile, store, BASE_URL, ACTOR).run(IssueOptions(as_of=AS_OF))
         if summary.issued != counts["roster.csv"] or summary.refused:
             raise BenchError(
@@ -177,7 +181,7 @@ def prepare(folder: Path, teachers: int, per_teacher: float, profile) -> str:
         )
     finally:
         engine.dispose()
-    return url
+    return url, document_key
 
 
 def first_certificates(engine, profile, limit: int | None) -> Iterator:
@@ -325,31 +329,36 @@ def warm_loop(renderer: Renderer, certs: list, profile) -> dict:
     }
 
 
-def bench_warm(certs: list, profile, font_cache: Path, baseline_runs: int) -> dict:
+def bench_warm(
+    certs: list, profile, font_cache: Path, baseline_runs: int, document_key: DocumentKey | None
+) -> dict:
     base = bench_baseline(baseline_runs)
-    (renderer, first_s) = _first_render(font_cache, certs[0], profile)
+    (renderer, first_s) = _first_render(font_cache, certs[0], profile, document_key)
     gc.collect()
     out = warm_loop(renderer, certs, profile)
     out.update(baseline=base, first=first_s, renderer=renderer)
-    report_warm(out, len(certs))
+    report_warm(out, len(certs), "signed (PAdES)" if document_key else "unsigned")
     return out
 
 
-def _first_render(font_cache: Path, cert, profile) -> tuple[Renderer, float]:
+def _first_render(
+    font_cache: Path, cert, profile, document_key: DocumentKey | None
+) -> tuple[Renderer, float]:
     """This process's Renderer (WeasyPrint already imported) and its first
     render, in seconds together."""
     t0 = time.perf_counter()
-    renderer = Renderer(font_cache)
+    sealer = Sealer(document_key, profile.issuer_name) if document_key else None
+    renderer = Renderer(font_cache, sealer=sealer)
     renderer.render(view(cert, profile, BASE_URL))
     return renderer, time.perf_counter() - t0
 
 
-def report_warm(w: dict, n: int) -> None:
+def report_warm(w: dict, n: int, kind: str) -> None:
     base, per = w["baseline"], w["wall"] / n * 1000
     view_ms, render_ms = statistics.mean(w["view"]) * 1000, statistics.mean(w["render"]) * 1000
     html_ms, pdf_ms = (w["phases"][k] / n * 1000 for k in ("HTML.render", "Document.write_pdf"))
     every = sorted(v + r for v, r in zip(w["view"], w["render"], strict=True))
-    say(f"\n== warm, in this process: one Renderer over {n:,} certificates ==")
+    say(f"\n== warm, in this process: one Renderer over {n:,} certificates, {kind} ==")
     say(f"  Renderer() + first render here (WeasyPrint imported) {w['first'] * 1000:6.0f} ms")
     say(
         f"  baseline: WeasyPrint's default call, a one-line Chinese page  {base['ms']:6.1f} ms/PDF "
@@ -370,7 +379,7 @@ def report_warm(w: dict, n: int) -> None:
         ("Renderer.render", render_ms),
         ("  HTML.render (parse, style, layout)", html_ms),
         ("  Document.write_pdf (draw, fonts, PDF)", pdf_ms),
-        ("  the rest (Jinja, QR box lookup)", render_ms - html_ms - pdf_ms),
+        ("  the rest (Jinja, QR box lookup, signing)", render_ms - html_ms - pdf_ms),
     ):
         say(f"    {name:<40}{ms:7.1f} ms  {ms / per:4.0%}")
     sizes = [s / KB for s in w["sizes"]]
@@ -463,7 +472,14 @@ def _cmdline(pid: int) -> bytes:
 
 
 def run_batch(
-    url: str, profile, font_cache: Path, out: Path, workers: int, limit: int | None, expect: dict[str, int]
+    url: str,
+    profile,
+    font_cache: Path,
+    out: Path,
+    workers: int,
+    limit: int | None,
+    expect: dict[str, int],
+    document_key: DocumentKey | None,
 ) -> dict:
     """One BatchRenderer(...).run, timed from construction; the summary must
     be `expect` (rendered, unchanged) with nothing failed."""
@@ -471,7 +487,7 @@ def run_batch(
     try:
         gc.collect()
         probe, cpu0, kids0, (busy0, steal0) = BatchProbe(), time.process_time(), children_cpu(), machine_cpu()
-        batch = BatchRenderer(profile, BASE_URL, font_cache, out, workers=workers)
+        batch = BatchRenderer(profile, BASE_URL, font_cache, out, workers=workers, document_key=document_key)
         summary = batch.run(first_certificates(engine, profile, limit), progress=probe)
         seconds = time.perf_counter() - probe.t0
         busy1, steal1 = machine_cpu()
@@ -503,17 +519,21 @@ def warm_rate(stamps: list[float], workers: int) -> float:
     return (len(stamps) - k) / (stamps[-1] - stamps[k - 1])
 
 
-def bench_batch(url: str, profile, font_cache: Path, folder: Path, workers: int, n: int) -> dict:
+def bench_batch(
+    url: str, profile, font_cache: Path, folder: Path, workers: int, n: int, dk: DocumentKey | None
+) -> dict:
     """Into a fresh folder (all rendered), then the same again (all unchanged)."""
-    out = folder / f"out-{workers}w"
-    fresh = run_batch(url, profile, font_cache, out, workers, None, {"rendered": n, "unchanged": 0})
-    again = run_batch(url, profile, font_cache, out, workers, None, {"rendered": 0, "unchanged": n})
+    out = folder / f"out-{workers}w-{'signed' if dk else 'unsigned'}"
+    fresh = run_batch(url, profile, font_cache, out, workers, None, {"rendered": n, "unchanged": 0}, dk)
+    again = run_batch(url, profile, font_cache, out, workers, None, {"rendered": 0, "unchanged": n}, dk)
     pdfs = sorted(out.glob("*.pdf"))
     if len(pdfs) != n:
         raise BenchError(f"{workers} worker(s): {len(pdfs):,} PDF files for {n:,} certificates")
     sizes = [p.stat().st_size / KB for p in pdfs]
     return {
         "workers": workers,
+        "signed": dk is not None,
+        "document_key": dk,
         "n": n,
         "fresh": fresh,
         "again": again,
@@ -537,6 +557,7 @@ def half_batch_rate(
         full["workers"],
         half,
         {"rendered": half, "unchanged": 0},
+        full["document_key"],
     )
     dt = full["fresh"]["seconds"] - run["seconds"]
     return half, run["seconds"], (full["n"] - half) / dt if dt > 0 else float("nan")
@@ -546,7 +567,8 @@ def report_batch(b: dict) -> None:
     f, a, n, w = b["fresh"], b["again"], b["n"], b["workers"]
     cpu = f["parent_cpu"] + f["workers_cpu"]
     say(
-        f"  {w} worker{'s' if w > 1 else ' '} fresh folder  {f['seconds']:7.1f} s  "
+        f"  {w} worker{'s' if w > 1 else ' '} {'signed  ' if b['signed'] else 'unsigned'} fresh folder  "
+        f"{f['seconds']:7.1f} s  "
         f"{n / f['seconds']:6.2f} PDFs/s   "
         f"warm {b['warm']:6.2f} PDFs/s (after the first {WARM_SKIP_PER_WORKER * w})"
     )
@@ -621,8 +643,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ecert-bench-render-") as tmp:
         folder = Path(tmp)
         say(f"\n== {args.teachers:,} teachers: sample data, import, key, issuance ==")
-        url = prepare(folder, args.teachers, args.records_per_teacher, profile)
-        run_all(args, url, profile, folder)
+        url, document_key = prepare(folder, args.teachers, args.records_per_teacher, profile)
+        run_all(args, url, profile, folder, document_key)
     say(
         f"\nload average at the end {_load()} (at the start {load0}; other work on the machine "
         "slows every figure)"
@@ -630,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_all(args, url: str, profile, folder: Path) -> None:
+def run_all(args, url: str, profile, folder: Path, dk: DocumentKey) -> None:
     font_cache = folder / "fonts"
     engine = make_engine(url)
     try:
@@ -640,7 +662,11 @@ def run_all(args, url: str, profile, folder: Path) -> None:
     _, cut_s = timed(lambda: fontlib.prepare(font_cache))
     say(f"  {len(certs):,} current certificates; the fonts cut once into the cache in {cut_s:.2f} s")
     bench_cold(font_cache, as_job(certs[0]))
-    warm = bench_warm(certs[: args.warm], profile, font_cache, args.baseline)
+    plain = bench_warm(certs[: args.warm], profile, font_cache, args.baseline, None)
+    plain["renderer"].close()
+    warm = bench_warm(certs[: args.warm], profile, font_cache, args.baseline, dk)
+    cost = warm["cpu"] / plain["cpu"] - 1
+    say(f"  signing costs {cost:+.0%} of a warm PDF's CPU (same run, same certificates)")
     if args.profile:
         profile_warm(warm["renderer"], certs[: args.profile_count], profile)
     warm["renderer"].close()
@@ -650,8 +676,14 @@ def run_all(args, url: str, profile, folder: Path) -> None:
     )
     batches = []
     for workers in (1, 2):
-        batches.append(bench_batch(url, profile, font_cache, folder, workers, len(certs)))
-        report_batch(batches[-1])
+        for key in (None, dk):
+            batches.append(bench_batch(url, profile, font_cache, folder, workers, len(certs), key))
+            report_batch(batches[-1])
+    unsigned, signed = batches[-2]["warm"], batches[-1]["warm"]
+    say(
+        f"  2 workers warm: signed {signed:.2f} PDFs/s ÷ unsigned {unsigned:.2f} = {signed / unsigned:.2f} "
+        f"(signing costs {unsigned / signed - 1:+.0%} of the time)"
+    )
     half, half_s, second = half_batch_rate(url, profile, font_cache, folder, batches[-1])
     say(
         f"  2 workers, first {half:,} only, fresh folder {half_s:.1f} s → warm "

@@ -189,6 +189,7 @@ class SigningKey(Base):
     not_after: Mapped[datetime | None]
     compromised_at: Mapped[datetime | None]
     compromise_note: Mapped[str | None]
+    pdf_certificate: Mapped[str | None]  # PEM: the PDF-signing certificate (and its chain)
 
 
 class Certificate(Base):

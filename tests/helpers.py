@@ -233,3 +233,17 @@ def conforms(r, template: str, method: str) -> None:
         documented = OPENAPI["components"]["responses"][documented["$ref"].rsplit("/", 1)[1]]
     schema = documented["content"]["application/json"]["schema"]
     OAS30Validator({**schema, "components": OPENAPI["components"]}).validate(body)
+
+
+def render_pdfs_inline(app) -> None:
+    """The teacher's PDF download asks a worker to render and sign (the web
+    process holds no key); here the worker's own function runs in the test's
+    process instead of through the broker."""
+    from issuer.pdf.cache import render_to_cache
+    from verifier.profiles import load_profile
+
+    st = app.config["ECERT_SETTINGS"]
+    engine = app.extensions["ecert_engine"]
+    app.config["ECERT_PDF_DISPATCH"] = lambda number: render_to_cache(
+        engine, st, load_profile(st.profile_id), number
+    )

@@ -68,18 +68,27 @@ def names_a_missing_file(value: str) -> bool:
 
 def token_from_input(value: str) -> bytes:
     """The CLI's INPUT: a path to a file if one exists there, else text."""
+    data = input_file(value)
+    return token_from_text(value) if data is None else token_from_bytes(data, Path(value).name)
+
+
+def input_file(value: str) -> bytes | None:
+    """The bytes of the file INPUT names, or None when it names none."""
     path = Path(value)
     try:
         is_file = "\n" not in value and path.is_file()
     except OSError:  # a long token is not a valid file name
         is_file = False
-    if is_file:
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise TokenError("无法读取文件", f"{value}: {e.strerror}") from None
-        return token_from_bytes(data, path.name)
-    return token_from_text(value)
+    if not is_file:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise TokenError("无法读取文件", f"{value}: {e.strerror}") from None
+
+
+def is_pdf(data: bytes) -> bool:
+    return data.startswith(PDF_MAGIC)
 
 
 def token_from_pdf(data: bytes, name: str = "PDF") -> bytes:

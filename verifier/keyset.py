@@ -4,17 +4,22 @@
 A JWKS entry is a standard Ed25519 OKP JWK with `kid` (base64url of the 8
 key-id bytes), `alg` EdDSA and `use` sig, plus members of ours: `issuer`
 (region code), `status` (active | retired | compromised), `not_before`,
-`not_after` and `compromised_at` (ISO 8601 or null).
+`not_after` and `compromised_at` (ISO 8601 or null), and `pdf_x5c`: the
+certificate chain of the PDF-signing key made with this key, as x5c has it
+(base64 DER, the signer's own certificate first), or absent. It is not
+this JWK's x5c: that key is another (ECDSA P-256, for PDF signatures).
 """
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, select
@@ -45,6 +50,7 @@ class JWK(TypedDict):
     not_before: str | None
     not_after: str | None
     compromised_at: str | None
+    pdf_x5c: NotRequired[list[str]]
 
 
 class JWKS(TypedDict):
@@ -59,6 +65,7 @@ class PublicKey:
     not_before: datetime
     not_after: datetime | None = None
     compromised_at: datetime | None = None
+    pdf_chain: tuple[bytes, ...] = ()  # DER, the PDF-signing certificate first
 
     @property
     def status(self) -> str:
@@ -71,7 +78,7 @@ class PublicKey:
         return Ed25519PublicKey.from_public_bytes(self.public_raw)
 
     def to_jwk(self) -> JWK:
-        return {
+        jwk: JWK = {
             "kty": "OKP",
             "crv": "Ed25519",
             "x": b64u(self.public_raw),
@@ -84,6 +91,9 @@ class PublicKey:
             "not_after": _iso(self.not_after),
             "compromised_at": _iso(self.compromised_at),
         }
+        if self.pdf_chain:
+            jwk["pdf_x5c"] = [base64.b64encode(c).decode() for c in self.pdf_chain]
+        return jwk
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -106,6 +116,17 @@ class KeySet:
     def to_jwks(self) -> JWKS:
         return {"keys": [k.to_jwk() for k in sorted(self, key=lambda k: k.not_before)]}
 
+    def pdf_certificates(self) -> list[bytes]:
+        """The PDF-signing certificates (DER) of every key, oldest first:
+        a certificate PDF is the bureau's only if signed under one of them."""
+        return [k.pdf_chain[0] for k in sorted(self, key=lambda k: k.not_before) if k.pdf_chain]
+
+    def pdf_certificates_pem(self) -> str:
+        """The same with their chains, as a PEM bundle for people and tools."""
+        return "".join(
+            pem_certificate(der) for k in sorted(self, key=lambda k: k.not_before) for der in k.pdf_chain
+        )
+
     # -- sources -----------------------------------------------------------
 
     @classmethod
@@ -114,7 +135,13 @@ class KeySet:
         with engine.connect() as conn:
             rows = conn.execute(
                 select(
-                    t.c.kid, t.c.bureau_code, t.c.public_x, t.c.not_before, t.c.not_after, t.c.compromised_at
+                    t.c.kid,
+                    t.c.bureau_code,
+                    t.c.public_x,
+                    t.c.not_before,
+                    t.c.not_after,
+                    t.c.compromised_at,
+                    t.c.pdf_certificate,
                 )
             ).all()
         return cls(
@@ -126,6 +153,7 @@ class KeySet:
                     as_utc(r.not_before),
                     as_utc(r.not_after),
                     as_utc(r.compromised_at),
+                    pem_chain(r.pdf_certificate or ""),
                 )
                 for r in rows
             ]
@@ -171,9 +199,35 @@ def _from_jwk(i: int, jwk: object) -> PublicKey:
             not_before,
             _parse_time(jwk.get("not_after")),
             _parse_time(jwk.get("compromised_at")),
+            _pdf_chain(jwk.get("pdf_x5c")),
         )
     except ValueError as e:
         raise KeySetError(f"{where}: {e}") from None
+
+
+def _pdf_chain(value: object) -> tuple[bytes, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise ValueError("pdf_x5c is not an array of base64 strings")
+    try:
+        return tuple(base64.b64decode(c, validate=True) for c in value)
+    except ValueError:
+        raise ValueError("pdf_x5c holds something that is not base64") from None
+
+
+PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def pem_chain(text: str) -> tuple[bytes, ...]:
+    """DER of each certificate in a PEM bundle, in order."""
+    return tuple(base64.b64decode("".join(m.group(1).split())) for m in PEM_RE.finditer(text))
+
+
+def pem_certificate(der: bytes) -> str:
+    b64 = base64.b64encode(der).decode()
+    lines = "\n".join(b64[i : i + 64] for i in range(0, len(b64), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -46,6 +46,9 @@ signing_keys = Table(
     Column("not_after", DateTime(timezone=True)),
     Column("compromised_at", DateTime(timezone=True)),
     Column("compromise_note", Text),
+    # PEM of the certificate of the PDF-signing key made with this one (and its
+    # CA's chain after it): issuer/certificates/docsigning.py
+    Column("pdf_certificate", Text),
 )
 Index(
     "uq_signing_keys_active",

@@ -140,6 +140,11 @@ def _not_valid(result: Result, at: date) -> list[str]:
     if failure is not None and failure.name == "format":
         # most often a link cut short or mistyped, not a forgery
         lines.append("链接可能不完整或有误：可改用证书上的编号与查验码查验")
+    if failure is not None and failure.name == "pdf" and result.genuine:
+        # the token inside is the bureau's: the page around it is what changed
+        lines.append(
+            "文件中的证书数据本身签名真实，但页面已被改动：请持证人提供原始 PDF，或扫描证书二维码查验"
+        )
     return lines
 
 

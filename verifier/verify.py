@@ -18,15 +18,17 @@ good its signature (a leaked key signs as well as the bureau).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import TypedDict, TypeVar
 
 from verifier.clock import CHINA, today_in_china
-from verifier.inputs import token_from_bytes, token_from_input, token_from_text
+from verifier.inputs import input_file, is_pdf, token_from_bytes, token_from_text
 from verifier.keyset import KeySet, PublicKey
+from verifier.pdfsignature import check_pdf
 from verifier.profiles import NoProfile, RulesProfile, profile_for_cycle
 from verifier.reading import Reading, ReadingJSON, bucket_amounts, read_credits
 from verifier.requirements import check_minimums, prorate
@@ -45,6 +47,7 @@ from verifier.token import (
 from verifier.vocab import AGGREGATES, BUCKETS, LEAF_BUCKETS, Outcome, Verdict
 
 CHECKS = ("format", "signature", "key", "status", "validity", "credits")
+PDF_CHECK = "pdf"  # after CHECKS, for a PDF only: its own signature (verifier/pdfsignature.py)
 HUNDRED = Decimal(100)
 # What the status check found of the token in the register: `issued` (its
 # digest is the one issued for its version, which is current), superseded,
@@ -140,7 +143,7 @@ class Result:
 
     @property
     def valid(self) -> bool:
-        return len(self.checks) == len(CHECKS) and all(c.ok for c in self.checks)
+        return len(self.checks) >= len(CHECKS) and all(c.ok for c in self.checks)
 
     def check(self, name: str) -> Check:
         return next(c for c in self.checks if c.name == name)
@@ -150,6 +153,12 @@ class Result:
         return next((c for c in self.checks if not c.ok), None)
 
     @property
+    def pdf_intact(self) -> bool:
+        """No "pdf" check (the input was no PDF), or it passed: a page
+        changed after signing is not what the bureau issued."""
+        return all(c.ok for c in self.checks[len(CHECKS) :])
+
+    @property
     def genuine(self) -> bool:
         """Signed by a good key of the bureau and issued by its register."""
         return self.standing in BOUND and all(c.ok for c in self.checks[:3])
@@ -157,7 +166,7 @@ class Result:
     @cached_property
     def outcome(self) -> Outcome:
         """What the verification concludes (docs/formats.md, "Verification result")."""
-        if not self.genuine or not self.check("credits").ok:
+        if not self.genuine or not self.check("credits").ok or not self.pdf_intact:
             return Outcome.NOT_VALID
         if self.standing == "revoked":
             return Outcome.REVOKED
@@ -247,15 +256,26 @@ class Verifier:
     def verify_input(self, value: str, at: date | None = None) -> Result:
         """INPUT as the CLI takes it: a token, a URL, or a file's path.
         Never for web input: it reads files."""
-        return self._verify_from(token_from_input, value, at)
+        try:
+            data = input_file(value)
+        except TokenError as e:
+            return format_failed(e.message, e.detail)
+        if data is not None:
+            return self.verify_bytes(data, Path(value).name, at)
+        return self._verify_from(token_from_text, value, at)
 
     def verify_text(self, text: str, at: date | None = None) -> Result:
         """A token or a verification URL, as typed or pasted."""
         return self._verify_from(token_from_text, text, at)
 
     def verify_bytes(self, data: bytes, name: str, at: date | None = None) -> Result:
-        """An uploaded file: a PDF, a photo of the QR code, or text."""
-        return self._verify_from(lambda d: token_from_bytes(d, name), data, at)
+        """An uploaded file: a PDF, a photo of the QR code, or text. A PDF's
+        own signature is checked too (the "pdf" check, after the others)."""
+        result = self._verify_from(lambda d: token_from_bytes(d, name), data, at)
+        if not is_pdf(data) or result.token is None:
+            return result
+        finding = check_pdf(data, self.keys.pdf_certificates())
+        return replace(result, checks=(*result.checks, Check(PDF_CHECK, *finding)))
 
     def _verify_from(self, extract: Callable[[_Input], bytes], value: _Input, at: date | None) -> Result:
         try:

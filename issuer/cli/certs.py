@@ -10,8 +10,10 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from issuer.certificates import docsigning
 from issuer.certificates.audit import verify_chain
 from issuer.certificates.issuance import IssueOptions, Issuer
+from issuer.certificates.keystore import open_document_key
 from issuer.certificates.snapshot import build_snapshot, write_snapshot
 from issuer.certificates.versions import history, history_json, latest, show_json, signed_by
 from issuer.certificates.versions import revoke as revoke_certificate
@@ -39,28 +41,93 @@ def keys() -> None:
 @keys.command("init")
 @pass_context
 def keys_init(ctx: Context) -> None:
-    """生成首个签名密钥（已有则不变）· create the first signing key (idempotent)."""
-    bureau = ctx.profile(None).issuer_code
+    """生成首个签名密钥（已有则不变）· create the first signing key (idempotent).
+
+    It makes the token key and, beside it, the PDF-signing key with its
+    self-signed certificate; for a key made before PDFs were signed, it adds
+    the PDF-signing key."""
+    profile = ctx.profile(None)
+    bureau = profile.issuer_code
     store = ctx.keystore()
     with write_session(ctx.engine()) as session:
         active = store.active(session, bureau)
         if active is None:
-            active = store.create(session, bureau)
+            active = store.create(session, bureau, profile.issuer_name)
             console().print(f"已生成签名密钥 {active.kid}（私钥：{store.path(active.kid)}）")
-        else:
-            store.open(active.kid)  # proves the passphrase opens it
-            console().print(f"签名密钥已存在：{active.kid}")
+            console().print(f"已生成 PDF 签章证书（私钥：{store.document_key_path(active.kid)}）")
+            return
+        store.open(active.kid)  # proves the passphrase opens it
+        console().print(f"签名密钥已存在：{active.kid}")
+        if not active.pdf_certificate:
+            store.add_document_key(active, profile.issuer_name)
+            console().print(f"已为它生成 PDF 签章证书（私钥：{store.document_key_path(active.kid)}）")
 
 
 @keys.command("rotate")
 @pass_context
 def keys_rotate(ctx: Context) -> None:
     """启用新密钥，旧密钥停用但保留用于查验 · start a new key; the old one verifies on."""
-    bureau = ctx.profile(None).issuer_code
+    profile = ctx.profile(None)
     store = ctx.keystore()
     with write_session(ctx.engine()) as session:
-        old, new = store.rotate(session, bureau)
+        old, new = store.rotate(session, profile.issuer_code, profile.issuer_name)
     console().print(f"新签名密钥 {new.kid}" + (f"；{old.kid} 已停用（其签发的证书仍可查验）" if old else ""))
+
+
+@keys.command("csr")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="写入文件 / write to this file."
+)
+@pass_context
+def keys_csr(ctx: Context, output: Path | None) -> None:
+    """PDF 签章密钥的证书申请（交本机关 CA 签发）· a CSR for the PDF-signing key, for a CA.
+
+    \b
+    例 / example:
+      ecert keys csr -o bureau.csr   # 交 CA；收到证书后：
+      ecert keys import-cert bureau-signed.pem
+    """
+    profile = ctx.profile(None)
+    store = ctx.keystore()
+    with read_session(ctx.engine()) as session:
+        dk = store.document_key(session, profile.issuer_code)
+    key = open_document_key(dk.kid, Path(dk.key_path))
+    pem = docsigning.request(key, profile.issuer_code, profile.issuer_name)
+    if output:
+        output.write_bytes(pem)
+        console().print(f"证书申请已写入 {output}")
+    else:
+        click.echo(pem.decode(), nl=False)
+
+
+@keys.command("import-cert")
+@click.argument("pem_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def keys_import_cert(ctx: Context, pem_file: Path) -> None:
+    """以 CA 签发的证书（及证书链）替换自签 PDF 签章证书 · install a CA-issued certificate."""
+    profile = ctx.profile(None)
+    with write_session(ctx.engine()) as session:
+        row = ctx.keystore().install_certificate(
+            session, profile.issuer_code, pem_file.read_bytes(), str(pem_file)
+        )
+    console().print(
+        f"密钥 {row.kid} 的 PDF 签章证书已替换；此后生成的 PDF 用它签章（请重新运行 ecert render）"
+    )
+
+
+@keys.command("certs")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="写入文件 / write to this file."
+)
+@pass_context
+def keys_certs(ctx: Context, output: Path | None) -> None:
+    """PDF 签章证书（PEM，与公钥集一同公布）· the PDF-signing certificates, PEM."""
+    text = KeySet.from_database(ctx.engine()).pdf_certificates_pem()
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console().print(f"PDF 签章证书已写入 {output}")
+    else:
+        click.echo(text, nl=False)
 
 
 @keys.command("list")

@@ -7,7 +7,10 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from issuer.certificates.docsigning import DocumentKey
+from issuer.certificates.keystore import open_document_key
 from issuer.certificates.versions import latest
+from verifier.profiles import RulesProfile
 
 from ..db import read_session
 from ..errors import NotFound
@@ -15,6 +18,7 @@ from ..pdf.batch import BatchRenderer, count_current, current_certificates, writ
 from ..pdf.document import view
 from ..pdf.fonts import prepare
 from ..pdf.render import Renderer
+from ..pdf.sealing import Sealer
 from . import Context, console, cycle_option, known_school, main
 
 pass_context = click.make_pass_decorator(Context)
@@ -44,7 +48,8 @@ def pdf(ctx: Context, number: str, output: Path) -> None:
             f"证书 {cert.number} 第 {cert.version} 版已撤销，没有现行版本可生成 PDF",
             f"{cert.number} has no current version (version {cert.version} is {cert.state})",
         )
-    data = Renderer(font_cache(ctx)).render(view(cert, profile, ctx.settings.base_url))
+    sealer = Sealer(document_key(ctx, profile), profile.issuer_name)
+    data = Renderer(font_cache(ctx), sealer=sealer).render(view(cert, profile, ctx.settings.base_url))
     output.parent.mkdir(parents=True, exist_ok=True)  # `-o out/a.pdf` makes out/
     write_atomically(output, data)
     console().print(f"已生成 {output}（{len(data) // 1024} KB，第 {cert.version} 版）")
@@ -72,7 +77,9 @@ def render(ctx: Context, cycle: int | None, school: str | None, out_dir: Path, w
     """批量生成 PDF 证书，内容未变的跳过 · render every current certificate in scope."""
     profile = ctx.profile(cycle)
     school = known_school(ctx, school)
-    batch = BatchRenderer(profile, ctx.settings.base_url, font_cache(ctx), out_dir, workers)
+    batch = BatchRenderer(
+        profile, ctx.settings.base_url, font_cache(ctx), out_dir, workers, document_key(ctx, profile)
+    )
     total = count_current(ctx.engine(), profile, school)
     columns = (TextColumn("生成 PDF"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console(stderr=True)) as bar:
@@ -95,6 +102,15 @@ def render(ctx: Context, cycle: int | None, school: str | None, out_dir: Path, w
         out.print(f"  失败 {number}：{reason}")
     if summary.failed:
         raise click.exceptions.Exit(1)
+
+
+def document_key(ctx: Context, profile: RulesProfile) -> DocumentKey:
+    """The PDF-signing key, opened once here so that a wrong passphrase
+    stops the command before any PDF, not in every worker."""
+    with read_session(ctx.engine()) as session:
+        key = ctx.keystore().document_key(session, profile.issuer_code)
+    open_document_key(key.kid, Path(key.key_path))
+    return key
 
 
 @main.command()

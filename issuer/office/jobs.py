@@ -450,8 +450,10 @@ def _render(
     numbers: list[str],
     record: Callable[[Session, dict], None],
 ) -> None:
+    with read_session(engine) as s:
+        key = Keystore(settings.keys_dir, settings.actor).document_key(s, profile.issuer_code)
     renderer = _ChunkRenderer(
-        profile, settings.base_url, settings.data_dir / "fonts", pdf_dir(settings), numbers
+        profile, settings.base_url, settings.data_dir / "fonts", pdf_dir(settings), numbers, key
     )
     with read_session(engine) as s:
         certs = list(
@@ -479,15 +481,15 @@ class _ChunkRenderer(pdf_batch.BatchRenderer):
     and at the end merged under a lock, touching only this chunk's numbers.
     The worker process keeps its Renderer from one chunk to the next."""
 
-    def __init__(self, profile, base_url, font_cache: Path, out_dir: Path, numbers: list[str]) -> None:
-        super().__init__(profile, base_url, font_cache, out_dir, workers=1)
+    def __init__(self, profile, base_url, font_cache: Path, out_dir: Path, numbers: list[str], key) -> None:
+        super().__init__(profile, base_url, font_cache, out_dir, workers=1, document_key=key)
         self.numbers = numbers
 
     def _serial(self, jobs, manifest, summary, progress) -> None:
         wanted = (self.profile.id, self.base_url, self.font_cache, self.out, self.digest)
         if _renderer_for.get("key") != wanted:
             old = pdf_batch._worker.get("renderer")
-            pdf_batch.init_worker(self.profile.id, self.base_url, str(self.font_cache), str(self.out))
+            pdf_batch.init_worker(*self._worker_args())
             if old is not None:
                 old.close()
             _renderer_for["key"] = wanted

@@ -131,6 +131,17 @@ def chunk(self, job_id: int, index: int) -> str:
     return jobs.run_chunk(engine, job_id, index, settings, worker=self.request.hostname or "")
 
 
+@app.task(name="ecert.pdf.one")
+def certificate_pdf(number: str) -> str:
+    """A teacher's PDF, rendered and signed into the download cache
+    (issuer/pdf/cache.py): the web process asks, holding no key."""
+    from issuer.pdf.cache import render_to_cache
+    from verifier.profiles import load_profile
+
+    engine, settings = _engine()
+    return str(render_to_cache(engine, settings, load_profile(settings.profile_id), number))
+
+
 @worker_process_init.connect
 def _after_fork(**_) -> None:
     """A pool process must not share its parent's connections: the SQLite
@@ -211,6 +222,20 @@ def enqueue(job_id: int) -> None:
         with app.connection_for_write(broker_url()) as conn:
             plan.apply_async(
                 (job_id,),
+                connection=conn,
+                queue=queue_name(),
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+            )
+
+
+def request_pdf(number: str) -> None:
+    """Ask a worker for a teacher's signed PDF (the web process cannot sign)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*``noload``.*")  # as in enqueue
+        with app.connection_for_write(broker_url()) as conn:
+            certificate_pdf.apply_async(
+                (number,),
                 connection=conn,
                 queue=queue_name(),
                 retry=True,

@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict, TypeVarTuple
+from typing import Any, TypedDict, TypeVarTuple
 
 from sqlalchemy import Engine, Select, func, select
 
+from issuer.certificates.docsigning import DocumentKey
 from verifier.profiles import RulesProfile, load_profile
 
 from ..db import read_session
@@ -35,6 +36,7 @@ from . import fonts as fontlib
 from . import render
 from .document import view
 from .render import Renderer
+from .sealing import Sealer
 
 MANIFEST = ".ecert-render.json"
 
@@ -70,8 +72,10 @@ def render_key(token: str, state: str, check_code: str, summary: str, base_url: 
     ).hexdigest()
 
 
-def style_digest(font_cache: Path) -> str:
-    return render.style_digest(fontlib.prepare(font_cache).digest)
+def style_digest(font_cache: Path, document_key: DocumentKey | None = None) -> str:
+    """The render key's part that is not the certificate's: template, fonts, signing certificate."""
+    signed = document_key.fingerprint if document_key else "unsigned"
+    return render.style_digest(fontlib.prepare(font_cache).digest + signed)
 
 
 Ts = TypeVarTuple("Ts")
@@ -108,12 +112,23 @@ def count_current(engine: Engine, profile: RulesProfile, school: str | None) -> 
 
 
 class BatchRenderer:
+    """`document_key`: the PDF-signing key every PDF is signed with (None
+    only in benchmarks and layout tests); its certificate is part of each
+    PDF's render key, so a new certificate renders them all again."""
+
     def __init__(
-        self, profile: RulesProfile, base_url: str, font_cache: Path, out_dir: Path, workers: int = 1
+        self,
+        profile: RulesProfile,
+        base_url: str,
+        font_cache: Path,
+        out_dir: Path,
+        workers: int = 1,
+        document_key: DocumentKey | None = None,
     ) -> None:
         self.profile, self.base_url, self.font_cache = profile, base_url, font_cache
         self.out, self.workers = out_dir, max(1, workers)
-        self.digest = style_digest(font_cache)
+        self.document_key = document_key
+        self.digest = style_digest(font_cache, document_key)
 
     def run(
         self, certificates: Iterator[Certificate], progress: Callable[[int], None] = lambda n: None
@@ -155,7 +170,7 @@ class BatchRenderer:
         summary: RenderSummary,
         progress: Callable[[int], None],
     ) -> None:
-        init_worker(self.profile.id, self.base_url, str(self.font_cache), str(self.out))
+        init_worker(*self._worker_args())
         for job in jobs:
             self._record(job, render_one(job), manifest, summary)
             progress(1)
@@ -174,7 +189,7 @@ class BatchRenderer:
             self.workers,
             mp_context=ctx,
             initializer=_init_pool_worker,
-            initargs=(self.profile.id, self.base_url, str(self.font_cache), str(self.out)),
+            initargs=self._worker_args(),
         ) as pool:
             pending: dict[Future[str | None], Job] = {}
             for job in jobs:
@@ -185,6 +200,9 @@ class BatchRenderer:
                     break
             while pending:
                 self._drain(pending, manifest, summary, progress, FIRST_COMPLETED)
+
+    def _worker_args(self) -> tuple[str, str, str, str, DocumentKey | None]:
+        return (self.profile.id, self.base_url, str(self.font_cache), str(self.out), self.document_key)
 
     def _drain(
         self,
@@ -243,18 +261,22 @@ class _WorkerState(TypedDict, total=False):  # empty until init_worker
 _worker: _WorkerState = {}
 
 
-def init_worker(profile_id: str, base_url: str, font_cache: str, out_dir: str) -> None:
+def init_worker(
+    profile_id: str, base_url: str, font_cache: str, out_dir: str, document_key: DocumentKey | None = None
+) -> None:
+    profile = load_profile(profile_id)
+    sealer = Sealer(document_key, profile.issuer_name) if document_key else None
     _worker.update(
         {
-            "renderer": Renderer(Path(font_cache)),
-            "profile": load_profile(profile_id),
+            "renderer": Renderer(Path(font_cache), sealer=sealer),
+            "profile": profile,
             "base_url": base_url,
             "out": Path(out_dir),
         }
     )
 
 
-def _init_pool_worker(*args: str) -> None:
+def _init_pool_worker(*args: Any) -> None:
     """A spawned worker, which renders until the batch ends: what it holds
     now (WeasyPrint, the fonts, the template) is frozen out of the cyclic
     garbage collector's scans, which otherwise walk it on every full

@@ -23,7 +23,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -36,6 +36,9 @@ from verifier.vocab import BUCKET_LABELS, BUCKETS
 from . import fonts as fontlib
 from .document import CertificateView
 
+if TYPE_CHECKING:
+    from .sealing import Sealer
+
 # WeasyPrint, pydyf and cssselect2 have no types: their objects (documents,
 # boxes, PDF objects) are Any here.
 
@@ -43,7 +46,11 @@ TEMPLATE, STYLESHEET = "certificate.html", "certificate.css"
 
 
 class Renderer:
-    def __init__(self, font_cache: Path, templates: Path | None = None) -> None:
+    """`sealer`: signs each PDF as a PDF (issuer/pdf/sealing.py), its widget
+    on the printed seal; every certificate PDF the bureau hands out is
+    signed, and only benchmarks and layout tests render without."""
+
+    def __init__(self, font_cache: Path, templates: Path | None = None, sealer: Sealer | None = None) -> None:
         from weasyprint import CSS
         from weasyprint.text.fonts import FontConfiguration
 
@@ -57,6 +64,7 @@ class Renderer:
         self.env.filters["figures"] = figures
         self.env.filters["label"] = label
         self.template = self.env.get_template(TEMPLATE)
+        self.sealer = sealer
         self.font_config = FontConfiguration()
         css = _font_faces(self.fonts) + (templates / STYLESHEET).read_text(encoding="utf-8")
         self.css = CSS(string=css, font_config=self.font_config)
@@ -79,7 +87,9 @@ class Renderer:
         document = _certificate_html()(string=html, base_url=str(self.templates)).render(
             stylesheets=[self.css], font_config=self.font_config
         )
-        box = _box_by_id(document.pages[0]._page_box, QR_BOX_ID)
+        first = document.pages[0]
+        page = first._page_box
+        box = _box_by_id(page, QR_BOX_ID)
         pdf: bytes = document.write_pdf(
             finisher=_finisher(view.qr, box),
             attachments=[
@@ -88,10 +98,12 @@ class Renderer:
                 )
             ],
         )
+        if self.sealer is not None:
+            pdf = self.sealer.seal(pdf, _pdf_rect(_box_by_id(page, SEAL_BOX_ID), first.height))
         return pdf
 
 
-QR_BOX_ID = "qr"
+QR_BOX_ID, SEAL_BOX_ID = "qr", "seal"
 QUIET_ZONE = 4  # modules of white around the code, as the standard asks
 PX_TO_PT = 0.75
 UA_STYLESHEET = """
@@ -182,6 +194,14 @@ def _box_by_id(root: Any, element_id: str) -> Any:
         if element is not None and element.get("id") == element_id:
             return box
     raise ValueError(f"the template has no element with id {element_id!r} for the QR code")
+
+
+def _pdf_rect(box: Any, page_height: float) -> tuple[float, float, float, float]:
+    """A layout box's border box in PDF points (origin bottom left)."""
+    x, y = box.border_box_x() * PX_TO_PT, box.border_box_y() * PX_TO_PT
+    w, h = box.border_width() * PX_TO_PT, box.border_height() * PX_TO_PT
+    top = page_height * PX_TO_PT
+    return (round(x, 2), round(top - y - h, 2), round(x + w, 2), round(top - y, 2))
 
 
 def _finisher(modules: tuple[tuple[bool, ...], ...], box: Any) -> Callable[[Any, Any], None]:

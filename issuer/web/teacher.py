@@ -6,6 +6,7 @@ teacher alone: no teacher is ever named by the URL."""
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 
 from flask import (
@@ -34,9 +35,8 @@ from verifier.vocab import BUCKETS, CERT_STATE_LABELS
 from ..db import read_session
 from ..errors import EcertError
 from ..models import Certificate, TeacherAccount
-from ..pdf.batch import render_key, style_digest, write_atomically
-from ..pdf.document import view
-from ..pdf.render import Renderer
+from ..office import tasks
+from ..pdf import cache as pdf_cache
 from . import limiter, signin, throttle
 from .context import engine, profile, settings
 
@@ -178,7 +178,9 @@ def certificate_pdf():
         ).first()
     if cert is None:
         abort(404)
-    path = _cached_pdf(cert)
+    path = _signed_pdf(cert)
+    if path is None:
+        return _pdf_pending()
     return send_file(
         path,
         mimetype="application/pdf",
@@ -187,20 +189,36 @@ def certificate_pdf():
     )
 
 
-def _cached_pdf(cert) -> Path:
-    """Rendered on first download, then served from the cache until what it
-    says, the template or the fonts change."""
+PDF_WAIT, PDF_POLL = 10.0, 0.1  # seconds: a warm worker renders and signs one in well under one
+
+
+def _signed_pdf(cert) -> Path | None:
+    """The signed PDF from the cache; on a miss a worker renders and signs
+    it (this process holds no private key) while the request waits a little."""
     st = settings()
-    fonts = st.data_dir / "fonts"
-    digest = current_app.extensions.get("ecert_style_digest")
-    if digest is None:  # the fonts and template do not change under a running service
-        digest = current_app.extensions["ecert_style_digest"] = style_digest(fonts)
-    key = render_key(cert.token, cert.state, cert.check_code, cert.summary, st.base_url, digest)
-    path = st.data_dir / "pdf-cache" / f"{cert.number}-{key[:20]}.pdf"
-    if not path.is_file():
-        renderer = current_app.extensions.get("ecert_renderer")
-        if renderer is None:
-            renderer = current_app.extensions["ecert_renderer"] = Renderer(fonts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, renderer.render(view(cert, profile(), st.base_url)))
-    return path
+    key = pdf_cache.document_key(engine(), st, profile().issuer_code)
+    path = pdf_cache.cache_path(st, cert, cert.number, cert.state, pdf_cache.digest_for(st, key))
+    if path.is_file():
+        return path
+    try:
+        current_app.config.get("ECERT_PDF_DISPATCH", tasks.request_pdf)(cert.number)
+    except Exception:  # the broker unreachable: the page says to retry, never a 500
+        current_app.logger.exception("could not ask a worker for the PDF of %s", cert.number)
+        return None
+    deadline = time.monotonic() + PDF_WAIT
+    while time.monotonic() < deadline:
+        if path.is_file():
+            return path
+        time.sleep(PDF_POLL)
+    return None
+
+
+def _pdf_pending():
+    """The worker is busy or not running: say so, and try again shortly."""
+    resp = current_app.make_response(
+        (render_template("teacher/pdf_pending.html", retry=PDF_RETRY), 503, {"Retry-After": str(PDF_RETRY)})
+    )
+    return resp
+
+
+PDF_RETRY = 5

@@ -249,9 +249,10 @@ def test_audit_verify_names_the_altered_entry(keyed, bureau, db, db_url):
 
 
 def test_keys_need_the_passphrase_and_keep_private_keys_encrypted(keyed, monkeypatch, tmp_path):
-    pems = list((tmp_path / "keys").glob("*.pem"))
-    assert len(pems) == 1 and pems[0].stat().st_mode & 0o777 == 0o600
-    assert b"ENCRYPTED PRIVATE KEY" in pems[0].read_bytes()
+    pems = sorted((tmp_path / "keys").glob("*.pem"))  # the token key and the PDF-signing key
+    assert len(pems) == 2 and [p.name.endswith(".pdf-key.pem") for p in pems] == [True, False]
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in pems)
+    assert all(b"ENCRYPTED PRIVATE KEY" in p.read_bytes() for p in pems)
     monkeypatch.setenv("ECERT_KEY_PASSPHRASE", "wrong passphrase!")
     r = keyed("issue", check=False)
     assert r.returncode == 1 and "口令不正确" in r.stderr

@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 from issuer.config import load_settings
 from issuer.web import create_app, limiter
+from tests.helpers import render_pdfs_inline
 from verifier.inputs import TOKEN_ATTACHMENT
 
 A, B = "6540040710000014", "6540040710000022"
@@ -29,6 +30,7 @@ def codes(keyed, bureau, tmp_path):
 @pytest.fixture
 def app(codes):
     app = create_app(load_settings())
+    render_pdfs_inline(app)
     limiter.reset()  # the limiter's memory is per process: each test starts afresh
     yield app
     app.extensions["ecert_verifier"].close()
@@ -80,6 +82,19 @@ def test_first_sign_in_forces_a_new_password_then_shows_the_sheet_and_pdf(app, c
     url = PdfReader(io.BytesIO(r.data)).attachments[TOKEN_ATTACHMENT][0].decode()
     assert "/V/" in url
     assert fetch(c, "/teacher/certificate.pdf").data == r.data  # served from the cache
+    assert b"/ByteRange" in r.data and b"/ETSI.CAdES.detached" in r.data  # signed by the worker
+
+
+def test_without_a_worker_the_pdf_page_says_it_is_being_made_never_a_500(app, codes):
+    def broker_down(number):
+        raise ConnectionError("broker unreachable")
+
+    app.config["ECERT_PDF_DISPATCH"] = broker_down
+    c = app.test_client()
+    first_sign_in(c, A, codes[A])
+    r = fetch(c, "/teacher/certificate.pdf")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+    assert "证书 PDF 正在生成" in r.get_data(as_text=True)
 
 
 def test_the_home_page_says_when_a_newer_version_replaced_the_one_she_may_have_printed(

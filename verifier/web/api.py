@@ -96,6 +96,15 @@ def jwks() -> Response:
     return resp
 
 
+@bp.get("/.well-known/pdf-signing-certificates.pem")
+def pdf_certificates() -> Response:
+    """The PDF-signing certificates (and chains) of every key, beside the JWKS:
+    a certificate PDF's signature is the bureau's only under one of these."""
+    resp = Response(online().keys().pdf_certificates_pem(), mimetype="application/x-pem-file")
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
 @bp.get("/api/v1/profiles/<int:cycle>")
 def profile(cycle: int) -> ResponseReturnValue:
     try:

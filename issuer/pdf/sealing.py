@@ -1,0 +1,97 @@
+"""Signing a rendered certificate as a PDF (PAdES baseline B-B) with pyHanko.
+
+The signature is an incremental update over WeasyPrint's file: a signature
+field whose widget lies on the printed seal, its value a CMS SignedData
+(ETSI.CAdES.detached) by the bureau's PDF-signing key
+(issuer/certificates/docsigning.py) over every byte but its own. Readers
+(Adobe, Foxit, poppler's pdfsig) then say the document is signed and
+unmodified, and any later change shows as one.
+
+Cost: about 12 ms a certificate, most of it pyHanko building the CMS in
+asn1crypto. The space for the signature is reserved outright rather than
+estimated: pyHanko's estimate signs a dummy first, which doubled the time
+(benchmarks/bench_render.py measures rendering with and without signing).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.utils import CryptographyDeprecationWarning
+
+from issuer.certificates.docsigning import DocumentKey
+from issuer.certificates.keystore import open_document_key
+
+FIELD = "BureauSeal"
+# An ECDSA P-256 CMS with a certificate chain of up to three is under 3 KB;
+# what is unused stays zeros inside the signature's hex string.
+RESERVED = 6144
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in PDF points, origin bottom left
+
+
+def _pyhanko() -> Any:
+    """pyHanko, imported on first use; its import touches cryptography's DSA
+    module, which warns (deprecated) although no DSA key is ever used."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        import pyhanko.sign as sign
+        import pyhanko.sign.fields
+        import pyhanko.sign.signers.pdf_signer  # noqa: F401  (used through sign's namespace)
+    return sign
+
+
+class Sealer:
+    """Signs PDFs with one PDF-signing key; made once per rendering process
+    (opening the key and building the signer is the slow part)."""
+
+    def __init__(self, key: DocumentKey, bureau_name: str) -> None:
+        from asn1crypto import keys as akeys
+        from asn1crypto import x509 as ax509
+
+        sign = _pyhanko()
+        from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+        from pyhanko.stamp import TextStampStyle
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        private = open_document_key(key.kid, Path(key.key_path))
+        der_key = private.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        chain = [ax509.Certificate.load(der) for der in _ders(key.chain_pem)]
+        self.key = key
+        self._writer = IncrementalPdfFileWriter
+        self._signer = sign.signers.SimpleSigner(
+            signing_cert=chain[0],
+            signing_key=akeys.PrivateKeyInfo.load(der_key),
+            cert_registry=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
+        )
+        self._meta = sign.signers.pdf_signer.PdfSignatureMetadata(
+            field_name=FIELD,
+            subfilter=sign.fields.SigSeedSubFilter.PADES,
+            md_algorithm="sha256",
+            reason="继续教育证书电子签章",
+            name=bureau_name or None,
+        )
+        self._fields, self._sign = sign.fields, sign
+        # The seal is printed on the page; the widget's own appearance adds nothing over it.
+        self._style = TextStampStyle(stamp_text="", border_width=0, background=None)
+
+    def seal(self, pdf: bytes, box: Box) -> bytes:
+        signer = self._sign.signers.pdf_signer.PdfSigner(
+            self._meta,
+            signer=self._signer,
+            stamp_style=self._style,
+            new_field_spec=self._fields.SigFieldSpec(FIELD, on_page=0, box=box),
+        )
+        out: io.BytesIO = signer.sign_pdf(self._writer(io.BytesIO(pdf)), bytes_reserved=RESERVED)
+        return out.getvalue()
+
+
+def _ders(pem: str) -> list[bytes]:
+    from cryptography import x509
+
+    return [c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(pem.encode())]
