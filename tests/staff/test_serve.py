@@ -5,6 +5,7 @@ A real server on a real port, spoken to over HTTP."""
 
 from __future__ import annotations
 
+import csv
 import http.cookiejar
 import json
 import os
@@ -158,6 +159,19 @@ def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissu
         assert info["state"] == "done" and info["counts"]["reissued"] == 1, info
         cert = json.loads(region.run("show", number, "--json").stdout)
         assert (cert["version"], cert["status"]) == (2, "current")
+        # the teacher's PDF: the web process, holding no key, has the worker render and sign it
+        codes_file = tmp_path / "codes.csv"
+        region.run("passwords", "issue", "-o", str(codes_file))
+        with codes_file.open(encoding="utf-8-sig") as f:
+            code = next(r["一次性登录码"] for r in csv.DictReader(f) if r["证书编号"] == number)
+        t = Browser(base)
+        assert t.post("/teacher/login", {"account": number, "password": code})[0] == 302
+        assert (
+            t.post("/teacher/password", {"old": code, "new": NEW_PASSWORD, "again": NEW_PASSWORD})[0] == 302
+        )
+        with t.opener.open(base + "/teacher/certificate.pdf", timeout=30) as r:
+            pdf = r.read()
+        assert pdf.startswith(b"%PDF") and b"/ETSI.CAdES.detached" in pdf
         # a 查验码 asked for never reaches the access log (its query string is left out)
         b.get(f"/verify?no={number}&code={cert['check_code']}")
         _wait("the lookup's access log line", lambda: "GET /verify " in log.read_text(errors="replace"), log)
