@@ -240,3 +240,135 @@ def test_the_installed_command_runs_as_a_process(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2 and "错误" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- what a clerk types wrong, said in Chinese and English ---------------------------
+
+
+@pytest.mark.parametrize("command", ["roster", "projects", "records"])
+def test_a_missing_import_file_is_named_in_chinese_and_english(run_ecert, tmp_path, command):
+    run_ecert("init")
+    missing = tmp_path / "名册-2025.csv"
+    r = run_ecert(command, "import", str(missing), check=False)
+    assert r.returncode == 2, r.stderr
+    assert f"找不到文件：{missing}" in r.stderr and f"{missing}: no such file" in r.stderr
+    assert "does not exist" not in r.stderr and "Traceback" not in r.stderr
+    folder = run_ecert(command, "import", str(tmp_path), check=False)
+    assert folder.returncode == 2 and "是文件夹，不是文件" in folder.stderr and "is a folder" in folder.stderr
+
+
+@pytest.mark.parametrize(
+    "args, zh, en",
+    [
+        (["roster", "import"], "缺少参数 'FILE'", "Missing argument 'FILE'"),
+        (["records", "import", "x.csv", "--nope"], "没有选项 --nope", "No such option"),
+        (["summary", "--cycle", "七"], "'--cycle' 的值不正确", "is not a valid integer"),
+        (["credits", "1", "--cycle"], "选项 --cycle 用法不正确", "requires an argument"),
+        (["sumary"], "没有命令 sumary（是否想用 summary？）", "No such command"),
+        (["--bogus"], "没有选项 --bogus", "No such option"),
+    ],
+)
+def test_usage_errors_are_said_in_chinese_and_english(run_ecert, args, zh, en):
+    r = run_ecert(*args, check=False)
+    assert r.returncode == 2 and zh in r.stderr and en in r.stderr, r.stderr
+    assert "用法 / Usage:" in r.stderr and "--help" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_group_alone_still_shows_its_help(run_ecert):
+    r = run_ecert("roster", check=False)
+    assert "import" in r.stdout + r.stderr and "错误" not in r.stdout + r.stderr
+
+
+HELP_EXAMPLES = [
+    ["init"],
+    ["roster", "import"],
+    ["projects", "import"],
+    ["records", "import"],
+    ["credits"],
+    ["summary"],
+    ["keys", "init"],
+    ["issue"],
+    ["show"],
+    ["verify"],
+    ["revoke"],
+    ["pdf"],
+    ["render"],
+    ["serve"],
+    ["passwords", "issue"],
+    ["status", "export"],
+]
+
+
+@pytest.mark.parametrize("args", HELP_EXAMPLES, ids=" ".join)
+def test_the_main_commands_help_ends_with_an_example(run_ecert, args):
+    lines = [line.strip() for line in run_ecert(*args, "--help").stdout.splitlines() if line.strip()]
+    assert lines[-2] == "例 / example:", lines[-4:]
+    assert lines[-1].startswith(f"ecert {' '.join(args)} ") or lines[-1] == f"ecert {' '.join(args)}", lines[
+        -1
+    ]
+
+
+# -- the encodings and files Chinese Excel makes ------------------------------------
+
+
+def test_a_gb18030_roster_imports_and_says_how_it_was_read(run_ecert, files):
+    run_ecert("init")
+    ids = [id_number(), id_number()]
+    path = files.csv(
+        "名册.csv",
+        ROSTER_HEADER,
+        [teacher_row("热依拉·阿不都热合曼", ids[0]), teacher_row("张喆堃", ids[1])],
+        encoding="gb18030",
+    )
+    out = run_ecert("roster", "import", str(path)).stdout
+    assert "新增 2" in out and "按 GB18030 编码读取" in out and "read as GB18030" in out
+    assert "张喆堃" in run_ecert("credits", ids[1]).stdout
+    assert "热依拉·阿不都热合曼" in run_ecert("credits", ids[0]).stdout
+
+
+def test_a_broken_xlsx_is_said_to_be_one_not_a_text_in_another_encoding(run_ecert, files):
+    run_ecert("init")
+    fake = files.folder / "名册.xlsx"  # a CSV saved by Excel (GBK) under an .xlsx name
+    fake.write_bytes(",".join(ROSTER_HEADER).encode("gbk") + b"\r\n" + ",".join(teacher_row()).encode("gbk"))
+    r = run_ecert("roster", "import", str(fake), check=False)
+    assert r.returncode == 2 and "不是有效的 .xlsx 文件" in r.stderr and "not a valid XLSX file" in r.stderr
+    assert "UTF-8" not in r.stderr and "GB18030" not in r.stderr
+
+
+# -- new schools -----------------------------------------------------------------------
+
+
+def test_a_roster_naming_a_new_school_needs_new_schools(run_ecert, files):
+    run_ecert("init")
+    first = run_ecert("roster", "import", str(files.csv("r1.csv", ROSTER_HEADER, [teacher_row()]))).stdout
+    assert "首次导入名册" in first and "新建学校 1 所" in first and "6540040001" in first
+    path = files.csv(
+        "r2.csv",
+        ROSTER_HEADER,
+        [teacher_row(), teacher_row(school=("6540040099", "霍尔果斯市第九十九小学")), teacher_row()],
+    )
+    r = run_ecert("roster", "import", str(path), check=False)
+    assert r.returncode == 2 and "被整体拒收" in r.stderr and "6540040099" in r.stderr
+    assert "--new-schools" in r.stderr and "见第 3 行" in r.stderr
+    assert json.loads(run_ecert("summary", "--json").stdout)["teachers"] == 1  # nothing stored
+    out = run_ecert("roster", "import", str(path), "--new-schools").stdout
+    assert "新增 3" in out and "新建学校 1 所" in out and "6540040099 霍尔果斯市第九十九小学" in out
+    assert "首次" not in out
+
+
+# -- the progress bar ------------------------------------------------------------------
+
+
+def test_a_large_import_shows_a_bar_on_stderr_and_a_small_one_none(run_ecert, files):
+    from issuer.cli.commands import BAR_MIN_ROWS
+
+    run_ecert("init")
+    small = run_ecert("projects", "import", str(files.csv("s.csv", PROJECT_HEADER, [project_row("S-1")])))
+    assert small.stderr == "" and "已导入" in small.stdout
+    n = BAR_MIN_ROWS + 1
+    big = files.csv("b.csv", PROJECT_HEADER, [project_row(f"B-{i}") for i in range(n)])
+    r = run_ecert("projects", "import", str(big))
+    for label in ("读取 read", "校验 check", "写入 write"):
+        assert label in r.stderr and label not in r.stdout, r.stderr
+    assert f"{n}/{n}" in r.stderr
+    assert r.stdout.startswith("已导入") and f"{n} 行，新增 {n}" in r.stdout

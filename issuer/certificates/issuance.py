@@ -6,6 +6,11 @@ chunks, each chunk one transaction (certificates, superseded versions and
 audit entries together), so a run killed at any point leaves whole chunks
 behind and a second run finishes the job: the fingerprint of what a
 certificate says tells it which teachers are already done.
+
+What a run does for each teacher (issue, reissue, leave unchanged, refuse,
+and why) is decided in one place, Issuer._decide; a run acts on it, and a
+preview (`ecert issue --dry-run`) reports it without the signing key and
+without writing anything.
 """
 
 from __future__ import annotations
@@ -34,10 +39,30 @@ from verifier.summary import Induction, SheetSummary, YearSummary
 from verifier.token import Claims, end_of_day, to_base32, token_digest
 from verifier.vocab import LEAF_BUCKETS
 
-from .keystore import Keystore, Signer
+from .keystore import Keystore, Signer, open_document_key
 from .qr import qr_version, verification_url
 
 CHUNK = 500
+ISSUED, REISSUED, UNCHANGED, REFUSED = "issued", "reissued", "unchanged", "refused"
+ACTIONS = (ISSUED, REISSUED, UNCHANGED, REFUSED)
+# Why a teacher gets what she gets: (Chinese, English). The refusals' Chinese
+# is what IssueSummary.refused and the office's job page show.
+REVOKED = (
+    "证书已撤销：如需重新签发，请单独运行 ecert issue --teacher 编号",
+    "revoked; reissue it alone with ecert issue --teacher NUMBER",
+)
+TOO_LARGE = (
+    "证书数据过大，二维码无法容纳（请检查姓名、学校名称长度）",
+    "too much data for the QR code; check the lengths of the name and the school's name",
+)
+FIRST = ("首次签发", "first certificate")
+CHANGED = ("证书内容有变化（学分、结论或持证人信息）", "what the certificate says has changed")
+AFTER_REVOCATION = ("撤销后单独重新签发", "reissued alone after its revocation")
+RESIGNED = (
+    "签名密钥已标记泄露，或签发时间不在密钥使用期内：重新签名",
+    "its key is marked compromised, or it was signed outside the key's window: signed again",
+)
+SAME = ("内容未变化", "what it says has not changed")
 CHECK_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z to misread
 CHECK_CODE_LENGTH = 12
 IN_PROGRESS, QUALIFIED, NOT_QUALIFIED = 0, 1, 2
@@ -64,6 +89,49 @@ class IssueSummary:
 
 
 @dataclass(frozen=True)
+class Planned:
+    """One teacher in a preview: what a run would do, and why."""
+
+    number: str
+    name: str
+    school: str  # the school's code
+    school_name: str
+    action: str  # one of ACTIONS
+    reason: str  # Chinese
+    detail: str  # English
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "number": self.number,
+            "name": self.name,
+            "school": self.school,
+            "action": self.action,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Preview:
+    """What a run with the same options would do now (Issuer.preview)."""
+
+    teachers: list[Planned] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(ACTIONS, 0)
+        for t in self.teachers:
+            counts[t.action] += 1
+        return counts
+
+    def of(self, action: str) -> list[Planned]:
+        return [t for t in self.teachers if t.action == action]
+
+    def to_json(self) -> dict[str, object]:
+        return {"counts": self.counts, "teachers": [t.to_json() for t in self.teachers]}
+
+
+@dataclass(frozen=True)
 class Latest:
     """The newest version of a number that still counts (current or revoked)."""
 
@@ -74,6 +142,19 @@ class Latest:
     kid: str
     issued_at: datetime
     check_code: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a run does for one teacher: `row` is the signed certificate to
+    store (issued, reissued), None otherwise."""
+
+    holder: Holder
+    action: str
+    why: tuple[str, str]  # (Chinese, English)
+    claims: Claims
+    prev: Latest | None
+    row: dict[str, object] | None = None
 
 
 def new_check_code(length: int = CHECK_CODE_LENGTH) -> str:
@@ -146,16 +227,62 @@ class Issuer:
                 )
             return session.scalar(q) or 0
 
-    def run(self, options: IssueOptions, progress: Callable[[int], None] = lambda n: None) -> IssueSummary:
-        self.check_options(options)
+    def open_keys(self) -> Signer:
+        """The active signing key, opened, and its PDF-signing key opened too
+        (a key made before PDFs were signed has none, and issuing needs none):
+        a missing or wrong passphrase, or a key file gone, stops a run before
+        any credit sheet is computed."""
+        bureau = self.profile.issuer_code
         with read_session(self.engine) as session:
-            signer = self.keystore.signer(session, self.profile.issuer_code)  # the passphrase, checked first
+            signer = self.keystore.signer(session, bureau)
+            row = self.keystore.active(session, bureau)
+        if row is not None and row.pdf_certificate:
+            open_document_key(row.kid, self.keystore.document_key_path(row.kid))
+        return signer
+
+    def run(
+        self,
+        options: IssueOptions,
+        progress: Callable[[int], None] = lambda n: None,
+        signer: Signer | None = None,
+    ) -> IssueSummary:
+        """Issue; `signer`: the one open_keys gave (else the keys are opened first)."""
+        self.check_options(options)
+        if signer is None:
+            signer = self.open_keys()
         summary = IssueSummary()
         for chunk in _chunks(self._sheets(options), CHUNK):
             with write_session(self.engine) as session:
                 signer = self.issue_chunk(session, signer, chunk, options, summary)
             progress(len(chunk))
         return summary
+
+    def preview(self, options: IssueOptions, progress: Callable[[int], None] = lambda n: None) -> Preview:
+        """What run(options) would do now, teacher by teacher, decided by the
+        code a run decides by (_decide), in read-only sessions: no signing key
+        (the tokens a run would sign, whose size decides whether they fit the
+        QR code, are signed by a throwaway key and dropped), nothing written
+        to the register, the audit log or the keys."""
+        self.check_options(options)
+        signer = Signer.throwaway()
+        now = now_utc().replace(microsecond=0)
+        preview = Preview()
+        for chunk in _chunks(self._sheets(options), CHUNK):
+            with read_session(self.engine) as session:
+                decisions = self._decide(session, signer, chunk, options, now)
+            preview.teachers += (
+                Planned(
+                    d.holder.number,
+                    d.holder.name,
+                    d.holder.school_code,
+                    d.holder.school_name,
+                    d.action,
+                    *d.why,
+                )
+                for d in decisions
+            )
+            progress(len(chunk))
+        return preview
 
     def _active_signer(self, session: Session, signer: Signer) -> Signer:
         """The signer of the key active now, read inside the chunk's
@@ -201,56 +328,33 @@ class Issuer:
         signer = self._active_signer(session, signer)
         numbers = [h.number for h, _ in chunk]
         _lock_registrations(session, numbers)
-        latest = _latest_versions(session, numbers)
-        keys = _key_windows(session)
         now = now_utc().replace(microsecond=0)  # the token's iat has whole seconds
         inserts, superseded, events = [], [], []
-        for holder, sheet in chunk:
-            prev = latest.get(holder.number)
-            final = options.final or (prev is not None and prev.verdict != IN_PROGRESS)
-            claims = build_claims(
-                self.profile,
-                holder,
-                sheet,
-                final=final,
-                version=(prev.version + 1) if prev else 1,
-                issued=now,
-            )
-            refusal = self._refusal(prev, claims, options)
-            if refusal:
-                summary.refused.append((holder.number, refusal))
+        for d in self._decide(session, signer, chunk, options, now):
+            number = d.holder.number
+            if d.action == REFUSED:
+                summary.refused.append((number, d.why[0]))
                 continue
-            if (
-                prev
-                and prev.state == "current"
-                and prev.fingerprint == claims.fingerprint()
-                and _sound(prev, keys)
-            ):
+            if d.action == UNCHANGED:
                 summary.unchanged += 1
                 continue
-            row = self._signed_row(signer, holder, claims, prev, now, sheet)
-            if row is None:
-                summary.refused.append(
-                    (holder.number, "证书数据过大，二维码无法容纳（请检查姓名、学校名称长度）")
-                )
-                continue
-            inserts.append(row)
-            if prev and prev.state == "current":
-                superseded.append(holder.number)
-            action = "reissue" if prev else "issue"
-            summary.reissued += bool(prev)
-            summary.issued += not prev
+            assert d.row is not None  # issued and reissued carry their signed row
+            inserts.append(d.row)
+            if d.prev and d.prev.state == "current":
+                superseded.append(number)
+            summary.reissued += d.action == REISSUED
+            summary.issued += d.action == ISSUED
             events.append(
                 audit.Event(
-                    action,
-                    holder.number,
+                    "reissue" if d.action == REISSUED else "issue",
+                    number,
                     {
-                        "version": claims.version,
+                        "version": d.claims.version,
                         "kid": signer.kid_text,
-                        "fingerprint": row["fingerprint"],
-                        "token_sha256": row["token_sha256"],
-                        "verdict": claims.status,
-                        "valid_until": claims.valid_until.isoformat(),
+                        "fingerprint": d.row["fingerprint"],
+                        "token_sha256": d.row["token_sha256"],
+                        "verdict": d.claims.status,
+                        "valid_until": d.claims.valid_until.isoformat(),
                     },
                 )
             )
@@ -265,9 +369,56 @@ class Issuer:
         audit.append(session, self.actor, events)
         return signer
 
-    def _refusal(self, prev: Latest | None, claims: Claims, options: IssueOptions) -> str | None:
+    def _decide(
+        self,
+        session: Session,
+        signer: Signer,
+        chunk: list[tuple[Holder, CreditSheet]],
+        options: IssueOptions,
+        now: datetime,
+    ) -> list[Decision]:
+        """What a run does for each teacher of the chunk, and why, with the
+        certificate row `signer` signed for those issued or reissued. Reads
+        the register only: a run writes what it decides, a preview does not."""
+        latest = _latest_versions(session, [h.number for h, _ in chunk])
+        keys = _key_windows(session)
+        out = []
+        for holder, sheet in chunk:
+            prev = latest.get(holder.number)
+            final = options.final or (prev is not None and prev.verdict != IN_PROGRESS)
+            claims = build_claims(
+                self.profile,
+                holder,
+                sheet,
+                final=final,
+                version=(prev.version + 1) if prev else 1,
+                issued=now,
+            )
+            refusal = self._refusal(prev, claims, options)
+            if refusal:
+                out.append(Decision(holder, REFUSED, refusal, claims, prev))
+                continue
+            if prev is None:
+                why = FIRST
+            elif prev.state == "revoked":
+                why = AFTER_REVOCATION
+            elif prev.fingerprint != claims.fingerprint():
+                why = CHANGED
+            elif _sound(prev, keys):
+                out.append(Decision(holder, UNCHANGED, SAME, claims, prev))
+                continue
+            else:
+                why = RESIGNED
+            row = self._signed_row(signer, holder, claims, prev, now, sheet)
+            if row is None:
+                out.append(Decision(holder, REFUSED, TOO_LARGE, claims, prev))
+                continue
+            out.append(Decision(holder, REISSUED if prev else ISSUED, why, claims, prev, row))
+        return out
+
+    def _refusal(self, prev: Latest | None, claims: Claims, options: IssueOptions) -> tuple[str, str] | None:
         if prev and prev.state == "revoked" and not options.teacher:
-            return "证书已撤销：如需重新签发，请单独运行 ecert issue --teacher 编号"
+            return REVOKED
         return None
 
     def _signed_row(

@@ -49,6 +49,23 @@ class Signer:
     def sign_bytes(self, data: bytes) -> bytes:
         return self.private.sign(data)
 
+    @classmethod
+    def of(cls, private: Ed25519PrivateKey) -> Signer:
+        public_raw = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        raw = private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        return cls(key_id(public_raw), cose_private_key(raw, public_raw), private)
+
+    @classmethod
+    def throwaway(cls) -> Signer:
+        """A new key of the same kind that no one trusts: its tokens are the
+        size a real key's are (a dry run checks they fit the QR code) and
+        verify nowhere."""
+        return cls.of(Ed25519PrivateKey.generate())
+
 
 def passphrase() -> bytes:
     value = os.environ.get(PASSPHRASE_ENV)
@@ -204,15 +221,10 @@ class Keystore:
             ) from None
         if not isinstance(private, Ed25519PrivateKey):
             raise ConfigError(f"私钥文件 {path} 不是 Ed25519 密钥", f"{path} is not an Ed25519 key")
-        public_raw = private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        if b64u(key_id(public_raw)) != kid:
+        signer = Signer.of(private)
+        if signer.kid_text != kid:
             raise ConfigError(f"私钥文件 {path} 与密钥标识 {kid} 不符", f"{path} holds another key")
-        raw = private.private_bytes(
-            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-        )
-        return Signer(key_id(public_raw), cose_private_key(raw, public_raw), private)
+        return signer
 
 
 def open_document_key(kid: str, path: Path) -> ec.EllipticCurvePrivateKey:

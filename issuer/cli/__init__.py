@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from datetime import date, datetime
+from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -99,10 +101,123 @@ as_of_option = click.option(
 )
 
 
-class Main(click.Group):
+def example(*lines: str) -> str:
+    """The end of a command's --help: one example, lines kept as written."""
+    return "\b\n例 / example:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+class ExistingFile(click.Path):
+    """A file that must exist, refused in Chinese and English (click's own
+    words, "Path 'x' does not exist.", are English alone)."""
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(value))
+        if not path.exists():
+            raise InputRefused(f"找不到文件：{path}", f"{path}: no such file")
+        if path.is_dir():
+            raise InputRefused(f"{path} 是文件夹，不是文件", f"{path} is a folder, not a file")
+        if not os.access(path, os.R_OK):
+            raise InputRefused(f"无法读取文件 {path}：没有读取权限", f"{path} is not readable")
+        return super().convert(value, param, ctx)
+
+
+# click 8.4 and 8.2 named these; before, they were plain UsageErrors (or help printed at once)
+_NO_SUCH_COMMAND: Any = getattr(click.exceptions, "NoSuchCommand", ())
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def usage_message(e: click.UsageError) -> tuple[str, str]:
+    """Click's usage error in Chinese, and its own English."""
+    en = e.format_message()
+    hint = ""
+    if isinstance(e, click.BadParameter):
+        if e.param_hint is not None:
+            hint = e.param_hint if isinstance(e.param_hint, str) else " / ".join(e.param_hint)
+        elif e.param is not None:
+            hint = e.param.get_error_hint(e.ctx)
+    if isinstance(e, click.MissingParameter):
+        kind = e.param_type or (e.param.param_type_name if e.param else "")
+        return f"缺少{'参数' if kind == 'argument' else '选项'} {hint}".rstrip(), en
+    if isinstance(e, click.BadParameter):
+        return f"{hint or '参数'} 的值不正确", en
+    if isinstance(e, click.NoSuchOption):
+        maybe = f"（是否想用 {'、'.join(e.possibilities)}？）" if e.possibilities else ""
+        return f"没有选项 {e.option_name}{maybe}", en
+    if isinstance(e, _NO_SUCH_COMMAND):
+        maybe = f"（是否想用 {'、'.join(e.possibilities)}？）" if e.possibilities else ""
+        return f"没有命令 {e.command_name}{maybe}", en
+    if isinstance(e, click.BadOptionUsage):
+        return f"选项 {e.option_name} 用法不正确", en
+    return "命令用法不正确", en
+
+
+def print_usage_error(e: click.UsageError, around: click.Context | None = None) -> None:
+    """The error, the command's usage and where its help is; `around`: the
+    context it arose in, when click's parser left the error without one."""
+    err = console(stderr=True)
+    zh, en = usage_message(e)
+    err.print(f"[bold red]错误：[/]{escape(zh)}")
+    err.print(f"[dim]{escape(en)}[/]")
+    if e.ctx is not None:
+        err.print(f"用法 / {escape(e.ctx.get_usage())}", soft_wrap=True)
+    where = e.ctx or around
+    if where is not None:
+        err.print(f"帮助 / help: {escape(where.command_path)} --help", soft_wrap=True)
+
+
+class _NamesItsContext:
+    """Click's parser raises some usage errors (an option without its value)
+    with no context; the command's own is given them, so that the message
+    shows this command's usage, not the top one's."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)  # type: ignore[misc]
+        except click.UsageError as e:
+            if e.ctx is None:
+                e.ctx, e.cmd = ctx, ctx.command
+            raise
+
+
+class Command(_NamesItsContext, click.Command):
+    pass
+
+
+class Group(_NamesItsContext, click.Group):
+    command_class = Command
+    group_class = type  # a group's groups are Groups too
+
+
+class Main(Group):
+    group_class = Group  # its groups handle no errors themselves: Main does, once
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # `ecert --bogus` fails here, before invoke; `ecert` alone asks for help
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except _NO_ARGS_IS_HELP:
+            raise
+        except click.UsageError as e:
+            print_usage_error(e)
+            raise click.exceptions.Exit(e.exit_code) from None
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except _NO_ARGS_IS_HELP:
+            raise  # `ecert roster` alone: its help, as click shows it
+        except click.UsageError as e:  # a subcommand's missing argument, unknown option, bad value
+            print_usage_error(e, ctx)
+            ctx.exit(e.exit_code)
         except EcertError as e:
             err = console(stderr=True)
             err.print(f"[bold red]错误：[/]{escape(e.message)}")  # a file named [x].csv is text, not markup

@@ -25,8 +25,18 @@ from verifier.verify import Verifier
 
 from ..db import read_session, write_session
 from ..errors import ConfigError, EcertError, InputRefused
-from . import Context, as_of_date, as_of_option, console, cycle_option, known_school, main
-from .show import print_history, print_issue_summary, print_keys, print_verification
+from . import (
+    Context,
+    ExistingFile,
+    as_of_date,
+    as_of_option,
+    console,
+    cycle_option,
+    example,
+    known_school,
+    main,
+)
+from .show import print_history, print_issue_summary, print_keys, print_preview, print_verification
 
 pass_context = click.make_pass_decorator(Context)
 date_type = click.DateTime(["%Y-%m-%d"])
@@ -38,7 +48,7 @@ def keys() -> None:
     """签名密钥 · the bureau's signing keys (ECERT_KEYS_DIR, ECERT_KEY_PASSPHRASE)."""
 
 
-@keys.command("init")
+@keys.command("init", epilog=example("ecert keys init   # 口令取自环境变量 ECERT_KEY_PASSPHRASE"))
 @pass_context
 def keys_init(ctx: Context) -> None:
     """生成首个签名密钥（已有则不变）· create the first signing key (idempotent).
@@ -74,19 +84,18 @@ def keys_rotate(ctx: Context) -> None:
     console().print(f"新签名密钥 {new.kid}" + (f"；{old.kid} 已停用（其签发的证书仍可查验）" if old else ""))
 
 
-@keys.command("csr")
+@keys.command(
+    "csr",
+    epilog=example(
+        "ecert keys csr -o bureau.csr   # 交 CA；收到证书后：", "ecert keys import-cert bureau-signed.pem"
+    ),
+)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="写入文件 / write to this file."
 )
 @pass_context
 def keys_csr(ctx: Context, output: Path | None) -> None:
-    """PDF 签章密钥的证书申请（交本机关 CA 签发）· a CSR for the PDF-signing key, for a CA.
-
-    \b
-    例 / example:
-      ecert keys csr -o bureau.csr   # 交 CA；收到证书后：
-      ecert keys import-cert bureau-signed.pem
-    """
+    """PDF 签章密钥的证书申请（交本机关 CA 签发）· a CSR for the PDF-signing key, for a CA."""
     profile = ctx.profile(None)
     store = ctx.keystore()
     with read_session(ctx.engine()) as session:
@@ -101,7 +110,7 @@ def keys_csr(ctx: Context, output: Path | None) -> None:
 
 
 @keys.command("import-cert")
-@click.argument("pem_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("pem_file", type=ExistingFile())
 @pass_context
 def keys_import_cert(ctx: Context, pem_file: Path) -> None:
     """以 CA 签发的证书（及证书链）替换自签 PDF 签章证书 · install a CA-issued certificate."""
@@ -196,31 +205,69 @@ def _moment(text: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=CHINA)
 
 
-@main.command()
+@main.command(epilog=example("ecert issue --cycle 7 --school 6540040001 --dry-run"))
 @cycle_option
 @click.option("--school", help="只签发该学校代码的教师 / only this school.")
 @click.option("--teacher", help="只签发一名教师（证书编号或身份证号），可用于撤销后重新签发 / one teacher.")
 @click.option("--final", is_flag=True, help="终审：合格者有效期延至 2029-12-31 / the final review.")
 @as_of_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="只列出将签发、重新签发、未变化和拒绝的教师及原因，不签名、不写入（不需要密钥口令）/ "
+    "list who would be issued, reissued, unchanged or refused, and why; sign and store nothing.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='与 --dry-run 同用：输出 JSON {"counts", "teachers"} / with --dry-run: the plan as JSON.',
+)
 @pass_context
 def issue(
-    ctx: Context, cycle: int | None, school: str | None, teacher: str | None, final: bool, as_of
+    ctx: Context,
+    cycle: int | None,
+    school: str | None,
+    teacher: str | None,
+    final: bool,
+    as_of,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
     """批量签发或重新签发证书 · issue or reissue the certificates of every teacher in scope."""
+    if as_json and not dry_run:
+        raise InputRefused("--json 只用于 --dry-run", "--json goes with --dry-run")
     profile = ctx.profile(cycle)
     options = IssueOptions(
         final=final, as_of=as_of_date(as_of), school=known_school(ctx, school), teacher=teacher
     )
     issuer = Issuer(ctx.engine(), profile, ctx.keystore(), ctx.settings.base_url, ctx.settings.actor)
+    issuer.check_options(options)
+    # The keys first: a wrong or missing passphrase stops here, before any
+    # sheet is computed or a bar shown (a dry run takes no key at all).
+    signer = None if dry_run else issuer.open_keys()
     total = issuer.count(options)
-    columns = (TextColumn("签发证书"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    label = "预览 dry run" if dry_run else "签发证书"
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console(stderr=True), transient=False) as bar:
         task = bar.add_task("issue", total=total)
-        summary = issuer.run(options, progress=lambda n: bar.advance(task, n))
-    print_issue_summary(console(), summary)
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+
+        if dry_run:
+            preview = issuer.preview(options, progress=advance)
+        else:
+            summary = issuer.run(options, progress=advance, signer=signer)
+    if not dry_run:
+        print_issue_summary(console(), summary)
+    elif as_json:
+        click.echo(json.dumps(preview.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print_preview(console(), preview)
 
 
-@main.command()
+@main.command(epilog=example("ecert show 6540040710000014 --history"))
 @click.argument("number")
 @click.option(
     "--json", "as_json", is_flag=True, help="docs/formats.md 的 JSON / the JSON of docs/formats.md."
@@ -245,7 +292,7 @@ def show(ctx: Context, number: str, as_json: bool, with_history: bool) -> None:
         print_history(out, versions)
 
 
-@main.command()
+@main.command(epilog=example("ecert revoke 6540040710000014 --reason 重复登记"))
 @click.argument("number")
 @click.option("--reason", required=True, help="撤销原因（必填）/ why.")
 @pass_context
@@ -256,7 +303,7 @@ def revoke(ctx: Context, number: str, reason: str) -> None:
     console().print(f"证书 {r.number} 第 {r.version} 版已撤销：{reason}")
 
 
-@main.command()
+@main.command(epilog=example("ecert verify out/pdfs/6540040710000014.pdf --at 2027-01-01"))
 @click.argument("input_")
 @click.option("--at", type=date_type, default=None, help="按此日期查验（默认今天，北京时间）/ verify as of.")
 @click.option("--json", "as_json", is_flag=True, help="docs/formats.md 的查验结果 JSON.")
@@ -315,7 +362,7 @@ def status() -> None:
     """证书状态 · certificate status for offline verifiers."""
 
 
-@status.command("export")
+@status.command("export", epilog=example("ecert status export -o status.json"))
 @click.option(
     "-o",
     "--output",

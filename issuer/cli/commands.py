@@ -7,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from issuer.ledger.credits.ledger import all_sheets, find_holder, sheet_for
+from issuer.ledger.importing import progress as stages
 from issuer.ledger.importing.limits import MAX_ERRORS
 from issuer.ledger.importing.projects import import_projects
 from issuer.ledger.importing.records import import_records
@@ -16,11 +18,25 @@ from issuer.ledger.importing.report import ImportRefused
 from issuer.ledger.importing.roster import import_roster
 
 from ..db import migrate, read_session, write_session
-from . import Context, as_of_date, as_of_option, console, cycle_option, main, today_in_china
+from . import (
+    Context,
+    ExistingFile,
+    as_of_date,
+    as_of_option,
+    console,
+    cycle_option,
+    example,
+    main,
+    today_in_china,
+)
 from .show import print_import_result, print_sheet, print_summary, summarise
 
 pass_context = click.make_pass_decorator(Context)
-existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+existing_file = ExistingFile()
+# An import shows a bar once a stage passes this many rows: a small file is
+# done before a bar would say anything.
+BAR_MIN_ROWS = 5_000
+STAGE_LABELS = {stages.READ: "读取 read", stages.CHECK: "校验 check", stages.WRITE: "写入 write"}
 report_option = click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -30,7 +46,7 @@ report_option = click.option(
 )
 
 
-@main.command()
+@main.command(epilog=example("ecert init"))
 @pass_context
 def init(ctx: Context) -> None:
     """创建或升级数据库 · create or migrate the database (idempotent)."""
@@ -66,10 +82,47 @@ def _records_ahead(engine) -> int:
         )
 
 
+class ImportBar:
+    """An import's progress (issuer/ledger/importing/progress.py) as a bar
+    per stage on stderr, started only once a stage passes BAR_MIN_ROWS rows,
+    so that what goes to stdout (the result, piped or read) has no bar in it."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if self.bar is None:
+            if max(done, total or 0) < BAR_MIN_ROWS:
+                return
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            self.bar = Progress(*columns, console=console(stderr=True))
+            self.bar.start()
+        task = self.tasks.get(stage)
+        if task is None:
+            task = self.tasks[stage] = self.bar.add_task(STAGE_LABELS.get(stage, stage), total=total)
+        self.bar.update(task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
 def _run_import(ctx: Context, report: Path | None, work: Callable) -> None:
+    """`work(session, progress)` in one transaction, its progress on a bar."""
+    bar = ImportBar()
     try:
-        with write_session(ctx.engine()) as session:
-            result = work(session)
+        try:
+            with write_session(ctx.engine()) as session:
+                result = work(session, bar)
+        finally:
+            bar.close()  # the bar ends before the result or the refusal is printed
     except ImportRefused as e:
         if report:
             try:
@@ -86,15 +139,26 @@ def roster() -> None:
     """教师名册 · the teacher roster."""
 
 
-@roster.command("import")
+@roster.command("import", epilog=example("ecert roster import 教师名册.csv --cycle 7"))
 @click.argument("file", type=existing_file)
 @cycle_option
 @report_option
+@click.option(
+    "--new-schools",
+    is_flag=True,
+    help="允许名册中出现本局尚无的学校代码并新建这些学校（否则整体拒收，列出新代码及其所在行；"
+    "库中尚无学校时的首次导入不需要）/ let codes of schools the bureau does not have yet create them "
+    "(else the file is refused, naming each new code and its rows; not needed for the first roster).",
+)
 @pass_context
-def roster_import(ctx: Context, file: Path, cycle: int | None, report: Path | None) -> None:
+def roster_import(
+    ctx: Context, file: Path, cycle: int | None, report: Path | None, new_schools: bool
+) -> None:
     """导入教师名册并登记到周期（分配证书编号）· import a roster (CSV/XLSX) and register it for the cycle."""
     profile = ctx.profile(cycle)
-    _run_import(ctx, report, lambda s: import_roster(s, file, profile))
+    _run_import(
+        ctx, report, lambda s, bar: import_roster(s, file, profile, new_schools=new_schools, progress=bar)
+    )
 
 
 @main.group()
@@ -102,13 +166,13 @@ def projects() -> None:
     """培训项目备案 · approved training projects."""
 
 
-@projects.command("import")
+@projects.command("import", epilog=example("ecert projects import 培训项目备案.xlsx --report 错误.csv"))
 @click.argument("file", type=existing_file)
 @report_option
 @pass_context
 def projects_import(ctx: Context, file: Path, report: Path | None) -> None:
     """导入培训项目备案清单 · import approved projects (CSV/XLSX)."""
-    _run_import(ctx, report, lambda s: import_projects(s, file))
+    _run_import(ctx, report, lambda s, bar: import_projects(s, file, progress=bar))
 
 
 @main.group()
@@ -116,16 +180,16 @@ def records() -> None:
     """培训记录 · training records."""
 
 
-@records.command("import")
+@records.command("import", epilog=example("ecert records import 培训记录.csv --report 错误.csv"))
 @click.argument("file", type=existing_file)
 @report_option
 @pass_context
 def records_import(ctx: Context, file: Path, report: Path | None) -> None:
     """导入培训记录（教育局导入即认定）· import training records (recognised on import)."""
-    _run_import(ctx, report, lambda s: import_records(s, file))
+    _run_import(ctx, report, lambda s, bar: import_records(s, file, progress=bar))
 
 
-@main.command()
+@main.command(epilog=example("ecert credits 654004-07-1-000001-4 --as-of 2026-06-30"))
 @click.argument("teacher")
 @cycle_option
 @click.option(
@@ -145,7 +209,7 @@ def credits(ctx: Context, teacher: str, cycle: int | None, as_json: bool, as_of)
         print_sheet(console(), holder, sheet, profile)
 
 
-@main.command()
+@main.command(epilog=example("ecert summary --cycle 7 --school 6540040001"))
 @cycle_option
 @click.option("--school", help="只统计该学校代码 / only this school code.")
 @click.option("--json", "as_json", is_flag=True)

@@ -19,7 +19,7 @@ from ..pdf.document import view
 from ..pdf.fonts import prepare
 from ..pdf.render import Renderer
 from ..pdf.sealing import Sealer
-from . import Context, console, cycle_option, known_school, main
+from . import Context, console, cycle_option, example, known_school, main
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -28,7 +28,7 @@ def font_cache(ctx: Context) -> Path:
     return ctx.settings.data_dir / "fonts"
 
 
-@main.command()
+@main.command(epilog=example("ecert pdf 6540040710000014 -o 6540040710000014.pdf"))
 @click.argument("number")
 @click.option(
     "-o",
@@ -55,7 +55,7 @@ def pdf(ctx: Context, number: str, output: Path) -> None:
     console().print(f"已生成 {output}（{len(data) // 1024} KB，第 {cert.version} 版）")
 
 
-@main.command()
+@main.command(epilog=example("ecert render --cycle 7 --school 6540040001 --out out/pdfs --workers 2"))
 @cycle_option
 @click.option("--school", help="只生成该学校代码的证书 / only this school.")
 @click.option(

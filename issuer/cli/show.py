@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from issuer.certificates.issuance import ACTIONS, Preview
 from issuer.ledger.credits.ledger import Holder
 from issuer.ledger.credits.sheet import CreditSheet, amount
 from issuer.ledger.importing.report import ImportRefused, ImportResult
@@ -170,6 +171,52 @@ def print_issue_summary(out: Console, s) -> None:
     for reason, n in Counter(r for _, r in s.refused).most_common():
         examples = [num for num, r in s.refused if r == reason][:5]
         out.print(f"  拒绝 {n}：{reason}（如 {'、'.join(examples)}）")
+
+
+PREVIEW_SHOWN = 10  # teachers listed for each action; --json lists them all
+ACTION_LABELS = {
+    "issued": "签发 issue",
+    "reissued": "重新签发 reissue",
+    "unchanged": "未变化 unchanged",
+    "refused": "拒绝 refuse",
+}
+
+
+def print_preview(out: Console, p: Preview) -> None:
+    """`ecert issue --dry-run`: how many of each, then the first few of each, with why."""
+    counts = p.counts
+    out.print(
+        f"预览（未签名，未写入）：将签发 {counts['issued']}，重新签发 {counts['reissued']}，"
+        f"未变化 {counts['unchanged']}，拒绝 {counts['refused']}"
+        f"  [dim](dry run, nothing signed or stored: would issue {counts['issued']}, reissue "
+        f"{counts['reissued']}, leave {counts['unchanged']} unchanged, refuse {counts['refused']})[/]"
+    )
+    table = Table("类别 action", "人数 teachers")
+    for action in ACTIONS:
+        table.add_row(ACTION_LABELS[action], str(counts[action]))
+    table.add_section()
+    table.add_row("合计 total", str(len(p.teachers)))
+    out.print(table)
+    for action in ACTIONS:
+        who = p.of(action)
+        if not who:
+            continue
+        listed = Table(
+            "证书编号",
+            "姓名",
+            "学校",
+            "原因 reason",
+            title=f"{ACTION_LABELS[action]}：{len(who)} 人"
+            + (f"（列出前 {PREVIEW_SHOWN} 人）" if len(who) > PREVIEW_SHOWN else ""),
+        )
+        for t in who[:PREVIEW_SHOWN]:
+            listed.add_row(t.number, escape(t.name), escape(t.school_name), f"{t.reason}\n[dim]{t.detail}[/]")
+        out.print(listed)
+        if len(who) > PREVIEW_SHOWN:
+            more = len(who) - PREVIEW_SHOWN
+            out.print(
+                f"  ……另有 {more} 人未列出；--json 列出全部  [dim](and {more} more; --json lists all)[/]"
+            )
 
 
 def print_keys(out: Console, keys) -> None:

@@ -13,7 +13,7 @@ from issuer.ledger.importing import safe_csv
 from issuer.office.accounts import issue_codes
 
 from ..db import write_session
-from . import Context, console, cycle_option, main
+from . import Context, console, cycle_option, example, main
 
 pass_context = click.make_pass_decorator(Context)
 EMBEDDED_WORKER_ENV = "ECERT_EMBEDDED_WORKER_PID"  # set by serve for the web server it becomes
@@ -26,7 +26,9 @@ def passwords() -> None:
     """教师登录码 · teachers' one-time sign-in codes."""
 
 
-@passwords.command("issue")
+@passwords.command(
+    "issue", epilog=example("ecert passwords issue --school 6540040001 -o codes-6540040001.csv")
+)
 @cycle_option
 @click.option("--school", help="只为该学校代码的教师生成 / only this school.")
 @click.option(
@@ -54,7 +56,7 @@ def passwords_issue(ctx: Context, cycle: int | None, school: str | None, reset: 
     console().print(f"已生成 {len(codes)} 个一次性登录码 → {output}（请妥善分发，文件含敏感信息）")
 
 
-@main.command()
+@main.command(epilog=example("ecert serve --host 0.0.0.0 --port 5000 --workers 4"))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))

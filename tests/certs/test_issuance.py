@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from issuer.db import make_engine
 from issuer.models import AuditEntry, Certificate
 from tests.builders import RECORD_HEADER, record_row
-from tests.helpers import show, verify
+from tests.helpers import PASSPHRASE, show, verify
 
 A, B, C = "6540040710000014", "6540040710000022", "6540040710000030"
 
@@ -289,3 +289,130 @@ def test_issue_for_one_school_only(keyed, bureau, db):
     assert "签发 3" in keyed("issue", "--school", "6540040001").stdout
     with db.connect() as c:
         assert c.scalar(select(func.count()).select_from(Certificate)) == 3
+
+
+# -- the keys first; a dry run that takes none ------------------------------------
+
+
+def counts_of(db) -> tuple[int, int, int]:
+    """Certificates, audit entries, and the last entry's number."""
+    with db.connect() as c:
+        return (
+            c.scalar(select(func.count()).select_from(Certificate)),
+            c.scalar(select(func.count()).select_from(AuditEntry)),
+            c.scalar(select(func.max(AuditEntry.seq))),
+        )
+
+
+@pytest.fixture
+def no_sheets(monkeypatch):
+    """Computing a credit sheet, or counting the teachers for the bar, fails the test."""
+    from issuer.certificates import issuance
+
+    def never(*a, **k):
+        raise AssertionError("a sheet was computed before the keys were opened")
+
+    monkeypatch.setattr(issuance, "all_sheets", never)
+    monkeypatch.setattr(issuance, "sheet_for", never)
+    monkeypatch.setattr(issuance.Issuer, "count", never)
+
+
+@pytest.mark.parametrize(
+    "passphrase, said",
+    [
+        ("wrong passphrase!", "签名密钥口令不正确"),
+        (None, "未设置签名密钥口令：请在环境变量 ECERT_KEY_PASSPHRASE 中提供"),
+    ],
+)
+def test_issue_checks_the_passphrase_before_any_sheet_or_bar(
+    keyed, bureau, db, monkeypatch, no_sheets, passphrase, said
+):
+    before = counts_of(db)
+    if passphrase is None:
+        monkeypatch.delenv("ECERT_KEY_PASSPHRASE")
+    else:
+        monkeypatch.setenv("ECERT_KEY_PASSPHRASE", passphrase)
+    for args in (("issue",), ("issue", "--teacher", A)):
+        r = keyed(*args, check=False)
+        assert r.returncode == 1 and said in r.stderr, r.stderr
+        assert "签发证书" not in r.stderr and "Traceback" not in r.stderr  # no bar was shown
+        assert counts_of(db) == before  # nothing issued, nothing logged
+
+
+def test_issue_opens_the_pdf_signing_key_too_before_any_sheet(keyed, bureau, db, tmp_path, no_sheets):
+    (pdf_key,) = (tmp_path / "keys").glob("*.pdf-key.pem")
+    pdf_key.rename(tmp_path / "elsewhere.pem")
+    r = keyed("issue", check=False)
+    assert r.returncode == 1 and "找不到 PDF 签章私钥文件" in r.stderr and "签发证书" not in r.stderr
+    assert counts_of(db)[0] == 0
+
+
+def test_a_dry_run_lists_what_a_run_then_does_and_changes_nothing(
+    keyed, bureau, files, db, monkeypatch, tmp_path
+):
+    import json
+
+    keys_before = sorted((p.name, p.read_bytes()) for p in (tmp_path / "keys").iterdir())
+    before = counts_of(db)
+    monkeypatch.delenv("ECERT_KEY_PASSPHRASE")  # a dry run takes no key
+    plan = json.loads(keyed("issue", "--dry-run", "--json").stdout)
+    assert plan["counts"] == {"issued": 3, "reissued": 0, "unchanged": 0, "refused": 0}
+    assert [t["number"] for t in plan["teachers"]] == [A, B, C]
+    assert plan["teachers"][0] == {
+        "number": A,
+        "name": "热依拉·阿不都热合曼",
+        "school": "6540040001",
+        "action": "issued",
+        "reason": "首次签发",
+        "detail": "first certificate",
+    }
+    text = keyed("issue", "--dry-run").stdout
+    assert "将签发 3，重新签发 0，未变化 0，拒绝 0" in text and "热依拉·阿不都热合曼" in text
+    assert counts_of(db) == before  # no certificate, no audit entry
+    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "keys").iterdir()) == keys_before
+    monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
+    assert "签发 3，重新签发 0，未变化 0，拒绝 0" in keyed("issue").stdout  # as the dry run said
+
+    # one record corrected, one certificate revoked: each kind of decision, with its reason
+    keyed(
+        "records",
+        "import",
+        str(files.csv("fix.csv", RECORD_HEADER, [record_row(bureau[1], "X-ELE", grade="优秀")])),
+    )
+    keyed("revoke", C, "--reason", "重复登记")
+    before = counts_of(db)
+    plan = json.loads(keyed("issue", "--dry-run", "--json").stdout)
+    assert plan["counts"] == {"issued": 0, "reissued": 1, "unchanged": 1, "refused": 1}
+    by_number = {t["number"]: (t["action"], t["reason"]) for t in plan["teachers"]}
+    assert by_number[A] == ("unchanged", "内容未变化")
+    assert by_number[B][0] == "reissued" and "证书内容有变化" in by_number[B][1]
+    assert by_number[C][0] == "refused" and "证书已撤销" in by_number[C][1]
+    text = keyed("issue", "--dry-run").stdout
+    assert "重新签发 1" in text and "拒绝 1" in text and "ecert issue --teacher" in text
+    assert counts_of(db) == before
+    assert states(db, B) == [(1, "current")]
+    assert "签发 0，重新签发 1，未变化 1，拒绝 1" in keyed("issue").stdout
+
+    # a single reissue after revocation, previewed and done
+    plan = json.loads(keyed("issue", "--teacher", C, "--dry-run", "--json").stdout)
+    assert plan["counts"]["reissued"] == 1 and plan["teachers"][0]["reason"] == "撤销后单独重新签发"
+    assert "重新签发 1" in keyed("issue", "--teacher", C).stdout
+
+
+def test_a_dry_run_sees_a_compromised_keys_certificates_to_re_sign(keyed, bureau):
+    import json
+
+    keyed("issue")
+    kid = verify(keyed, show(keyed, A)["token"])["certificate"]["issuer"]["kid"]
+    keyed("keys", "rotate")
+    keyed("keys", "compromise", "--as-of", "2026-01-01", "--", kid)
+    plan = json.loads(keyed("issue", "--dry-run", "--json").stdout)
+    assert plan["counts"]["reissued"] == 3
+    assert all("泄露" in t["reason"] and "compromised" in t["detail"] for t in plan["teachers"])
+    assert "重新签发 3" in keyed("issue").stdout
+
+
+def test_json_goes_with_a_dry_run(keyed, bureau, db):
+    r = keyed("issue", "--json", check=False)
+    assert r.returncode == 2 and "--json 只用于 --dry-run" in r.stderr
+    assert counts_of(db)[0] == 0

@@ -15,7 +15,8 @@ from issuer.ledger.numbering import chunks
 from issuer.models import Project, utcnow
 from verifier.vocab import CATEGORIES, LEVELS, MODES, PROJECT_KINDS
 
-from .reader import Column, Source, find_duplicates, parse_rows, read_table
+from .progress import WRITE, Counter, Progress
+from .reader import Column, Source, Table, find_duplicates, parse_rows, read_table
 from .recording import log_batch
 from .report import ImportRefused, ImportResult, RowError
 
@@ -118,9 +119,11 @@ class ProjectRow:
     kind: str
 
 
-def validate(source: Path | Source) -> tuple[list[ProjectRow], set[str], str]:
-    table = read_table(source, COLUMNS, limits.PROJECTS)
-    parsed, errors = parse_rows(table, COLUMNS)
+def validate(
+    source: Path | Source, progress: Progress | None = None
+) -> tuple[list[ProjectRow], set[str], Table]:
+    table = read_table(source, COLUMNS, limits.PROJECTS, progress)
+    parsed, errors = parse_rows(table, COLUMNS, progress)
     errors += [
         RowError(
             p.row,
@@ -156,13 +159,18 @@ def validate(source: Path | Source) -> tuple[list[ProjectRow], set[str], str]:
             )
     if errors:
         raise ImportRefused(table.file, errors)
-    return rows, set(table.positions), table.file
+    return rows, set(table.positions), table
 
 
-def import_projects(session: Session, file: Path | Source) -> ImportResult:
+def import_projects(
+    session: Session, file: Path | Source, *, progress: Progress | None = None
+) -> ImportResult:
+    """`progress` is told how far it has got (progress.py)."""
     source = Source.of(file)
-    rows, present, name = validate(source)
-    result = ImportResult("projects", name, len(rows))
+    rows, present, table = validate(source, progress)
+    result = ImportResult("projects", table.file, len(rows))
+    result.notes += table.notes
+    written = Counter(progress, WRITE, len(rows)).start()
     existing = {
         p.code: p
         for part in chunks([r.code for r in rows])
@@ -184,4 +192,6 @@ def import_projects(session: Session, file: Path | Source) -> ImportResult:
         result.created = len(new)
     session.flush()
     log_batch(session, source, result)
+    written.add(len(rows))
+    written.finish()
     return result

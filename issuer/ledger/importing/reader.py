@@ -1,5 +1,6 @@
-"""Reading a CSV (UTF-8, with or without BOM) or XLSX file into rows keyed
-by column, matching Chinese headers and their English aliases.
+"""Reading a CSV (UTF-8, with or without BOM; or GB18030, which Chinese
+Excel saves "CSV" in) or XLSX file into rows keyed by column, matching
+Chinese headers and their English aliases.
 
 Rows are read as a stream and the limits of limits.py are checked as they
 come: a file is refused at the first row, column or cell past a limit,
@@ -35,6 +36,7 @@ from .limits import (
     STRINGS_PER_ROW,
     Limits,
 )
+from .progress import CHECK, READ, Counter, Progress
 from .report import ErrorList, ImportRefused, RowError
 
 if TYPE_CHECKING:
@@ -64,6 +66,17 @@ class Table:
     rows: list[tuple[int, list[Any]]]  # (spreadsheet row number, cells)
     positions: dict[str, int]
     ignored: list[str]
+    encoding: str | None = None  # a CSV read in an encoding other than UTF-8 (GB18030)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the import's result should say about how the file was read."""
+        if self.encoding is None:
+            return []
+        return [
+            f"按 {self.encoding} 编码读取（文件不是 UTF-8；Excel 默认的“CSV”即此编码）"
+            f" / read as {self.encoding}: the file is not UTF-8"
+        ]
 
 
 @dataclass(frozen=True)
@@ -107,9 +120,12 @@ class _Fault(Exception):
         self.length, self.cause = length, cause
 
 
-def read_table(source: Path | Source, columns: list[Column], limits: Limits) -> Table:
+def read_table(
+    source: Path | Source, columns: list[Column], limits: Limits, progress: Progress | None = None
+) -> Table:
     source = Source.of(source)
     name, data = source.name, source.data
+    encoding = None
     if len(data) > MAX_FILE_BYTES:  # an upload's bytes, given as they came
         raise _too_large(name)
     if source.rows is not None:
@@ -137,15 +153,18 @@ def read_table(source: Path | Source, columns: list[Column], limits: Limits) -> 
             ],
         )
     else:
-        rows = _csv_rows(name, data, limits)
+        text, encoding = _csv_text(name, data)
+        rows = _csv_records(name, text, _delimiter(text), limits)
     with warnings.catch_warnings():
         # openpyxl warns about what it skips (an unknown extension, a date out
         # of range read as an error value): the import says what matters itself
         warnings.filterwarnings("ignore", module=r"openpyxl\b")
         try:
-            return _keyed(name, rows, columns, limits)
+            table = _keyed(name, rows, columns, limits, Counter(progress, READ))
         finally:
             rows.close()
+    table.encoding = encoding
+    return table
 
 
 def _memory_rows(rows: Iterable[Sequence[str]], limits: Limits) -> Rows:
@@ -196,21 +215,28 @@ def _too_large(name: str) -> ImportRefused:
 # -- CSV ---------------------------------------------------------------------
 
 
-def _csv_rows(name: str, data: bytes, limits: Limits) -> Generator[tuple[int, list[str]], None, None]:
+def _csv_text(name: str, data: bytes) -> tuple[str, str | None]:
+    """The text, and the encoding when it is not UTF-8. Chinese Excel saves
+    "CSV" in GBK, which GB18030 contains: bytes that are not UTF-8 (with or
+    without BOM) are read as GB18030 if they are that, and the result says so.
+    UTF-8 comes first: GB18030 would read most UTF-8 Chinese as other,
+    wrong characters, while UTF-8 almost never reads GB18030's bytes."""
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as e:
-        hint = "（看起来是 GBK/GB18030 编码）" if _looks_gbk(data) else ""
+        utf8_error = e
+    try:
+        return data.decode("gb18030").removeprefix("\ufeff"), "GB18030"  # GB18030's own BOM too
+    except UnicodeDecodeError:
         raise ImportRefused(
             name,
             [
                 _file_error(
-                    f"文件不是 UTF-8 编码{hint}：请在 Excel 中另存为“CSV UTF-8”",
-                    f"not UTF-8 (byte {e.start}); save as 'CSV UTF-8'",
+                    "文件既不是 UTF-8 编码，也不是 GB18030（GBK）编码：请在 Excel 中另存为“CSV UTF-8”",
+                    f"neither UTF-8 (byte {utf8_error.start}) nor GB18030; save as 'CSV UTF-8'",
                 )
             ],
         ) from None
-    return _csv_records(name, text, _delimiter(text), limits)
 
 
 def _delimiter(text: str) -> str:
@@ -334,14 +360,6 @@ def _closing_quote(text: str, i: int) -> int:
         if j < 0 or not text.startswith('"', j + 1):
             return j
         i = j + 2
-
-
-def _looks_gbk(data: bytes) -> bool:
-    try:
-        data.decode("gb18030")
-        return True
-    except UnicodeDecodeError:
-        return False
 
 
 # -- XLSX --------------------------------------------------------------------
@@ -718,7 +736,9 @@ def _header_keys(header: object, columns: list[Column]) -> str | None:
     return None
 
 
-def _keyed(name: str, rows: Iterator[tuple[int, list[Any]]], columns: list[Column], limits: Limits) -> Table:
+def _keyed(
+    name: str, rows: Iterator[tuple[int, list[Any]]], columns: list[Column], limits: Limits, read: Counter
+) -> Table:
     header: list[Any] = []
     try:
         first = next(rows, None)
@@ -746,12 +766,14 @@ def _keyed(name: str, rows: Iterator[tuple[int, list[Any]]], columns: list[Colum
                         ],
                     )
                 kept.append((n, r))
+                read.add()
     except _Fault as f:
         raise ImportRefused(name, [_fault_error(f, header, limits)]) from None
     if not kept:
         raise ImportRefused(
             name, [_file_error("文件只有表头，没有数据行", "the file has a header but no rows")]
         )
+    read.finish()
     return Table(name, headers, kept, positions, ignored)
 
 
@@ -852,12 +874,15 @@ class ParsedRow:
     ok: bool  # every cell parsed
 
 
-def parse_rows(table: Table, columns: list[Column]) -> tuple[list[ParsedRow], ErrorList]:
+def parse_rows(
+    table: Table, columns: list[Column], progress: Progress | None = None
+) -> tuple[list[ParsedRow], ErrorList]:
     """Each row parsed cell by cell; every bad cell becomes a RowError. Rows
     with bad cells are kept with the cells that did parse, so checks across
     rows (duplicates) still see them and the clerk gets every error at once."""
     parsed: list[ParsedRow] = []
     errors = ErrorList()
+    checked = Counter(progress, CHECK, len(table.rows))
     for row_no, cells in table.rows:
         values: dict[str, Any] = {}
         for col in columns:
@@ -878,6 +903,8 @@ def parse_rows(table: Table, columns: list[Column]) -> tuple[list[ParsedRow], Er
                     )
                 )
         parsed.append(ParsedRow(row_no, values, len(values) == len(columns)))
+        checked.add()
+    checked.finish()
     return parsed, errors
 
 

@@ -22,7 +22,8 @@ from issuer.models import Project, Teacher, TrainingRecord, utcnow
 from verifier.numbers import mask_id_number
 from verifier.vocab import GRADES, ROLES
 
-from .reader import Column, Source, find_duplicates, parse_rows, read_table
+from .progress import WRITE, Counter, Progress
+from .reader import Column, Source, Table, find_duplicates, parse_rows, read_table
 from .recording import log_batch
 from .report import ErrorList, ImportRefused, ImportResult, RowError
 
@@ -60,13 +61,13 @@ class RecordRow:
 
 
 def validate(
-    session: Session, source: Path | Source, school: str | None = None
-) -> tuple[list[RecordRow], dict[str, int], str]:
+    session: Session, source: Path | Source, school: str | None = None, progress: Progress | None = None
+) -> tuple[list[RecordRow], dict[str, int], Table]:
     """Rows, and the teacher id of each ID number; refuses the file if any
     row is bad, names an unknown teacher or project (or, for a school's
     declaration, another school's teacher), or repeats a pair."""
-    table = read_table(source, COLUMNS, limits.RECORDS if school is None else limits.DECLARATION)
-    parsed, errors = parse_rows(table, COLUMNS)
+    table = read_table(source, COLUMNS, limits.RECORDS if school is None else limits.DECLARATION, progress)
+    parsed, errors = parse_rows(table, COLUMNS, progress)
     rows = [RecordRow(row=p.row, **p.values) for p in parsed if p.ok]
     q = select(Teacher.id_number, Teacher.id)
     if school is not None:
@@ -111,7 +112,7 @@ def validate(
             )
     if errors:
         raise ImportRefused(table.file, errors)
-    return rows, teachers, table.file
+    return rows, teachers, table
 
 
 V = TypeVar("V")
@@ -126,15 +127,22 @@ def _lookup(
     return out
 
 
-def import_records(session: Session, file: Path | Source, *, school: str | None = None) -> ImportResult:
+def import_records(
+    session: Session, file: Path | Source, *, school: str | None = None, progress: Progress | None = None
+) -> ImportResult:
     """The bureau's import (recognised at once), or with `school` a school's
     declaration (declared, waiting for recognition). `file`: a path, or a
-    Source (an upload's bytes, or the office API's rows)."""
+    Source (an upload's bytes, or the office API's rows). `progress` is told
+    how far it has got (progress.py)."""
     source = Source.of(file)
-    rows, teachers, name = validate(session, source, school)
+    rows, teachers, table = validate(session, source, school, progress)
+    name = table.file
     if school is not None:
         rows = [replace(r, status="declared") for r in rows]
     result = ImportResult("records", name, len(rows))
+    result.notes += table.notes
+    # what is stored already is read first: the bar starts before that read
+    written = Counter(progress, WRITE, len(rows)).start()
     existing: dict[tuple[int, str], TrainingRecord] = {}
     for part in chunks(sorted(set(teachers.values()))):
         for stored in session.scalars(select(TrainingRecord).where(TrainingRecord.teacher_id.in_(part))):
@@ -162,6 +170,7 @@ def import_records(session: Session, file: Path | Source, *, school: str | None 
                 }
             )
             continue
+        written.add()  # a stored record, compared (and updated in memory)
         label = f"第 {r.row} 行 {mask_id_number(r.id_number)} {r.project_code}"
         if result.update(rec, r, _FIELDS, label):
             if r.status == "recognised":
@@ -175,9 +184,11 @@ def import_records(session: Session, file: Path | Source, *, school: str | None 
                 )
     for batch in chunks(new, 5000):
         session.execute(TrainingRecord.__table__.insert(), list(batch))
+        written.add(len(batch))
     result.created = len(new)
     session.flush()
     log_batch(session, source, result)
+    written.finish()
     return result
 
 

@@ -113,6 +113,7 @@ class ImportResult:
     unchanged: int = 0
     changes: list[str] = field(default_factory=list)  # one line per updated row
     notes: list[str] = field(default_factory=list)
+    new_schools: list[str] = field(default_factory=list)  # codes a roster created
 
     def update(
         self, stored: object, incoming: object, fields: list[str] | tuple[str, ...], label: str

@@ -1,8 +1,17 @@
 """The teacher roster (教师名册): teachers, their schools, and their
-registration, with a certificate number, for a cycle."""
+registration, with a certificate number, for a cycle.
+
+A school code the bureau has never seen is more often a typo than a new
+school, and a typo would make a school of its own, with teachers, numbers
+and certificates under it. So a roster naming a new school code is refused
+(with the rest of the file's errors, each new code with the rows that use
+it) unless the caller says new schools are expected (`ecert roster import
+--new-schools`). The first roster, into a database with no school yet, has
+nothing to compare with: it makes the bureau's schools, and says which."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,7 +28,8 @@ from verifier.numbers import mask_id_number
 from verifier.profiles import RulesProfile
 from verifier.vocab import STAGES
 
-from .reader import Column, ParsedRow, Source, find_duplicates, parse_rows, read_table
+from .progress import WRITE, Counter, Progress
+from .reader import Column, ParsedRow, Source, Table, find_duplicates, parse_rows, read_table
 from .recording import log_batch
 from .report import ImportRefused, ImportResult, RowError
 
@@ -56,6 +66,8 @@ COLUMNS = [
 ]
 _TEACHER_FIELDS = ("name", "gender", "school_code", "stage", "hired_on", "title")
 MIN_WORKING_AGE = 16
+ROWS_NAMED = 10  # rows listed for each new school code in a refusal
+SCHOOLS_NAMED = 50  # new schools listed by name in a result
 
 
 @dataclass(frozen=True)
@@ -71,14 +83,55 @@ class RosterRow:
     title: str | None
 
 
-def validate(source: Path | Source) -> tuple[list[RosterRow], set[str], str]:
-    table = read_table(source, COLUMNS, limits.ROSTER)
-    parsed, errors = parse_rows(table, COLUMNS)
+def validate(
+    source: Path | Source,
+    progress: Progress | None = None,
+    stored_schools: Callable[[Collection[str]], set[str]] | None = None,
+) -> tuple[list[RosterRow], set[str], Table]:
+    """Rows, the columns present, and the table read. With `stored_schools`
+    (which of these codes the bureau has), a school code it lacks is refused
+    too, in the same report as every other error."""
+    table = read_table(source, COLUMNS, limits.ROSTER, progress)
+    parsed, errors = parse_rows(table, COLUMNS, progress)
     errors += _cross_check(parsed, table.headers)
+    if stored_schools is not None:
+        errors += _new_school_errors(parsed, table.headers, stored_schools)
     rows = [RosterRow(row=p.row, **p.values) for p in parsed if p.ok]
     if errors:
         raise ImportRefused(table.file, errors)
-    return rows, set(table.positions), table.file
+    return rows, set(table.positions), table
+
+
+def _new_school_errors(
+    parsed: list[ParsedRow], headers: dict[str, str], stored_schools: Callable[[Collection[str]], set[str]]
+) -> list[RowError]:
+    """One error for each school code the bureau has never seen, at the first
+    row naming it, with every row that does."""
+    uses: dict[str, tuple[str, list[int]]] = {}
+    for p in parsed:
+        code = p.values.get("school_code")
+        if code is not None:
+            uses.setdefault(code, (p.values.get("school_name", ""), []))[1].append(p.row)
+    stored = stored_schools(list(uses))
+    errors = []
+    for code, (name, rows) in uses.items():
+        if code in stored:
+            continue
+        shown = [str(r) for r in rows[:ROWS_NAMED]]
+        more_zh = f" 等共 {len(rows)} 行" if len(rows) > ROWS_NAMED else ""
+        more_en = f" and {len(rows) - ROWS_NAMED} more" if len(rows) > ROWS_NAMED else ""
+        errors.append(
+            RowError(
+                rows[0],
+                headers["school_code"],
+                code,
+                f"新的学校代码 {code}（{name}）：本局尚无此学校，见第 {'、'.join(shown)} 行{more_zh}。"
+                "如确是新学校，请加 --new-schools 重新导入；否则请更正学校代码",
+                f"school code {code} ({name}) is new to the bureau, on rows {', '.join(shown)}{more_en}; "
+                "if it is a new school, import again with --new-schools, else correct the code",
+            )
+        )
+    return errors
 
 
 def _cross_check(parsed: list[ParsedRow], headers: dict[str, str]) -> list[RowError]:
@@ -122,14 +175,28 @@ def _cross_check(parsed: list[ParsedRow], headers: dict[str, str]) -> list[RowEr
     return errors
 
 
-def import_roster(session: Session, file: Path | Source, profile: RulesProfile) -> ImportResult:
+def import_roster(
+    session: Session,
+    file: Path | Source,
+    profile: RulesProfile,
+    *,
+    new_schools: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import a roster; a school code the bureau lacks is refused unless
+    `new_schools` (or the database has no school yet: the first roster makes
+    them). `progress` is told how far it has got (progress.py)."""
     source = Source.of(file)
-    rows, present, name = validate(source)
+    first = session.scalar(select(School.code).limit(1)) is None
+    check = None if new_schools or first else (lambda codes: _stored_codes(session, codes))
+    rows, present, table = validate(source, progress, check)
     # Take the number lock before reading anything, so concurrent imports
     # see each other's teachers and registrations.
     lock_sequence(session, profile.issuer_code, profile.cycle)
-    result = ImportResult("roster", name, len(rows))
-    _upsert_schools(session, rows, result)
+    result = ImportResult("roster", table.file, len(rows))
+    result.notes += table.notes
+    written = Counter(progress, WRITE, len(rows)).start()
+    _upsert_schools(session, rows, result, first)
     ids = _upsert_teachers(session, rows, present, result)
     fresh = register(session, ids, bureau=profile.issuer_code, cycle=profile.cycle)
     if fresh:
@@ -137,10 +204,20 @@ def import_roster(session: Session, file: Path | Source, profile: RulesProfile) 
             f"第 {profile.cycle} 周期新登记 {len(fresh)} 人，证书编号 {fresh[0][1]} … {fresh[-1][1]}"
         )
     log_batch(session, source, result)
+    written.add(len(rows))
+    written.finish()
     return result
 
 
-def _upsert_schools(session: Session, rows: list[RosterRow], result: ImportResult) -> None:
+def _stored_codes(session: Session, codes: Collection[str]) -> set[str]:
+    return {
+        code
+        for part in chunks(sorted(codes))
+        for code in session.scalars(select(School.code).where(School.code.in_(part)))
+    }
+
+
+def _upsert_schools(session: Session, rows: list[RosterRow], result: ImportResult, first: bool) -> None:
     names = {r.school_code: r.school_name for r in rows}
     existing = {
         s.code: s
@@ -151,10 +228,17 @@ def _upsert_schools(session: Session, rows: list[RosterRow], result: ImportResul
         school = existing.get(code)
         if school is None:
             session.add(School(code=code, name=name))
+            result.new_schools.append(code)
         elif school.name != name:
             result.notes.append(f"学校 {code} 更名：{school.name} → {name}")
             school.name = name
     session.flush()
+    if result.new_schools:
+        listed = "、".join(f"{c} {names[c]}" for c in result.new_schools[:SCHOOLS_NAMED])
+        n = len(result.new_schools)
+        more = f" 等 {n} 所" if n > SCHOOLS_NAMED else ""
+        why = "首次导入名册（库中尚无学校）：" if first else ""
+        result.notes.append(f"{why}新建学校 {n} 所 / {n} new school(s)：{listed}{more}")
 
 
 def _upsert_teachers(
