@@ -465,7 +465,8 @@ def test_the_streaming_reader_reads_what_openpyxl_reads(files):
         rezipped(
             path.read_bytes(),
             "xl/worksheets/sheet1.xml",
-            lambda c: c.replace(b"<f>1+1</f><v />", b"<f>1+1</f><v>2</v>"),
+            # an empty value: <v /> by openpyxl's own writer, <v></v> by lxml's (pyHanko brings lxml)
+            lambda c: re.sub(rb"<f>1\+1</f>(?:<v ?/>|<v></v>)", b"<f>1+1</f><v>2</v>", c),
         )
     )
     table = read_table(path, RECORD_COLUMNS, limits.RECORDS)

@@ -18,9 +18,12 @@ note: its token is then all that was checked.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import warnings
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple, TypeVar
 
 from cryptography.utils import CryptographyDeprecationWarning
 
@@ -65,7 +68,9 @@ def _check_signature(sig: Any, count: int, published: list[bytes]) -> Finding:
     validation = _validation()
     try:
         signer = sig.signer_cert.dump()
-        status = validation.validate_pdf_signature(sig, validation.context(published))
+        status = run_coroutine(
+            lambda: validation.async_validate_pdf_signature(sig, validation.context(published))
+        )
     except Exception as e:
         return Finding(
             False,
@@ -95,6 +100,25 @@ def _check_signature(sig: Any, count: int, published: list[bytes]) -> Finding:
     )
 
 
+T = TypeVar("T")
+
+
+def run_coroutine(make: Callable[[], Awaitable[T]]) -> T:
+    """pyHanko's work is async; its sync wrappers call asyncio.run, which
+    fails where an event loop already runs in this thread (a Playwright
+    test, an async server). There it runs in a thread of its own."""
+
+    async def main() -> T:
+        return await make()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
 class _Validation:
     """pyHanko's validation parts, imported on first use (its import is slow
     and touches cryptography's deprecated DSA module, which warns)."""
@@ -103,10 +127,10 @@ class _Validation:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
             from asn1crypto import x509
-            from pyhanko.sign.validation import validate_pdf_signature
+            from pyhanko.sign.validation import async_validate_pdf_signature
             from pyhanko.sign.validation.status import SignatureCoverageLevel
             from pyhanko_certvalidator import ValidationContext
-        self.validate_pdf_signature = validate_pdf_signature
+        self.async_validate_pdf_signature = async_validate_pdf_signature
         self.ENTIRE_FILE = SignatureCoverageLevel.ENTIRE_FILE
         self._context, self._x509 = ValidationContext, x509
 

@@ -25,6 +25,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from issuer.certificates.docsigning import DocumentKey
 from issuer.certificates.keystore import open_document_key
+from verifier.pdfsignature import run_coroutine
 
 FIELD = "BureauSeal"
 # An ECDSA P-256 CMS with a certificate chain of up to three is under 3 KB;
@@ -87,7 +88,8 @@ class Sealer:
             stamp_style=self._style,
             new_field_spec=self._fields.SigFieldSpec(FIELD, on_page=0, box=box),
         )
-        out: io.BytesIO = signer.sign_pdf(self._writer(io.BytesIO(pdf)), bytes_reserved=RESERVED)
+        writer = self._writer(io.BytesIO(pdf))
+        out: io.BytesIO = run_coroutine(lambda: signer.async_sign_pdf(writer, bytes_reserved=RESERVED))
         return out.getvalue()
 
 

@@ -108,15 +108,34 @@ def test_declare_recognise_issue_download_verify(live, bureau, laptop, shots, tm
     assert "已认定学校" in laptop.content()
 
     # ... and issues the region's certificates in the background, on the worker `ecert serve` starts
+    # (which stays: it also renders and signs the teacher's PDF, the web process holding no key)
     with open(tmp_path / "worker.log", "w") as log:
         worker = tasks.start_embedded_worker(stdout=log, stderr=log)
     try:
-        laptop.click("nav.tabs >> text=批量任务")
-        laptop.select_option("select[name=kind]", "issue")
-        laptop.click("main button:has-text('开始')")
-        laptop.wait_for_selector("text=已完成", timeout=90_000)  # the page refreshes itself until then
+        _issue_and_download(laptop, live, base, shots, tmp_path)
     finally:
         tasks.stop_worker(worker)
+    pdf = tmp_path / "mine.pdf"
+
+    # its QR code opens the verifier, which says genuine
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / "scan")], check=True
+    )
+    with Image.open(tmp_path / "scan.png") as img:
+        urls = [r.text for r in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)]
+    assert urls == [show(live.run, B)["url"]]
+    laptop.goto(urls[0])
+    assert "证书真实有效" in laptop.locator("#verdict").inner_text()
+    assert "70.00" in laptop.locator("main").inner_text()  # 选修 10 + the five recognised above, 60
+    assert not laptop.errors, laptop.errors
+
+
+def _issue_and_download(laptop, live, base, shots, tmp_path):
+    """From the batch page's issuance to the teacher's PDF, while the worker runs."""
+    laptop.click("nav.tabs >> text=批量任务")
+    laptop.select_option("select[name=kind]", "issue")
+    laptop.click("main button:has-text('开始')")
+    laptop.wait_for_selector("text=已完成", timeout=90_000)  # the page refreshes itself until then
     assert re.search(r"签发\D*3", laptop.locator("main").inner_text())  # three teachers, each issued once
     laptop.screenshot(path=str(shots / "office-job.png"), full_page=True)
     laptop.goto(f"{base}/office/teachers?school={SCHOOL}")
@@ -133,17 +152,4 @@ def test_declare_recognise_issue_download_verify(live, bureau, laptop, shots, tm
     assert "已达到本周期要求" in laptop.content() or "尚未达到本周期要求" in laptop.content()
     with laptop.expect_download() as download:
         laptop.click("text=下载 PDF 证书")
-    pdf = tmp_path / "mine.pdf"
-    download.value.save_as(pdf)
-
-    # its QR code opens the verifier, which says genuine
-    subprocess.run(
-        ["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / "scan")], check=True
-    )
-    with Image.open(tmp_path / "scan.png") as img:
-        urls = [r.text for r in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)]
-    assert urls == [show(live.run, B)["url"]]
-    laptop.goto(urls[0])
-    assert "证书真实有效" in laptop.locator("#verdict").inner_text()
-    assert "70.00" in laptop.locator("main").inner_text()  # 选修 10 + the five recognised above, 60
-    assert not laptop.errors, laptop.errors
+    download.value.save_as(tmp_path / "mine.pdf")
