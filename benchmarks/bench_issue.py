@@ -66,7 +66,6 @@ from sqlalchemy import select  # noqa: E402
 from benchmarks.common import BenchError, best_rate, cpu_name, run_main, say, timed  # noqa: E402
 from issuer.certificates.issuance import CHUNK, IssueOptions, Issuer  # noqa: E402
 from issuer.certificates.keystore import PASSPHRASE_ENV, Keystore  # noqa: E402
-from issuer.certificates.qr import verification_url  # noqa: E402
 from issuer.db import make_engine, migrate, read_session, write_session  # noqa: E402
 from issuer.ledger.credits.ledger import all_sheets  # noqa: E402
 from issuer.ledger.importing.projects import import_projects  # noqa: E402
@@ -77,6 +76,7 @@ from scripts.make_sample import generate  # noqa: E402
 from verifier.clock import today_in_china  # noqa: E402
 from verifier.keyset import KeySet  # noqa: E402
 from verifier.profiles import load_profile  # noqa: E402
+from verifier.qr import verification_url  # noqa: E402
 from verifier.status import DatabaseStatus, NumberStatus, VersionState  # noqa: E402
 from verifier.token import from_base32, parse, verify_signature  # noqa: E402
 from verifier.verify import Verifier  # noqa: E402

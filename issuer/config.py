@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from verifier.qr import base_url as verifier_base_url
 from verifier.settings import SettingsError, load_verifier_settings
 
 from .errors import ConfigError
@@ -66,7 +67,7 @@ def load_settings() -> Settings:
 def base_url(value: str) -> str:
     """The verification URL's base, upper-cased, without a trailing slash.
     Refused if the QR code could not carry it in alphanumeric mode."""
-    url = value.strip().rstrip("/").upper()
+    url = verifier_base_url(value)
     bad = sorted({c for c in url if c not in QR_ALPHANUMERIC or c == " "})
     if not url.startswith(("HTTP://", "HTTPS://")) or bad:
         raise ConfigError(

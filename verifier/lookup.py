@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 
 from verifier import schema
+from verifier.numbers import CertificateNumber, NumberFormatError
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,44 @@ def group_code(code: str) -> str:
 def code_matches(entry: Entry, code: str) -> bool:
     """As normalise_code reads it, in constant time."""
     return hmac.compare_digest(entry.check_code.encode(), normalise_code(code).encode())
+
+
+class Refused(LookupError):
+    """A lookup by number (and 查验码) that finds nothing to show: `status`
+    is what a page answers (400 a malformed number, 404 an unknown one, 403
+    a wrong code), `message` Chinese for a person, `detail` English."""
+
+    def __init__(self, status: int, message: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.message, self.detail = status, message, detail
+
+
+def find(engine: Engine, no: str) -> Entry:
+    """The newest version of the number typed (printed or compact form,
+    full-width digits and spaces read as ASCII), or Refused: a number whose
+    check character is wrong is refused before anything looks it up."""
+    try:
+        number = CertificateNumber.parse(no).compact
+    except NumberFormatError as e:
+        raise Refused(400, "证书编号无效（校验位不符或位数不对）", f"bad certificate number: {e}") from None
+    entry = newest(engine, number)
+    if entry is None:
+        raise Refused(404, "查无此证书编号", f"number {number} is not in the register")
+    return entry
+
+
+def unlock(entry: Entry, code: str) -> Entry:
+    """The entry, if `code` is its 查验码 (read forgivingly); else Refused
+    (403), saying how the code was read."""
+    if code_matches(entry, code):
+        return entry
+    read = normalise_code(code)
+    why = "查验码不正确" if len(read) == len(entry.check_code) else f"查验码应为 {len(entry.check_code)} 位"
+    raise Refused(
+        403,
+        f"{why}（已读作 {group_code(read) or '空'}，共 {len(read)} 位）",
+        f"wrong verification code for {entry.number} (read as {len(read)} characters)",
+    )
 
 
 def mask_name(name: str) -> str:

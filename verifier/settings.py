@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from verifier.proxies import trusted_proxies
+from verifier.qr import base_url
 
 
 class SettingsError(ValueError):
@@ -24,6 +25,10 @@ class VerifierSettings:
     database_url: str | None  # ECERT_VERIFIER_DATABASE_URL, else DATABASE_URL
     ratelimit_storage: str  # ECERT_RATELIMIT_STORAGE
     trusted_proxies: int  # ECERT_TRUSTED_PROXIES
+    # ECERT_BASE_URL as the verification URL spells it (upper case, no trailing
+    # slash): the QR codes of the verifier's batch report lead where the
+    # certificates' do. None when unset (the issuer checks the value it signs with).
+    base_url: str | None = None
 
 
 def load_verifier_settings(env: Mapping[str, str] | None = None) -> VerifierSettings:
@@ -36,6 +41,7 @@ def load_verifier_settings(env: Mapping[str, str] | None = None) -> VerifierSett
         database_url=sqlalchemy_url(env.get("ECERT_VERIFIER_DATABASE_URL") or env.get("DATABASE_URL")),
         ratelimit_storage=env.get("ECERT_RATELIMIT_STORAGE") or "memory://",
         trusted_proxies=proxies,
+        base_url=base_url(env["ECERT_BASE_URL"]) if (env.get("ECERT_BASE_URL") or "").strip() else None,
     )
 
 

@@ -34,6 +34,14 @@ OUTCOME_ENGLISH = {
     _O.EXPIRED: "genuine, past its validity",
     _O.NOT_VALID: "not valid",
 }
+# One outcome in a table's cell (the batch verification's rows).
+OUTCOME_LABELS = {
+    _O.VALID: "真实有效",
+    _O.SUPERSEDED: "真实，已更新",
+    _O.REVOKED: "已撤销",
+    _O.EXPIRED: "真实，已过有效期",
+    _O.NOT_VALID: "无效",
+}
 # The banner's colour class: green, amber, red, grey (templates/static/ecert.css).
 TONES = {
     _O.VALID: "ok",

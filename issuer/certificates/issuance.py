@@ -35,12 +35,13 @@ from issuer.models import Certificate, Registration, SigningKey, Teacher
 from verifier.clock import as_utc, now_utc
 from verifier.numbers import mask_id_number
 from verifier.profiles import RulesProfile
+from verifier.qr import verification_url
 from verifier.summary import Induction, SheetSummary, YearSummary
 from verifier.token import Claims, end_of_day, to_base32, token_digest
 from verifier.vocab import LEAF_BUCKETS
 
 from .keystore import Keystore, Signer, open_document_key
-from .qr import qr_version, verification_url
+from .qr import qr_version
 
 CHUNK = 500
 ISSUED, REISSUED, UNCHANGED, REFUSED = "issued", "reissued", "unchanged", "refused"

@@ -1,4 +1,5 @@
-"""The verification URL of docs/formats.md and the size of its QR code.
+"""The size of the verification URL's QR code (the URL itself is spelled
+by verifier/qr.py, for the certificate and the verifier's own prints alike).
 
 The URL is upper case (BASE/V/<base32 token>) so the QR code can use
 alphanumeric mode; level M. The version is computed from qrcode's own
@@ -13,10 +14,6 @@ from qrcode.constants import ERROR_CORRECT_M
 
 MAX_VERSION = 40
 TARGET_VERSION = 13  # docs/formats.md: a typical certificate fits version 13 or lower
-
-
-def verification_url(base_url: str, token_b32: str) -> str:
-    return f"{base_url}/V/{token_b32}"
 
 
 def qr_version(url: str) -> int | None:

@@ -15,9 +15,8 @@ from issuer.errors import InputRefused, NotFound
 from issuer.models import Certificate
 from verifier.clock import as_utc, now_utc
 from verifier.numbers import CertificateNumber, NumberFormatError
+from verifier.qr import verification_url
 from verifier.vocab import Verdict
-
-from .qr import verification_url
 
 
 def parse_number(text: str) -> str:

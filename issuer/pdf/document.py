@@ -9,11 +9,11 @@ from typing import Protocol
 
 import zxingcpp
 
-from issuer.certificates.qr import verification_url
 from verifier.clock import CHINA
 from verifier.lookup import group_code
 from verifier.numbers import CertificateNumber
 from verifier.profiles import RulesProfile
+from verifier.qr import verification_url
 from verifier.reading import YearRow as YearReading
 from verifier.reading import read_credits
 from verifier.summary import SheetSummary

@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         SESSION_REFRESH_EACH_REQUEST=True,
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
         ECERT_SETTINGS=settings,
+        ECERT_BASE_URL=settings.base_url,  # the verifier's batch report: QR codes as the certificates'
         RATELIMIT_STORAGE_URI=storage_uri(settings.ratelimit_storage),
     )
     app.config.update(overrides)
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(teacher.bp)
     app.register_blueprint(office.bp)
     init_verifier(app, engine, app.config.get("KEYS_TTL", 30.0))
-    for name in ("verify", "api"):  # public and stateless: no session to forge a request with
+    for name in ("verify", "api", "batch"):  # public and stateless: no session to forge a request with
         csrf.exempt(app.blueprints[name])
     from . import office_api
 

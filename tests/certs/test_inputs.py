@@ -9,8 +9,8 @@ import pytest
 import qrcode
 from pypdf import PdfWriter
 
-from issuer.certificates.qr import verification_url
 from verifier.inputs import TOKEN_ATTACHMENT, token_from_bytes, token_from_input, token_from_text
+from verifier.qr import verification_url
 from verifier.token import TokenError
 
 from .tokens import Key, b32, claims

@@ -14,9 +14,10 @@ from pycose.keys import OKPKey
 from pycose.keys.curves import Ed25519
 from pycose.messages import Sign1Message
 
-from issuer.certificates.qr import TARGET_VERSION, qr_version, verification_url
+from issuer.certificates.qr import TARGET_VERSION, qr_version
 from verifier.clock import CHINA
 from verifier.keyset import KeySet
+from verifier.qr import verification_url
 from verifier.token import TokenError, from_base32, parse, to_base32
 
 from .tokens import ISSUED, LONG_NAME, NUMBER, SCHOOL, Key, claims

@@ -13,12 +13,13 @@ import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
-from issuer.certificates.qr import qr_version, verification_url
+from issuer.certificates.qr import qr_version
 from issuer.pdf import fonts as fontlib
 from issuer.pdf.document import qr_modules
 from issuer.pdf.render import figures
 from tests.builders import ROSTER_HEADER, id_number, teacher_row
 from tests.helpers import show, verify
+from verifier.qr import verification_url
 
 A = "6540040710000014"
 RARE = "张喆堃"  # in 通用规范汉字表: the cut font has them

@@ -1,5 +1,6 @@
 """The public verifier: the page a committee member's phone opens from the
-QR code, the lookup by number and 查验码, uploads, and the JSON API.
+QR code, the lookup by number and 查验码, uploads, the batch page for a
+review committee, and the JSON API.
 
 It runs alone (`create_app(database_url)`: public keys and the certificate
 register, read only) and is mounted by the bureau's full service.
@@ -59,11 +60,12 @@ class Online:
 
 def init_verifier(app: Flask, engine: Engine, keys_ttl: float = 30.0) -> None:
     """Mount the verifier's pages and API on an app (alone or the full service)."""
-    from . import api, pages
+    from . import api, batch, pages
 
     app.extensions["ecert_verifier"] = Online(engine, keys_ttl)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(batch.bp)
     if "limiter" not in app.extensions:
         limiter.init_app(app)
 
@@ -82,7 +84,9 @@ def create_app(
         )
     templates = templates_dir()
     app = Flask(__name__, template_folder=str(templates), static_folder=str(templates / "static"))
-    app.config.update(MAX_CONTENT_LENGTH=MAX_UPLOAD, **limit_storage(settings))
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_UPLOAD, ECERT_BASE_URL=settings.base_url, **limit_storage(settings)
+    )
     app.config.update(config)
     # keep docs/formats.md's order of keys (a Flask made here has the default provider)
     cast(DefaultJSONProvider, app.json).sort_keys = False

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from verifier.batch import MAX_ITEMS, item_from_json, summary, verify_items
 from verifier.lookup import newest
 from verifier.numbers import CertificateNumber, NumberFormatError
 from verifier.profiles import NoProfile, profile_for_cycle
@@ -18,12 +19,15 @@ from verifier.token import from_base32, parse
 from verifier.verify import Result, format_failed
 
 from . import limiter
-from .common import BadDate, asked_date, json_body, json_response, online
+from .common import BadDate, ClientCodeGate, asked_date, json_body, json_response, online, parse_date
 from .openapi import OPENAPI
-from .ratelimit import per_client
+from .ratelimit import Budget, OverBudget, per_client, spend
 
 bp = Blueprint("api", __name__)
 MAX_TEXT = 5000
+GET_LIMIT, POST_LIMIT = "600 per minute", "300 per minute"
+# Each item of a batch counts as one GET /api/v1/verify, from the same per-client count.
+VERIFY_BUDGET = Budget(GET_LIMIT, "api.verify_get")
 
 
 def format_failure(message: str, detail: str, status: int = 400) -> Response:
@@ -49,7 +53,7 @@ def _checked_date(view: Callable[[date], Response]) -> Callable[[], Response]:
 
 
 @bp.get("/api/v1/verify")
-@per_client(limiter, "600 per minute")
+@per_client(limiter, GET_LIMIT)
 @_checked_date
 def verify_get(at: date) -> Response:
     token = request.args.get("token", "")
@@ -59,7 +63,7 @@ def verify_get(at: date) -> Response:
 
 
 @bp.post("/api/v1/verify")
-@per_client(limiter, "300 per minute")
+@per_client(limiter, POST_LIMIT)
 @_checked_date
 def verify_post(at: date) -> Response:
     v = online().verifier()
@@ -87,6 +91,62 @@ def verify_post(at: date) -> Response:
     if ctype in ("application/pdf", "image/png", "image/jpeg", "text/plain", "application/octet-stream"):
         return _answer(v.verify_bytes(request.get_data(), "body", at))
     return format_failure("不支持的内容类型", f"unsupported Content-Type {ctype or '(none)'}", 415)
+
+
+def error(status: int, code: str, message: str, detail: str, **headers: str) -> Response:
+    """The API's error shape: {"error": code, "message": 中文, "detail": English}."""
+    resp = json_response({"error": code, "message": message, "detail": detail}, status)
+    resp.headers.update(headers)
+    return resp
+
+
+def over_budget(e: OverBudget) -> Response:
+    return error(
+        429,
+        "rate_limited",
+        f"查验过于频繁：本批 {e.asked} 项，当前还可查验 {e.left} 项，{e.retry_after} 秒后恢复"
+        f"（每个网络地址每分钟 {e.limit.amount} 项，单个与批量查验合计）",
+        f"{e.asked} items asked, {e.left} left of {e.limit} per client (single and batch verifications "
+        f"together); retry in {e.retry_after} s",
+        **{"Retry-After": str(e.retry_after)},
+    )
+
+
+@bp.post("/api/v1/verify/batch")
+def verify_batch() -> Response:
+    """Up to MAX_ITEMS items at once (docs/formats.md, "Batch verification"):
+    one result per item, in order, and how many had each outcome. Only the
+    request as a whole can be refused; a malformed item is a result."""
+    body = json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        return error(
+            400,
+            "bad_request",
+            '请求应为 JSON：{"items": [...], "at": "YYYY-MM-DD"}',
+            'the body must be a JSON object {"items": [...]} (Content-Type: application/json)',
+        )
+    items: list[object] = body["items"]
+    if len(items) > MAX_ITEMS:
+        return error(
+            400,
+            "too_many_items",
+            f"一次最多查验 {MAX_ITEMS} 项，本次 {len(items)} 项：请分批提交",
+            f"at most {MAX_ITEMS} items a request, got {len(items)}",
+        )
+    at = body.get("at", request.args.get("at"))
+    try:
+        if at is not None and not isinstance(at, str):
+            raise BadDate(f"日期格式应为 YYYY-MM-DD：{str(at)[:20]}")
+        day = parse_date(at or "")
+    except BadDate as e:
+        return error(400, "bad_date", str(e), "at must be YYYY-MM-DD")
+    try:
+        spend(limiter, VERIFY_BUDGET, len(items))
+    except OverBudget as e:
+        return over_budget(e)
+    parsed = [item_from_json(obj, f"items[{i}]") for i, obj in enumerate(items)]
+    results = verify_items(parsed, online().verifier(), online().engine, day, ClientCodeGate())
+    return json_response({"results": [r.to_json() for r in results], "summary": summary(results)}, 200)
 
 
 @bp.get("/.well-known/jwks.json")

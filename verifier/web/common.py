@@ -3,26 +3,70 @@ verifier of this app."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, NoReturn
 
 from flask import Response, current_app, request
+from flask_limiter import Limiter
+from werkzeug.exceptions import TooManyRequests
 
 from verifier.clock import today_in_china
 
+from .ratelimit import SharedCount
+
 if TYPE_CHECKING:
     from verifier.web import Online
+
+
+log = logging.getLogger("ecert.verifier")
 
 
 class BadDate(ValueError):
     pass
 
 
+def log_wrong_code(number: str) -> None:
+    """A wrong 查验码 for `number` from this request's client (logged, never the code)."""
+    log.warning("wrong 查验码 for %s from %s", number, request.remote_addr)
+
+
+# Every 查验码 tried on the lookup page counts, and every wrong one in a batch
+# (a committee's right ones do not: a round of 200 applicants would not fit).
+CODE_ATTEMPTS = SharedCount("30 per minute; 1000 per day", "code")
+
+
+class ClientCodeGate:
+    """A batch's number+code items for this request's client: tried while
+    its 查验码 attempts are within the lookup page's limit."""
+
+    def open(self) -> bool:
+        return CODE_ATTEMPTS.allows(limiter())
+
+    def wrong(self, number: str) -> None:
+        log_wrong_code(number)
+        # this one is answered already (a wrong code); past the limit the gate shuts for the next
+        with contextlib.suppress(TooManyRequests):
+            CODE_ATTEMPTS.hit(limiter())
+
+
+def limiter() -> Limiter:
+    from verifier.web import limiter as the_limiter
+
+    return the_limiter
+
+
 def asked_date() -> date:
     """?at=YYYY-MM-DD, the day a review took place; default today in China."""
-    text = (request.values.get("at") or "").strip()
+    return parse_date(request.values.get("at") or "")
+
+
+def parse_date(text: str) -> date:
+    """A day asked for as YYYY-MM-DD (blank: today in China), or BadDate."""
+    text = text.strip()
     if not text:
         return today_in_china()
     try:

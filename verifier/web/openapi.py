@@ -6,7 +6,11 @@ _check = {
     "type": "object",
     "required": ["name", "ok", "message", "detail"],
     "properties": {
-        "name": {"type": "string", "enum": ["format", "signature", "key", "status", "validity", "credits"]},
+        "name": {
+            "type": "string",
+            "enum": ["format", "signature", "key", "status", "validity", "credits", "pdf"],
+            "description": "the six checks in order; a PDF given as input adds `pdf`, its own signature",
+        },
         "ok": {"type": "boolean"},
         "message": {"type": "string", "description": "中文说明"},
         "detail": {"type": "string", "description": "English detail"},
@@ -115,7 +119,7 @@ _result = {
             "type": "array",
             "items": {"$ref": "#/components/schemas/Check"},
             "minItems": 6,
-            "maxItems": 6,
+            "maxItems": 7,
         },
         "certificate": {
             "oneOf": [
@@ -164,6 +168,89 @@ _bad = {
     "description": "malformed input: valid=false, the format check named",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}},
 }
+
+_error = {
+    "type": "object",
+    "required": ["error", "message", "detail"],
+    "properties": {
+        "error": {
+            "type": "string",
+            "description": "a code: bad_request, too_many_items, bad_date, rate_limited…",
+        },
+        "message": {"type": "string", "description": "中文说明"},
+        "detail": {"type": "string", "description": "English detail"},
+    },
+}
+_batch_item = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["token"],
+            "properties": {
+                "token": {"type": "string", "maxLength": 5000, "description": "base32 token or URL"}
+            },
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["url"],
+            "properties": {"url": {"type": "string", "maxLength": 5000, "description": "verification URL"}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["number", "code"],
+            "properties": {
+                "number": {"type": "string", "maxLength": 40, "description": "证书编号, printed or compact"},
+                "code": {
+                    "type": "string",
+                    "maxLength": 40,
+                    "description": "查验码, as printed beside the QR code",
+                },
+            },
+            "additionalProperties": False,
+        },
+    ],
+    "description": "one certificate; anything else gives a result with the format check failed",
+}
+_batch_request = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {"type": "array", "maxItems": 500, "items": {"$ref": "#/components/schemas/BatchItem"}},
+        "at": {"type": "string", "format": "date", "description": "verify as of this day (China time)"},
+    },
+}
+_batch_result = {
+    "type": "object",
+    "required": ["results", "summary"],
+    "properties": {
+        "results": {
+            "type": "array",
+            "maxItems": 500,
+            "items": {"$ref": "#/components/schemas/Result"},
+            "description": "one verification result per item, in the order of the items",
+        },
+        "summary": {
+            "type": "object",
+            "required": ["valid", "superseded", "revoked", "expired", "not_valid"],
+            "properties": {
+                name: {"type": "integer", "minimum": 0}
+                for name in ("valid", "superseded", "revoked", "expired", "not_valid")
+            },
+            "additionalProperties": False,
+            "description": "how many results had each outcome",
+        },
+    },
+}
+
+
+def _json(description: str, schema: str) -> dict[str, object]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
 
 OPENAPI = {
     "openapi": "3.1.0",
@@ -217,6 +304,33 @@ OPENAPI = {
                 "responses": {"200": _verdict, "400": _bad, "413": _bad, "415": _bad},
             },
         },
+        "/api/v1/verify/batch": {
+            "post": {
+                "summary": "Verify up to 500 certificates at once (a review round's applicants)",
+                "description": "Each item counts against the client's budget of GET /api/v1/verify "
+                "(600 a minute, single and batch together); a batch the budget cannot cover is "
+                "refused whole (429) and counts nothing. A malformed item is a result whose "
+                "format check failed, never an error for the batch.",
+                "parameters": [_at],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}}
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        "one result per item, in order, and the count of each outcome", "BatchResult"
+                    ),
+                    "400": _json(
+                        "not JSON, items missing or not a list, over 500 items, or a bad at", "Error"
+                    ),
+                    "413": _json("body over the upload limit", "Result"),
+                    "429": _json("the client's verification budget cannot cover the batch", "Error"),
+                    "503": _json("the register cannot be reached", "Error"),
+                },
+            }
+        },
         "/.well-known/jwks.json": {
             "get": {
                 "summary": "The bureau's public keys (Ed25519 JWKS) with use windows and status",
@@ -249,5 +363,14 @@ OPENAPI = {
             }
         },
     },
-    "components": {"schemas": {"Check": _check, "Result": _result}},
+    "components": {
+        "schemas": {
+            "Check": _check,
+            "Result": _result,
+            "BatchItem": _batch_item,
+            "BatchRequest": _batch_request,
+            "BatchResult": _batch_result,
+            "Error": _error,
+        }
+    },
 }

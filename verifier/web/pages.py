@@ -15,8 +15,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from verifier.clock import today_in_china
-from verifier.lookup import Entry, code_matches, group_code, mask_name, newest, normalise_code
-from verifier.numbers import CertificateNumber, NumberFormatError
+from verifier.lookup import Entry, Refused, find, mask_name, unlock
+from verifier.numbers import CertificateNumber
 from verifier.profiles import NoProfile, profile_for_cycle
 from verifier.status import RegisterUnavailable
 from verifier.token import Claims, from_base32, parse
@@ -25,11 +25,10 @@ from verifier.verify import Result, format_failed
 from verifier.vocab import Verdict
 
 from . import limiter
-from .common import BadDate, asked_date, online
+from .common import CODE_ATTEMPTS, BadDate, asked_date, log_wrong_code, online
 
 bp = Blueprint("verify", __name__)
 log = logging.getLogger("ecert.verifier")
-CODE_LIMIT = "30 per minute; 1000 per day"
 RETRY_AFTER = 30  # seconds: a database restarting is back within that, mostly
 
 
@@ -111,48 +110,34 @@ def lookup() -> ResponseReturnValue:
             "verifier/lookup.html", no="", code=code, at=request.args.get("at", ""), error=date_error
         )
     try:
-        number = CertificateNumber.parse(no).compact
-    except NumberFormatError:
+        entry = find(online().engine, no)
+        if code:
+            return _with_code(entry, code, at)
+    except Refused as e:
         return render_template(
-            "verifier/lookup.html",
-            no=no,
-            code=code,
-            at=request.args.get("at", ""),
-            error="证书编号无效（校验位不符或位数不对）",
-        ), 400
-    entry = newest(online().engine, number)
-    if entry is None:
-        return render_template(
-            "verifier/lookup.html", no=no, code=code, at=request.args.get("at", ""), error="查无此证书编号"
-        ), 404
-    if code:
-        return _with_code(entry, no, code, at)
+            "verifier/lookup.html", no=no, code=code, at=request.args.get("at", ""), error=e.message
+        ), e.status
     return render_template(
         "verifier/summary.html", summary=_summary(entry, at), no=no, at=request.args.get("at", "")
     )
 
 
-def _with_code(entry: Entry, no: str, code: str, at: date) -> ResponseReturnValue:
+def _count_code_attempt() -> None:
+    """Each attempt with a 查验码 counts against the client, right or wrong:
+    12 characters of 31 (31^12, about 8e17) cannot be guessed at this rate,
+    and a review office checks a round's applicants from one address."""
+    CODE_ATTEMPTS.hit(limiter)
+
+
+def _with_code(entry: Entry, code: str, at: date) -> ResponseReturnValue:
     """Everything, for whoever holds the 查验码 (the holder hands it over),
     and the birth date, to match the certificate to the applicant's ID card."""
-    # Each attempt with a 查验码 counts against the client, right or wrong:
-    # 12 characters of 31 (31^12, about 8e17) cannot be guessed at this rate,
-    # and a review office checks a round's applicants from one address.
-    with limiter.limit(CODE_LIMIT, key_func=lambda: f"code:{request.remote_addr}"):
-        pass
-    if not code_matches(entry, code):
-        log.warning("wrong 查验码 for %s from %s", entry.number, request.remote_addr)
-        read = normalise_code(code)
-        why = (
-            "查验码不正确" if len(read) == len(entry.check_code) else f"查验码应为 {len(entry.check_code)} 位"
-        )
-        return render_template(
-            "verifier/lookup.html",
-            no=no,
-            code=code,
-            at=request.args.get("at", ""),
-            error=f"{why}（已读作 {group_code(read) or '空'}，共 {len(read)} 位）",
-        ), 403
+    _count_code_attempt()
+    try:
+        unlock(entry, code)
+    except Refused:
+        log_wrong_code(entry.number)
+        raise
     result = online().verifier().verify_raw(from_base32(entry.token), at)
     details = result.register.details if result.genuine and result.register else None
     page, status = _page(result, at, born=details.holder_born if details else None)
@@ -230,6 +215,11 @@ def too_many(e: HTTPException) -> ResponseReturnValue:
     gets a page in Chinese that says to wait, not an English error."""
     if request.path.startswith("/api/"):
         return e
+    if request.blueprint == "batch":
+        from .batch import form_page
+
+        page, status = form_page("查验过于频繁，请稍后再试", 429)
+        return page, status, {"Retry-After": "60"}
     text = "查验过于频繁，请稍后再试（每个网络地址每分钟、每天的查验次数有上限）"
     if request.path.startswith(("/verify", "/V/", "/v/")):
         return (
@@ -257,4 +247,8 @@ def too_large(_e: HTTPException) -> ResponseReturnValue:
         from .api import format_failure
 
         return format_failure("上传的文件过大（上限 10 MB）", "request body larger than 10 MB", 413)
+    if request.blueprint == "batch":
+        from .batch import MAX_UPLOAD, form_page
+
+        return form_page(f"上传的文件合计过大（上限 {MAX_UPLOAD // 2**20} MB）：请分批查验", 413)
     return render_template("verifier/lookup.html", no="", error="文件过大（上限 10 MB）"), 413

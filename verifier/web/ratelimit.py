@@ -19,11 +19,17 @@ not list it; `limiter.limit` inside its view still works.
 
 `memory://` storage (one count per worker, the default) is limits'
 MemoryStorage without its timer thread: see `InlineExpiryMemoryStorage`.
+
+A batch spends a route's budget by the item (`Budget`, `spend`): a batch
+of N certificates counts as N requests to that route, from the same
+per-client count, and is refused whole (`OverBudget`, a 429 saying how
+many are left) when the budget cannot cover all N.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, cast
@@ -61,15 +67,81 @@ def per_client(limiter: Limiter, limit: str) -> Callable[[Callable[_P, _R]], Cal
     return decorate
 
 
-def _hit(limiter: Limiter, items: Iterable[RateLimitItem]) -> None:
-    key, scope = get_remote_address(), request.endpoint
+def _ids(scope: str | None) -> tuple[str, ...]:
+    """What Flask-Limiter counts a request under: (prefix,) client address, scope."""
+    key = get_remote_address()
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
-    ids = (prefix, key, scope) if prefix else (key, scope)
+    return (prefix, key, scope or "") if prefix else (key, scope or "")
+
+
+def _hit(limiter: Limiter, items: Iterable[RateLimitItem]) -> None:
+    ids = _ids(request.endpoint)
     strategy = limiter.limiter
     for item in items:
         if not strategy.hit(item, *ids):
-            limiter.logger.info("ratelimit %s (%s) exceeded at endpoint: %s", item, key, scope)
+            limiter.logger.info("ratelimit %s (%s) exceeded at endpoint: %s", item, ids[-2], ids[-1])
             raise TooManyRequests(description=str(item))
+
+
+class Budget:
+    """A route's per-client budget that others may spend from: `limit` as
+    `per_client` takes it, counted under `scope`, the route's endpoint."""
+
+    def __init__(self, limit: str, scope: str) -> None:
+        self.limit, self.scope = limit, scope
+        self.items = sorted(parse_many(limit))
+
+
+class OverBudget(TooManyRequests):
+    """A batch the client's budget cannot cover: nothing was counted.
+    `asked` items, `left` of them could still be spent in the window of
+    `limit` (the tightest), which starts afresh in `retry_after` seconds."""
+
+    def __init__(self, asked: int, left: int, limit: RateLimitItem, retry_after: int) -> None:
+        super().__init__(description=f"{asked} items asked, {left} left of {limit}")
+        self.asked, self.left, self.limit, self.retry_after = asked, left, limit, retry_after
+
+
+def spend(limiter: Limiter, budget: Budget, cost: int) -> None:
+    """Count `cost` requests of this client against `budget`, all or none:
+    OverBudget when any of its limits cannot take them all."""
+    if cost <= 0 or not (limiter.enabled and limiter.initialized):
+        return
+    ids = _ids(budget.scope)
+    strategy = limiter.limiter
+    for item in budget.items:
+        if not strategy.test(item, *ids, cost=cost):
+            reset, left = strategy.get_window_stats(item, *ids)
+            limiter.logger.info("ratelimit %s (%s) exceeded by a batch of %d", item, ids[-2], cost)
+            raise OverBudget(cost, left, item, max(1, math.ceil(reset - time.time())))
+    for item in budget.items:
+        strategy.hit(item, *ids, cost=cost)
+
+
+class SharedCount:
+    """A per-client count that several routes share, under one name: the
+    查验码 attempts of the lookup page and the wrong ones of a batch."""
+
+    def __init__(self, limit: str, name: str) -> None:
+        self.limit, self.name = limit, name
+        self.items = sorted(parse_many(limit))
+
+    def allows(self, limiter: Limiter) -> bool:
+        """Whether one more would be within every limit (counts nothing)."""
+        if not (limiter.enabled and limiter.initialized):
+            return True
+        ids = _ids(self.name)
+        return all(limiter.limiter.test(item, *ids) for item in self.items)
+
+    def hit(self, limiter: Limiter) -> None:
+        """Count one; TooManyRequests when that is past a limit."""
+        if not (limiter.enabled and limiter.initialized):
+            return
+        ids = _ids(self.name)
+        for item in self.items:
+            if not limiter.limiter.hit(item, *ids):
+                limiter.logger.info("ratelimit %s (%s) exceeded: %s", item, ids[-2], self.name)
+                raise TooManyRequests(description=str(item))
 
 
 def counts_itself() -> bool:
