@@ -124,6 +124,7 @@ def _run_web(ctx: Context, host: str, port: int, workers: int, embedded_worker: 
     console().print(f"首页 home:           {base}/")
     console().print(f"教师登录 teachers:   {base}/teacher/login")
     console().print(f"证书查验 verifier:   {base}/verify   （扫码网址 {ctx.settings.base_url}/V/…）")
+    console().print(f"批量查验 batch:      {base}/verify/batch   （评审委员会一次查验整批申报人）")
     console().print(f"查验接口 API:        {base}/api/v1/openapi.json")
     console().print(
         "批量任务 jobs:       "

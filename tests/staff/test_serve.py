@@ -122,6 +122,7 @@ def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissu
         _wait(
             "the service answering", lambda: urllib.request.urlopen(base + "/", timeout=2).status == 200, log
         )
+        assert f"{base}/verify/batch" in log.read_text(errors="replace")  # where to try the batch page
         # serve became the web server (the same process), without the passphrase
         assert PASSPHRASE not in _environ(proc.pid).values() and "ECERT_KEY_PASSPHRASE" not in _environ(
             proc.pid
