@@ -28,9 +28,11 @@ from issuer.certificates.keystore import open_document_key
 from verifier.pdfsignature import run_coroutine
 
 FIELD = "BureauSeal"
-# An ECDSA P-256 CMS with a certificate chain of up to three is under 3 KB;
-# what is unused stays zeros inside the signature's hex string.
-RESERVED = 6144
+# The CMS holds the certificates and about 1.3 KB besides (signed
+# attributes, the ECDSA signature); what is unused stays zeros in the
+# signature's hex string, so the room is fitted to the chain. pyHanko counts
+# it in hex digits, two a byte.
+CMS_OVERHEAD = 1536
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in PDF points, origin bottom left
 
 
@@ -62,13 +64,15 @@ class Sealer:
         der_key = private.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        chain = [ax509.Certificate.load(der) for der in _ders(key.chain_pem)]
+        ders = _ders(key.chain_pem)
+        chain = [ax509.Certificate.load(der) for der in ders]
+        self._reserved = 2 * (CMS_OVERHEAD + sum(len(der) for der in ders))
         self.key = key
         self._writer = IncrementalPdfFileWriter
         self._signer = sign.signers.SimpleSigner(
             signing_cert=chain[0],
             signing_key=akeys.PrivateKeyInfo.load(der_key),
-            cert_registry=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
+            cert_registry=SimpleCertificateStore.from_certs(chain[1:]),  # type: ignore[no-untyped-call]  # the CA chain: the signer's own goes in once, as signing_cert
         )
         self._meta = sign.signers.pdf_signer.PdfSignatureMetadata(
             field_name=FIELD,
@@ -89,7 +93,7 @@ class Sealer:
             new_field_spec=self._fields.SigFieldSpec(FIELD, on_page=0, box=box),
         )
         writer = self._writer(io.BytesIO(pdf))
-        out: io.BytesIO = run_coroutine(lambda: signer.async_sign_pdf(writer, bytes_reserved=RESERVED))
+        out: io.BytesIO = run_coroutine(lambda: signer.async_sign_pdf(writer, bytes_reserved=self._reserved))
         return out.getvalue()
 
 

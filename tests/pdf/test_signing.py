@@ -52,6 +52,23 @@ def test_pdfsig_finds_the_signature_valid_over_the_whole_document(issued, tmp_pa
     assert "电子证书签章" in out  # the bureau's signing certificate
 
 
+def cms_certificates(path) -> list[bytes]:
+    """The certificates the PDF's CMS carries (DER)."""
+    import re
+
+    from asn1crypto import cms
+
+    hexed = re.search(rb"/Contents <([0-9a-fA-F]+)>", path.read_bytes()).group(1)
+    signed = cms.ContentInfo.load(bytes.fromhex(hexed.decode()).rstrip(b"\0"))["content"]
+    return [c.chosen.dump() for c in signed["certificates"]]
+
+
+def test_the_cms_carries_the_signers_certificate_once(issued, tmp_path):
+    pem = issued("keys", "certs").stdout
+    der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
+    assert cms_certificates(_pdf(issued, tmp_path)) == [der]
+
+
 def test_the_signature_widget_lies_on_the_printed_seal(issued, tmp_path):
     reader = PdfReader(_pdf(issued, tmp_path))
     page = reader.pages[0]
@@ -207,6 +224,9 @@ def test_a_ca_certificate_for_the_same_key_replaces_the_self_made_one(issued, tm
     assert "Signature is Valid" in pdfsig(path := _pdf(issued, tmp_path))
     result = verify(issued, str(path))
     assert result["outcome"] == "valid" and _pdf_check(result)["ok"] is True
+    assert sorted(cms_certificates(path)) == sorted(
+        c.public_bytes(serialization.Encoding.DER) for c in (leaf, ca)
+    )
     # a certificate for some other key is refused, and the installed one stays
     wrong = tmp_path / "wrong.pem"
     wrong.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
