@@ -24,9 +24,14 @@ install_system_packages() {
   done
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && return 0
-  say "installing Debian packages: ${missing[*]}"
+  say "installing Debian packages: ${missing[*]} (log: .apt-install.log)"
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  # apt's progress goes to a log; shown only if it fails
+  if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
+      > .apt-install.log 2>&1; then
+    tail -n 30 .apt-install.log >&2; echo "apt-get failed: see .apt-install.log" >&2; exit 1
+  fi
+  rm -f .apt-install.log
 }
 
 install_python_env() {
@@ -37,9 +42,13 @@ install_python_env() {
   local stamp=.venv/.ecert-deps
   local want; want=$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    say "installing Python dependencies"
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[test]"
+    say "installing Python dependencies (a few minutes the first time; log: .venv/pip-install.log)"
+    # pip's progress and setuptools' packaging notes go to the log; shown only if it fails
+    if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[test]"; } \
+        > .venv/pip-install.log 2>&1; then
+      tail -n 30 .venv/pip-install.log >&2; echo "pip install failed: see .venv/pip-install.log" >&2; exit 1
+    fi
+    say "$(.venv/bin/python -m pip list --format=freeze 2>/dev/null | wc -l) Python packages installed"
     echo "$want" > "$stamp"
   fi
 }
@@ -72,8 +81,6 @@ PY
   local url; url=$($ecert show "$first_number" --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["url"])')
   say "verifying one: ecert verify URL"
   $ecert verify "$url"
-  say "rendering every certificate to PDF (out/pdfs)"
-  $ecert render --cycle 7 --out out/pdfs --workers "$(nproc)"
   local school; school=$(.venv/bin/python - <<'PY'
 import csv
 with open("sample/roster.csv", encoding="utf-8-sig") as f:
@@ -87,9 +94,15 @@ PY
   local code; code=$(.venv/bin/python -c 'import csv,sys; r=list(csv.reader(open(sys.argv[1], encoding="utf-8-sig"))); print(r[1][0], r[1][3]) if len(r) > 1 else print("")' "$ECERT_DATA_DIR/codes-$school.csv")
   [ -n "$code" ] && say "a sample teacher can sign in with: ${code% *} / ${code#* } (then choose a password)"
   demo_staff "$school"
-  [ "${ECERT_NO_SERVE:-}" = 1 ] && return 0
-  say "starting the service (Ctrl-C stops it)"
-  exec $ecert serve --host 127.0.0.1 --port "${ECERT_PORT:-5000}"
+  if [ "${ECERT_NO_SERVE:-}" = 1 ]; then
+    say "rendering every certificate to PDF ($ECERT_DATA_DIR/pdfs)"
+    $ecert render --cycle 7 --out "$ECERT_DATA_DIR/pdfs" --workers "$(nproc)"
+    return 0
+  fi
+  # Serving starts now; the PDFs render as a background job on the service's
+  # worker (into $ECERT_DATA_DIR/pdfs, progress on the office's jobs page).
+  say "starting the service (Ctrl-C stops it); the PDFs render in the background"
+  exec $ecert serve --host 127.0.0.1 --port "${ECERT_PORT:-5000}" --render-pdfs
 }
 
 # Sample staff accounts for the office (工作台), made once; their one-time

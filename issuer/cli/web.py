@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from . import Context, console, cycle_option, example, main
 
 pass_context = click.make_pass_decorator(Context)
 EMBEDDED_WORKER_ENV = "ECERT_EMBEDDED_WORKER_PID"  # set by serve for the web server it becomes
+RENDER_JOB_ENV = "ECERT_RENDER_JOB"  # the background render job serve started, for its banner
 # gunicorn's default, with the path (%(U)s) in place of the request line: no query string
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
 
@@ -66,8 +68,14 @@ def passwords_issue(ctx: Context, cycle: int | None, school: str | None, reset: 
     hidden=True,
     help="(internal) the web server alone: serve runs itself so, after starting the jobs' worker.",
 )
+@click.option(
+    "--render-pdfs",
+    is_flag=True,
+    help="启动后在后台生成全部现行证书的 PDF（批量任务，进度见工作台）/ "
+    "render every current certificate's PDF as a background job once serving.",
+)
 @pass_context
-def serve(ctx: Context, host: str, port: int, workers: int, web_only: bool) -> None:
+def serve(ctx: Context, host: str, port: int, workers: int, web_only: bool, render_pdfs: bool) -> None:
     """启动网页服务（gunicorn）· serve the teachers' pages, the office and the verifier.
 
     Without CELERY_BROKER_URL it also starts the background jobs' worker. The
@@ -84,6 +92,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, web_only: bool) -> N
         job_worker = tasks.start_embedded_worker() if tasks.embedded() else None
         env = {k: v for k, v in os.environ.items() if k != PASSPHRASE_ENV}
         env[EMBEDDED_WORKER_ENV] = str(job_worker.pid) if job_worker else ""
+        env[RENDER_JOB_ENV] = str(_render_job(ctx)) if render_pdfs else ""
         argv = [
             sys.executable,
             "-m",
@@ -99,10 +108,31 @@ def serve(ctx: Context, host: str, port: int, workers: int, web_only: bool) -> N
         ]
         sys.stdout.flush()
         os.execve(sys.executable, argv, env)  # the worker dies with this process (PR_SET_PDEATHSIG)
-    _run_web(ctx, host, port, workers, embedded_worker=os.environ.get(EMBEDDED_WORKER_ENV) or None)
+    _run_web(
+        ctx,
+        host,
+        port,
+        workers,
+        embedded_worker=os.environ.get(EMBEDDED_WORKER_ENV) or None,
+        render_job=os.environ.get(RENDER_JOB_ENV) or None,
+    )
 
 
-def _run_web(ctx: Context, host: str, port: int, workers: int, embedded_worker: str | None) -> None:
+def _render_job(ctx: Context) -> int:
+    """A background job rendering every current certificate (those already
+    rendered and unchanged are skipped), so that the service answers at
+    once and the PDFs follow: its progress is on the office's jobs page."""
+    from issuer.office import jobs, tasks
+    from issuer.office.staff import Scope
+
+    return jobs.start(
+        ctx.engine(), ctx.settings, Scope.command_line(ctx.settings.actor), "render", None, tasks.enqueue
+    )
+
+
+def _run_web(
+    ctx: Context, host: str, port: int, workers: int, embedded_worker: str | None, render_job: str | None
+) -> None:
     from gunicorn.app.base import BaseApplication
 
     from ..web import create_app
@@ -126,6 +156,11 @@ def _run_web(ctx: Context, host: str, port: int, workers: int, embedded_worker: 
     console().print(f"证书查验 verifier:   {base}/verify   （扫码网址 {ctx.settings.base_url}/V/…）")
     console().print(f"批量查验 batch:      {base}/verify/batch   （评审委员会一次查验整批申报人）")
     console().print(f"查验接口 API:        {base}/api/v1/openapi.json")
+    if render_job:
+        console().print(
+            f"证书 PDF:           后台生成中，进度见 {base}/office/jobs/{render_job}（工作台登录后）"
+            "  [dim](rendering in the background)[/]"
+        )
     console().print(
         "批量任务 jobs:       "
         + (
@@ -161,6 +196,11 @@ def worker(
 
     ctx.engine()  # refuse to start on a database that is not ready
     tasks.keep_environment_private()
+    if tasks.embedded():
+        # Celery's page-long warning for a worker run as root is for servers: on the
+        # embedded broker (a newcomer's first run, often root in a container) the
+        # worker takes only our own JSON messages from a file of this user's alone.
+        warnings.filterwarnings("ignore", message="You're running the worker with superuser privileges")
     tasks.app.worker_main(
         tasks.worker_argv(concurrency=concurrency, pool=pool, loglevel=loglevel, hostname=hostname)
     )

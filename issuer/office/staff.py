@@ -55,10 +55,17 @@ class Scope:
     def of(cls, account: StaffAccount) -> Scope:
         return cls(account.id, account.username, account.role, account.school_code)
 
+    @classmethod
+    def command_line(cls, actor: str) -> Scope:
+        """The bureau's operator at the command line (ECERT_ACTOR): the
+        whole region, no account (account_id 0)."""
+        return cls(0, actor, "admin", None)
+
     @property
     def actor(self) -> str:
-        """How the audit log names this person."""
-        return f"staff:{self.username}"
+        """How the audit log names this person (the command line's operator
+        as the CLI's own entries do)."""
+        return self.username if self.account_id == 0 else f"staff:{self.username}"
 
     def can(self, permission: str) -> bool:
         return permission in PERMISSIONS.get(self.role, ())

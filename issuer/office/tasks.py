@@ -74,6 +74,13 @@ def queue_name() -> str:
     return load_settings().celery_queue
 
 
+def pdf_queue_name() -> str:
+    """A teacher waiting for her PDF should not wait behind a whole render
+    batch's chunks: her request has a queue of its own, which every worker
+    also consumes (kombu takes from a worker's queues in turn)."""
+    return f"{queue_name()}.pdf"
+
+
 def _defaults() -> dict:
     local = embedded()
     url = broker_url()
@@ -237,7 +244,7 @@ def request_pdf(number: str) -> None:
             certificate_pdf.apply_async(
                 (number,),
                 connection=conn,
-                queue=queue_name(),
+                queue=pdf_queue_name(),
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
             )
@@ -256,7 +263,7 @@ def worker_argv(
     argv = [
         "worker",
         "--queues",
-        queue_name(),
+        f"{queue_name()},{pdf_queue_name()}",
         "--loglevel",
         loglevel,
         "--without-gossip",

@@ -9,6 +9,7 @@ and the certificate of the PDF-signing key.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -22,12 +23,15 @@ from verifier.profiles import RulesProfile
 from ..db import read_session
 from ..errors import NotFound
 from ..models import Certificate
-from .batch import render_key, style_digest, write_atomically
+from .batch import MANIFEST, render_key, style_digest, write_atomically
 from .document import Certified, view
 from .render import Renderer
 from .sealing import Sealer
 
 FOLDER = "pdf-cache"
+# Where render jobs and the first run's `ecert render` write <number>.pdf, with
+# their manifest (number → render key): issuer/office/jobs.py pdf_dir.
+RENDERED = "pdfs"
 
 
 def document_key(engine: Engine, settings: Settings, bureau: str) -> DocumentKey:
@@ -39,6 +43,35 @@ def document_key(engine: Engine, settings: Settings, bureau: str) -> DocumentKey
 def cache_path(settings: Settings, cert: Certified, number: str, state: str, digest: str) -> Path:
     key = render_key(cert.token, state, cert.check_code, cert.summary, settings.base_url, digest)
     return settings.data_dir / FOLDER / f"{number}-{key[:20]}.pdf"
+
+
+def rendered_path(settings: Settings, cert: Certified, number: str, state: str, digest: str) -> Path | None:
+    """The PDF a render batch already made of this very certificate (its
+    manifest holds the same render key), if any: no second rendering."""
+    key = render_key(cert.token, state, cert.check_code, cert.summary, settings.base_url, digest)
+    folder = settings.data_dir / RENDERED
+    path = folder / f"{number}.pdf"
+    return path if _manifest(folder).get(number) == key and path.is_file() else None
+
+
+_manifests: dict[Path, tuple[float, dict[str, str]]] = {}
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    """The folder's manifest, read again only when it changed."""
+    path = folder / MANIFEST
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return {}
+    cached = _manifests.get(folder)
+    if cached is None or cached[0] != mtime:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        cached = _manifests[folder] = (mtime, data if isinstance(data, dict) else {})
+    return cached[1]
 
 
 _digests: dict[tuple[str, str], str] = {}

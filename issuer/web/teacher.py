@@ -197,9 +197,13 @@ def _signed_pdf(cert) -> Path | None:
     it (this process holds no private key) while the request waits a little."""
     st = settings()
     key = pdf_cache.document_key(engine(), st, profile().issuer_code)
-    path = pdf_cache.cache_path(st, cert, cert.number, cert.state, pdf_cache.digest_for(st, key))
+    digest = pdf_cache.digest_for(st, key)
+    path = pdf_cache.cache_path(st, cert, cert.number, cert.state, digest)
     if path.is_file():
         return path
+    done = pdf_cache.rendered_path(st, cert, cert.number, cert.state, digest)
+    if done is not None:  # a render batch made it already
+        return done
     try:
         current_app.config.get("ECERT_PDF_DISPATCH", tasks.request_pdf)(cert.number)
     except Exception:  # the broker unreachable: the page says to retry, never a 500

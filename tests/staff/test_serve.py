@@ -111,7 +111,17 @@ def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissu
     port, log = _free_port(), tmp_path / "serve.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "issuer.cli", "serve", "--port", str(port), "--workers", "1"],
+            [
+                sys.executable,
+                "-m",
+                "issuer.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--render-pdfs",
+            ],
             env=dict(os.environ),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -144,6 +154,14 @@ def test_the_web_server_never_holds_the_passphrase_and_its_worker_signs_a_reissu
             "/office/password", {"old": region.codes["auditor"], "new": NEW_PASSWORD, "again": NEW_PASSWORD}
         )
         assert status == 302
+        # the first run's PDFs: a background job serve started, on its worker
+        render_job = re.search(r"/office/jobs/(\d+)", log.read_text(errors="replace")).group(1)
+        rendered = _wait(
+            "the background render job",
+            lambda: (j := json.loads(b.get(f"/office/jobs/{render_job}.json")[1]))["state"] == "done" and j,
+            log,
+        )
+        assert rendered["kind"] == "render" and rendered["counts"]["rendered"] == len(numbers), rendered
         status, _, job_page = b.post(
             f"/office/teachers/{number}/revoke", {"reason": "测试"}, form_at=f"/office/teachers/{number}"
         )

@@ -85,6 +85,22 @@ def test_first_sign_in_forces_a_new_password_then_shows_the_sheet_and_pdf(app, c
     assert b"/ByteRange" in r.data and b"/ETSI.CAdES.detached" in r.data  # signed by the worker
 
 
+def test_a_pdf_a_render_batch_made_is_served_without_asking_a_worker(app, codes, keyed):
+    from issuer.config import load_settings
+
+    rendered = load_settings().data_dir / "pdfs"
+    keyed("render", "--out", str(rendered))  # as the first run's background job writes them
+
+    def no_worker(number):
+        raise AssertionError("the render batch's PDF should have been served")
+
+    app.config["ECERT_PDF_DISPATCH"] = no_worker
+    c = app.test_client()
+    first_sign_in(c, A, codes[A])
+    r = fetch(c, "/teacher/certificate.pdf")
+    assert r.status_code == 200 and r.data == (rendered / f"{A}.pdf").read_bytes()
+
+
 def test_without_a_worker_the_pdf_page_says_it_is_being_made_never_a_500(app, codes):
     def broker_down(number):
         raise ConnectionError("broker unreachable")
