@@ -87,6 +87,6 @@ def authenticate(
     return holder, account
 
 
-def change_password(account: TeacherAccount, holder: Holder, old: str, new: str) -> None:
+def change_password(account: TeacherAccount, holder: Holder, old: str | None, new: str) -> None:
     passwords.change(account, old, new, forbidden=(holder.number, holder.id_number, holder.id_number[6:14]))
     account.changed_at = now_utc()

@@ -53,18 +53,29 @@ def check(account: Lockable, password: str, refused: SignInError) -> None:
         raise refused from None
 
 
-def change(account: Lockable, old: str, new: str, forbidden: tuple[str, ...] = ()) -> None:
+def change(account: Lockable, old: str | None, new: str, forbidden: tuple[str, ...] = ()) -> None:
     """Replace the password; the epoch moves on, so other sessions end.
+    `old` None: the caller has proven the current password otherwise (the
+    one-time code, at the sign-in just before the forced change).
     `forbidden`: what the account is known by (username, certificate and ID
     numbers), which a new password may not contain."""
-    try:
-        HASHER.verify(account.password_hash, old)
-    except (VerificationError, InvalidHashError):
-        raise WrongPassword("原密码不正确", "the current password is wrong") from None
-    if new == old:
-        raise InputRefused("新密码不能与原密码相同", "choose a different password")
+    if old is None:
+        if _matches(account, new):
+            raise InputRefused("新密码不能与原密码相同", "choose a different password")
+    else:
+        if not _matches(account, old):
+            raise WrongPassword("原密码不正确", "the current password is wrong")
+        if new == old:
+            raise InputRefused("新密码不能与原密码相同", "choose a different password")
     acceptable(new, forbidden)
     reset(account, new, must_change=False)
+
+
+def _matches(account: Lockable, password: str) -> bool:
+    try:
+        return HASHER.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def acceptable(new: str, forbidden: tuple[str, ...] = ()) -> None:

@@ -6,10 +6,17 @@ its throttling, session epochs and messages, is written once here.
 A session holds the account's id and the epoch it began in; signing out or
 changing the password moves the account's epoch on, so every copy of an
 older cookie is refused (the guards of teacher.py and office/ check it).
+
+A sign-in with a one-time code leads straight to the forced password change,
+which then does not ask for the code again: the sign-in has just proven it.
+The session carries that proof for the change alone (`PROVEN`): for this
+door, this epoch and a few minutes; a later change asks for the current
+password as always.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +44,9 @@ class Door:
     sign_in: Callable[[Session, str, str], tuple[Any, int, bool]]
     # the account of a session's id, locked for update (None: gone)
     locked: Callable[[Session, Any], Any]
-    # (locked account, old, new): the change, by the account's own rules
-    change: Callable[[Any, str, str], None]
+    # (locked account, old, new): the change, by the account's own rules; old None: the
+    # one-time code was proven at this session's sign-in, moments ago (PROVEN)
+    change: Callable[[Any, str | None, str], None]
     throttle_kind: str  # what throttle.changing_password counts under
     throttle_key: Callable[[], str]  # the signed-in account's name, for that count
 
@@ -57,6 +65,8 @@ def login(door: Door) -> ResponseReturnValue:
     session.clear()
     session.permanent = True
     session[door.id_key], session[door.epoch_key] = account_id, epoch
+    if must_change:
+        session[PROVEN] = [door.name, epoch, int(time.time()) + PROVEN_FOR]
     return redirect(url_for(f"{door.name}.password" if must_change else f"{door.name}.home"))
 
 
@@ -74,11 +84,34 @@ def logout(door: Door) -> ResponseReturnValue:
     return redirect(url_for(f"{door.name}.login"))
 
 
+PROVEN = "code_proven"  # the session's key: [door, epoch, until (Unix seconds)]
+PROVEN_FOR = 10 * 60  # seconds: time to choose a password, too short for a forgotten open session
+
+
+def _proven(door: Door) -> bool:
+    """Whether this session signed in with the one-time code the account
+    must still change, moments ago: at this door, in the epoch it is still
+    in (the guard has checked that epoch against the account's)."""
+    mark = session.get(PROVEN)
+    return (
+        bool(g.account.must_change)
+        and isinstance(mark, list)
+        and len(mark) == 3
+        and mark[0] == door.name
+        and mark[1] == session.get(door.epoch_key)
+        and isinstance(mark[2], int)
+        and time.time() < mark[2]
+    )
+
+
 def change_password(door: Door) -> ResponseReturnValue:
-    """The signed-in account's (the guard set g.account) password change."""
+    """The signed-in account's (the guard set g.account) password change;
+    the current password is not asked for when the sign-in has just proven
+    the one-time code (`PROVEN`)."""
     template = f"{door.name}/password.html"
+    proven = _proven(door)
     if request.method != "POST":
-        return render_template(template, must=g.account.must_change)
+        return render_template(template, must=g.account.must_change, ask_old=not proven)
     try:
         if request.form.get("new") != request.form.get("again"):
             raise EcertError("两次输入的新密码不一致", "the new passwords differ")
@@ -87,11 +120,13 @@ def change_password(door: Door) -> ResponseReturnValue:
             write_session(engine()) as s,
         ):
             account = door.locked(s, session[door.id_key])
-            door.change(account, request.form.get("old", ""), request.form.get("new", ""))
+            old = None if proven and account.must_change else request.form.get("old", "")
+            door.change(account, old, request.form.get("new", ""))
             epoch = account.epoch
     except EcertError as e:
         flash(e.message)
-        return render_template(template, must=g.account.must_change), 400
+        return render_template(template, must=g.account.must_change, ask_old=not proven), 400
+    session.pop(PROVEN, None)
     session[door.epoch_key] = epoch
     flash("密码已修改")
     return redirect(url_for(f"{door.name}.home"))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import functools
 import time
+from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from flask import (
     Blueprint,
@@ -25,16 +27,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.ledger.credits.ledger import find_holder, sheet_for
-from issuer.ledger.credits.sheet import amount
+from issuer.ledger.credits.sheet import CreditSheet, YearTally, amount
 from issuer.office.accounts import REFUSED, account_key, authenticate, change_password
 from verifier.clock import CHINA, as_utc, today_in_china
 from verifier.lookup import group_code
 from verifier.numbers import CertificateNumber, mask_id_number
+from verifier.profiles import RulesProfile
+from verifier.reading import YEAR_PART_LABELS
+from verifier.requirements import shortfalls
 from verifier.vocab import BUCKETS, CERT_STATE_LABELS
 
 from ..db import read_session
 from ..errors import EcertError
-from ..models import Certificate, TeacherAccount
+from ..models import Certificate, Project, TeacherAccount
 from ..office import tasks
 from ..pdf import cache as pdf_cache
 from . import limiter, signin, throttle
@@ -131,13 +136,22 @@ def password() -> ResponseReturnValue:
 def home():
     p, h = profile(), g.holder
     with read_session(engine()) as s:
-        sheet = sheet_for(s, h, p, today_in_china())
+        today = today_in_china()
+        sheet = sheet_for(s, h, p, today)
         versions = list(
             s.scalars(
                 select(Certificate).where(Certificate.number == h.number).order_by(Certificate.version.desc())
             )
         )
+        codes = {r.project_code for r in sheet.records}
+        projects = (
+            {c: n for c, n in s.execute(select(Project.code, Project.name).where(Project.code.in_(codes)))}
+            if codes
+            else {}
+        )
     current = next((v for v in versions if v.state == "current"), None)
+    rows, missing = _credit_rows(sheet, p)
+    years = [_year_row(y, p, today.year) for y in sheet.years]
     return render_template(
         "teacher/home.html",
         holder=h,
@@ -146,13 +160,93 @@ def home():
         sheet=sheet,
         profile=p,
         amount=amount,
-        buckets=[(p.bucket_label(b), sheet.buckets[b], sheet.minimums.get(b)) for b in BUCKETS],
+        buckets=rows,
+        missing=missing + [f"{y.year} 年度{y.short_text}" for y in years if f"year_{y.year}" in sheet.unmet],
+        years=years,
+        in_principle=p.yearly is not None and not p.yearly.disqualifying,
+        projects=projects,
         versions=versions,
         state_labels=CERT_STATE_LABELS,
         current=current,
         check_code=group_code(current.check_code) if current else "",
         replaced=_replaced(versions, current),
     )
+
+
+class CreditRow(NamedTuple):
+    label: str
+    credits: Decimal
+    minimum: Decimal | None
+    status: str | None  # met | offset | short, as verifier/reading.py has them; None: no minimum
+    short: Decimal | None  # what a short row still lacks, after the offset
+
+    @property
+    def mark(self) -> str:
+        """The status in words and a sign, so that it never rests on colour alone."""
+        if self.status == "short":
+            return f"✘ 差 {amount(self.short or Decimal(0))}"
+        return {"met": "✔ 达标", "offset": "✔ 折抵后达标"}.get(self.status or "", "—")
+
+
+def _credit_rows(sheet: CreditSheet, p: RulesProfile) -> tuple[list[CreditRow], list[str]]:
+    """Each bucket against its minimum, and one line per requirement not
+    met, with what it still lacks. The amounts are those the verifier's
+    reading gives (the same `shortfalls`, offset included), so the teacher
+    reads here what a review committee reads on her certificate."""
+    _, short = shortfalls(sheet.buckets, sheet.minimums, p.offset)
+    rows = []
+    for b in BUCKETS:
+        value, minimum = sheet.buckets[b], sheet.minimums.get(b)
+        if minimum is None:
+            status = None
+        elif value >= minimum:
+            status = "met"
+        else:
+            status = "short" if b in short else "offset"
+        rows.append(CreditRow(p.bucket_label(b), value, minimum, status, short.get(b)))
+    missing = [f"{p.bucket_label(b)}还差 {amount(v)} 学分" for b, v in short.items()]
+    ind = sheet.induction
+    if "induction" in sheet.unmet and ind is not None and p.induction is not None:
+        missing.append(f"{p.bucket_label('induction')}还差 {amount(p.induction.credits - ind.credits)} 学分")
+    return rows, missing
+
+
+YEAR_STATUS = {
+    "met": "✔ 达标",
+    "short": "✘ 未达",
+    "not-required": "不作要求",
+    "not-yet": "进行中",
+    "to-come": "尚未开始",  # not the engine's: a "not-yet" year after this one
+}
+
+
+class YearRow(NamedTuple):
+    year: int
+    amounts: dict[str, Decimal]
+    status: str
+    short: dict[str, Decimal]  # each yearly part short, with what it lacks
+
+    @property
+    def mark(self) -> str:
+        return YEAR_STATUS.get(self.status, "")
+
+    @property
+    def short_text(self) -> str:
+        # in the table's order (合计, 必修, 选修, 校本), not the buckets'
+        parts = "、".join(
+            f"{label}还差 {amount(self.short[k])}" for k, label in YEAR_PART_LABELS.items() if k in self.short
+        )
+        return f"{parts} 学分" if parts else "未达要求"
+
+
+def _year_row(y: YearTally, p: RulesProfile, this_year: int) -> YearRow:
+    """A year, with the amounts a short one lacks (the profile's yearly
+    offset applied, as the engine judged it)."""
+    short: dict[str, Decimal] = {}
+    if y.status == "short" and p.yearly is not None:
+        _, short = shortfalls(y.amounts, p.yearly.minimums, p.offset if p.yearly.offset else None)
+    status = "to-come" if y.status == "not-yet" and y.year > this_year else y.status
+    return YearRow(y.year, y.amounts, status, short)
 
 
 def _replaced(versions: list, current) -> dict | None:

@@ -19,12 +19,12 @@ from PIL import Image
 
 from issuer.office import tasks
 from tests.builders import RECORD_HEADER, record_row
+from tests.e2e.signin import first_sign_in
 from tests.helpers import show
 
 LAPTOP = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
 SCHOOL = "6540040001"
 B = "6540040710000022"  # 王芳: only 选修 recognised by the bureau
-NEW_PASSWORD = "浏览器里的新密码-2026"
 
 
 @pytest.fixture
@@ -52,17 +52,7 @@ def _code(out: str) -> str:
     return re.search(r"一次性密码：(\w+)", out).group(1)
 
 
-def _first_sign_in(page, base, login_path, fields, code):
-    page.goto(base + login_path)
-    for name, value in fields.items():
-        page.fill(f"input[name={name}]", value)
-    page.fill("input[name=password]", code)
-    page.click("main button[type=submit]")
-    page.fill("input[name=old]", code)
-    page.fill("input[name=new]", NEW_PASSWORD)
-    page.fill("input[name=again]", NEW_PASSWORD)
-    page.click("main button[type=submit]")
-    assert "密码已修改" in page.content()
+_first_sign_in = first_sign_in
 
 
 def _sign_out(page):

@@ -57,12 +57,18 @@ def fetch(client, path):
     return r
 
 
-def first_sign_in(client, number, code, new="我的新密码-2026"):
-    assert sign_in(client, number, code).headers["Location"].endswith("/teacher/password")
-    r = client.post(
+def change(client, new, again=None, **old):
+    return client.post(
         "/teacher/password",
-        data={"old": code, "new": new, "again": new, "csrf_token": csrf(client, "/teacher/password")},
+        data={"new": new, "again": again or new, "csrf_token": csrf(client, "/teacher/password"), **old},
     )
+
+
+def first_sign_in(client, number, code, new="我的新密码-2026"):
+    """The one-time code, then the forced change, which asks only for the
+    new password: the sign-in has just proven the code."""
+    assert sign_in(client, number, code).headers["Location"].endswith("/teacher/password")
+    r = change(client, new)
     assert r.status_code == 302, r.get_data(as_text=True)
     return new
 
@@ -299,3 +305,106 @@ def test_security_headers_and_cookie_flags(app, codes):
         and "unsafe-inline" not in h["Content-Security-Policy"]
     )
     assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_forced_change_does_not_ask_again_for_the_code_just_typed(app, codes):
+    c = app.test_client()
+    sign_in(c, A, codes[A])
+    page = c.get("/teacher/password").get_data(as_text=True)
+    assert 'name="old"' not in page and "您已用一次性登录码登录" in page
+    r = change(c, "我的新密码-2026", old="whatever was typed is not what counts")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/teacher/")
+    # the proof was for that change alone: the next one asks for the password again
+    page = c.get("/teacher/password").get_data(as_text=True)
+    assert 'name="old"' in page and "一次性登录码登录" not in page
+    r = change(c, "另一个新密码-2027")
+    assert r.status_code == 400 and "原密码不正确" in r.get_data(as_text=True)
+    assert change(c, "另一个新密码-2027", old="我的新密码-2026").status_code == 302
+
+
+def test_a_refused_new_password_leaves_the_forced_change_open_without_the_code(app, codes):
+    c = app.test_client()
+    sign_in(c, A, codes[A])
+    assert change(c, "short").status_code == 400
+    r = change(c, codes[A])  # the code itself, which she no longer needs to type
+    assert r.status_code == 400 and "不能与原密码相同" in r.get_data(as_text=True)
+    assert 'name="old"' not in r.get_data(as_text=True)
+    assert change(c, "我的新密码-2026").status_code == 302
+
+
+def test_after_a_few_minutes_the_forced_change_asks_for_the_code_again(app, codes, monkeypatch):
+    from issuer.web import signin
+
+    monkeypatch.setattr(signin, "PROVEN_FOR", -1)  # the proof expired as soon as it was made
+    c = app.test_client()
+    sign_in(c, A, codes[A])
+    page = c.get("/teacher/password").get_data(as_text=True)
+    assert 'name="old"' in page and "首次登录须把一次性登录码改为您自己的密码" in page
+    r = change(c, "我的新密码-2026")
+    assert r.status_code == 400 and "原密码不正确" in r.get_data(as_text=True)
+    assert change(c, "我的新密码-2026", old=codes[A]).status_code == 302
+
+
+def test_a_sign_in_with_her_own_password_proves_nothing(app, codes):
+    c = app.test_client()
+    new = first_sign_in(c, A, codes[A])
+    assert sign_in(c, A, new).headers["Location"].endswith("/teacher/")
+    assert 'name="old"' in c.get("/teacher/password").get_data(as_text=True)
+
+
+def test_staff_share_the_door_their_forced_change_takes_no_code_either(region):
+    from issuer.config import load_settings
+    from tests.helpers import NEW_PASSWORD
+
+    app = create_app(load_settings())
+    limiter.reset()
+    try:
+        c = app.test_client()
+        r = c.post(
+            "/office/login",
+            data={
+                "username": "auditor",
+                "password": region.codes["auditor"],
+                "csrf_token": csrf(c, "/office/login"),
+            },
+        )
+        assert r.headers["Location"].endswith("/office/password")
+        r = c.post(
+            "/office/password",
+            data={"new": NEW_PASSWORD, "again": NEW_PASSWORD, "csrf_token": csrf(c, "/office/password")},
+        )
+        assert r.status_code == 302 and "工作台" in c.get("/office/").get_data(as_text=True)
+    finally:
+        app.extensions["ecert_verifier"].close()
+        app.extensions["ecert_engine"].dispose()
+
+
+def test_the_home_page_says_what_is_missing_with_amounts_and_marks_short_rows(app, codes):
+    c = app.test_client()
+    first_sign_in(c, B, codes[B])  # 10 elective credits, nothing else
+    home = c.get("/teacher/").get_data(as_text=True)
+    missing = re.findall(
+        r"<li>(.*?)</li>", re.search(r'<ul class="missing" id="missing"[^>]*>(.*?)</ul>', home, re.S).group(1)
+    )
+    assert missing[:2] == ["州级及以上·公共课还差 5.00 学分", "州级及以上·专业课还差 15.00 学分"], missing
+    assert "总学分还差 80.00 学分" in missing and not any("选修" in m for m in missing)  # 选修 is met
+    credits = re.search(r'<table id="credits">(.*?)</table>', home, re.S).group(1)
+    short = re.search(r'<tr class="short"><td>州级及以上·公共课</td>(.*?)</tr>', credits).group(1)
+    assert '<td class="st">✘ 差 5.00</td>' in short  # a sign and words, not colour alone
+    assert re.search(r'<tr class="met"><td>选修</td>.*?<td class="st">✔ 达标</td>', credits)
+    # each record names its project beside the code, in the table and in the phone's list
+    assert 'X-ELE 培训 <small class="code">X-ELE</small>' in home
+    card = re.search(r'<ul id="record-list" class="record-list">\s*<li>(.*?)</li>', home, re.S).group(1)
+    assert re.fullmatch(
+        r'<span class="when">\d{4}-\d\d-\d\d · X-ELE</span><span class="num credits">10.00 学分</span>'
+        r'<span class="what">X-ELE 培训</span>',
+        card,
+    ), card
+
+
+def test_a_teacher_who_meets_every_minimum_reads_nothing_missing(app, codes):
+    c = app.test_client()
+    first_sign_in(c, A, codes[A])
+    home = c.get("/teacher/").get_data(as_text=True)
+    assert 'id="missing"' not in home and "✔ 已达到本周期要求" in home
+    assert '<tr class="short">' not in re.search(r'<table id="credits">(.*?)</table>', home, re.S).group(1)
