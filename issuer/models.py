@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -307,3 +308,14 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LedgerVersion(Base):
+    """One row: a counter that triggers (migration 0009) bump on every
+    change to training_records, teachers, registrations, projects and
+    schools, so a process that keeps credit sheets between requests knows
+    exactly when they went stale (issuer/office/summaries.py)."""
+
+    __tablename__ = "ledger_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)

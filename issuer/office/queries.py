@@ -9,6 +9,8 @@ and anything outside it is "not found", exactly as if it did not exist.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -16,24 +18,36 @@ from decimal import Decimal
 from itertools import islice
 from typing import IO
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from issuer.certificates.versions import parse_number
 from issuer.errors import InputRefused, NotFound
-from issuer.ledger.credits.ledger import Holder, all_sheets, find_holder, sheet_for
+from issuer.ledger.credits.ledger import (
+    Holder,
+    all_sheets,
+    find_holder,
+    holders_page,
+    holders_query,
+    sheet_for,
+    sheets_for,
+)
 from issuer.ledger.credits.sheet import CreditSheet
-from issuer.models import Certificate, School, Teacher
+from issuer.ledger.importing import fields
+from issuer.models import Certificate, Registration, School, Teacher
 from verifier.clock import CHINA, as_utc
-from verifier.numbers import CertificateNumber, mask_id_number
+from verifier.numbers import CertificateNumber, NumberFormatError, half_width, mask_id_number
 from verifier.profiles import RulesProfile
 from verifier.vocab import BUCKET_LABELS, BUCKETS, VERDICT_LABELS, state_label
 
 from .staff import Scope
+from .summaries import RowCache
 
 SHORT_ANY = "any"
 YEAR_STATUS_LABELS = {"met": "达标", "short": "未达", "not-required": "不作要求", "not-yet": "进行中"}
 CERT_CHUNK = 500
+PAGE = 100  # rows of a page of the table
+MAX_FOUND = 100  # rows a search shows; more is a note to narrow it
 
 
 def unmet_label(key: str, labels: Mapping[str, str] = BUCKET_LABELS) -> str:
@@ -129,34 +143,94 @@ def school_rows(
     as_of: date | None = None,
 ) -> Iterator[TeacherRow]:
     """Every registered teacher in the scope (one school, or the region),
-    in teacher order, streamed: `short` keeps only those short of that
-    bucket ("any": every teacher not qualified). Refusals are raised here,
-    before the first row."""
+    in teacher order: `short` keeps only those short of that bucket ("any":
+    every teacher not qualified). Without `short` the rows are streamed
+    (memory stays flat); with it they come from the kept rows (every sheet
+    is needed to filter). Refusals are raised here, before the first row."""
     school = resolve_school(session, scope, school)
+    short = _short(profile, short)
+    if short is None:
+        rows: Iterable[TeacherRow] = _rows(session, profile, school, as_of)
+    else:
+        rows = (r for r in _every_row(session, profile, school, as_of) if _is_short(r, short))
+    return _with_certificates(session, iter(rows))
+
+
+def school_page(
+    session: Session,
+    profile: RulesProfile,
+    scope: Scope,
+    *,
+    school: str | None = None,
+    short: str | None = None,
+    as_of: date | None = None,
+    offset: int = 0,
+    limit: int = PAGE,
+) -> tuple[list[TeacherRow], bool]:
+    """Rows `offset` to `offset + limit` of school_rows, and whether more
+    follow, without the sheets of the rows before them: unfiltered, the
+    page's teachers are read from the database and only their sheets
+    computed; filtered, the page is cut from the kept rows."""
+    school = resolve_school(session, scope, school)
+    short = _short(profile, short)
+    if short is None:
+        holders = holders_page(session, profile, school=school, offset=offset, limit=limit + 1)
+        rows = [_row(h, sheet) for h, sheet in sheets_for(session, profile, holders[:limit], as_of)]
+        more = len(holders) > limit
+    else:
+        every = _every_row(session, profile, school, as_of)
+        rows = list(islice((r for r in every if _is_short(r, short)), offset, offset + limit + 1))
+        more = len(rows) > limit
+    return list(_with_certificates(session, iter(rows[:limit]))), more
+
+
+def _short(profile: RulesProfile, short: str | None) -> str | None:
     short = (short or "").strip() or None
     if short is not None and short not in short_options(profile):
         raise InputRefused(f"未知的筛选条件：{short}", f"unknown filter short={short!r}")
-    return _with_certificates(session, _rows(session, profile, school, short, as_of))
+    return short
+
+
+def _is_short(row: TeacherRow, short: str) -> bool:
+    return not row.qualified if short == SHORT_ANY else short in row.unmet
+
+
+def _row(holder: Holder, sheet: CreditSheet) -> TeacherRow:
+    return TeacherRow(
+        holder.number,
+        holder.name,
+        mask_id_number(holder.id_number),
+        holder.school_code,
+        holder.school_name,
+        sheet.buckets,
+        sheet.qualified,
+        sheet.unmet,
+    )
 
 
 def _rows(
-    session: Session, profile: RulesProfile, school: str | None, short: str | None, as_of: date | None
+    session: Session, profile: RulesProfile, school: str | None, as_of: date | None
 ) -> Iterator[TeacherRow]:
     for holder, sheet in all_sheets(session, profile, school=school, as_of=as_of):
-        if short == SHORT_ANY and sheet.qualified:
-            continue
-        if short not in (None, SHORT_ANY) and short not in sheet.unmet:
-            continue
-        yield TeacherRow(
-            holder.number,
-            holder.name,
-            mask_id_number(holder.id_number),
-            holder.school_code,
-            holder.school_name,
-            sheet.buckets,
-            sheet.qualified,
-            sheet.unmet,
-        )
+        yield _row(holder, sheet)
+
+
+# Every teacher's row (without her certificate, which is looked up a page at
+# a time) kept between requests while the ledger stays the same: see summaries.py.
+_kept: RowCache[TeacherRow] = RowCache()
+
+
+def _every_row(
+    session: Session, profile: RulesProfile, school: str | None, as_of: date | None
+) -> Sequence[TeacherRow]:
+    return _kept.rows(
+        session, (profile.id, as_of), school, lambda sc: list(_rows(session, profile, sc, as_of))
+    )
+
+
+def forget_summaries() -> None:
+    """Drop the kept rows (a benchmark's cold start; tests)."""
+    _kept.clear()
 
 
 def _with_certificates(session: Session, rows: Iterator[TeacherRow]) -> Iterator[TeacherRow]:
@@ -234,6 +308,102 @@ def teacher_detail(
     return TeacherDetail(holder, sheet_for(session, holder, profile, as_of), versions)
 
 
+# -- search ----------------------------------------------------------------------
+
+# Separators a name may be typed with or without: the roster stores the
+# middle dot of Uyghur and Kazakh names as "·" (fields.person_name), but a
+# clerk types whichever dot her input method gives, or none, or a space.
+_NAME_GAPS = re.compile(rf"[\s{re.escape(fields._DOTS)}·.．]+")  # the import's own list of dots
+_NUMBERISH = re.compile(r"[0-9Xx\s\-]+")
+MAX_QUERY = 100
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a search found: `kind` says how the text was read ("number",
+    "id_number", "name"; "" when it was neither, with `note` saying why)."""
+
+    text: str
+    kind: str
+    rows: list[TeacherRow]
+    more: bool = False  # more than MAX_FOUND matched
+    note: str = ""
+
+    @property
+    def echo(self) -> str:
+        """The text to show back, in the box and above the results. Digits
+        that may be an ID number, whole or nearly (anything but a
+        certificate number's 16), only by their last four, as on every page."""
+        compact = re.sub(r"[\s\-]", "", half_width(self.text)).upper()
+        if _NUMBERISH.fullmatch(compact) and len(compact) >= 8 and len(compact) != 16:
+            return mask_id_number(compact) if len(compact) == 18 else "*" * (len(compact) - 4) + compact[-4:]
+        return self.text
+
+    @property
+    def exact(self) -> TeacherRow | None:
+        """The one teacher a whole number named, if so: her page can open at once."""
+        return self.rows[0] if self.kind in ("number", "id_number") and len(self.rows) == 1 else None
+
+
+def search(
+    session: Session,
+    profile: RulesProfile,
+    scope: Scope,
+    text: str,
+    *,
+    school: str | None = None,
+    as_of: date | None = None,
+) -> Found:
+    """Registered teachers of the scope by a certificate number (printed or
+    compact), a national ID number (whole), or part of a name. A teacher
+    outside the scope is not found, exactly as one who does not exist."""
+    school = resolve_school(session, scope, school)
+    text = unicodedata.normalize("NFC", text).strip()[:MAX_QUERY]
+    typed = half_width(text)
+    q = holders_query(profile)
+    if school is not None:
+        q = q.where(Teacher.school_code == school)
+    if not text:
+        return Found(text, "", [], note="请输入姓名、身份证号或证书编号")
+    if _NUMBERISH.fullmatch(typed) and any(c.isdigit() for c in typed):
+        compact = re.sub(r"[\s\-]", "", typed).upper()
+        if len(compact) == 16:
+            try:
+                number = CertificateNumber.parse(compact).compact
+            except NumberFormatError:
+                return Found(text, "", [], note="证书编号校验位不符，请核对号码")
+            kind, q = "number", q.where(Registration.number == number)
+        elif len(compact) == 18:
+            try:
+                id_number = fields.id_number(compact)
+            except fields.FieldError as e:
+                return Found(text, "", [], note=e.message)
+            kind, q = "id_number", q.where(Teacher.id_number == id_number)
+        else:
+            return Found(
+                text,
+                "",
+                [],
+                note=f"编号应为 16 位证书编号或 18 位身份证号（输入了 {len(compact)} 位）；按姓名查询请输入姓名",
+            )
+        q = q.order_by(Teacher.id)
+    else:
+        part = _NAME_GAPS.sub("", typed).lower()
+        if not part:
+            return Found(text, "", [], note="请输入姓名、身份证号或证书编号")
+        # The stored name without its dots and spaces, in lower case (Latin
+        # letters only: SQLite's lower() folds ASCII alone, and a name holds no
+        # other cased letter), holds the typed part: a substring, wildcards escaped.
+        bare = func.lower(func.replace(func.replace(Teacher.name, "·", ""), " ", ""))
+        kind = "name"
+        q = q.where(bare.contains(part, autoescape=True)).order_by(
+            case((bare == part, 0), else_=1), Teacher.id
+        )
+    holders = [Holder(*r) for r in session.execute(q.limit(MAX_FOUND + 1))]
+    rows = [_row(h, sheet) for h, sheet in sheets_for(session, profile, holders[:MAX_FOUND], as_of)]
+    return Found(text, kind, list(_with_certificates(session, iter(rows))), more=len(holders) > MAX_FOUND)
+
+
 # -- XLSX ------------------------------------------------------------------------
 
 
@@ -247,11 +417,13 @@ class Column:
 @dataclass
 class Table:
     """One worksheet: a title (≤ 31 characters), the columns, and the rows,
-    which may be a stream: they are written one by one and never held."""
+    which may be a stream: they are written one by one and never held. A
+    caption is a line above the header (what the table is, and when)."""
 
     title: str
     columns: Sequence[Column]
     rows: Iterable[Sequence]
+    caption: str | None = None
 
 
 FORMATS = {"amount": "0.00", "int": "0", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm:ss"}
@@ -261,7 +433,9 @@ BAD_TITLE = str.maketrans({c: "_" for c in "[]:*?/\\"})
 def write_xlsx(target: IO[bytes], tables: Iterable[Table]) -> int:
     """Write the tables as one workbook (openpyxl's write-only mode, so
     memory stays flat); returns the number of data rows. Text is always
-    text: a name that starts with "=" is never a formula."""
+    text: a name that starts with "=" is never a formula. Each sheet's
+    panes are frozen below its header, and its header carries an
+    autofilter over every row."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -274,18 +448,29 @@ def write_xlsx(target: IO[bytes], tables: Iterable[Table]) -> int:
         ws = wb.create_sheet(title=table.title.translate(BAD_TITLE)[:31] or "Sheet")
         for i, col in enumerate(table.columns, 1):
             ws.column_dimensions[get_column_letter(i)].width = col.width
-        ws.freeze_panes = "A2"
+        header_row = 2 if table.caption else 1
+        ws.freeze_panes = f"A{header_row + 1}"
+        if table.caption:
+            caption = _cell(ws, WriteOnlyCell, Column(""), table.caption)
+            caption.font = bold
+            ws.append([caption])
         header = []
         for col in table.columns:
-            cell = WriteOnlyCell(ws, col.header)
+            cell = _cell(ws, WriteOnlyCell, Column(""), col.header)
             cell.font = bold
             header.append(cell)
         ws.append(header)
+        rows = 0
         for row in table.rows:
             ws.append(
                 [_cell(ws, WriteOnlyCell, col, value) for col, value in zip(table.columns, row, strict=True)]
             )
-            n += 1
+            rows += 1
+        # Written after the rows (openpyxl puts it after the sheet's data), so
+        # it can name the last row of a stream whose length was not known.
+        last = get_column_letter(max(len(table.columns), 1))
+        ws.auto_filter.ref = f"A{header_row}:{last}{header_row + rows}"
+        n += rows
     wb.save(target)
     return n
 
@@ -304,8 +489,29 @@ def _cell(ws, make, col: Column, value):
     return cell
 
 
+def table_caption(
+    profile: RulesProfile, school: tuple[str, str] | None, short: str | None, at: datetime
+) -> str:
+    """The line above the school table's header: whose teachers (a school's
+    code and name, or 全区), which of them (the filter), when (Beijing time)
+    and under which rules."""
+    who = f"{school[0]} {school[1]}" if school else "全区"
+    which = "全部教师"
+    if short:
+        label = short_options(profile).get(short, short)
+        which = label if short == SHORT_ANY else f"{label}未达"
+    when = as_utc(at).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    return (
+        f"教师学分 · {who} · 筛选：{which} · 导出时间：{when}（北京时间）"
+        f" · 规则：{profile.title}（{profile.id}）"
+    )
+
+
 def school_table(
-    rows: Iterable[TeacherRow], title: str = "教师学分", labels: Mapping[str, str] = BUCKET_LABELS
+    rows: Iterable[TeacherRow],
+    title: str = "教师学分",
+    labels: Mapping[str, str] = BUCKET_LABELS,
+    caption: str | None = None,
 ) -> Table:
     """The school table as an XLSX worksheet: every bucket (in the profile's
     words, given its `bucket_labels`), the verdict and what is short."""
@@ -337,6 +543,7 @@ def school_table(
             ]
             for r in rows
         ),
+        caption,
     )
 
 

@@ -149,9 +149,9 @@ def test_the_xlsx_holds_every_row_not_just_the_page(app, region, graded, monkeyp
     assert "attachment" in r.headers["Content-Disposition"] and r.headers["Cache-Control"] == "no-store"
     ws = load_workbook(io.BytesIO(r.data)).active
     rows = list(ws.iter_rows(values_only=True))
-    assert list(rows[0]) == TABLE_HEADERS
-    assert len(rows) == 1 + len(graded)
-    got = {CertificateNumber.parse(row[0]).compact: row for row in rows[1:]}
+    assert rows[0][0].startswith("教师学分 · 全区 · 筛选：全部教师") and list(rows[1]) == TABLE_HEADERS
+    assert len(rows) == 2 + len(graded)
+    got = {CertificateNumber.parse(row[0]).compact: row for row in rows[2:]}
     for idn, sheet in graded.items():
         row = got[sheet["certificate_number"]]
         assert idn not in row and row[2].endswith(idn[-4:])
@@ -161,10 +161,10 @@ def test_the_xlsx_holds_every_row_not_just_the_page(app, region, graded, monkeyp
         assert row[-2] == "、".join(queries.unmet_label(u) for u in sheet["unmet"])
 
     filtered = load_workbook(io.BytesIO(fetch(admin, "/office/teachers.xlsx?short=elective").data)).active
-    assert [r[1] for r in filtered.iter_rows(min_row=2, values_only=True)] == ["李娜"]
+    assert [r[1] for r in filtered.iter_rows(min_row=3, values_only=True)] == ["李娜"]
     reg = signed_in(app, region, "reg-a")
     mine = load_workbook(io.BytesIO(fetch(reg, "/office/teachers.xlsx").data)).active
-    assert sorted(r[1] for r in mine.iter_rows(min_row=2, values_only=True)) == ["李娜", "王芳"]
+    assert sorted(r[1] for r in mine.iter_rows(min_row=3, values_only=True)) == ["李娜", "王芳"]
 
 
 def test_a_teachers_page_and_its_xlsx(app, region, graded):
@@ -233,7 +233,7 @@ def test_write_xlsx_keeps_text_as_text_and_types_the_rest(tmp_path):
     with path.open("wb") as f:
         assert queries.write_xlsx(f, [table]) == 2
     ws = load_workbook(path).active
-    assert ws.title == "导出_测试_" and ws.freeze_panes == "A2"
+    assert ws.title == "导出_测试_" and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:E3"
     assert [c.value for c in ws[1]] == ["姓名", "学分", "日期", "时间", "编号"] and ws["A1"].font.b
     assert ws["A2"].value == '=HYPERLINK("http://x")' and ws["A2"].data_type == "s"  # never a formula
     assert ws["B2"].value == 12.5 and ws["B2"].number_format == "0.00"

@@ -144,12 +144,33 @@ def sheets_of(
             holders_query(profile).where(Registration.number.in_(numbers)).order_by(Teacher.id)
         )
     ]
+    return sheets_for(session, profile, holders, as_of)
+
+
+def sheets_for(
+    session: Session, profile: RulesProfile, holders: list[Holder], as_of: date | None = None
+) -> list[tuple[Holder, CreditSheet]]:
+    """The given holders' sheets, in the order given, their records read in
+    one query (a page of the office's table, a batch job's chunk)."""
     records: dict[int, list[RecordInput]] = defaultdict(list)
-    for row in session.execute(
-        _records(profile).where(TrainingRecord.teacher_id.in_([h.teacher_id for h in holders]))
-    ):
-        records[row[0]].append(_record_input(row))
+    if holders:
+        for row in session.execute(
+            _records(profile).where(TrainingRecord.teacher_id.in_([h.teacher_id for h in holders]))
+        ):
+            records[row[0]].append(_record_input(row))
     return [(h, compute_sheet(profile, h.engine_input(), records[h.teacher_id], as_of)) for h in holders]
+
+
+def holders_page(
+    session: Session, profile: RulesProfile, *, school: str | None = None, offset: int = 0, limit: int = 100
+) -> list[Holder]:
+    """Registered teachers `offset` to `offset + limit` in teacher order (all_sheets'
+    order), of one school or the region: a page is read from the database
+    alone, without a sheet for the teachers before it."""
+    q = holders_query(profile).order_by(Teacher.id).offset(offset).limit(limit)
+    if school:
+        q = q.where(Teacher.school_code == school)
+    return [Holder(*r) for r in session.execute(q)]
 
 
 def all_sheets(

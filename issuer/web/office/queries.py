@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from itertools import islice
 
-from flask import g, render_template, request, send_file
+from flask import g, redirect, render_template, request, send_file, url_for
 
 from issuer.ledger.credits.sheet import amount
+from issuer.models import School
 from issuer.office import queries as q
-from verifier.clock import CHINA, as_utc, today_in_china
+from verifier.clock import CHINA, as_utc, now_utc, today_in_china
 from verifier.vocab import BUCKETS, CERT_STATE_LABELS, VERDICT_LABELS
 
 from ...db import read_session
@@ -55,25 +55,54 @@ def teachers():
     school, short = _filters()
     page = page_arg()
     prof = profile()
+    rows, more = None, False
     with read_session(engine()) as s:
         schools = q.schools(s, g.scope)
-        if school is None and g.scope.school_code is None:  # the region's staff first choose a school
-            rows = None
-        else:
-            stream = q.school_rows(
-                s, prof, g.scope, school=_bound(school), short=short, as_of=today_in_china()
+        if school is not None or g.scope.school_code is not None:  # the region's staff first choose a school
+            rows, more = q.school_page(
+                s,
+                prof,
+                g.scope,
+                school=_bound(school),
+                short=short,
+                as_of=today_in_china(),
+                offset=page * PAGE,
+                limit=PAGE,
             )
-            rows = list(islice(stream, page * PAGE, (page + 1) * PAGE + 1))
+    return _page(schools, school=school, short=short, rows=rows, more=more, page=page)
+
+
+@bp.post("/search")
+@staff_required("query")
+def search():
+    """The search box: a name, an ID number or a certificate number, in the
+    account's scope (the region, or her school). Sent by POST, so that an ID
+    number never stands in a URL (nor in a log or the browser's history).
+    One teacher named by a whole number opens her page at once; no match
+    and a match outside the scope read the same."""
+    school, _ = _filters()
+    with read_session(engine()) as s:
+        schools = q.schools(s, g.scope)
+        found = q.search(
+            s, profile(), g.scope, request.form.get("q", ""), school=_bound(school), as_of=today_in_china()
+        )
+    if found.exact is not None:
+        return redirect(url_for("office.teacher", number=found.exact.number), 303)
+    return _page(schools, school=None, short=None, found=found)
+
+
+def _page(schools, *, school, short, rows=None, more=False, page=0, found=None):
     return render_template(
         "office/teachers.html",
-        rows=rows and rows[:PAGE],
-        more=bool(rows) and len(rows) > PAGE,
+        rows=rows,
+        more=more,
         page=page,
-        landing=rows is None,
+        landing=rows is None and found is None,
+        found=found,
         school=g.scope.school_code or school,
         short=short,
         schools=schools,
-        short_options=q.short_options(prof),
+        short_options=q.short_options(profile()),
         buckets=PAGE_BUCKETS,
         bucket_labels=profile().bucket_labels,
         amount=amount,
@@ -84,15 +113,20 @@ def teachers():
 @staff_required("query")
 def teachers_xlsx():
     """The same table with the same filters, every row; without a school,
-    everything the account can see."""
+    everything the account can see. Its first line says whose teachers,
+    which, when and under which rules."""
     school, short = _filters()
+    prof = profile()
     with read_session(engine()) as s:
-        stream = q.school_rows(
-            s, profile(), g.scope, school=_bound(school), short=short, as_of=today_in_china()
-        )
+        bound = _bound(school)
+        stream = q.school_rows(s, prof, g.scope, school=bound, short=short, as_of=today_in_china())
+        code = g.scope.school_code or bound
+        named = s.get(School, code) if code else None
+        caption = q.table_caption(prof, named and (named.code, named.name), short, now_utc())
         name = "-".join(p for p in ("teachers", g.scope.school_code or school, short) if p)
         return _xlsx(
-            [q.school_table(stream, labels=profile().bucket_labels)], f"{name}-{today_in_china()}.xlsx"
+            [q.school_table(stream, labels=prof.bucket_labels, caption=caption)],
+            f"{name}-{today_in_china()}.xlsx",
         )
 
 
