@@ -32,22 +32,27 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, defer
 
-from issuer.certificates.issuance import IssueOptions, Issuer, IssueSummary
-from issuer.certificates.keystore import Keystore
+from issuer.certificates.docsigning import DocumentKey
+from issuer.certificates.issuance import Decision, IssueOptions, Issuer, IssueSummary
+from issuer.certificates.keystore import Keystore, Signer
 from issuer.config import Settings
 from issuer.db import read_session, write_session
 from issuer.errors import EcertError, InputRefused, NotFound
 from issuer.ledger.credits import ledger
-from issuer.models import Certificate, Job, Registration, Teacher
+from issuer.ledger.credits.ledger import Holder
+from issuer.ledger.credits.sheet import CreditSheet
+from issuer.models import Certificate, Job, Registration, School, StaffAccount, Teacher
 from issuer.pdf import batch as pdf_batch
 from issuer.pdf import fonts as fontlib
 from verifier.clock import CHINA, as_utc, now_utc, today_in_china
@@ -75,6 +80,7 @@ LISTED = {"issue": "refused", "render": "failed"}  # the (number, reason) pairs 
 HEARTBEAT_EVERY = 10
 STALL_AFTER = 60
 FORGET_WORKER = timedelta(hours=1)  # a worker not seen for this long leaves the job's map
+IN_CHUNK = 500  # numbers per IN list
 STALLED = "已停滞：自 {since} 起没有工作进程在处理（请检查 ecert worker / ecert serve）"
 
 
@@ -95,13 +101,15 @@ def start(
     *,
     chunk: int | None = None,
     teacher: str | None = None,
+    final_on: date | None = None,
 ) -> int:
     """A queued job, committed, then handed to the queue by `enqueue(id)`.
     The school is bounded by the scope (NotFound outside it). `teacher`: an
     issue job for one certificate number (a reissue from the office, also
-    after a revocation; the job is her school's). If the queue cannot be
-    reached the job is marked failed, saying so, and its id returned all
-    the same: the page shows why.
+    after a revocation; the job is her school's). `final_on`: an issue job
+    that is the cycle's final review (终审) as of that day (check_final_review).
+    If the queue cannot be reached the job is marked failed, saying so, and
+    its id returned all the same: the page shows why.
 
     Signing happens in the worker, never in the web process, which does not
     hold the key's passphrase (`ecert serve` starts the web server without it)."""
@@ -110,6 +118,10 @@ def start(
     if not scope.can("issue"):
         raise NotFound("没有这个页面", f"role {scope.role} may not start batches")
     profile = load_profile(settings.profile_id)
+    if final_on is not None:
+        if kind != "issue":
+            raise InputRefused("只有签发证书的任务可以是终审", "only an issue job can be the final review")
+        check_final_review(profile, final_on)
     with write_session(engine) as s:
         if teacher:
             holder = find_in_scope(s, profile, scope, teacher)
@@ -122,6 +134,7 @@ def start(
             "as_of": today_in_china().isoformat(),
             "chunk": chunk or CHUNK[kind],
             **({"teacher": teacher} if teacher else {}),
+            **({"final_on": final_on.isoformat()} if final_on else {}),
         }
         job = Job(
             kind=kind,
@@ -129,7 +142,8 @@ def start(
             state="queued",
             total=0,
             done=0,
-            result="",
+            # what the page says before a worker plans it (the params are not read for a page)
+            result=json.dumps({"final_on": final_on.isoformat()}) if final_on else "",
             error="",
             started_by=scope.actor,
             params=json.dumps(params),
@@ -175,10 +189,12 @@ def describe(job: Job) -> dict:
         for key, _ in COUNTS[job.kind]
     }
     listed = result.get(LISTED[job.kind], [])
+    label = KINDS[job.kind] if "teacher" not in result else "签发一名教师的证书"
     return {
         "id": job.id,
         "kind": job.kind,
-        "kind_label": KINDS[job.kind] if "teacher" not in result else "签发一名教师的证书",
+        "kind_label": f"{label}（终审）" if result.get("final_on") else label,
+        "final_on": result.get("final_on"),
         "school": job.school_code,
         "teacher": result.get("teacher"),
         "state": job.state,
@@ -203,6 +219,197 @@ def describe(job: Job) -> dict:
         "stalled_since": _iso(since) if stalled else None,
         "stalled_message": STALLED.format(since=_clock_time(since)) if stalled else None,
     }
+
+
+def check_final_review(profile: RulesProfile, day: date) -> None:
+    """A final review (终审) is made as of a day from the cycle's last
+    December on (issuance's rule, Issuer.check_options), and not ahead of
+    today: its sheets count the records completed by then."""
+    if day < profile.review_opens:
+        raise InputRefused(
+            f"终审须在周期最后一年 12 月（{profile.review_opens} 起）进行，{day} 还不能终审",
+            f"the final review opens on {profile.review_opens}",
+        )
+    if day > today_in_china():
+        raise InputRefused(f"终审日期 {day} 晚于今天", f"the final review's day {day} is after today")
+
+
+def with_names(session: Session, infos: list[dict]) -> list[dict]:
+    """Described jobs with the school's name and the starter's display name
+    added (`school_name`, `started_by_name`), for the pages: people read
+    names, the JSON keeps the codes."""
+    codes = {i["school"] for i in infos if i["school"]}
+    users = {i["started_by"].removeprefix("staff:") for i in infos if i["started_by"].startswith("staff:")}
+    schools: dict[str, str] = {}
+    accounts: dict[str, str] = {}
+    if codes:
+        schools.update(session.execute(select(School.code, School.name).where(School.code.in_(codes))).all())
+    if users:
+        accounts.update(
+            session.execute(
+                select(StaffAccount.username, StaffAccount.display_name).where(
+                    StaffAccount.username.in_(users)
+                )
+            ).all()
+        )
+    for i in infos:
+        i["school_name"] = schools.get(i["school"], i["school"]) if i["school"] else None
+        by = i["started_by"]
+        # the command line's operator (`ecert serve`'s render job) is named as the CLI names her
+        i["started_by_name"] = accounts.get(by.removeprefix("staff:"), by) if by.startswith("staff:") else by
+    return infos
+
+
+def holder_names(session: Session, numbers: Iterable[str]) -> dict[str, str]:
+    """Certificate number → the registered teacher's name."""
+    numbers = sorted(set(numbers))
+    out: dict[str, str] = {}
+    for i in range(0, len(numbers), IN_CHUNK):
+        out.update(
+            session.execute(
+                select(Registration.number, Teacher.name)
+                .join(Teacher, Teacher.id == Registration.teacher_id)
+                .where(Registration.number.in_(numbers[i : i + IN_CHUNK]))
+            ).all()
+        )
+    return out
+
+
+def signed_versions(session: Session, scope: Scope, job_id: int) -> list[tuple[str, int]]:
+    """The (number, version) of each certificate an ended issue job signed
+    (issued or reissued), as its chunks recorded them; a failed job's
+    committed chunks count. NotFound outside the scope; InputRefused for a
+    job that is not an ended issue job, or one recorded before jobs kept
+    what they signed."""
+    job = get(session, scope, job_id)
+    if job.kind != "issue":
+        raise InputRefused(f"任务 #{job_id} 不是签发证书的任务", f"job {job_id} is not an issue job")
+    if job.state in ("queued", "running"):
+        raise InputRefused(f"任务 #{job_id} 尚未结束：请在它结束后再撤销", f"job {job_id} has not ended")
+    result = json.loads(job.result) if job.result else {}
+    if "signed" not in result:
+        raise InputRefused(
+            f"任务 #{job_id} 没有记录签发了哪些证书（早于本功能的任务）：请按学校和签发日期撤销",
+            f"job {job_id} did not record what it signed; revoke by school and issue date",
+        )
+    return [(str(n), int(v)) for n, v in result["signed"]]
+
+
+# -- a render job's PDFs, for printing ---------------------------------------
+
+STALE = "PDF 不是现行版本（证书在生成后有更新、签章证书已更换，或生成失败）：请重新生成 PDF"
+NOT_CURRENT = "证书已撤销或没有现行版本"
+UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+
+
+@dataclass
+class PrintSet:
+    """What a render job's ZIP holds: (entry name, file) of each PDF that is
+    its certificate's current PDF now, and the job's numbers left out, why."""
+
+    job_id: int
+    school: str | None
+    school_name: str | None
+    entries: list[tuple[str, Path]] = field(default_factory=list)
+    left_out: list[tuple[str, str, str]] = field(default_factory=list)  # (number, name, reason)
+    size: int = 0  # bytes of the PDFs
+
+    @property
+    def filename(self) -> str:
+        where = self.school_name or "全区"
+        return f"证书PDF-{where}-任务{self.job_id}.zip"
+
+
+def print_set(session: Session, settings: Settings, scope: Scope, job_id: int) -> PrintSet:
+    """The PDFs of an ended render job's certificates, for its ZIP. A PDF is
+    in it only if the render folder's manifest says it was made from the
+    certificate's current version, with the current template, fonts and
+    PDF-signing certificate (the render key a render job skips by): a
+    certificate revoked or reissued since, or a PDF that failed, is left
+    out and listed, never printed stale. NotFound outside the scope and for
+    any job but a render job that is done."""
+    job = get(session, scope, job_id)
+    if job.kind != "render" or job.state != "done":
+        raise NotFound("这个任务没有可下载的 PDF", f"job {job_id} is not a finished render job")
+    params = json.loads(job.params)
+    numbers = [n for chunk in params.get("chunks", []) for n in chunk]
+    profile = load_profile(params["profile"])
+    out = PrintSet(job_id, job.school_code, None)
+    if job.school_code:
+        out.school_name = session.scalar(select(School.name).where(School.code == job.school_code))
+    if not numbers:
+        return out
+    folder = pdf_dir(settings)
+    manifest = _manifest(folder)
+    key = Keystore(settings.keys_dir, settings.actor).document_key(session, profile.issuer_code)
+    digest = _style_digest(settings.data_dir / "fonts", key)
+    current = {}
+    for i in range(0, len(numbers), IN_CHUNK):
+        current.update(
+            (r.number, r)
+            for r in session.execute(
+                select(
+                    Certificate.number,
+                    Certificate.token,
+                    Certificate.state,
+                    Certificate.check_code,
+                    Certificate.summary,
+                    Teacher.name,
+                    School.code.label("school"),
+                    School.name.label("school_name"),
+                )
+                .join(Registration, Registration.number == Certificate.number)
+                .join(Teacher, Teacher.id == Registration.teacher_id)
+                .join(School, School.code == Teacher.school_code)
+                .where(Certificate.number.in_(numbers[i : i + IN_CHUNK]), Certificate.state == "current")
+            )
+        )
+    gone = holder_names(session, [n for n in numbers if n not in current])
+    for number in numbers:
+        c = current.get(number)
+        if c is None:
+            out.left_out.append((number, gone.get(number, ""), NOT_CURRENT))
+            continue
+        path = folder / f"{number}.pdf"
+        wanted = pdf_batch.render_key(c.token, c.state, c.check_code, c.summary, settings.base_url, digest)
+        try:
+            size = path.stat().st_size if manifest.get(number) == wanted else None
+        except OSError:
+            size = None
+        if size is None:
+            out.left_out.append((number, c.name, STALE))
+            continue
+        name = f"{number}-{_safe(c.name)}.pdf"
+        # a region's job: a folder a school, so that each school's pile prints on its own
+        out.entries.append((name if job.school_code else f"{c.school}-{_safe(c.school_name)}/{name}", path))
+        out.size += size
+    out.entries.sort(key=lambda e: e[0])  # a region's: each school's folder in one run
+    return out
+
+
+def _safe(text: str) -> str:
+    """A name as part of a file name on any system."""
+    return UNSAFE_IN_NAME.sub("_", text).strip(" .") or "_"
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    try:
+        manifest = json.loads((folder / pdf_batch.MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+_digests: dict[tuple[Path, str], str] = {}
+
+
+def _style_digest(font_cache: Path, key: DocumentKey) -> str:
+    """pdf_batch.style_digest, once per process and PDF-signing certificate
+    (it hashes the fonts; template and fonts do not change under a process)."""
+    k = (font_cache, key.fingerprint)
+    if k not in _digests:
+        _digests[k] = pdf_batch.style_digest(font_cache, key)
+    return _digests[k]
 
 
 def _iso(t) -> str | None:
@@ -249,7 +456,8 @@ def plan(engine: Engine, job_id: int, settings: Settings, dispatch: Callable[[in
                     if params.get("teacher")
                     else _in_scope(s, job.kind, profile, job.school_code)
                 )
-                params["as_of"] = today_in_china().isoformat()  # the day the work starts, not when queued
+                # the day the work starts, not when queued; a final review's own day
+                params["as_of"] = params.get("final_on") or today_in_china().isoformat()
                 size = max(1, int(params["chunk"]))
                 params["chunks"] = [numbers[i : i + size] for i in range(0, len(numbers), size)]
                 job.params = json.dumps(params)
@@ -259,6 +467,7 @@ def plan(engine: Engine, job_id: int, settings: Settings, dispatch: Callable[[in
                     {
                         **_empty_result(job.kind, len(params["chunks"])),
                         **({"teacher": params["teacher"]} if params.get("teacher") else {}),
+                        **({"final_on": params["final_on"]} if params.get("final_on") else {}),
                         "alive": queued.get("alive", {}),
                     }
                 )
@@ -287,7 +496,11 @@ def run_chunk(engine: Engine, job_id: int, index: int, settings: Settings, worke
         profile = load_profile(params["profile"])
         record = _recorder(job_id, index, len(numbers), worker)
         if kind == "issue":
-            options = IssueOptions(as_of=date.fromisoformat(params["as_of"]), teacher=params.get("teacher"))
+            options = IssueOptions(
+                final=bool(params.get("final_on")),
+                as_of=date.fromisoformat(params["as_of"]),
+                teacher=params.get("teacher"),
+            )
             issuer = _ChunkIssuer(
                 engine, profile, Keystore(settings.keys_dir, actor), settings.base_url, actor
             )
@@ -382,7 +595,8 @@ def _in_scope(s: Session, kind: str, profile: RulesProfile, school: str | None) 
 
 def _empty_result(kind: str, chunks: int) -> dict:
     counts = {key: ([] if key == LISTED[kind] else 0) for key, _ in COUNTS[kind]}
-    return {"chunks": chunks, "chunks_done": [], "workers": {}, **counts}
+    signed = {"signed": []} if kind == "issue" else {}  # (number, version) of each one signed: batch revoke
+    return {"chunks": chunks, "chunks_done": [], "workers": {}, **counts, **signed}
 
 
 def _recorder(job_id: int, index: int, n: int, worker: str) -> Callable[[Session, dict], None]:
@@ -395,7 +609,8 @@ def _recorder(job_id: int, index: int, n: int, worker: str) -> Callable[[Session
         if index in result["chunks_done"]:
             raise _AlreadyRecorded
         for key, value in counts.items():
-            result[key] = result[key] + value
+            # .get: a job planned before a key was added to its tally (an upgrade mid-job)
+            result[key] = result.get(key, type(value)()) + value
         result["chunks_done"].append(index)
         result["workers"][worker or "?"] = result["workers"].get(worker or "?", 0) + 1
         _stamp_alive(result, worker)
@@ -410,7 +625,25 @@ def _recorder(job_id: int, index: int, n: int, worker: str) -> Callable[[Session
 
 class _ChunkIssuer(Issuer):
     """Issuer.run for a list of numbers, whose one transaction also records
-    the chunk in its job."""
+    the chunk in its job, with the (number, version) of each certificate it
+    signed: what a batch revocation "by job" takes back."""
+
+    _signed: list[list[object]]
+
+    def _decide(
+        self,
+        session: Session,
+        signer: Signer,
+        chunk: list[tuple[Holder, CreditSheet]],
+        options: IssueOptions,
+        now: datetime,
+    ) -> list[Decision]:
+        # issue_chunk stores exactly the decisions that carry a signed row:
+        # noted here, they name the versions this chunk writes, with no
+        # second look at the register (which a concurrent job may change).
+        decisions = super()._decide(session, signer, chunk, options, now)
+        self._signed = [[d.holder.number, d.claims.version] for d in decisions if d.row is not None]
+        return decisions
 
     def run_numbers(
         self, numbers: list[str], options: IssueOptions, record: Callable[[Session, dict], None]
@@ -421,6 +654,7 @@ class _ChunkIssuer(Issuer):
             chunk = ledger.sheets_of(s, self.profile, numbers, options.as_of)
         summary = IssueSummary()
         with write_session(self.engine) as s:
+            self._signed = []
             if chunk:
                 self.issue_chunk(s, signer, chunk, options, summary)  # with the key active now
             record(
@@ -430,6 +664,7 @@ class _ChunkIssuer(Issuer):
                     "reissued": summary.reissued,
                     "unchanged": summary.unchanged,
                     "refused": [list(r) for r in summary.refused],
+                    "signed": self._signed,
                 },
             )
         return summary

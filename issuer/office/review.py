@@ -2,7 +2,11 @@
 declared records with the credits the rules would give each, recognising
 or rejecting them (one by one, or a whole school at once), and entering
 one record by hand. Every decision goes into the audit log; only
-recognised records count on credit sheets and certificates."""
+recognised records count on credit sheets and certificates.
+
+A whole filter (a school, or one project of it) is decided at once only
+for the number of records the person confirmed: if declarations arrived or
+were decided in between, nothing changes and she is asked again."""
 
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ class ReviewRow:
     credit: RecordCredit  # what the rules would give it once recognised
 
 
-def _rows_query(scope: Scope, school: str | None, status: str | None):
+def _rows_query(scope: Scope, school: str | None, status: str | None, project: str | None = None):
     school = scope.school_or_own(school)
     q = (
         select(TrainingRecord, Teacher, School, Project)
@@ -57,6 +61,8 @@ def _rows_query(scope: Scope, school: str | None, status: str | None):
         q = q.where(Teacher.school_code == school)
     if status:
         q = q.where(TrainingRecord.status == status)
+    if project:
+        q = q.where(TrainingRecord.project_code == project)
     return q
 
 
@@ -67,11 +73,53 @@ def records(
     *,
     school: str | None = None,
     status: str | None = "declared",
+    project: str | None = None,
     limit: int = 500,
     offset: int = 0,
 ) -> list[ReviewRow]:
-    q = _rows_query(scope, school, status).order_by(School.code, Teacher.id, TrainingRecord.id)
+    q = _rows_query(scope, school, status, project).order_by(School.code, Teacher.id, TrainingRecord.id)
     return [_review_row(profile, *row) for row in session.execute(q.limit(limit).offset(offset))]
+
+
+def count(
+    session: Session,
+    scope: Scope,
+    *,
+    school: str | None,
+    status: str | None = "declared",
+    project: str | None = None,
+) -> int:
+    """How many records `records` would list over all its pages (counted
+    without the listing's school and project joins: every record has one
+    teacher, one school and one project, so the number is the same)."""
+    school = scope.school_or_own(school)
+    q = select(func.count(TrainingRecord.id)).join(Teacher, Teacher.id == TrainingRecord.teacher_id)
+    if school:
+        q = q.where(Teacher.school_code == school)
+    if status:
+        q = q.where(TrainingRecord.status == status)
+    if project:
+        q = q.where(TrainingRecord.project_code == project)
+    return session.scalar(q) or 0
+
+
+def projects_of(
+    session: Session, scope: Scope, school: str, status: str | None = "declared"
+) -> list[tuple[str, str, int]]:
+    """(project code, name, records) of one school's records in `status`:
+    the queue's project filter offers these."""
+    school_code = scope.school_or_own(school)
+    q = (
+        select(Project.code, Project.name, func.count(TrainingRecord.id))
+        .join(TrainingRecord, TrainingRecord.project_code == Project.code)
+        .join(Teacher, Teacher.id == TrainingRecord.teacher_id)
+        .where(Teacher.school_code == school_code)
+        .group_by(Project.code, Project.name)
+        .order_by(Project.code)
+    )
+    if status:
+        q = q.where(TrainingRecord.status == status)
+    return [(code, name, n) for code, name, n in session.execute(q)]
 
 
 def pending_by_school(session: Session, scope: Scope) -> list[tuple[str, str, int]]:
@@ -127,25 +175,56 @@ def recognise(session: Session, scope: Scope, ids: list[int]) -> int:
 
 
 def reject(session: Session, scope: Scope, ids: list[int], reason: str) -> int:
-    reason = " ".join(reason.split())[:MAX_REASON]
+    return _decide(session, scope, ids, "rejected", _reason(reason))
+
+
+def _reason(reason: str | None) -> str:
+    reason = " ".join((reason or "").split())[:MAX_REASON]
     if not reason:
         raise InputRefused("退回须写明原因", "a rejection needs a reason")
-    return _decide(session, scope, ids, "rejected", reason)
+    return reason
 
 
 def recognise_school(session: Session, scope: Scope, school: str) -> int:
     """Every declared record of one school, in one decision."""
+    return decide_all(session, scope, school, "recognised")
+
+
+def decide_all(
+    session: Session,
+    scope: Scope,
+    school: str,
+    status: str,
+    *,
+    expected: int | None = None,
+    reason: str | None = None,
+    project: str | None = None,
+) -> int:
+    """Every declared record of one school (of one project of it, if given),
+    recognised or rejected in one decision. With `expected`, the number the
+    person was shown and confirmed, any other number refuses the whole
+    decision: she agreed to that many records, not to ones declared since."""
     _require(scope, "review")
+    if status not in ("recognised", "rejected"):
+        raise InputRefused(f"未知的审核决定 {status!r}", f"unknown decision {status!r}")
     if session.get(School, school) is None or not scope.sees_school(school):
         raise NotFound(f"没有学校 {school}", f"no school {school!r}")
-    ids = list(
-        session.scalars(
-            select(TrainingRecord.id)
-            .join(Teacher, Teacher.id == TrainingRecord.teacher_id)
-            .where(Teacher.school_code == school, TrainingRecord.status == "declared")
-        )
+    checked_reason = _reason(reason) if status == "rejected" else None
+    q = (
+        select(TrainingRecord.id)
+        .join(Teacher, Teacher.id == TrainingRecord.teacher_id)
+        .where(Teacher.school_code == school, TrainingRecord.status == "declared")
     )
-    return _decide(session, scope, ids, "recognised", None, school=school)
+    if project:
+        q = q.where(TrainingRecord.project_code == project)
+    ids = list(session.scalars(q))
+    if expected is not None and len(ids) != expected:
+        raise InputRefused(
+            f"待认定记录现为 {len(ids)} 条，与确认时的 {expected} 条不同（其间有新的申报或审核），"
+            "未作任何更改：请核对后重新确认",
+            f"{len(ids)} records are pending, not the {expected} confirmed; nothing changed",
+        )
+    return _decide(session, scope, ids, status, checked_reason, school=school)
 
 
 def _decide(

@@ -120,6 +120,10 @@ def test_a_registrar_gets_404_on_every_job_route(app, region, keys, queued):
         ),
         "office.job": reg.get(f"/office/jobs/{job_id}"),
         "office.job_json": reg.get(f"/office/jobs/{job_id}.json"),
+        "office.job_zip": reg.get(f"/office/jobs/{job_id}.zip"),
+        "office.job_preview": reg.post(
+            "/office/jobs/preview", data={"kind": "issue", "school": SCHOOL_A[0], "csrf_token": token}
+        ),
     }
     assert {k: r.status_code for k, r in tried.items()} == dict.fromkeys(tried, 404)
     assert reg.get("/office/jobs/999.json").status_code == 404
@@ -353,3 +357,181 @@ def test_a_workers_heartbeat_stamps_its_unfinished_jobs_until_it_stops(
     last = alive(first)
     time.sleep(0.2)
     assert alive(first) == last and alive(second) == {}
+
+
+# -- the job page: names, the web reissue, the final review, the preview --------------
+
+
+def _work(region, job_id: int) -> None:
+    """What the worker does with a queued job, every chunk."""
+    for i in plan(region, job_id):
+        assert run(region, job_id, i) == "done"
+
+
+def _name_account(region, username: str, display_name: str) -> None:
+    from issuer.models import StaffAccount
+
+    with write_session(region.engine) as s:
+        s.scalars(
+            select(StaffAccount).where(StaffAccount.username == username)
+        ).one().display_name = display_name
+
+
+def _text_of(page: str, element_id: str) -> str:
+    m = re.search(rf'id="{element_id}"[^>]*>(.*?)</(?:td|p|span|strong)>', page, re.S)
+    assert m, element_id
+    return re.sub(r"<[^>]+>", "", m.group(1))
+
+
+def test_the_job_pages_name_the_school_and_the_person_who_started_it(app, region, keys, queued):
+    _name_account(region, "auditor", "师训办审核员")
+    aud = signed_in(app, region, "auditor")
+    start(aud, "issue", SCHOOL_A[0])
+    start(aud, "issue")
+    page = aud.get(f"/office/jobs/{queued[0]}").get_data(as_text=True)
+    assert _text_of(page, "job-scope") == SCHOOL_A[1]  # the name, not the code
+    assert _text_of(page, "job-starter") == "师训办审核员"
+    assert "staff:auditor" not in page
+    assert (
+        _text_of(aud.get(f"/office/jobs/{queued[1]}").get_data(as_text=True), "job-scope")
+        == "全区（所有学校）"
+    )
+    listing = aud.get("/office/jobs").get_data(as_text=True)
+    rows = re.findall(r"<tr><td><a href=\"/office/jobs/\d+\">.*?</tr>", listing, re.S)
+    assert len(rows) == 2 and SCHOOL_A[1] in rows[1] and "全区" in rows[0]
+    assert all("师训办审核员" in r and "staff:auditor" not in r for r in rows)
+    assert progress(aud, queued[0])["school"] == SCHOOL_A[0]  # the JSON keeps the code
+
+
+def test_a_revoked_teacher_refused_by_a_job_is_reissued_from_its_page(app, region, keys, queued):
+    aud = signed_in(app, region, "auditor")
+    start(aud, "issue")
+    _work(region, queued[0])
+    revoked = number_of(region, region.a[1])
+    region.run("revoke", revoked, "--reason", "测试撤销")
+    start(aud, "issue")
+    _work(region, queued[1])
+    page = aud.get(f"/office/jobs/{queued[1]}").get_data(as_text=True)
+    assert "ecert issue" not in page and "--teacher" not in page  # no command for the clerk to run
+    assert "李娜" in page and "证书已撤销" in page
+    forms = re.findall(r'<form method="post" action="(/office/teachers/[^"]+/reissue)"', page)
+    assert forms == [f"/office/teachers/{revoked}/reissue"]
+
+    r = aud.post(forms[0], data={"csrf_token": csrf(aud, f"/office/jobs/{queued[1]}")})
+    assert r.status_code == 302 and r.headers["Location"] == f"/office/jobs/{queued[2]}"
+    _work(region, queued[2])
+    assert progress(aud, queued[2])["counts"] == {"issued": 0, "reissued": 1, "unchanged": 0, "refused": 0}
+    assert json.loads(region.run("show", revoked, "--json").stdout)["status"] == "current"
+    assert aud.post(forms[0], data={}).status_code == 400  # no CSRF token
+
+
+def test_the_final_review_is_offered_from_december_of_the_cycles_last_year(app, region, keys, queued, clock):
+    aud = signed_in(app, region, "auditor")
+    page = aud.get("/office/jobs").get_data(as_text=True)
+    assert re.search(r'<input type="checkbox" name="final" value="1" disabled>', page)
+    assert "2028-12-01" in page  # from when
+    token = csrf(aud, "/office/jobs")
+    r = aud.post("/office/jobs", data={"kind": "issue", "final": "1", "csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"] == "/office/jobs"
+    assert "2028-12-01 起" in aud.get("/office/jobs").get_data(as_text=True) and queued == []
+
+    clock.move_to("2028-12-05")
+    page = aud.get("/office/jobs").get_data(as_text=True)
+    assert re.search(r'<input type="checkbox" name="final" value="1">', page)
+    assert 'name="final_on" value="2028-12-05"' in page
+    form = {"kind": "issue", "final": "1", "csrf_token": token}
+    for refused, said in (
+        ({"final_on": "2028-12-06"}, "晚于今天"),
+        ({"final_on": "2028-11-30"}, "2028-12-01 起"),
+        ({"final_on": "12/05/2028"}, "终审日期格式不正确"),
+        ({"kind": "render"}, "只有签发证书的任务可以是终审"),
+    ):
+        r = aud.post("/office/jobs", data={**form, **refused})
+        assert r.status_code == 302 and said in aud.get("/office/jobs").get_data(as_text=True), refused
+    assert queued == []
+
+    r = aud.post("/office/jobs", data={**form, "school": SCHOOL_A[0], "final_on": "2028-12-03"})
+    assert r.headers["Location"] == f"/office/jobs/{queued[0]}"
+    page = aud.get(f"/office/jobs/{queued[0]}").get_data(as_text=True)
+    assert "终审" in _text_of(page, "job-final") and "2028-12-03" in page
+    _work(region, queued[0])
+    assert progress(aud, queued[0])["counts"]["issued"] == 2
+    for idn in region.a:
+        shown = json.loads(region.run("show", number_of(region, idn), "--json").stdout)
+        assert shown["verdict"] in ("qualified", "not_qualified"), shown  # a final verdict
+    start(aud, "issue", SCHOOL_B[0])  # not final: B's teacher's certificate says the cycle is under way
+    _work(region, queued[1])
+    shown = json.loads(region.run("show", number_of(region, region.b[0]), "--json").stdout)
+    assert shown["verdict"] == "in_progress"
+    with read_session(region.engine) as s:
+        assert json.loads(s.get(Job, queued[0]).params)["as_of"] == "2028-12-03"
+
+
+def _preview(c, **form):
+    return c.post(
+        "/office/jobs/preview", data={"kind": "issue", "csrf_token": csrf(c, "/office/jobs"), **form}
+    )
+
+
+def _counts_of(page: str) -> dict:
+    return {k: int(v) for k, v in re.findall(r'id="preview-(\w+)">(\d+)</td>', page)}
+
+
+def test_the_preview_lists_what_a_job_would_do_signs_nothing_and_starts_it(app, region, keys, queued):
+    aud = signed_in(app, region, "auditor")
+    start(aud, "issue", SCHOOL_B[0])
+    _work(region, queued[0])
+    revoked = number_of(region, region.b[0])
+    region.run("revoke", revoked, "--reason", "测试撤销")
+
+    def register() -> tuple:
+        with read_session(region.engine) as s:
+            return (
+                s.scalar(select(func.count()).select_from(Certificate)),
+                s.scalar(select(func.count()).select_from(AuditEntry)),
+            )
+
+    before = register()
+    r = _preview(aud)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "没有签名，也没有写入任何数据" in page
+    assert _counts_of(page) == {"issued": 2, "reissued": 0, "unchanged": 0, "refused": 1}
+    assert "首次签发：2 人" in page and "王芳" in page and "李娜" in page and SCHOOL_A[1] in page
+    refused = page[page.index('id="preview-list-refused"') :]
+    assert (
+        revoked in refused and "张伟" in refused and "证书已撤销" in refused and "ecert issue" not in refused
+    )
+    assert register() == before and queued == [queued[0]]  # nothing signed, stored or queued
+
+    # one school: its start button starts that job, which does what the preview said
+    page = _preview(aud, school=SCHOOL_A[0]).get_data(as_text=True)
+    assert _text_of(page, "preview-scope") == SCHOOL_A[1]
+    assert _counts_of(page) == {"issued": 2, "reissued": 0, "unchanged": 0, "refused": 0}
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+    assert form["kind"] == "issue" and form["school"] == SCHOOL_A[0] and "final" not in form
+    r = aud.post("/office/jobs", data=form)
+    assert r.headers["Location"] == f"/office/jobs/{queued[1]}"
+    _work(region, queued[1])
+    assert progress(aud, queued[1])["counts"] == {"issued": 2, "reissued": 0, "unchanged": 0, "refused": 0}
+    page = _preview(aud, school=SCHOOL_A[0]).get_data(as_text=True)
+    assert _counts_of(page)["unchanged"] == 2 and "内容未变化：2 人" in page
+
+    # a render has nothing to preview; a school outside the region, a missing token
+    r = _preview(aud, kind="render")
+    assert r.status_code == 302 and "预览只适用于签发证书" in aud.get("/office/jobs").get_data(as_text=True)
+    assert _preview(aud, school="9999999999").status_code == 404
+    assert aud.post("/office/jobs/preview", data={"kind": "issue"}).status_code == 400
+
+
+def test_a_final_review_preview_keeps_its_day_for_the_job(app, region, keys, queued, clock):
+    clock.move_to("2028-12-05")
+    aud = signed_in(app, region, "auditor")
+    page = _preview(aud, final="1", final_on="2028-12-02").get_data(as_text=True)
+    assert "签发预览（终审）" in page and "2028-12-02" in page
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+    assert form["final"] == "1" and form["final_on"] == "2028-12-02"
+    aud.post("/office/jobs", data=form)
+    with read_session(region.engine) as s:
+        assert json.loads(s.get(Job, queued[0]).params)["final_on"] == "2028-12-02"
+    r = _preview(aud, final="1", final_on="2028-11-02")
+    assert r.status_code == 302 and "2028-12-01 起" in aud.get("/office/jobs").get_data(as_text=True)

@@ -210,3 +210,55 @@ def test_staff_add_with_exist_ok_leaves_an_identical_account_alone(region):
         assert staff.authenticate(s, "reg-a", region.codes["reg-a"]).username == "reg-a"
     refused = region.run("staff", "add", "reg-a", "--role", "auditor", "--exist-ok", check=False)
     assert refused.returncode == 2 and "已存在" in refused.stdout + refused.stderr
+
+
+def test_a_whole_school_or_project_is_decided_only_for_the_count_confirmed(region):
+    _declare(
+        region,
+        "reg-a",
+        [
+            record_row(region.a[0], "X-PRO"),
+            record_row(region.a[1], "X-PRO"),
+            record_row(region.a[0], "X-ELE"),
+        ],
+    )
+    _declare(region, "reg-b", [record_row(region.b[0], "X-PRO")], "b.csv")
+    auditor = scope_of(region.engine, "auditor")
+    with read_session(region.engine) as s:
+        assert review.count(s, auditor, school=SCHOOL_A[0]) == 3
+        assert review.count(s, auditor, school=SCHOOL_A[0], project="X-PRO") == 2
+        assert review.projects_of(s, auditor, SCHOOL_A[0]) == [
+            ("X-ELE", "X-ELE 培训", 1),
+            ("X-PRO", "X-PRO 培训", 2),
+        ]
+    with write_session(region.engine) as s:  # confirmed for 1, but 2 are pending now
+        with pytest.raises(InputRefused, match="现为 2 条.*确认时的 1 条"):
+            review.decide_all(s, auditor, SCHOOL_A[0], "recognised", expected=1, project="X-PRO")
+        with pytest.raises(InputRefused, match="退回须写明原因"):
+            review.decide_all(s, auditor, SCHOOL_A[0], "rejected", expected=2, project="X-PRO", reason=" ")
+    with read_session(region.engine) as s:
+        assert review.count(s, auditor, school=SCHOOL_A[0]) == 3  # nothing changed
+    with write_session(region.engine) as s:
+        assert (
+            review.decide_all(
+                s, auditor, SCHOOL_A[0], "rejected", expected=2, project="X-PRO", reason="缺少证明"
+            )
+            == 2
+        )
+    with read_session(region.engine) as s:
+        decided = s.execute(
+            select(TrainingRecord.project_code, TrainingRecord.status).where(
+                TrainingRecord.status != "declared"
+            )
+        ).all()
+        assert sorted(decided) == [("X-PRO", "rejected"), ("X-PRO", "rejected")]
+        assert review.count(s, auditor, school=SCHOOL_A[0]) == 1  # X-ELE waits
+        assert review.count(s, auditor, school=SCHOOL_B[0]) == 1  # the other school is untouched
+        (entry,) = s.scalars(select(AuditEntry).where(AuditEntry.action == "records-reject"))
+        assert entry.subject == SCHOOL_A[0] and json.loads(entry.detail)["count"] == 2
+    with write_session(region.engine) as s:
+        assert review.decide_all(s, auditor, SCHOOL_A[0], "recognised", expected=1) == 1
+        with pytest.raises(NotFound):
+            review.decide_all(s, scope_of(region.engine, "reg-a"), SCHOOL_A[0], "recognised")
+        with pytest.raises(NotFound):
+            review.decide_all(s, auditor, "0000000000", "recognised")

@@ -175,4 +175,4 @@ def page_arg() -> int:
     return int(text)
 
 
-from . import certificates, declare, jobs, queries, review  # noqa: E402,F401  (registers the routes)
+from . import audit, certificates, declare, jobs, queries, review  # noqa: E402,F401  (registers the routes)

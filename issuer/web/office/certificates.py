@@ -1,11 +1,10 @@
 """The records of the office: revoke or reissue one teacher's certificate
-(each in the audit log), the audit log itself with its chain check, and
-the administrator's staff accounts."""
+(each in the audit log) and the administrator's staff accounts. The audit
+log's own pages are in audit.py."""
 
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
 from issuer.certificates import audit as audit_lib
 from issuer.certificates import versions as register
@@ -16,34 +15,11 @@ from issuer.office import tasks
 
 from ...db import read_session, write_session
 from ...errors import EcertError, NotFound
-from ...models import AuditEntry
-from . import NAV, bp, engine, page_arg, profile, settings, staff_required
+from . import NAV, bp, engine, profile, settings, staff_required
 
-AUDIT_PAGE = 100
 MAX_REASON = 500
 
-NAV.append(("office.audit_log", "审计日志", "audit"))
 NAV.append(("office.accounts", "账号管理", "accounts"))
-
-AUDIT_ACTIONS = {
-    "issue": "签发",
-    "reissue": "重新签发",
-    "revoke": "撤销",
-    "key-create": "生成密钥",
-    "key-retire": "停用密钥",
-    "key-compromise": "标记密钥泄露",
-    "records-recognise": "认定记录",
-    "records-reject": "退回记录",
-    "staff-create": "新建账号",
-    "staff-revoke-tokens": "作废接口令牌",
-    "staff-disable": "停用账号",
-    "staff-enable": "重新启用账号",
-}
-
-
-@bp.app_template_global()
-def audit_action(action: str) -> str:
-    return AUDIT_ACTIONS.get(action, action)
 
 
 def _holder_or_404(number: str):
@@ -89,37 +65,6 @@ def reissue(number: str):
         return redirect(url_for("office.teacher", number=holder.number))
     flash(f"已交给后台签发（任务 #{job_id}）：完成后本页显示结果")
     return redirect(url_for("office.job", job_id=job_id))
-
-
-# -- the audit log -------------------------------------------------------------
-
-
-@bp.get("/audit")
-@staff_required("audit")
-def audit_log():
-    return _audit_page(None)
-
-
-@bp.post("/audit/verify")
-@staff_required("audit")
-def audit_verify():
-    with read_session(engine()) as s:
-        report = audit_lib.verify_chain(s)
-    return _audit_page(report)
-
-
-def _audit_page(report):
-    page = page_arg()
-    with read_session(engine()) as s:
-        total = s.scalar(select(func.count()).select_from(AuditEntry)) or 0
-        entries = list(
-            s.scalars(
-                select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(AUDIT_PAGE).offset(page * AUDIT_PAGE)
-            )
-        )
-    return render_template(
-        "office/audit.html", entries=entries, total=total, page=page, page_size=AUDIT_PAGE, report=report
-    )
 
 
 # -- staff accounts --------------------------------------------------------------
@@ -203,3 +148,6 @@ def account_action(username: str, action: str):
         return _accounts_page(None, 400, {})
     flash(said)
     return _accounts_page(created, 200, {})
+
+
+from . import revoke_batch  # noqa: E402,F401  (its routes: revoking a batch issued in error)
