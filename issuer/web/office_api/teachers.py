@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from itertools import islice
 
 from flask import jsonify, request
 
@@ -66,16 +65,18 @@ def teachers():
     short = request.args.get("short", "").strip()[:32] or None
     p = profile()
     with read_session(engine()) as s:
-        stream = queries.school_rows(s, p, scope, school=school, short=short, as_of=today_in_china())
-        rows = list(islice(stream, offset, offset + limit + 1))
+        # one page's sheets, or the kept rows for a filter (issuer/office/summaries.py)
+        rows, more = queries.school_page(
+            s, p, scope, school=school, short=short, as_of=today_in_china(), offset=offset, limit=limit
+        )
     return jsonify(
         {
             "school": scope.school_or_own(school),
             "short": short,
             "limit": limit,
             "offset": offset,
-            "more": len(rows) > limit,
-            "teachers": [_teacher_json(r) for r in rows[:limit]],
+            "more": more,
+            "teachers": [_teacher_json(r) for r in rows],
         }
     )
 
