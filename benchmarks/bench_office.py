@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.common import BenchError, cpu_name, run_main, say, timed  # noqa: E402
 
-ROW = re.compile(r'<tr><td><a href="/office/teachers/[0-9X]{16}">')
+ROW = re.compile(r'<tr><td[^>]*><a href="/office/teachers/[0-9X]{16}">')
 
 
 def _import(url: str, sample: Path) -> None:
