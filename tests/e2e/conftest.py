@@ -149,3 +149,30 @@ def screenshot_path(tmp_path):
     folder = Path(os.environ.get("ECERT_SCREENSHOT_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder / "verifier-phone.png"
+
+
+LAPTOP = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
+
+
+@pytest.fixture
+def laptop(chromium):
+    """A tab at a laptop's size that takes downloads and keeps every script
+    error (`page.errors`), for the office's end-to-end tests."""
+    context = chromium.new_context(**LAPTOP, accept_downloads=True)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.errors = errors
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where screenshots go: ECERT_SCREENSHOT_DIR (docs/ was made so), else tmp_path."""
+    folder = Path(os.environ.get("ECERT_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -15,6 +15,7 @@ import pytest
 
 from tests.builders import RECORD_HEADER, record_row
 from tests.e2e import axe
+from tests.e2e.conftest import LAPTOP
 from tests.helpers import active_kid, forge, show
 from verifier.token import from_base32, parse
 
@@ -22,7 +23,6 @@ A, B, C = "6540040710000014", "6540040710000022", "6540040710000030"
 SCHOOL = "6540040001"
 NEW_PASSWORD = "无障碍检查的新密码-2026"
 PHONE = dict(viewport={"width": 390, "height": 844}, locale="zh-CN", timezone_id="Asia/Shanghai")
-LAPTOP = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,8 @@ ECERT_SCREENSHOT_DIR (docs/ was made that way) or tmp_path."""
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 import zxingcpp
@@ -22,30 +20,8 @@ from tests.builders import RECORD_HEADER, record_row
 from tests.e2e.signin import first_sign_in
 from tests.helpers import show
 
-LAPTOP = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
 SCHOOL = "6540040001"
 B = "6540040710000022"  # 王芳: only 选修 recognised by the bureau
-
-
-@pytest.fixture
-def laptop(chromium):
-    context = chromium.new_context(**LAPTOP, accept_downloads=True)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.errors = errors
-        yield page
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ.get("ECERT_SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _code(out: str) -> str:

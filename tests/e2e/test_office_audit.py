@@ -8,10 +8,8 @@ go to ECERT_SCREENSHOT_DIR or tmp_path, as in test_office.py."""
 from __future__ import annotations
 
 import csv
-import os
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -26,29 +24,7 @@ from tests.e2e.signin import office_sign_in
 from verifier.clock import today_in_china
 from verifier.numbers import CertificateNumber
 
-LAPTOP = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
 SCHOOL = "6540040001"
-
-
-@pytest.fixture
-def laptop(chromium):
-    context = chromium.new_context(**LAPTOP, accept_downloads=True)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.errors = errors
-        yield page
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ.get("ECERT_SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 _sign_in = office_sign_in

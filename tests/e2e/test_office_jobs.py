@@ -18,22 +18,7 @@ from issuer.office import tasks
 from tests.e2e.signin import office_sign_in
 from tests.helpers import show
 
-LAPTOP = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
 HOLDERS = {"热依拉·阿不都热合曼", "王芳", "李娜"}  # the `bureau` fixture's three teachers
-
-
-@pytest.fixture
-def laptop(chromium):
-    context = chromium.new_context(**LAPTOP, accept_downloads=True)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.errors = errors
-        yield page
-    finally:
-        context.close()
 
 
 _sign_in = office_sign_in

@@ -8,26 +8,8 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from tests.e2e.signin import office_sign_in
 from verifier.numbers import CertificateNumber
-
-LAPTOP = dict(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
-
-
-@pytest.fixture
-def laptop(chromium):
-    context = chromium.new_context(**LAPTOP)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.errors = errors
-        yield page
-    finally:
-        context.close()
 
 
 def _sign_in_as_bureau_staff(page, live) -> None:
