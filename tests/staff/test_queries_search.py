@@ -59,7 +59,7 @@ def search(client, text: str, **query):
 
 
 def numbers_on(html: str) -> list[str]:
-    return re.findall(r'<tr><td><a href="/office/teachers/([0-9X]{16})"', html)
+    return re.findall(r'<tr><td[^>]*><a href="/office/teachers/([0-9X]{16})"', html)
 
 
 def lands_on(r, number: str) -> bool:
