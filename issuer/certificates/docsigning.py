@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -141,7 +142,7 @@ class DocumentKey:
     key_path: str
     chain_pem: str
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Part of every PDF's render key: a new certificate re-renders them."""
         leaf = x509.load_pem_x509_certificate(self.chain_pem.encode())

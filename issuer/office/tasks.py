@@ -222,29 +222,24 @@ def enqueue(job_id: int) -> None:
     """Hand a job to the queue, on the broker the environment names now (a
     connection of its own: the web process may outlive a setting's change
     in tests, and this is rare)."""
+    _send(plan, (job_id,), queue_name())
+
+
+def request_pdf(number: str) -> None:
+    """Ask a worker for a teacher's signed PDF (the web process cannot sign)."""
+    _send(certificate_pdf, (number,), pdf_queue_name())
+
+
+def _send(task, args: tuple, queue: str) -> None:
     with warnings.catch_warnings():
         # kombu's SQLAlchemy transport maps its tables with lazy="noload",
         # which SQLAlchemy 2.1 deprecates; harmless for its two tables.
         warnings.filterwarnings("ignore", message=r".*``noload``.*")
         with app.connection_for_write(broker_url()) as conn:
-            plan.apply_async(
-                (job_id,),
+            task.apply_async(
+                args,
                 connection=conn,
-                queue=queue_name(),
-                retry=True,
-                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
-            )
-
-
-def request_pdf(number: str) -> None:
-    """Ask a worker for a teacher's signed PDF (the web process cannot sign)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*``noload``.*")  # as in enqueue
-        with app.connection_for_write(broker_url()) as conn:
-            certificate_pdf.apply_async(
-                (number,),
-                connection=conn,
-                queue=pdf_queue_name(),
+                queue=queue,
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
             )

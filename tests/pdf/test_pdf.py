@@ -19,23 +19,11 @@ from issuer.pdf.document import qr_modules
 from issuer.pdf.render import figures
 from tests.builders import ROSTER_HEADER, id_number, teacher_row
 from tests.helpers import show, verify
+from tests.pdf.conftest import A, write_pdf
 from verifier.qr import verification_url
 
-A = "6540040710000014"
 RARE = "张喆堃"  # in 通用规范汉字表: the cut font has them
 OUTSIDE = "陳美玲"  # 陳 is outside the table: only the full font behind the cut one has it
-
-
-@pytest.fixture
-def issued(keyed, bureau):
-    keyed("issue")
-    return keyed
-
-
-def _pdf(run, tmp_path, number=A):
-    path = tmp_path / f"{number}.pdf"
-    run("pdf", number, "-o", str(path))
-    return path
 
 
 def _text(path) -> str:
@@ -74,18 +62,18 @@ def missing_glyph_count(path) -> int:
 
 @pytest.mark.slow
 def test_the_qr_code_scans_from_print_resolution_and_verifies(issued, tmp_path):
-    path = _pdf(issued, tmp_path)
+    path = write_pdf(issued, tmp_path)
     url = show(issued, A)["url"]
     assert _qr_from_raster(path, 300) == [url]
     assert verify(issued, _qr_from_raster(path, 300)[0])["valid"] is True
 
 
 def test_the_qr_code_scans_from_a_screen_resolution_too(issued, tmp_path):
-    assert _qr_from_raster(_pdf(issued, tmp_path), 96) == [show(issued, A)["url"]]
+    assert _qr_from_raster(write_pdf(issued, tmp_path), 96) == [show(issued, A)["url"]]
 
 
 def test_the_text_has_the_holder_number_totals_and_check_code(issued, tmp_path):
-    text = _text(_pdf(issued, tmp_path))
+    text = _text(write_pdf(issued, tmp_path))
     cert = show(issued, A)
     for expected in (
         "中小学和幼儿园教师继续教育证书",
@@ -107,12 +95,12 @@ def test_the_text_has_the_holder_number_totals_and_check_code(issued, tmp_path):
 
 
 def test_verify_reads_the_pdf_itself(issued, tmp_path):
-    result = verify(issued, str(_pdf(issued, tmp_path)))
+    result = verify(issued, str(write_pdf(issued, tmp_path)))
     assert result["valid"] is True and result["certificate"]["number"] == A
 
 
 def test_metadata_names_the_certificate_and_its_version(issued, tmp_path):
-    meta = PdfReader(_pdf(issued, tmp_path)).metadata
+    meta = PdfReader(write_pdf(issued, tmp_path)).metadata
     assert "654004-07-1-000001-4" in meta.title
     assert A in meta.keywords and "version 1" in meta.keywords
     assert A in meta.subject and "霍尔果斯市教育局" in meta.author
@@ -127,7 +115,7 @@ def test_rare_and_out_of_table_characters_render_without_tofu(keyed, files, tmp_
     )
     keyed("issue")
     for number, name in (("6540040710000014", RARE), ("6540040710000022", OUTSIDE)):
-        path = _pdf(keyed, tmp_path, number)
+        path = write_pdf(keyed, tmp_path, number)
         assert name in _text(path)
         assert missing_glyph_count(path) == 0
 
@@ -151,7 +139,7 @@ def test_long_and_markup_text_stays_on_one_page_as_text(keyed, files, tmp_path, 
         ),
     )
     keyed("issue")
-    path = _pdf(keyed, tmp_path, "6540040710000014")
+    path = write_pdf(keyed, tmp_path, "6540040710000014")
     assert len(PdfReader(path).pages) == 1
     flat = re.sub(r"\s+", "", _text(path))
     assert name in flat and re.sub(r"\s+", "", school) in flat  # the long name wraps, nothing is cut
@@ -197,7 +185,7 @@ def test_a_late_joiners_page_prints_its_notes_and_stays_one_page(keyed, bureau, 
     keyed("records", "import", str(files.csv("late-rec.csv", RECORD_HEADER, [record_row(late, "X-PRO")])))
     keyed("issue")
     number = show(keyed, _number_of(keyed, late))["number"]
-    path = _pdf(keyed, tmp_path, number)
+    path = write_pdf(keyed, tmp_path, number)
     assert len(PdfReader(path).pages) == 1
     text = " ".join(_text(path).split())
     assert "最低要求*" in text and "*周期内入职教师" in text  # the prorated minimums are marked and said
@@ -236,7 +224,7 @@ def test_the_two_regular_cuts_hold_the_whole_character_table(tmp_path):
 
 
 def test_one_page_of_a4(issued, tmp_path):
-    page = PdfReader(_pdf(issued, tmp_path)).pages
+    page = PdfReader(write_pdf(issued, tmp_path)).pages
     assert len(page) == 1
     w, h = float(page[0].mediabox.width), float(page[0].mediabox.height)
     assert (round(w), round(h)) == (595, 842)
@@ -249,7 +237,7 @@ def test_every_stream_is_deflated(issued, tmp_path):
 
     from pypdf.generic import StreamObject
 
-    reader = PdfReader(_first_revision(_pdf(issued, tmp_path)))
+    reader = PdfReader(_first_revision(write_pdf(issued, tmp_path)))
     streams = [
         obj
         for num in range(1, reader.trailer["/Size"])
@@ -302,7 +290,7 @@ def test_a_typical_page_embeds_only_the_two_cut_fonts(issued, tmp_path):
     the full font would cost a 20 MB subset on every PDF. (WeasyPrint's
     revision: the signature's widget after it names Courier, a standard
     font readers have, and embeds nothing.)"""
-    path = _first_revision(_pdf(issued, tmp_path))
+    path = _first_revision(write_pdf(issued, tmp_path))
     assert _embedded_fonts(path) == {"ECert-Sans", "ECert-Sans-Bold"}
     assert _embedded_programs(path) == {"ECert-Sans": "Regular", "ECert-Sans-Bold": "Bold"}
 
@@ -335,7 +323,10 @@ def test_the_credit_tables_columns_line_up(issued, tmp_path):
     """The status column of the credit table starts at one x on every row
     (within 0.3 pt), whatever the width of the row's label (render.label)."""
     out = subprocess.run(
-        ["pdftotext", "-bbox", str(_pdf(issued, tmp_path)), "-"], capture_output=True, text=True, check=True
+        ["pdftotext", "-bbox", str(write_pdf(issued, tmp_path)), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     words = [(float(x), w) for x, w in re.findall(r'xMin="([\d.]+)"[^>]*>([^<]+)<', out)]
     credits = words[

@@ -19,20 +19,7 @@ from cryptography.x509.oid import NameOID
 from pypdf import PdfReader, PdfWriter
 
 from tests.helpers import verify
-
-A = "6540040710000014"
-
-
-@pytest.fixture
-def issued(keyed, bureau):
-    keyed("issue")
-    return keyed
-
-
-def _pdf(run, tmp_path, number=A):
-    path = tmp_path / f"{number}.pdf"
-    run("pdf", number, "-o", str(path))
-    return path
+from tests.pdf.conftest import write_pdf
 
 
 def pdfsig(path) -> str:
@@ -46,7 +33,7 @@ def _pdf_check(result: dict) -> dict:
 
 
 def test_pdfsig_finds_the_signature_valid_over_the_whole_document(issued, tmp_path):
-    out = pdfsig(_pdf(issued, tmp_path))
+    out = pdfsig(write_pdf(issued, tmp_path))
     assert "Signature Validation: Signature is Valid." in out, out
     assert "Total document signed" in out and "ETSI.CAdES.detached" in out
     assert "电子证书签章" in out  # the bureau's signing certificate
@@ -66,11 +53,11 @@ def cms_certificates(path) -> list[bytes]:
 def test_the_cms_carries_the_signers_certificate_once(issued, tmp_path):
     pem = issued("keys", "certs").stdout
     der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
-    assert cms_certificates(_pdf(issued, tmp_path)) == [der]
+    assert cms_certificates(write_pdf(issued, tmp_path)) == [der]
 
 
 def test_the_signature_widget_lies_on_the_printed_seal(issued, tmp_path):
-    reader = PdfReader(_pdf(issued, tmp_path))
+    reader = PdfReader(write_pdf(issued, tmp_path))
     page = reader.pages[0]
     widgets = [a.get_object() for a in page["/Annots"] if a.get_object().get("/FT") == "/Sig"]
     assert len(widgets) == 1
@@ -81,7 +68,7 @@ def test_the_signature_widget_lies_on_the_printed_seal(issued, tmp_path):
 
 
 def test_the_verifier_reports_the_pdf_signature_intact(issued, tmp_path):
-    result = verify(issued, str(_pdf(issued, tmp_path)))
+    result = verify(issued, str(write_pdf(issued, tmp_path)))
     assert result["valid"] is True and result["outcome"] == "valid"
     assert _pdf_check(result) == {
         "name": "pdf",
@@ -95,7 +82,7 @@ def test_the_verifier_reports_the_pdf_signature_intact(issued, tmp_path):
 
 
 def test_a_one_byte_change_is_caught_by_pdfsig_and_by_the_verifier(issued, tmp_path):
-    path = _pdf(issued, tmp_path)
+    path = write_pdf(issued, tmp_path)
     data = bytearray(path.read_bytes())
     # a byte inside the signed range, in the page's content (not the signature itself)
     at = data.index(b"stream") + 20
@@ -113,7 +100,7 @@ def test_a_one_byte_change_is_caught_by_pdfsig_and_by_the_verifier(issued, tmp_p
 def test_a_page_edited_and_saved_as_an_update_is_modified_after_signing(issued, tmp_path):
     """What an editor does: the signed file kept, an incremental update appended
     (here a text annotation over the credits)."""
-    path = _pdf(issued, tmp_path)
+    path = write_pdf(issued, tmp_path)
     writer = PdfWriter(str(path), incremental=True)
     from pypdf.annotations import FreeText
 
@@ -129,7 +116,7 @@ def test_a_page_edited_and_saved_as_an_update_is_modified_after_signing(issued, 
 
 
 def test_the_upload_page_and_the_api_report_the_modification(issued, tmp_path, app_client):
-    path = _pdf(issued, tmp_path)
+    path = write_pdf(issued, tmp_path)
     data = bytearray(path.read_bytes())
     data[data.index(b"stream") + 20] ^= 0x01
     r = app_client.post("/api/v1/verify", data=bytes(data), content_type="application/pdf")
@@ -146,7 +133,7 @@ def test_the_upload_page_and_the_api_report_the_modification(issued, tmp_path, a
 
 
 def test_the_signing_certificate_is_published_beside_the_jwks(issued, tmp_path, app_client):
-    signed = PdfReader(_pdf(issued, tmp_path))
+    signed = PdfReader(write_pdf(issued, tmp_path))
     pem = issued("keys", "certs").stdout
     cert = x509.load_pem_x509_certificate(pem.encode())
     assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
@@ -163,7 +150,7 @@ def test_the_signing_certificate_is_published_beside_the_jwks(issued, tmp_path, 
 
 def test_a_pdf_signed_by_another_key_is_not_the_bureaus(issued, tmp_path, monkeypatch):
     """Signed properly, but with a certificate the bureau never published."""
-    path = _pdf(issued, tmp_path)
+    path = write_pdf(issued, tmp_path)
     other = tmp_path / "other-keys"
     monkeypatch.setenv("ECERT_KEYS_DIR", str(other))
     from issuer.certificates import docsigning
@@ -221,7 +208,7 @@ def test_a_ca_certificate_for_the_same_key_replaces_the_self_made_one(issued, tm
     bundle = tmp_path / "issued.pem"
     bundle.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, ca)))
     issued("keys", "import-cert", str(bundle))
-    assert "Signature is Valid" in pdfsig(path := _pdf(issued, tmp_path))
+    assert "Signature is Valid" in pdfsig(path := write_pdf(issued, tmp_path))
     result = verify(issued, str(path))
     assert result["outcome"] == "valid" and _pdf_check(result)["ok"] is True
     assert sorted(cms_certificates(path)) == sorted(
@@ -256,7 +243,7 @@ def test_keys_init_adds_a_pdf_certificate_to_a_key_made_before(issued, tmp_path,
         f.unlink()  # as a key made before PDFs were signed: no PDF-signing key beside it
     assert issued("keys", "certs").stdout == ""
     assert "已为它生成 PDF 签章证书" in issued("keys", "init").stdout
-    assert "Signature is Valid" in pdfsig(_pdf(issued, tmp_path))
+    assert "Signature is Valid" in pdfsig(write_pdf(issued, tmp_path))
 
 
 @pytest.fixture
@@ -272,7 +259,7 @@ def app_client(issued):
 
 
 def test_offline_the_jwks_file_carries_the_pdf_certificate(issued, tmp_path):
-    path = _pdf(issued, tmp_path)
+    path = write_pdf(issued, tmp_path)
     jwks, status = tmp_path / "jwks.json", tmp_path / "status.json"
     issued("keys", "jwks", "-o", str(jwks))
     issued("status", "export", "-o", str(status))
