@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -224,6 +225,13 @@ class AuditEntry(Base):
     events. Triggers (migration 0002) refuse UPDATE and DELETE."""
 
     __tablename__ = "audit_log"
+    # Migration 0010: the office's filters (actor, action, number, dates).
+    __table_args__ = (
+        Index("ix_audit_log_actor", "actor", "seq"),
+        Index("ix_audit_log_action", "action", "seq"),
+        Index("ix_audit_log_subject", "subject", "seq"),
+        Index("ix_audit_log_at", "at"),
+    )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(100))
