@@ -8,7 +8,7 @@ behind and a second run finishes the job: the fingerprint of what a
 certificate says tells it which teachers are already done.
 
 What a run does for each teacher (issue, reissue, leave unchanged, refuse,
-and why) is decided in one place, Issuer._decide; a run acts on it, and a
+and why) is decided in one place, Issuer.decide; a run acts on it, and a
 preview (`ecert issue --dry-run`) reports it without the signing key and
 without writing anything.
 """
@@ -160,7 +160,12 @@ class Decision:
 
 def new_check_code(length: int = CHECK_CODE_LENGTH) -> str:
     """Random characters of GB 32100's alphabet (also the sign-in codes')."""
-    return "".join(secrets.choice(CHECK_CODE_ALPHABET) for _ in range(length))
+    n, base = secrets.randbelow(len(CHECK_CODE_ALPHABET) ** length), len(CHECK_CODE_ALPHABET)
+    out = []
+    for _ in range(length):  # one draw, read digit by digit: each uniform, as `choice` made them
+        n, d = divmod(n, base)
+        out.append(CHECK_CODE_ALPHABET[d])
+    return "".join(out)
 
 
 def hundredths(d: Decimal) -> int:
@@ -260,7 +265,7 @@ class Issuer:
 
     def preview(self, options: IssueOptions, progress: Callable[[int], None] = lambda n: None) -> Preview:
         """What run(options) would do now, teacher by teacher, decided by the
-        code a run decides by (_decide), in read-only sessions: no signing key
+        code a run decides by (decide), in read-only sessions: no signing key
         (the tokens a run would sign, whose size decides whether they fit the
         QR code, are signed by a throwaway key and dropped), nothing written
         to the register, the audit log or the keys."""
@@ -270,7 +275,7 @@ class Issuer:
         preview = Preview()
         for chunk in _chunks(self._sheets(options), CHUNK):
             with read_session(self.engine) as session:
-                decisions = self._decide(session, signer, chunk, options, now)
+                decisions = self.decide(session, signer, chunk, options, now)
             preview.teachers += (
                 Planned(
                     d.holder.number,
@@ -285,7 +290,7 @@ class Issuer:
             progress(len(chunk))
         return preview
 
-    def _active_signer(self, session: Session, signer: Signer) -> Signer:
+    def active_signer(self, session: Session, signer: Signer) -> Signer:
         """The signer of the key active now, read inside the chunk's
         transaction: a `keys rotate` while a batch runs waits for the chunk
         (PostgreSQL: the key's row is shared-locked; SQLite: one writer), and
@@ -326,12 +331,19 @@ class Issuer:
         summary: IssueSummary,
     ) -> Signer:
         """Issue one chunk in the caller's transaction; the signer it used."""
-        signer = self._active_signer(session, signer)
-        numbers = [h.number for h, _ in chunk]
-        _lock_registrations(session, numbers)
+        signer = self.active_signer(session, signer)
+        lock_registrations(session, [h.number for h, _ in chunk])
         now = now_utc().replace(microsecond=0)  # the token's iat has whole seconds
+        self.store(session, self.decide(session, signer, chunk, options, now), now, summary)
+        return signer
+
+    def store(
+        self, session: Session, decisions: list[Decision], now: datetime, summary: IssueSummary
+    ) -> None:
+        """Write what `decide` decided, in the caller's transaction: the new
+        certificates, the versions they supersede and one audit entry each."""
         inserts, superseded, events = [], [], []
-        for d in self._decide(session, signer, chunk, options, now):
+        for d in decisions:
             number = d.holder.number
             if d.action == REFUSED:
                 summary.refused.append((number, d.why[0]))
@@ -351,7 +363,7 @@ class Issuer:
                     number,
                     {
                         "version": d.claims.version,
-                        "kid": signer.kid_text,
+                        "kid": d.row["kid"],
                         "fingerprint": d.row["fingerprint"],
                         "token_sha256": d.row["token_sha256"],
                         "verdict": d.claims.status,
@@ -368,9 +380,8 @@ class Issuer:
         if inserts:
             session.execute(Certificate.__table__.insert(), inserts)
         audit.append(session, self.actor, events)
-        return signer
 
-    def _decide(
+    def decide(
         self,
         session: Session,
         signer: Signer,
@@ -381,8 +392,8 @@ class Issuer:
         """What a run does for each teacher of the chunk, and why, with the
         certificate row `signer` signed for those issued or reissued. Reads
         the register only: a run writes what it decides, a preview does not."""
-        latest = _latest_versions(session, [h.number for h, _ in chunk])
-        keys = _key_windows(session)
+        latest = latest_versions(session, [h.number for h, _ in chunk])
+        keys = key_windows(session)
         out = []
         for holder, sheet in chunk:
             prev = latest.get(holder.number)
@@ -469,7 +480,7 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def _lock_registrations(session: Session, numbers: list[str]) -> None:
+def lock_registrations(session: Session, numbers: list[str]) -> None:
     """Two issuers on PostgreSQL take turns per teacher (SQLite's write
     transaction already excludes the other)."""
     if session.get_bind().dialect.name == "postgresql":
@@ -481,7 +492,7 @@ def _lock_registrations(session: Session, numbers: list[str]) -> None:
         )
 
 
-def _latest_versions(session: Session, numbers: list[str]) -> dict[str, Latest]:
+def latest_versions(session: Session, numbers: list[str]) -> dict[str, Latest]:
     c = Certificate
     rows = session.execute(
         select(c.number, c.version, c.state, c.verdict, c.fingerprint, c.kid, c.issued_at, c.check_code)
@@ -496,7 +507,7 @@ def _latest_versions(session: Session, numbers: list[str]) -> dict[str, Latest]:
     return out
 
 
-def _key_windows(session: Session) -> dict[str, tuple[datetime, datetime | None, datetime | None]]:
+def key_windows(session: Session) -> dict[str, tuple[datetime, datetime | None, datetime | None]]:
     """kid → (not_before, not_after, compromised_at)."""
     rows = session.execute(
         select(SigningKey.kid, SigningKey.not_before, SigningKey.not_after, SigningKey.compromised_at)

@@ -1,30 +1,35 @@
 """The subcommands of `ecert` for certificates: keys, issue, show, revoke,
-verify, status export, audit verify."""
+revoke-batch, verify, status export, audit verify."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-from issuer.certificates import docsigning
+from issuer.certificates import docsigning, fanout
 from issuer.certificates.audit import verify_chain
 from issuer.certificates.issuance import IssueOptions, Issuer
 from issuer.certificates.keystore import open_document_key
 from issuer.certificates.snapshot import build_snapshot, write_snapshot
 from issuer.certificates.versions import history, history_json, latest, show_json, signed_by
 from issuer.certificates.versions import revoke as revoke_certificate
-from verifier.clock import CHINA, today_in_china
+from issuer.models import Certificate
+from verifier.clock import CHINA, as_utc, today_in_china
 from verifier.inputs import names_a_missing_file
 from verifier.keyset import KeySet, KeySetError
 from verifier.status import DatabaseStatus, SnapshotError, SnapshotStatus
 from verifier.verify import Verifier
 
 from ..db import read_session, write_session
-from ..errors import ConfigError, EcertError, InputRefused
+from ..errors import ConfigError, EcertError, InputRefused, NotFound
 from . import (
     Context,
     ExistingFile,
@@ -37,6 +42,9 @@ from . import (
     main,
 )
 from .show import print_history, print_issue_summary, print_keys, print_preview, print_verification
+
+if TYPE_CHECKING:
+    from issuer.office.revocations import Batch
 
 pass_context = click.make_pass_decorator(Context)
 date_type = click.DateTime(["%Y-%m-%d"])
@@ -223,6 +231,12 @@ def _moment(text: str) -> datetime:
     is_flag=True,
     help='与 --dry-run 同用：输出 JSON {"counts", "teachers"} / with --dry-run: the plan as JSON.',
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="计算与签名的进程数，默认每个 CPU 核一个 / processes computing and signing (default: one per core).",
+)
 @pass_context
 def issue(
     ctx: Context,
@@ -233,6 +247,7 @@ def issue(
     as_of,
     dry_run: bool,
     as_json: bool,
+    workers: int | None,
 ) -> None:
     """批量签发或重新签发证书 · issue or reissue the certificates of every teacher in scope."""
     if as_json and not dry_run:
@@ -258,7 +273,7 @@ def issue(
         if dry_run:
             preview = issuer.preview(options, progress=advance)
         else:
-            summary = issuer.run(options, progress=advance, signer=signer)
+            summary = fanout.run(issuer, options, progress=advance, signer=signer, workers=workers)
     if not dry_run:
         print_issue_summary(console(), summary)
     elif as_json:
@@ -301,6 +316,165 @@ def revoke(ctx: Context, number: str, reason: str) -> None:
     with write_session(ctx.engine()) as session:
         r = revoke_certificate(session, number, reason, ctx.settings.actor)
     console().print(f"证书 {r.number} 第 {r.version} 版已撤销：{reason}")
+
+
+MAX_REASON = 500  # as the office's batch and single revocations allow
+BATCH_LISTED = 100  # certificates the confirmation lists (--dry-run lists every one)
+
+
+@main.command(
+    "revoke-batch",
+    epilog=example(
+        "ecert revoke-batch --job 12 --reason 误用测试数据 --dry-run",
+        "ecert revoke-batch --school 6540040001 --issued-on 2026-12-01 --reason 名册导入错误",
+        "ecert revoke-batch --job 12 --reason 误用测试数据 --yes 37   # 脚本：份数须恰为 37",
+    ),
+)
+@click.option(
+    "--job", type=click.IntRange(min=1), help="签发任务编号：撤销它签发且仍现行的证书 / an issue job."
+)
+@click.option("--school", help="学校代码（与 --issued-on 同用）/ a school code, with --issued-on.")
+@click.option(
+    "--issued-on",
+    "issued_on",
+    type=date_type,
+    help="签发日期 YYYY-MM-DD（北京时间），与 --school 同用 / the issue day (China time).",
+)
+@click.option("--reason", required=True, help="撤销原因（必填，每份证书相同）/ why (required).")
+@cycle_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="只列出将撤销的现行证书，不撤销 / list what would be revoked; revoke nothing.",
+)
+@click.option(
+    "--yes",
+    "yes",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="不询问，直接撤销；N 须等于将撤销的份数，否则一份也不撤销 / "
+    "revoke without asking, if exactly N certificates would be revoked.",
+)
+@pass_context
+def revoke_batch(
+    ctx: Context,
+    job: int | None,
+    school: str | None,
+    issued_on: datetime | None,
+    reason: str,
+    cycle: int | None,
+    dry_run: bool,
+    yes: int | None,
+) -> None:
+    """批量撤销误发的证书 · revoke a batch issued in error, by job or by school and issue day.
+
+    It lists the batch's certificates that are still current (a version
+    since superseded or revoked is passed over), then asks for their number
+    to be typed back; --yes N instead revokes only if there are exactly N.
+    All are revoked in one transaction, one audit entry each, or none."""
+    from issuer.office import jobs as jobs_lib
+    from issuer.office import revocations
+    from issuer.office.staff import Scope
+
+    if job is not None and (school or issued_on):
+        raise InputRefused(
+            "--job 与 --school/--issued-on 只能选一种",
+            "choose the batch by --job, or by --school with --issued-on, not both",
+        )
+    if job is None and not (school and issued_on):
+        raise InputRefused(
+            "请用 --job 指定签发任务，或用 --school 和 --issued-on 指定学校和签发日期",
+            "choose the batch: --job ID, or --school CODE --issued-on YYYY-MM-DD",
+        )
+    if dry_run and yes is not None:
+        raise InputRefused("--dry-run 不撤销，不能与 --yes 同用", "--dry-run revokes nothing: drop --yes")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InputRefused("批量撤销必须写明原因（--reason）", "a revocation needs a reason")
+    if len(reason) > MAX_REASON:
+        raise InputRefused(
+            f"撤销原因过长：{len(reason)} 字，最多 {MAX_REASON} 字",
+            f"--reason is {len(reason)} characters long; at most {MAX_REASON}",
+        )
+    choice = revocations.Choice(job=job, school=school, day=issued_on.date() if issued_on else None)
+    profile = ctx.profile(cycle)
+    scope = Scope.command_line(ctx.settings.actor)
+    with read_session(ctx.engine()) as session:
+        batch = revocations.choose(session, profile, scope, choice)
+        listed = batch.certificates if dry_run else batch.certificates[:BATCH_LISTED]
+        names = jobs_lib.holder_names(session, [c.number for c in listed])
+    n = len(batch.certificates)
+    passed = f"（{batch.passed_over} 份之后已被新版本取代或已撤销）" if batch.passed_over else ""
+    if n == 0:
+        raise NotFound(
+            f"{batch.label}中没有可撤销的现行证书{passed}：没有撤销任何证书",
+            f"no current certificate in this batch ({batch.passed_over} since superseded or revoked); "
+            "nothing revoked",
+        )
+    out = console()
+    _print_batch(out, batch, listed, names, reason)
+    if dry_run:
+        out.print(f"预览：未撤销任何证书  [dim](dry run: nothing revoked; {n} would be)[/]")
+        return
+    if yes is None:
+        try:
+            typed = click.prompt(
+                f"撤销后查验即显示“已撤销”，不能恢复。请输入将撤销的份数 {n} 以确认 / type {n} to revoke",
+                default="",
+                show_default=False,
+                err=True,
+            )
+        except click.Abort:
+            typed = ""
+        if typed.strip() != str(n):
+            raise InputRefused(
+                f"未确认（应输入 {n}）：没有撤销任何证书", f"not confirmed (type {n}): nothing revoked"
+            )
+    elif yes != n:
+        raise InputRefused(
+            f"--yes {yes} 与将撤销的份数 {n} 不符：没有撤销任何证书",
+            f"--yes {yes}, but {n} certificates would be revoked: nothing revoked",
+        )
+    try:
+        with write_session(ctx.engine()) as session:
+            done = revocations.revoke(session, profile, scope, choice, reason, n)
+    except revocations.Changed as e:
+        raise InputRefused(
+            f"核对之后证书有变化：现在是 {e.now} 份，不是 {n} 份。没有撤销任何证书，请重新核对。",
+            f"the batch changed since it was listed ({e.now} now, not {n}): nothing revoked",
+        ) from None
+    out.print(
+        f"已撤销 {len(done)} 份证书，原因：{escape(reason)}（每份一条审计日志）"
+        f"  [dim](revoked {len(done)} certificates, one audit entry each)[/]"
+    )
+
+
+def _print_batch(
+    out: Console, batch: Batch, listed: list[Certificate], names: dict[str, str], reason: str
+) -> None:
+    n = len(batch.certificates)
+    out.print(f"范围：{escape(batch.label)}")
+    out.print(f"撤销原因：{escape(reason)}")
+    out.print(f"将撤销 {n} 份现行证书  [dim]({n} current certificates would be revoked)[/]")
+    if batch.passed_over:
+        out.print(
+            f"不再撤销 {batch.passed_over} 份（之后已被新版本取代或已撤销）"
+            f"  [dim]({batch.passed_over} since superseded or revoked: left as they are)[/]"
+        )
+    table = Table("证书编号", "姓名", "版本", "签发时间（北京时间）")
+    for c in listed:
+        table.add_row(
+            c.number,
+            escape(names.get(c.number, "")),
+            str(c.version),
+            as_utc(c.issued_at).astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+        )
+    out.print(table)
+    if len(listed) < n:
+        more = n - len(listed)
+        out.print(
+            f"  ……另有 {more} 份未列出；--dry-run 列出全部  [dim](and {more} more; --dry-run lists all)[/]"
+        )
 
 
 @main.command(epilog=example("ecert verify out/pdfs/6540040710000014.pdf --at 2027-01-01"))

@@ -630,7 +630,7 @@ class _ChunkIssuer(Issuer):
 
     _signed: list[list[object]]
 
-    def _decide(
+    def decide(
         self,
         session: Session,
         signer: Signer,
@@ -641,7 +641,7 @@ class _ChunkIssuer(Issuer):
         # issue_chunk stores exactly the decisions that carry a signed row:
         # noted here, they name the versions this chunk writes, with no
         # second look at the register (which a concurrent job may change).
-        decisions = super()._decide(session, signer, chunk, options, now)
+        decisions = super().decide(session, signer, chunk, options, now)
         self._signed = [[d.holder.number, d.claims.version] for d in decisions if d.row is not None]
         return decisions
 

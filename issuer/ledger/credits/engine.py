@@ -35,15 +35,74 @@ from .sheet import (
 
 def credit_record(profile: RulesProfile, rec: RecordInput, hired_on: date) -> RecordCredit:
     """The credits of one record, with the reason in Chinese."""
-    refusal = _refusal(profile, rec, hired_on)
+    return Creditor(profile).credit(rec, hired_on)
+
+
+# What a record earns apart from its dates: a refusal that comes before the
+# date checks, or (basic, reward, credits, bucket, induction, why) once they pass.
+_Earned = tuple[Decimal, Decimal, Decimal, str | None, bool, str]
+_Static = tuple[str | None, _Earned | None]
+StaticKey = tuple[object, ...]
+
+
+class Creditor:
+    """`credit_record` for the many records of one profile. What a record
+    earns depends on its project, grade, role and status, and its date only
+    decides whether it counts (in the cycle, after hire): the first part is
+    worked out once per distinct record and the credit once per day it was
+    completed, shared by every teacher who did the same (a region's records
+    come from a few hundred projects). Results are immutable, so sharing is
+    safe; the order of the refusals is that of `credit_record`."""
+
+    def __init__(self, profile: RulesProfile) -> None:
+        self.profile = profile
+        self._static: dict[StaticKey, _Static] = {}
+        self._made: dict[tuple[StaticKey, date], RecordCredit] = {}
+
+    def credit(self, rec: RecordInput, hired_on: date) -> RecordCredit:
+        r = rec
+        key = (
+            r.project_code,
+            r.level,
+            r.category,
+            r.mode,
+            r.hours,
+            r.approved,
+            r.kind,
+            r.grade,
+            r.role,
+            r.recognised,
+        )
+        return self.credit_keyed(key, rec, rec.completed_on, hired_on)
+
+    def credit_keyed(
+        self, key: StaticKey, rec: RecordInput, completed_on: date, hired_on: date
+    ) -> RecordCredit:
+        """`rec`'s credit on `completed_on` (its own date is not read), where
+        `key` stands for every other field of `rec`: equal keys, equal fields."""
+        made = self._made.get((key, completed_on))
+        if made is not None and hired_on <= completed_on:
+            return made
+        static = self._static.get(key)
+        if static is None:
+            static = self._static[key] = _static_credit(self.profile, rec)
+        refusal, earned = static
+        if refusal is None:
+            refusal = _date_refusal(self.profile, completed_on, hired_on)
+        if refusal is not None or earned is None:
+            return RecordCredit(rec.project_code, completed_on, ZERO, ZERO, ZERO, None, False, refusal or "")
+        made = self._made[(key, completed_on)] = RecordCredit(rec.project_code, completed_on, *earned)
+        return made
+
+
+def _static_credit(profile: RulesProfile, rec: RecordInput) -> _Static:
+    refusal = _refusal(profile, rec)
     if refusal:
-        return RecordCredit(rec.project_code, rec.completed_on, ZERO, ZERO, ZERO, None, False, refusal)
+        return refusal, None
     if rec.kind == "mandarin" and profile.mandarin_credits is not None:
         bucket = _mandarin_bucket(profile, rec)
         if bucket is None:
-            return RecordCredit(
-                rec.project_code,
-                rec.completed_on,
+            return None, (
                 ZERO,
                 ZERO,
                 ZERO,
@@ -65,16 +124,8 @@ def credit_record(profile: RulesProfile, rec: RecordInput, hired_on: date) -> Re
     if reason:
         parts.append(f"{reason}，奖励 {amount(credits - basic_shown)}")
     parts.append(f"计入{profile.bucket_label(bucket)}")
-    return RecordCredit(
-        rec.project_code,
-        rec.completed_on,
-        basic_shown,
-        credits - basic_shown,
-        credits,
-        bucket,
-        rec.category == "induction",
-        "；".join(parts),
-    )
+    why = "；".join(parts)
+    return None, (basic_shown, credits - basic_shown, credits, bucket, rec.category == "induction", why)
 
 
 def _mandarin_bucket(profile: RulesProfile, rec: RecordInput) -> str | None:
@@ -84,8 +135,8 @@ def _mandarin_bucket(profile: RulesProfile, rec: RecordInput) -> str | None:
     return bucket if bucket in AGGREGATES["required"] else None
 
 
-def _refusal(profile: RulesProfile, rec: RecordInput, hired_on: date) -> str | None:
-    """Why a record registers nothing, or None. Applies pre_service_not_registered."""
+def _refusal(profile: RulesProfile, rec: RecordInput) -> str | None:
+    """Why a record registers nothing whenever it was completed, or None."""
     if rec.hours <= 0 and rec.kind != "mandarin":
         return "学时无效（须大于 0），不计学分"
     if not rec.recognised:
@@ -94,9 +145,15 @@ def _refusal(profile: RulesProfile, rec: RecordInput, hired_on: date) -> str | N
         return "培训项目未经审核，不予登记学分"
     if rec.grade not in PASSING_GRADES:
         return f"考核{GRADES.get(rec.grade, rec.grade)}，不予登记学分"
-    if not profile.cycle_start <= rec.completed_on <= profile.cycle_end:
-        return f"完成于 {rec.completed_on}，不在本周期（{profile.first_year}—{profile.last_year}）内"
-    if rec.completed_on < hired_on:
+    return None
+
+
+def _date_refusal(profile: RulesProfile, completed_on: date, hired_on: date) -> str | None:
+    """Why a record that would count registers nothing for its date, or
+    None. Applies pre_service_not_registered."""
+    if not profile.cycle_start <= completed_on <= profile.cycle_end:
+        return f"完成于 {completed_on}，不在本周期（{profile.first_year}—{profile.last_year}）内"
+    if completed_on < hired_on:
         return f"完成于入职（{hired_on}）之前，属岗前培训，不纳入学分登记"
     return None
 
@@ -200,9 +257,13 @@ def year_tallies(
     review's opening, the cycle's last year is judged like the others."""
     served = set(full_years_served(profile, teacher.hired_on))
     all_judged = as_of is None or as_of >= profile.review_opens
+    by_year: dict[int, list[RecordCredit]] = {}
+    for c in credits:
+        if c.bucket is not None:
+            by_year.setdefault(c.completed_on.year, []).append(c)
     out = []
     for year in profile.years:
-        t = tally(c for c in credits if c.completed_on.year == year)
+        t = tally(by_year.get(year, ()))
         amounts = {p: t[p] for p in YEAR_PARTS}
         short: list[str]
         if profile.yearly is None or year not in served:
@@ -222,16 +283,29 @@ def year_tallies(
 
 
 def compute_sheet(
-    profile: RulesProfile, teacher: TeacherInput, records: Iterable[RecordInput], as_of: date | None = None
+    profile: RulesProfile,
+    teacher: TeacherInput,
+    records: Iterable[RecordInput],
+    as_of: date | None = None,
+    creditor: Creditor | None = None,
 ) -> CreditSheet:
     """The credit sheet of one teacher in one cycle as of a day: only records
     completed on or before `as_of` count (docs/formats.md), and it tells which
-    years are still under way; the verdict is always against the cycle."""
+    years are still under way; the verdict is always against the cycle.
+    `creditor`: one shared by the sheets of a batch (else a new one)."""
     ordered = sorted(
         (r for r in records if as_of is None or r.completed_on <= as_of),
         key=lambda r: (r.completed_on, r.project_code),
     )
-    credits = [credit_record(profile, r, teacher.hired_on) for r in ordered]
+    credit = (creditor or Creditor(profile)).credit
+    return sheet_of_credits(profile, teacher, [credit(r, teacher.hired_on) for r in ordered], as_of)
+
+
+def sheet_of_credits(
+    profile: RulesProfile, teacher: TeacherInput, credits: list[RecordCredit], as_of: date | None
+) -> CreditSheet:
+    """The second half of `compute_sheet`: the sheet of a teacher's records as
+    credited, in the order the sheet lists them (completion, then project)."""
     buckets = tally(credits)
     minimums, notes = effective_minimums(profile, teacher)
     offset_used, unmet = check_minimums(buckets, minimums, profile.offset)
