@@ -15,7 +15,9 @@ template; no HTTP server). Then, each the best and the median of --runs:
   - the region's page 1 and page 10 (`?school=all`, 100 rows a page);
   - the largest school's page 1;
   - `short=any` (everyone not qualified) over the region, cold (the
-    per-process summary cache cleared before each run) and warm;
+    per-process summary cache cleared before each run) and warm; cold,
+    `short=elective` page 3 and a page past the end of `short=any` (which
+    needs every teacher's sheet);
   - `short=elective`, page 3, warm;
   - the search box: a name, an ID number, a printed certificate number.
 
@@ -212,6 +214,15 @@ def _measure(runs: int) -> int:
             page(f"/office/teachers?school={facts['school']}", 100),
         ),
         ("region short=any, cold", cold(page("/office/teachers?school=all&short=any", 100))),
+        # the worst case: a page that needs every teacher's sheet at once
+        (
+            "region short=elective p3, cold",
+            cold(page("/office/teachers?school=all&short=elective&page=2", None)),
+        ),
+        (
+            "region short=any, past the end, cold",
+            cold(page("/office/teachers?school=all&short=any&page=99", 0)),
+        ),
         ("region short=any, warm", page("/office/teachers?school=all&short=any", 100)),
         ("region short=elective p3, warm", page("/office/teachers?school=all&short=elective&page=2", None)),
         ("school short=any, warm", page(f"/office/teachers?school={facts['school']}&short=any", None)),

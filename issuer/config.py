@@ -16,7 +16,8 @@ from verifier.settings import SettingsError, load_verifier_settings
 
 from .errors import ConfigError
 
-DEFAULT_BASE_URL = "HTTP://127.0.0.1:5000"
+# Where `./run.sh` serves without ECERT_PORT (5000 is `ecert serve --port`'s default as well).
+DEFAULT_PORT = 5000
 # What a QR code's alphanumeric mode can carry (docs/formats.md).
 QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 
@@ -29,6 +30,9 @@ class Settings:
     keys_dir: Path
     base_url: str
     actor: str
+    # ECERT_PORT: the port `./run.sh` serves on, and so the default base URL's
+    # (a QR code made without ECERT_BASE_URL leads to the service that runs)
+    port: int = DEFAULT_PORT
     trusted_proxies: int = 0  # reverse proxies in front of the web service (ECERT_TRUSTED_PROXIES)
     ratelimit_storage: str = "memory://"  # ECERT_RATELIMIT_STORAGE
     cookie_secure: bool = False  # ECERT_COOKIE_SECURE=1, or an HTTPS base URL
@@ -47,7 +51,8 @@ def load_settings() -> Settings:
         shared = load_verifier_settings()
     except SettingsError as e:
         raise ConfigError(e.message, e.detail) from None
-    base = base_url(os.environ.get("ECERT_BASE_URL") or DEFAULT_BASE_URL)
+    port = port_number(os.environ.get("ECERT_PORT"))
+    base = base_url(os.environ.get("ECERT_BASE_URL") or default_base_url(port))
     return Settings(
         data_dir=data_dir,
         database_url=url,
@@ -55,6 +60,7 @@ def load_settings() -> Settings:
         keys_dir=keys_dir,
         base_url=base,
         actor=actor,
+        port=port,
         trusted_proxies=shared.trusted_proxies,
         ratelimit_storage=shared.ratelimit_storage,
         cookie_secure=base.startswith("HTTPS://") or os.environ.get("ECERT_COOKIE_SECURE") == "1",
@@ -62,6 +68,25 @@ def load_settings() -> Settings:
         celery_broker_url=os.environ.get("CELERY_BROKER_URL") or None,
         celery_queue=os.environ.get("ECERT_CELERY_QUEUE") or "ecert",
     )
+
+
+def port_number(value: str | None) -> int:
+    """ECERT_PORT: a TCP port, 1–65535 (unset or blank: 5000)."""
+    text = (value or "").strip()
+    if not text:
+        return DEFAULT_PORT
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535):
+        raise ConfigError(
+            f"ECERT_PORT 应为 1 到 65535 之间的端口号：{value!r}",
+            f"ECERT_PORT must be a port number from 1 to 65535, not {value!r}",
+        )
+    return int(text)
+
+
+def default_base_url(port: int) -> str:
+    """The base URL when ECERT_BASE_URL is unset: this machine, on the port
+    the service is served on (ECERT_PORT), as `./run.sh` serves it."""
+    return f"HTTP://127.0.0.1:{port}"
 
 
 def base_url(value: str) -> str:

@@ -195,7 +195,8 @@ def run_ecert(db_url, tmp_path, monkeypatch):
 
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("ECERT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("ECERT_PROFILE", raising=False)
+    for name in ("ECERT_PROFILE", "ECERT_BASE_URL", "ECERT_PORT"):  # a developer's own, if set
+        monkeypatch.delenv(name, raising=False)
     runner = CliRunner()
 
     def run(*args: str, check: bool = True):

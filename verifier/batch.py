@@ -19,7 +19,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from verifier.lookup import Refused, find, unlock
+from verifier.lookup import Refused, find, needs_register, unlock
 from verifier.token import from_base32, to_base32
 from verifier.verdict import OUTCOME_LABELS
 from verifier.verify import Result, Verifier, format_failed
@@ -128,14 +128,18 @@ def _closed() -> Refused:
     )
 
 
-def verify_item(item: Item, verifier: Verifier, engine: Engine, at: date, gate: CodeGate) -> Result:
+def verify_item(item: Item, verifier: Verifier, engine: Engine | None, at: date, gate: CodeGate) -> Result:
     """The item's verification as of `at`. A number and 查验码 verify the
-    number's newest version, as the lookup page does, while `gate` is open."""
+    number's newest version, as the lookup page does, while `gate` is open;
+    without the register (`engine` None: a verifier on the status snapshot)
+    such an item fails, saying it needs the online register."""
     if item.error is not None:
         return format_failed(*item.error)
     if item.text is not None:
         return verifier.verify_text(item.text[: MAX_TEXT + 1], at)
     try:
+        if engine is None:
+            raise needs_register(item.number or "")
         entry = find(engine, item.number or "")
         if not gate.open():
             raise _closed()
@@ -150,7 +154,7 @@ def verify_item(item: Item, verifier: Verifier, engine: Engine, at: date, gate: 
 
 
 def verify_items(
-    items: Sequence[Item], verifier: Verifier, engine: Engine, at: date, gate: CodeGate | None = None
+    items: Sequence[Item], verifier: Verifier, engine: Engine | None, at: date, gate: CodeGate | None = None
 ) -> list[Result]:
     gate = gate or OpenGate()
     return [verify_item(item, verifier, engine, at, gate) for item in items]

@@ -1,5 +1,7 @@
 """Looking a certificate up by its number, for a paper copy whose QR code
-is damaged: the newest version in the register, and its 查验码."""
+is damaged: the newest version in the register, and its 查验码. Only the
+register has them: a verifier on the status snapshot alone answers
+`needs_register`."""
 
 from __future__ import annotations
 
@@ -82,6 +84,24 @@ def find(engine: Engine, no: str) -> Entry:
     if entry is None:
         raise Refused(404, "查无此证书编号", f"number {number} is not in the register")
     return entry
+
+
+NEEDS_REGISTER = (
+    "按证书编号与查验码查验需要联机的证书登记系统：本查验服务只依据签名的状态快照（其中没有查验码和证书内容）。"
+    "请扫描证书上的二维码、上传 PDF 证书，或使用证书上的查验网址"
+)
+
+
+def needs_register(number: str) -> Refused:
+    """A number and 查验码 where the verifier runs on the status snapshot:
+    the snapshot holds neither the codes nor the tokens (docs/formats.md)."""
+    return Refused(
+        501,
+        NEEDS_REGISTER,
+        f"lookup of {number[:40]} by number and verification code needs the online register: this "
+        "verifier serves from the signed status snapshot, which holds no codes and no tokens; "
+        "verify the certificate's QR code, URL or PDF instead",
+    )
 
 
 def unlock(entry: Entry, code: str) -> Entry:

@@ -246,7 +246,8 @@ def main(ctx: click.Context) -> None:
     Settings come from the environment: DATABASE_URL (default SQLite in
     ECERT_DATA_DIR, default ./data), ECERT_PROFILE (default horgos-7),
     ECERT_KEYS_DIR (default ./keys), ECERT_KEY_PASSPHRASE (opens the private
-    keys), ECERT_BASE_URL (the QR code's URL base), ECERT_ACTOR (the name in
+    keys), ECERT_BASE_URL (the QR code's URL base; default the port of
+    ECERT_PORT, else 5000, on 127.0.0.1), ECERT_ACTOR (the name in
     the audit log; default the OS user).
     """
     # What the service writes (the database, the broker file, PDFs, the

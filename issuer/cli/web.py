@@ -60,7 +60,11 @@ def passwords_issue(ctx: Context, cycle: int | None, school: str | None, reset: 
 
 @main.command(epilog=example("ecert serve --host 0.0.0.0 --port 5000 --workers 4"))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="默认取 ECERT_PORT（未设置时 5000），与二维码网址一致 / default ECERT_PORT (else 5000), as the QR codes' URL.",
+)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option(
     "--web-only",
@@ -75,7 +79,7 @@ def passwords_issue(ctx: Context, cycle: int | None, school: str | None, reset: 
     "render every current certificate's PDF as a background job once serving.",
 )
 @pass_context
-def serve(ctx: Context, host: str, port: int, workers: int, web_only: bool, render_pdfs: bool) -> None:
+def serve(ctx: Context, host: str, port: int | None, workers: int, web_only: bool, render_pdfs: bool) -> None:
     """启动网页服务（gunicorn）· serve the teachers' pages, the office and the verifier.
 
     Without CELERY_BROKER_URL it also starts the background jobs' worker. The
@@ -83,6 +87,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, web_only: bool, rend
     started afresh without it, so that no web process ever holds the key's
     passphrase (a reissue from the office pages is a job for the worker)."""
     ctx.engine()  # refuse to start on a database that is not ready
+    port = port or ctx.settings.port
     from ..pdf.fonts import prepare
 
     prepare(ctx.settings.data_dir / "fonts")  # refuse to start without the fonts or HarfBuzz

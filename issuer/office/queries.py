@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,6 +27,7 @@ from issuer.ledger.credits.ledger import (
     Holder,
     all_sheets,
     find_holder,
+    holders_after,
     holders_page,
     holders_query,
     sheet_for,
@@ -178,8 +179,13 @@ def school_page(
         rows = [_row(h, sheet) for h, sheet in sheets_for(session, profile, holders[:limit], as_of)]
         more = len(holders) > limit
     else:
-        every = _every_row(session, profile, school, as_of)
-        rows = list(islice((r for r in every if _is_short(r, short)), offset, offset + limit + 1))
+        wanted = offset + limit + 1  # the page's rows and one more, to know whether more follow
+
+        def enough(rows: Sequence[TeacherRow]) -> bool:
+            return sum(1 for r in rows if _is_short(r, short)) >= wanted
+
+        every = _every_row(session, profile, school, as_of, enough)
+        rows = list(islice((r for r in every if _is_short(r, short)), offset, wanted))
         more = len(rows) > limit
     return list(_with_certificates(session, iter(rows[:limit]))), more
 
@@ -221,11 +227,20 @@ _kept: RowCache[TeacherRow] = RowCache()
 
 
 def _every_row(
-    session: Session, profile: RulesProfile, school: str | None, as_of: date | None
+    session: Session,
+    profile: RulesProfile,
+    school: str | None,
+    as_of: date | None,
+    enough: Callable[[Sequence[TeacherRow]], bool] = lambda rows: False,
 ) -> Sequence[TeacherRow]:
-    return _kept.rows(
-        session, (profile.id, as_of), school, lambda sc: list(_rows(session, profile, sc, as_of))
-    )
+    """Every row of `school` in teacher order, or a first part that is `enough`."""
+
+    def more(school: str | None, after: int | None, n: int) -> tuple[list[TeacherRow], int | None]:
+        holders = holders_after(session, profile, school=school, after=after, limit=n)
+        rows = [_row(h, sheet) for h, sheet in sheets_for(session, profile, holders, as_of)]
+        return rows, (holders[-1].teacher_id if len(holders) == n else None)
+
+    return _kept.rows(session, (profile.id, as_of), school, more, enough)
 
 
 def forget_summaries() -> None:

@@ -136,13 +136,13 @@ def test_the_kept_rows_are_reused_until_the_ledger_changes(sample, monkeypatch):
 
     before = first_page()
     computed = []
-    real = ledger.all_sheets
+    real = ledger.holders_after
 
     def counting(*args, **kw):
-        computed.append(1)
+        computed.append(kw["after"])
         return real(*args, **kw)
 
-    monkeypatch.setattr(queries, "all_sheets", counting)
+    monkeypatch.setattr(queries, "holders_after", counting)
     assert first_page() == before and computed == []  # kept
     version = _version(sample)
 
@@ -168,9 +168,10 @@ def test_the_kept_rows_are_reused_until_the_ledger_changes(sample, monkeypatch):
         version = _version(sample)
         n = len(computed)
         assert first_page() == [r for r in expected_rows(sample, short="any")], change
-        assert len(computed) == n + 1  # recomputed once, then kept again
+        assert computed[n] is None and None not in computed[n + 1 :]  # recomputed once, then kept again
+        m = len(computed)
         first_page()
-        assert len(computed) == n + 1
+        assert len(computed) == m
     # nothing but a read: the version stays
     expected_rows(sample)
     assert _version(sample) == version
@@ -292,3 +293,33 @@ def test_a_writing_session_neither_uses_nor_fills_the_kept_rows(sample):
         s.execute(update(School).where(School.code == short_one[3]).values(name="改名学校"))
     assert _version(sample) == version + 1
     assert paged(sample, short="any", size=500) == expected_rows(sample, short="any")
+
+
+def test_a_filtered_page_computes_only_as_far_as_it_needs_and_the_next_goes_on(sample, monkeypatch):
+    from issuer.office import summaries
+
+    monkeypatch.setattr(summaries, "FIRST_BLOCK", 4)
+    monkeypatch.setattr(summaries, "LAST_BLOCK", 16)
+    asked = []
+    real = ledger.holders_after
+
+    def counting(*args, **kw):
+        holders = real(*args, **kw)
+        asked.append(len(holders))
+        return holders
+
+    monkeypatch.setattr(queries, "holders_after", counting)
+    every = expected_rows(sample, short="any")
+    with read_session(sample) as s:
+        rows, more = queries.school_page(s, PROFILE, ADMIN, short="any", as_of=AS_OF, offset=0, limit=5)
+    assert [shown(r) for r in rows] == every[:5] and more
+    first = sum(asked)
+    assert first < 40  # six of the short, not 150 teachers' sheets
+    with read_session(sample) as s:  # the next page extends the same rows
+        rows, more = queries.school_page(s, PROFILE, ADMIN, short="any", as_of=AS_OF, offset=5, limit=5)
+    assert [shown(r) for r in rows] == every[5:10] and more
+    assert asked[len(asked) - 1] > 0 and sum(asked) < 80
+    for short in (None, *queries.short_options(PROFILE)):  # blocks of 4 to 16, every filter, every page
+        for size in (3, 25):
+            queries.forget_summaries()
+            assert paged(sample, short=short, size=size) == expected_rows(sample, short=short), (short, size)

@@ -3,7 +3,10 @@ QR code, the lookup by number and 查验码, uploads, the batch page for a
 review committee, and the JSON API.
 
 It runs alone (`create_app(database_url)`: public keys and the certificate
-register, read only) and is mounted by the bureau's full service.
+register, read only) and is mounted by the bureau's full service. With
+`ECERT_STATUS=snapshot` it runs on what the bureau publishes alone, the
+JWKS and the signed status snapshot, with no database (verifier/published.py),
+so that any number of them can stand behind a load balancer.
 """
 
 from __future__ import annotations
@@ -11,16 +14,17 @@ from __future__ import annotations
 import time
 from typing import cast
 
-from flask import Flask, Response, redirect, url_for
+from flask import Flask, Response, g, has_request_context, redirect, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter.util import get_remote_address
 from sqlalchemy import Engine, create_engine
 
 from verifier.keyset import KeySet
 from verifier.proxies import behind_proxies
+from verifier.published import LiveSnapshot, PublishedError, live_snapshot
 from verifier.resources import templates_dir
 from verifier.settings import SettingsError, VerifierSettings, load_verifier_settings, sqlalchemy_url
-from verifier.status import DatabaseStatus
+from verifier.status import DatabaseStatus, SnapshotStatus
 from verifier.verify import Verifier
 
 from .ratelimit import VerifierLimiter, storage_uri
@@ -58,11 +62,47 @@ class Online:
         self.engine.dispose()
 
 
+class FromSnapshot:
+    """The verifier on the published keys and status snapshot alone: no
+    database, so no lookup by number and 查验码 (the snapshot holds neither
+    the tokens nor the codes). Each request answers from the pair of keys
+    and snapshot it found (verifier/published.py swaps the pair whole)."""
+
+    engine: Engine | None = None  # no register to look a number up in
+
+    def __init__(self, live: LiveSnapshot) -> None:
+        self.live = live
+
+    @property
+    def status(self) -> SnapshotStatus:
+        return self.live.held.status
+
+    def keys(self) -> KeySet:
+        return self.live.held.keys
+
+    def verifier(self) -> Verifier:
+        held = self.live.held
+        if has_request_context():  # the answer's header names the snapshot it rests on
+            g.ecert_snapshot = held.status.generated_at.isoformat()
+        return Verifier(held.keys, held.status)
+
+    def close(self) -> None:
+        self.live.close()
+
+
+Source = Online | FromSnapshot
+
+
 def init_verifier(app: Flask, engine: Engine, keys_ttl: float = 30.0) -> None:
     """Mount the verifier's pages and API on an app (alone or the full service)."""
+    mount_verifier(app, Online(engine, keys_ttl))
+
+
+def mount_verifier(app: Flask, source: Source) -> None:
+    """The pages and API on an app, answering from `source`."""
     from . import api, batch, pages
 
-    app.extensions["ecert_verifier"] = Online(engine, keys_ttl)
+    app.extensions["ecert_verifier"] = source
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(batch.bp)
@@ -74,14 +114,26 @@ def create_app(
     database_url: str | None = None, settings: VerifierSettings | None = None, **config: object
 ) -> Flask:
     """The verifier alone, on the register's database (read only): the given
-    URL, else ECERT_VERIFIER_DATABASE_URL or DATABASE_URL."""
+    URL, else ECERT_VERIFIER_DATABASE_URL or DATABASE_URL; or, with
+    ECERT_STATUS=snapshot, on the published JWKS and status snapshot alone
+    (a database URL is then not used). Refuses to start (SettingsError,
+    naming the variable) without what it needs."""
     settings = settings or load_verifier_settings()
-    url = sqlalchemy_url(database_url) or settings.database_url
-    if not url:
-        raise SettingsError(
-            "请设置 ECERT_VERIFIER_DATABASE_URL 或 DATABASE_URL（证书登记数据库）",
-            "set ECERT_VERIFIER_DATABASE_URL or DATABASE_URL: the verifier reads the register",
-        )
+    source: Source
+    if settings.status == "snapshot":
+        refresh = _seconds(config.get("STATUS_REFRESH"), settings.status_refresh)
+        source = FromSnapshot(_live_snapshot(settings, refresh))
+    else:
+        url = sqlalchemy_url(database_url) or settings.database_url
+        if not url:
+            raise SettingsError(
+                "请设置 ECERT_VERIFIER_DATABASE_URL 或 DATABASE_URL（证书登记数据库），"
+                "或设置 ECERT_STATUS=snapshot 只读签名的状态快照",
+                "set ECERT_VERIFIER_DATABASE_URL or DATABASE_URL: the verifier reads the register "
+                "(or ECERT_STATUS=snapshot to serve from the signed status snapshot alone)",
+            )
+        keys_ttl = _seconds(config.get("KEYS_TTL"), 30.0)
+        source = Online(create_engine(url, pool_pre_ping=True), keys_ttl)
     templates = templates_dir()
     app = Flask(__name__, template_folder=str(templates), static_folder=str(templates / "static"))
     app.config.update(
@@ -90,12 +142,57 @@ def create_app(
     app.config.update(config)
     # keep docs/formats.md's order of keys (a Flask made here has the default provider)
     cast(DefaultJSONProvider, app.json).sort_keys = False
-    init_verifier(app, create_engine(url, pool_pre_ping=True), app.config.get("KEYS_TTL", 30.0))
+    mount_verifier(app, source)
+    if isinstance(source, FromSnapshot):
+        app.after_request(_snapshot_header)
     # alone, the verifier's front door is the lookup (the full service has a landing page)
     app.add_url_rule("/", "home", lambda: redirect(url_for("verify.lookup")))
     app.after_request(security_headers)
     behind_proxies(app, settings.trusted_proxies)
     return app
+
+
+def _seconds(value: object, default: float) -> float:
+    """A time in seconds given in the app's config (tests shorten them)."""
+    return float(value) if isinstance(value, int | float) else default
+
+
+def _live_snapshot(settings: VerifierSettings, refresh: float) -> LiveSnapshot:
+    missing = [
+        name
+        for name, value in (
+            ("ECERT_STATUS_SNAPSHOT", settings.status_snapshot),
+            ("ECERT_JWKS", settings.jwks),
+        )
+        if not value
+    ]
+    if missing:
+        raise SettingsError(
+            f"ECERT_STATUS=snapshot 时须设置 {'、'.join(missing)}（签名的状态快照与公布的公钥集：文件路径或 http(s) 网址）",
+            f"ECERT_STATUS=snapshot needs {' and '.join(missing)}: the signed status snapshot and the "
+            "published JWKS, each a file path or an http(s) URL",
+        )
+    assert settings.status_snapshot and settings.jwks
+    try:
+        return live_snapshot(settings.status_snapshot, settings.jwks, refresh)
+    except PublishedError as e:
+        raise SettingsError(
+            f"{e.setting} 不可用，查验服务不启动：{e}",
+            f"{e.setting}: {e}; the verifier does not start on a status snapshot it cannot trust",
+        ) from None
+
+
+STATUS_HEADER = "X-Ecert-Status-Snapshot"
+
+
+def _snapshot_header(response: Response) -> Response:
+    """Each answer says the status it rests on is the snapshot of that time."""
+    from .common import online
+
+    source = online()
+    if isinstance(source, FromSnapshot):
+        response.headers[STATUS_HEADER] = g.get("ecert_snapshot") or source.live.generated_at
+    return response
 
 
 SECURITY_HEADERS = (

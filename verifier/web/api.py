@@ -181,7 +181,10 @@ def status(number: str) -> ResponseReturnValue:
         compact = CertificateNumber.parse(number[:40]).compact
     except NumberFormatError as e:
         return jsonify({"error": "bad_number", "message": "证书编号无效", "detail": str(e)}), 400
-    entry = newest(online().engine, compact)
+    engine = online().engine
+    if engine is None:
+        return _status_from_snapshot(compact)
+    entry = newest(engine, compact)
     if entry is None:
         return jsonify({"error": "not_found", "message": "查无此证书编号", "detail": compact}), 404
     claims = parse(from_base32(entry.token)).claims
@@ -201,6 +204,40 @@ def status(number: str) -> ResponseReturnValue:
                 {"version": i, "state": v.state, "token_sha256": v.digest}
                 for i, v in enumerate(info.versions if info else (), 1)
             ],
+        }
+    )
+
+
+def _status_from_snapshot(compact: str) -> ResponseReturnValue:
+    """The same answer from the status snapshot (the number's bureau and
+    cycle are the token's: the format check holds them equal), and `source`
+    (added): the snapshot it rests on, so a reader knows how fresh it is."""
+    status = online().status
+    info = status.lookup(compact)
+    if info is None:
+        return jsonify({"error": "not_found", "message": "查无此证书编号", "detail": compact}), 404
+    version = info.current or info.latest
+    v = info.of(version)
+    assert v is not None and v.valid_until is not None  # a snapshot's version always has its validity
+    number = CertificateNumber.parse(compact)
+    generated = getattr(status, "generated_at", None)
+    return jsonify(
+        {
+            "number": compact,
+            "version": version,
+            "current_version": info.current,
+            "status": v.state,
+            "cycle": number.cycle,
+            "issuer": number.bureau,
+            "valid_until": v.valid_until.isoformat(),
+            "versions": [
+                {"version": i, "state": s.state, "token_sha256": s.digest}
+                for i, s in enumerate(info.versions, 1)
+            ],
+            "source": {
+                "kind": "snapshot",
+                "generated_at": generated.isoformat() if generated is not None else None,
+            },
         }
     )
 

@@ -19,7 +19,7 @@ from verifier.clock import today_in_china
 from .ratelimit import SharedCount
 
 if TYPE_CHECKING:
-    from verifier.web import Online
+    from verifier.web import Source
 
 
 log = logging.getLogger("ecert.verifier")
@@ -89,9 +89,10 @@ def json_body() -> object | None:
         return None
 
 
-def online() -> Online:
-    """The verifier that init_verifier mounted on this app."""
-    mounted: Online = current_app.extensions["ecert_verifier"]  # Flask keeps extensions as Any
+def online() -> Source:
+    """The verifier that mount_verifier mounted on this app: on the register
+    (Online) or on the published status snapshot (FromSnapshot)."""
+    mounted: Source = current_app.extensions["ecert_verifier"]  # Flask keeps extensions as Any
     return mounted
 
 

@@ -351,7 +351,9 @@ OPENAPI = {
             "get": {
                 "summary": "A certificate number's newest version and status, "
                 "and every version's state and token digest (SHA-256 "
-                "of the token's bytes, hex)",
+                "of the token's bytes, hex); from a verifier on the status "
+                "snapshot (ECERT_STATUS=snapshot), also `source`: "
+                '{"kind": "snapshot", "generated_at": …}',
                 "parameters": [
                     {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],

@@ -15,10 +15,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from verifier.clock import today_in_china
-from verifier.lookup import Entry, Refused, find, mask_name, unlock
-from verifier.numbers import CertificateNumber
+from verifier.lookup import Entry, Refused, find, mask_name, needs_register, unlock
+from verifier.numbers import CertificateNumber, NumberFormatError
 from verifier.profiles import NoProfile, profile_for_cycle
-from verifier.status import RegisterUnavailable
+from verifier.status import RegisterUnavailable, StatusSource
 from verifier.token import Claims, from_base32, parse
 from verifier.verdict import banner, number_line
 from verifier.verify import Result, format_failed
@@ -109,8 +109,11 @@ def lookup() -> ResponseReturnValue:
         return render_template(
             "verifier/lookup.html", no="", code=code, at=request.args.get("at", ""), error=date_error
         )
+    engine = online().engine
     try:
-        entry = find(online().engine, no)
+        if engine is None:  # on the status snapshot alone
+            return _from_snapshot(no, code, at)
+        entry = find(engine, no)
         if code:
             return _with_code(entry, code, at)
     except Refused as e:
@@ -120,6 +123,44 @@ def lookup() -> ResponseReturnValue:
     return render_template(
         "verifier/summary.html", summary=_summary(entry, at), no=no, at=request.args.get("at", "")
     )
+
+
+# The lookup by number alone on the status snapshot: the state and validity,
+# but no name (the snapshot holds no token: docs/formats.md, "Register status").
+NO_HOLDER = "—（状态快照中没有持证人姓名：请用查验码在联机查验服务查看，或扫描证书二维码）"
+
+
+def _from_snapshot(no: str, code: str, at: date) -> ResponseReturnValue:
+    """What the snapshot can say of a number typed: its newest version's
+    state and validity; a 查验码 cannot be checked (the snapshot has none)."""
+    try:
+        number = CertificateNumber.parse(no)
+    except NumberFormatError as e:
+        raise Refused(400, "证书编号无效（校验位不符或位数不对）", f"bad certificate number: {e}") from None
+    if code:
+        raise needs_register(number.compact)
+    status: StatusSource = online().status
+    info = status.lookup(number.compact)
+    if info is None:
+        raise Refused(
+            404, "查无此证书编号", f"number {number.compact} is not in the register ({status.description})"
+        )
+    version = info.current or info.latest
+    v = info.of(version)
+    assert v is not None and v.valid_until is not None  # a snapshot's version always has its validity
+    tone, state = number_line(v.state, v.valid_until, at)
+    summary: LookupSummary = {
+        "number": number.printed,
+        "state": f"{state}（{getattr(status, 'note', '')}）" if getattr(status, "note", "") else state,
+        "tone": tone,
+        "issuer": number.bureau,
+        "cycle": number.cycle,
+        "valid_until": v.valid_until,
+        "holder": NO_HOLDER,
+        "version": version,
+        "issuer_name": _bureau_name(number.cycle, number.bureau),
+    }
+    return render_template("verifier/summary.html", summary=summary, no=no, at=request.args.get("at", ""))
 
 
 def _count_code_attempt() -> None:
@@ -161,10 +202,14 @@ def _summary(entry: Entry, at: date) -> LookupSummary:
 
 
 def _issuer_name(claims: Claims) -> str:
+    return _bureau_name(claims.cycle, claims.issuer)
+
+
+def _bureau_name(cycle: int, issuer: str) -> str:
     try:
-        return profile_for_cycle(claims.cycle, claims.issuer).issuer_name
+        return profile_for_cycle(cycle, issuer).issuer_name
     except NoProfile:
-        return claims.issuer
+        return issuer
 
 
 @bp.post("/verify/upload")

@@ -57,7 +57,7 @@ class Creditor:
     def __init__(self, profile: RulesProfile) -> None:
         self.profile = profile
         self._static: dict[StaticKey, _Static] = {}
-        self._made: dict[tuple[StaticKey, date], RecordCredit] = {}
+        self._made: dict[StaticKey, dict[date, RecordCredit]] = {}
 
     def credit(self, rec: RecordInput, hired_on: date) -> RecordCredit:
         r = rec
@@ -79,8 +79,13 @@ class Creditor:
         self, key: StaticKey, rec: RecordInput, completed_on: date, hired_on: date
     ) -> RecordCredit:
         """`rec`'s credit on `completed_on` (its own date is not read), where
-        `key` stands for every other field of `rec`: equal keys, equal fields."""
-        made = self._made.get((key, completed_on))
+        `key` stands for every other field of `rec`: equal keys, equal fields
+        (within one Creditor: the ledger's key is shorter, since a project's
+        code decides its fields within one reading of the database)."""
+        by_day = self._made.get(key)
+        if by_day is None:
+            by_day = self._made[key] = {}
+        made = by_day.get(completed_on)
         if made is not None and hired_on <= completed_on:
             return made
         static = self._static.get(key)
@@ -91,7 +96,7 @@ class Creditor:
             refusal = _date_refusal(self.profile, completed_on, hired_on)
         if refusal is not None or earned is None:
             return RecordCredit(rec.project_code, completed_on, ZERO, ZERO, ZERO, None, False, refusal or "")
-        made = self._made[(key, completed_on)] = RecordCredit(rec.project_code, completed_on, *earned)
+        made = by_day[completed_on] = RecordCredit(rec.project_code, completed_on, *earned)
         return made
 
 
@@ -186,15 +191,21 @@ def _pct(rate: Decimal) -> str:
 # -- sums and requirements -------------------------------------------------
 
 
+_AGGREGATES = tuple(AGGREGATES.items())
+
+
 def tally(credits: Iterable[RecordCredit]) -> dict[str, Decimal]:
     """Leaf sums (exact) and their aggregates."""
     leaves = dict.fromkeys(LEAF_BUCKETS, ZERO)
     for c in credits:
         if c.bucket is not None:
             leaves[c.bucket] += c.credits
-    out = dict(leaves)
-    for name, parts in AGGREGATES.items():
-        out[name] = sum((leaves[p] for p in parts), ZERO)
+    out = leaves.copy()
+    for name, parts in _AGGREGATES:
+        total = ZERO
+        for p in parts:
+            total += leaves[p]
+        out[name] = total
     return out
 
 

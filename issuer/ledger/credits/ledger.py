@@ -184,6 +184,19 @@ def holders_page(
     return [Holder(*r) for r in session.execute(q)]
 
 
+def holders_after(
+    session: Session, profile: RulesProfile, *, school: str | None = None, after: int | None, limit: int
+) -> list[Holder]:
+    """The next `limit` registered teachers in teacher order (all_sheets'
+    order) whose teacher id is above `after` (None: from the first)."""
+    q = holders_query(profile).order_by(Teacher.id).limit(limit)
+    if after is not None:
+        q = q.where(Teacher.id > after)
+    if school:
+        q = q.where(Teacher.school_code == school)
+    return [Holder(*r) for r in session.execute(q)]
+
+
 def all_sheets(
     session: Session,
     profile: RulesProfile,
@@ -248,7 +261,7 @@ class _SheetMaker:
         kept = sorted((r for r in rows if as_of is None or r[10] <= as_of), key=_sheet_order)
         credits = []
         for r in kept:
-            key = (*r[1:10], r[11] == "recognised")
+            key = (r[1], r[8], r[9], r[11])  # project, grade, role, status: the rest is the project's
             rec = self.inputs.get(key)
             if rec is None:
                 rec = self.inputs[key] = _record_input(r)
