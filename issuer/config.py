@@ -39,6 +39,7 @@ class Settings:
     secret_key: str | None = None  # ECERT_SECRET_KEY; unset: one kept in the data folder
     celery_broker_url: str | None = None  # CELERY_BROKER_URL; unset: the embedded broker
     celery_queue: str = "ecert"  # ECERT_CELERY_QUEUE: deployments sharing a broker each name theirs
+    storage: str = "folder"  # ECERT_STORAGE: folder | database | s3://bucket/prefix (issuer/storage.py)
 
 
 def load_settings() -> Settings:
@@ -67,6 +68,24 @@ def load_settings() -> Settings:
         secret_key=os.environ.get("ECERT_SECRET_KEY") or None,
         celery_broker_url=os.environ.get("CELERY_BROKER_URL") or None,
         celery_queue=os.environ.get("ECERT_CELERY_QUEUE") or "ecert",
+        storage=storage_setting(os.environ.get("ECERT_STORAGE") or "folder"),
+    )
+
+
+STORAGES = ("folder", "database")
+
+
+def storage_setting(value: str) -> str:
+    """ECERT_STORAGE: where the PDFs go (issuer/storage.py), or ConfigError."""
+    value = value.strip() or "folder"
+    if value.lower() in STORAGES:
+        return value.lower()
+    if value.lower().startswith("s3://") and value[5:].partition("/")[0]:
+        return "s3://" + value[5:]
+    raise ConfigError(
+        f"ECERT_STORAGE 不可用：{value!r}（只能是 folder、database 或 s3://存储桶/前缀）",
+        "ECERT_STORAGE must be folder (the data folder), database (DATABASE_URL's database) "
+        "or s3://bucket/prefix (an S3-compatible store)",
     )
 
 

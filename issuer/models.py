@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Table,
@@ -327,3 +328,24 @@ class LedgerVersion(Base):
     __tablename__ = "ledger_version"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class StoredObject(Base):
+    """A file kept in the database (ECERT_STORAGE=database, issuer/storage.py):
+    its key, the blob its chunks carry, size, time and tag (a PDF's render key)."""
+
+    __tablename__ = "stored_objects"
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    blob: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    tag: Mapped[str | None] = mapped_column(String(100))
+
+
+class StoredChunk(Base):
+    """One piece (up to 256 KB) of a stored object's blob."""
+
+    __tablename__ = "stored_chunks"
+    blob: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

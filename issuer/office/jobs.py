@@ -29,13 +29,11 @@ wherever the job is.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -55,6 +53,7 @@ from issuer.ledger.credits.sheet import CreditSheet
 from issuer.models import Certificate, Job, Registration, School, StaffAccount, Teacher
 from issuer.pdf import batch as pdf_batch
 from issuer.pdf import fonts as fontlib
+from issuer.storage import Storage, storage_for
 from verifier.clock import CHINA, as_utc, now_utc, today_in_china
 from verifier.profiles import RulesProfile, load_profile
 
@@ -304,13 +303,14 @@ UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
 
 @dataclass
 class PrintSet:
-    """What a render job's ZIP holds: (entry name, file) of each PDF that is
-    its certificate's current PDF now, and the job's numbers left out, why."""
+    """What a render job's ZIP holds: (entry name, key in the store) of each
+    PDF that is its certificate's current PDF now, and the job's numbers
+    left out, why."""
 
     job_id: int
     school: str | None
     school_name: str | None
-    entries: list[tuple[str, Path]] = field(default_factory=list)
+    entries: list[tuple[str, str]] = field(default_factory=list)
     left_out: list[tuple[str, str, str]] = field(default_factory=list)  # (number, name, reason)
     size: int = 0  # bytes of the PDFs
 
@@ -322,12 +322,13 @@ class PrintSet:
 
 def print_set(session: Session, settings: Settings, scope: Scope, job_id: int) -> PrintSet:
     """The PDFs of an ended render job's certificates, for its ZIP. A PDF is
-    in it only if the render folder's manifest says it was made from the
-    certificate's current version, with the current template, fonts and
-    PDF-signing certificate (the render key a render job skips by): a
-    certificate revoked or reissued since, or a PDF that failed, is left
-    out and listed, never printed stale. NotFound outside the scope and for
-    any job but a render job that is done."""
+    in it only if its tag in the service's store (the render manifest,
+    issuer/storage.py) says it was made from the certificate's current
+    version, with the current template, fonts and PDF-signing certificate
+    (the render key a render job skips by): a certificate revoked or
+    reissued since, or a PDF that failed, is left out and listed, never
+    printed stale. NotFound outside the scope and for any job but a render
+    job that is done."""
     job = get(session, scope, job_id)
     if job.kind != "render" or job.state != "done":
         raise NotFound("这个任务没有可下载的 PDF", f"job {job_id} is not a finished render job")
@@ -339,8 +340,9 @@ def print_set(session: Session, settings: Settings, scope: Scope, job_id: int) -
         out.school_name = session.scalar(select(School.name).where(School.code == job.school_code))
     if not numbers:
         return out
-    folder = pdf_dir(settings)
-    manifest = _manifest(folder)
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)  # sessions here are made on an engine (issuer.db)
+    stored = dict(storage_for(settings, bind).list(pdf_batch.RENDERED))  # key → size and tag, at once
     key = Keystore(settings.keys_dir, settings.actor).document_key(session, profile.issuer_code)
     digest = _style_digest(settings.data_dir / "fonts", key)
     current = {}
@@ -370,19 +372,16 @@ def print_set(session: Session, settings: Settings, scope: Scope, job_id: int) -
         if c is None:
             out.left_out.append((number, gone.get(number, ""), NOT_CURRENT))
             continue
-        path = folder / f"{number}.pdf"
+        key = f"{pdf_batch.RENDERED}{number}.pdf"
         wanted = pdf_batch.render_key(c.token, c.state, c.check_code, c.summary, settings.base_url, digest)
-        try:
-            size = path.stat().st_size if manifest.get(number) == wanted else None
-        except OSError:
-            size = None
-        if size is None:
+        stat = stored.get(key)
+        if stat is None or stat.tag != wanted:
             out.left_out.append((number, c.name, STALE))
             continue
         name = f"{number}-{_safe(c.name)}.pdf"
         # a region's job: a folder a school, so that each school's pile prints on its own
-        out.entries.append((name if job.school_code else f"{c.school}-{_safe(c.school_name)}/{name}", path))
-        out.size += size
+        out.entries.append((name if job.school_code else f"{c.school}-{_safe(c.school_name)}/{name}", key))
+        out.size += stat.size
     out.entries.sort(key=lambda e: e[0])  # a region's: each school's folder in one run
     return out
 
@@ -390,14 +389,6 @@ def print_set(session: Session, settings: Settings, scope: Scope, job_id: int) -
 def _safe(text: str) -> str:
     """A name as part of a file name on any system."""
     return UNSAFE_IN_NAME.sub("_", text).strip(" .") or "_"
-
-
-def _manifest(folder: Path) -> dict[str, str]:
-    try:
-        manifest = json.loads((folder / pdf_batch.MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
 
 
 _digests: dict[tuple[Path, str], str] = {}
@@ -674,8 +665,14 @@ class _ChunkIssuer(Issuer):
 
 
 def pdf_dir(settings: Settings) -> Path:
-    """Where a render job writes <number>.pdf (the worker's data folder)."""
-    return settings.data_dir / "pdfs"
+    """Where a render job writes <number>.pdf with ECERT_STORAGE=folder (the
+    worker's data folder; issuer/storage.py)."""
+    return settings.data_dir / pdf_batch.RENDERED
+
+
+def pdf_place(settings: Settings, engine: Engine) -> str:
+    """Where a render job's PDFs are, for its page."""
+    return storage_for(settings, engine).describe(pdf_batch.RENDERED)
 
 
 def _render(
@@ -688,7 +685,7 @@ def _render(
     with read_session(engine) as s:
         key = Keystore(settings.keys_dir, settings.actor).document_key(s, profile.issuer_code)
     renderer = _ChunkRenderer(
-        profile, settings.base_url, settings.data_dir / "fonts", pdf_dir(settings), numbers, key
+        profile, settings.base_url, settings.data_dir / "fonts", storage_for(settings, engine), numbers, key
     )
     with read_session(engine) as s:
         certs = list(
@@ -711,17 +708,29 @@ def _render(
 
 
 class _ChunkRenderer(pdf_batch.BatchRenderer):
-    """BatchRenderer over one chunk, in this process, sharing the output
-    folder's manifest with other chunks: the manifest is read at the start,
-    and at the end merged under a lock, touching only this chunk's numbers.
-    The worker process keeps its Renderer from one chunk to the next."""
+    """BatchRenderer over one chunk, in this process, into the service's
+    store (issuer/storage.py), which other chunks, on other workers and
+    machines, share: the manifest is each PDF's tag there, so a chunk reads
+    its own numbers' tags at the start and sets only theirs at the end
+    (another chunk's are never overwritten). The worker process keeps its
+    Renderer from one chunk to the next."""
 
-    def __init__(self, profile, base_url, font_cache: Path, out_dir: Path, numbers: list[str], key) -> None:
-        super().__init__(profile, base_url, font_cache, out_dir, workers=1, document_key=key)
+    def __init__(self, profile, base_url, font_cache: Path, store: Storage, numbers: list[str], key) -> None:
+        super().__init__(
+            profile, base_url, font_cache, store, workers=1, document_key=key, prefix=pdf_batch.RENDERED
+        )
         self.numbers = numbers
 
+    def _load_manifest(self) -> dict[str, str]:
+        manifest = {}
+        for number in self.numbers:
+            stat = self.store.stat(self.key_of(number))
+            if stat is not None and stat.tag:
+                manifest[number] = stat.tag
+        return manifest
+
     def _serial(self, jobs, manifest, summary, progress) -> None:
-        wanted = (self.profile.id, self.base_url, self.font_cache, self.out, self.digest)
+        wanted = (self.profile.id, self.base_url, self.font_cache, self.store, self.prefix, self.digest)
         if _renderer_for.get("key") != wanted:
             old = pdf_batch._worker.get("renderer")
             pdf_batch.init_worker(*self._worker_args())
@@ -732,26 +741,5 @@ class _ChunkRenderer(pdf_batch.BatchRenderer):
             self._record(job, pdf_batch.render_one(job), manifest, summary)
             progress(1)
 
-    def _save_manifest(self, manifest: dict) -> None:
-        with _locked(self.out / ".ecert-render.lock"):
-            merged = self._load_manifest()
-            for number in self.numbers:
-                if number in manifest:
-                    merged[number] = manifest[number]
-                else:
-                    merged.pop(number, None)
-            super()._save_manifest(merged)
-
 
 _renderer_for: dict = {}
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)

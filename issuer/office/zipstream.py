@@ -8,17 +8,21 @@ stream that cannot seek, so Python's zipfile writes each entry's CRC and
 sizes after its data (a data descriptor, which every unzip reads); names
 that are not ASCII carry the UTF-8 flag (zipfile sets it), so 王芳 stays
 王芳 in Windows' Explorer as in unzip.
+
+An entry is a file, or a key in the service's store (issuer/storage.py):
+each is opened when its turn comes and read block by block, so a store in
+the database streams as a folder does.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from issuer.storage import OpenFile, Storage, StoredFile
 from verifier.clock import CHINA
 
 BLOCK = 1 << 16
@@ -45,22 +49,23 @@ class _Sink(io.RawIOBase):
         return data
 
 
-def stream(entries: Iterable[tuple[str, Path]], block: int = BLOCK) -> Iterator[bytes]:
-    """The bytes of a ZIP holding each (name, file), in order, as they are
-    made. A file gone since it was listed is left out (a render replaces
-    files whole, so one found is read whole)."""
+def stream(
+    entries: Iterable[tuple[str, Path | str]], block: int = BLOCK, store: Storage | None = None
+) -> Iterator[bytes]:
+    """The bytes of a ZIP holding each (name, file or key in `store`), in
+    order, as they are made. One gone since it was listed is left out (a
+    render replaces each whole, so one found is read whole)."""
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, path in entries:
+        for name, where in entries:
             try:
-                src = path.open("rb")
+                src = _open(where, store)
             except FileNotFoundError:
                 continue
             with src:
-                st = os.fstat(src.fileno())
-                info = zipfile.ZipInfo(name, date_time=_dos_time(st.st_mtime))
+                info = zipfile.ZipInfo(name, date_time=_dos_time(src.modified))
                 info.compress_type = zipfile.ZIP_STORED
-                info.file_size = st.st_size
+                info.file_size = src.size
                 info.external_attr = 0o644 << 16
                 with zf.open(info, "w") as dest:
                     while data := src.read(block):
@@ -70,6 +75,14 @@ def stream(entries: Iterable[tuple[str, Path]], block: int = BLOCK) -> Iterator[
             if out := sink.take():
                 yield out
     yield sink.take()  # the central directory
+
+
+def _open(where: Path | str, store: Storage | None) -> StoredFile:
+    if isinstance(where, Path):
+        return OpenFile(where.open("rb"))
+    if store is None:
+        raise ValueError(f"{where!r}: a key, and no store to find it in")
+    return store.open(where)
 
 
 def _dos_time(mtime: float) -> tuple[int, int, int, int, int, int]:

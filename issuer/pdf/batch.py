@@ -2,8 +2,10 @@
 parallel processes, skipping those whose PDF would come out the same.
 
 The parent streams certificates from the database and decides what to
-skip from a manifest in the output folder (number → the render key of the
-file there); workers, each with one Renderer made at start, render the rest.
+skip from a manifest (number → the render key of the PDF there): each
+stored PDF's tag in the store the PDFs go to (issuer/storage.py: the
+output folder's `.ecert-render.json`, or each object's row in the
+database); workers, each with one Renderer made at start, render the rest.
 A failure on one certificate is reported and the batch goes on, except a
 full disk: every later file would fail the same way, so the batch stops at
 the first ENOSPC and says what was rendered, failed and not attempted.
@@ -16,9 +18,7 @@ from __future__ import annotations
 import errno
 import gc
 import hashlib
-import json
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -30,15 +30,18 @@ from sqlalchemy import Engine, Select, func, select
 from issuer.certificates.docsigning import DocumentKey
 from verifier.profiles import RulesProfile, load_profile
 
+from .. import storage as storelib
 from ..db import read_session
 from ..models import Certificate, Registration, Teacher
+from ..storage import FolderStorage, Storage
 from . import fonts as fontlib
 from . import render
 from .document import view
 from .render import Renderer
 from .sealing import Sealer
 
-MANIFEST = ".ecert-render.json"
+MANIFEST = storelib.TAGS  # a folder's manifest: its files' tags
+RENDERED = "pdfs/"  # where render jobs put <number>.pdf in the service's store (issuer/office/jobs.py)
 
 
 DISK_FULL = "磁盘已满"  # the start of a failure's reason that stops the batch
@@ -121,21 +124,28 @@ class BatchRenderer:
         profile: RulesProfile,
         base_url: str,
         font_cache: Path,
-        out_dir: Path,
+        out: Path | Storage,
         workers: int = 1,
         document_key: DocumentKey | None = None,
+        prefix: str = "",
     ) -> None:
+        """`out`: a folder (`ecert render --out`), or a store and the `prefix`
+        of the PDFs' keys in it (a render job: the service's store, "pdfs/")."""
         self.profile, self.base_url, self.font_cache = profile, base_url, font_cache
-        self.out, self.workers = out_dir, max(1, workers)
+        self.store = FolderStorage(out, write=_write) if isinstance(out, Path) else out
+        self.prefix, self.workers = prefix, max(1, workers)
         self.document_key = document_key
         self.digest = style_digest(font_cache, document_key)
+        self._saved: dict[str, str] = {}  # the manifest as loaded: what _save_manifest changes
 
     def run(
         self, certificates: Iterator[Certificate], progress: Callable[[int], None] = lambda n: None
     ) -> RenderSummary:
-        self.out.mkdir(parents=True, exist_ok=True)
-        remove_temporaries(self.out)
+        if isinstance(self.store, FolderStorage):
+            (self.store.root / self.prefix).mkdir(parents=True, exist_ok=True)
+        self.store.clean(self.prefix)
         manifest = self._load_manifest()
+        self._saved = dict(manifest)
         summary = RenderSummary()
         jobs = self._jobs(certificates, manifest, summary, progress)
         try:
@@ -157,7 +167,7 @@ class BatchRenderer:
     ) -> Iterator[Job]:
         for c in certificates:
             key = render_key(c.token, c.state, c.check_code, c.summary, self.base_url, self.digest)
-            if manifest.get(c.number) == key and (self.out / f"{c.number}.pdf").is_file():
+            if manifest.get(c.number) == key:  # the manifest holds PDFs that are there
                 summary.unchanged += 1
                 progress(1)
                 continue
@@ -201,8 +211,15 @@ class BatchRenderer:
             while pending:
                 self._drain(pending, manifest, summary, progress, FIRST_COMPLETED)
 
-    def _worker_args(self) -> tuple[str, str, str, str, DocumentKey | None]:
-        return (self.profile.id, self.base_url, str(self.font_cache), str(self.out), self.document_key)
+    def _worker_args(self) -> tuple[str, str, str, Storage, DocumentKey | None, str]:
+        return (
+            self.profile.id,
+            self.base_url,
+            str(self.font_cache),
+            self.store,
+            self.document_key,
+            self.prefix,
+        )
 
     def _drain(
         self,
@@ -232,20 +249,27 @@ class BatchRenderer:
             summary.rendered += 1
             manifest[job.number] = job.key
 
+    def key_of(self, number: str) -> str:
+        return f"{self.prefix}{number}.pdf"
+
     def _load_manifest(self) -> dict[str, str]:
-        """number → render key; a file that is not such a JSON object is no manifest."""
-        try:
-            manifest = json.loads((self.out / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return manifest if isinstance(manifest, dict) else {}
+        """number → render key, of the PDFs the store holds under the prefix."""
+        manifest = {}
+        for key, stat in self.store.list(self.prefix):
+            number = key[len(self.prefix) :].removesuffix(".pdf")
+            if stat.tag and key.endswith(".pdf") and "/" not in number:
+                manifest[number] = stat.tag
+        return manifest
 
     def _save_manifest(self, manifest: dict[str, str]) -> None:
+        """The tags of what this run changed (another run's PDFs keep theirs)."""
+        changed = {n for n in manifest.keys() | self._saved.keys() if manifest.get(n) != self._saved.get(n)}
         try:
-            write_atomically(self.out / MANIFEST, json.dumps(manifest, sort_keys=True).encode())
+            self.store.set_tags({self.key_of(n): manifest.get(n) for n in sorted(changed)})
         except OSError as e:  # the disk is full: the next run renders what the manifest would have skipped
             if e.errno != errno.ENOSPC:
                 raise
+        self._saved = dict(manifest)
 
 
 # -- in the worker ---------------------------------------------------------
@@ -255,14 +279,20 @@ class _WorkerState(TypedDict, total=False):  # empty until init_worker
     renderer: Renderer
     profile: RulesProfile
     base_url: str
-    out: Path
+    out: Storage
+    prefix: str
 
 
 _worker: _WorkerState = {}
 
 
 def init_worker(
-    profile_id: str, base_url: str, font_cache: str, out_dir: str, document_key: DocumentKey | None = None
+    profile_id: str,
+    base_url: str,
+    font_cache: str,
+    out: str | Storage,
+    document_key: DocumentKey | None = None,
+    prefix: str = "",
 ) -> None:
     profile = load_profile(profile_id)
     sealer = Sealer(document_key, profile.issuer_name) if document_key else None
@@ -271,7 +301,8 @@ def init_worker(
             "renderer": Renderer(Path(font_cache), sealer=sealer),
             "profile": profile,
             "base_url": base_url,
-            "out": Path(out_dir),
+            "out": FolderStorage(Path(out), write=_write) if isinstance(out, str) else out,
+            "prefix": prefix,
         }
     )
 
@@ -290,39 +321,30 @@ def render_one(job: Job) -> str | None:
     """None when written; else why not, for the summary."""
     try:
         pdf = _worker["renderer"].render(view(job, _worker["profile"], _worker["base_url"]))
-        write_atomically(_worker["out"] / f"{job.number}.pdf", pdf)
+        _worker["out"].put(f"{_worker['prefix']}{job.number}.pdf", pdf)
         return None
     except OSError as e:
         if e.errno == errno.ENOSPC:
-            return f"{DISK_FULL}（{_worker['out']}）：{e.strerror}"
+            return f"{DISK_FULL}（{_worker['out'].describe(_worker['prefix'])}）：{e.strerror}"
         return f"{type(e).__name__}: {e}"
     except Exception as e:  # one bad certificate must not stop the batch
         return f"{type(e).__name__}: {e}"
 
 
-TEMPORARY = ".{name}.{pid}.tmp"
-
-
 def write_atomically(path: Path, data: bytes) -> None:
-    """The whole file or nothing: written under a temporary name, renamed
-    into place; the temporary file removed if the write fails (a full disk)."""
-    tmp = path.with_name(TEMPORARY.format(name=path.name, pid=os.getpid()))
-    try:
-        _write_file(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """The whole file or nothing (issuer/storage.py's write_atomically)."""
+    storelib.write_atomically(path, data, _write)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """How the folder store writes a file's bytes: _write_file, looked up
+    when called (a test's full disk replaces it), and picklable for the
+    spawned workers."""
+    _write_file(path, data)
 
 
 def _write_file(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def remove_temporaries(folder: Path) -> int:
-    """Temporary files of write_atomically a killed run left behind."""
-    n = 0
-    for tmp in folder.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-        n += 1
-    return n
+remove_temporaries = storelib.remove_temporaries

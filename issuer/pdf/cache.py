@@ -1,17 +1,16 @@
-"""The signed PDFs teachers download, kept by render key in the data folder.
+"""The signed PDFs teachers download, kept by render key in the service's
+store (issuer/storage.py: the data folder, or the database every machine
+shares).
 
 The web process never holds a private key, so it cannot sign: on a miss it
 asks a worker (issuer/office/tasks.py, `ecert.pdf.one`) to render and sign
-the certificate into the cache, and waits a little for the file. Both sides
-name the file the same way, from what the PDF depends on (the render key)
-and the certificate of the PDF-signing key.
+the certificate into the cache, and waits a little for it. Both sides
+name the object the same way, from what the PDF depends on (the render key)
+and the certificate of the PDF-signing key; the worker may be on another
+machine, which is why the cache is in the shared store.
 """
 
 from __future__ import annotations
-
-import json
-import os
-from pathlib import Path
 
 from sqlalchemy import Engine, select
 
@@ -23,15 +22,13 @@ from verifier.profiles import RulesProfile
 from ..db import read_session
 from ..errors import NotFound
 from ..models import Certificate
-from .batch import MANIFEST, render_key, style_digest, write_atomically
+from ..storage import Storage, storage_for
+from .batch import RENDERED, render_key, style_digest
 from .document import Certified, view
 from .render import Renderer
 from .sealing import Sealer
 
-FOLDER = "pdf-cache"
-# Where render jobs and the first run's `ecert render` write <number>.pdf, with
-# their manifest (number → render key): issuer/office/jobs.py pdf_dir.
-RENDERED = "pdfs"
+FOLDER = "pdf-cache/"
 
 
 def document_key(engine: Engine, settings: Settings, bureau: str) -> DocumentKey:
@@ -40,38 +37,21 @@ def document_key(engine: Engine, settings: Settings, bureau: str) -> DocumentKey
         return Keystore(settings.keys_dir, settings.actor).document_key(session, bureau)
 
 
-def cache_path(settings: Settings, cert: Certified, number: str, state: str, digest: str) -> Path:
+def cache_key(settings: Settings, cert: Certified, number: str, state: str, digest: str) -> str:
+    """The cached PDF's key in the store."""
     key = render_key(cert.token, state, cert.check_code, cert.summary, settings.base_url, digest)
-    return settings.data_dir / FOLDER / f"{number}-{key[:20]}.pdf"
+    return f"{FOLDER}{number}-{key[:20]}.pdf"
 
 
-def rendered_path(settings: Settings, cert: Certified, number: str, state: str, digest: str) -> Path | None:
+def rendered_key(
+    store: Storage, settings: Settings, cert: Certified, number: str, state: str, digest: str
+) -> str | None:
     """The PDF a render batch already made of this very certificate (its
-    manifest holds the same render key), if any: no second rendering."""
+    tag in the store is the same render key), if any: no second rendering."""
     key = render_key(cert.token, state, cert.check_code, cert.summary, settings.base_url, digest)
-    folder = settings.data_dir / RENDERED
-    path = folder / f"{number}.pdf"
-    return path if _manifest(folder).get(number) == key and path.is_file() else None
-
-
-_manifests: dict[Path, tuple[float, dict[str, str]]] = {}
-
-
-def _manifest(folder: Path) -> dict[str, str]:
-    """The folder's manifest, read again only when it changed."""
-    path = folder / MANIFEST
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return {}
-    cached = _manifests.get(folder)
-    if cached is None or cached[0] != mtime:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {}
-        cached = _manifests[folder] = (mtime, data if isinstance(data, dict) else {})
-    return cached[1]
+    stored = f"{RENDERED}{number}.pdf"
+    stat = store.stat(stored)
+    return stored if stat is not None and stat.tag == key else None
 
 
 _digests: dict[tuple[str, str], str] = {}
@@ -86,9 +66,9 @@ def digest_for(settings: Settings, key: DocumentKey) -> str:
     return _digests[k]
 
 
-def render_to_cache(engine: Engine, settings: Settings, profile: RulesProfile, number: str) -> Path:
+def render_to_cache(engine: Engine, settings: Settings, profile: RulesProfile, number: str) -> str:
     """In a worker: the current certificate of `number`, rendered and signed
-    into the cache (nothing done if it is there already)."""
+    into the cache (nothing done if it is there already); its key in the store."""
     with read_session(engine) as session:
         cert = session.scalars(
             select(Certificate).where(Certificate.number == number, Certificate.state == "current")
@@ -96,9 +76,10 @@ def render_to_cache(engine: Engine, settings: Settings, profile: RulesProfile, n
     if cert is None:
         raise NotFound(f"证书 {number} 没有现行版本", f"{number} has no current version")
     key = document_key(engine, settings, profile.issuer_code)
-    path = cache_path(settings, cert, cert.number, cert.state, digest_for(settings, key))
-    if path.is_file():
-        return path
+    store = storage_for(settings, engine)
+    stored = cache_key(settings, cert, cert.number, cert.state, digest_for(settings, key))
+    if store.exists(stored):
+        return stored
     renderer = _renderers.get(key.fingerprint)
     if renderer is None:
         for old in _renderers.values():
@@ -106,7 +87,5 @@ def render_to_cache(engine: Engine, settings: Settings, profile: RulesProfile, n
         _renderers.clear()
         sealer = Sealer(key, profile.issuer_name)
         renderer = _renderers[key.fingerprint] = Renderer(settings.data_dir / "fonts", sealer=sealer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, renderer.render(view(cert, profile, settings.base_url)))
-    os.chmod(path, 0o600)
-    return path
+    store.put(stored, renderer.render(view(cert, profile, settings.base_url)))
+    return stored

@@ -6,9 +6,9 @@ teacher alone: no teacher is ever named by the URL."""
 from __future__ import annotations
 
 import functools
+import io
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import NamedTuple
 
 from flask import (
@@ -42,6 +42,7 @@ from ..errors import EcertError
 from ..models import Certificate, Project, TeacherAccount
 from ..office import tasks
 from ..pdf import cache as pdf_cache
+from ..storage import storage_for
 from . import limiter, signin, throttle
 from .context import engine, profile, settings
 
@@ -272,11 +273,11 @@ def certificate_pdf():
         ).first()
     if cert is None:
         abort(404)
-    path = _signed_pdf(cert)
-    if path is None:
+    data = _signed_pdf(cert)
+    if data is None:
         return _pdf_pending()
     return send_file(
-        path,
+        io.BytesIO(data),
         mimetype="application/pdf",
         as_attachment=True,
         download_name=f"继续教育证书-{cert.number}-v{cert.version}.pdf",
@@ -286,18 +287,21 @@ def certificate_pdf():
 PDF_WAIT, PDF_POLL = 10.0, 0.1  # seconds: a warm worker renders and signs one in well under one
 
 
-def _signed_pdf(cert) -> Path | None:
-    """The signed PDF from the cache; on a miss a worker renders and signs
-    it (this process holds no private key) while the request waits a little."""
+def _signed_pdf(cert) -> bytes | None:
+    """The signed PDF from the cache in the service's store (the data folder,
+    or the database every machine shares: issuer/storage.py); on a miss a
+    worker, perhaps on another machine, renders and signs it (this process
+    holds no private key) while the request waits a little."""
     st = settings()
+    store = storage_for(st, engine())
     key = pdf_cache.document_key(engine(), st, profile().issuer_code)
     digest = pdf_cache.digest_for(st, key)
-    path = pdf_cache.cache_path(st, cert, cert.number, cert.state, digest)
-    if path.is_file():
-        return path
-    done = pdf_cache.rendered_path(st, cert, cert.number, cert.state, digest)
-    if done is not None:  # a render batch made it already
-        return done
+    cached = pdf_cache.cache_key(st, cert, cert.number, cert.state, digest)
+    if (data := store.read(cached)) is not None:
+        return data
+    done = pdf_cache.rendered_key(store, st, cert, cert.number, cert.state, digest)
+    if done is not None and (data := store.read(done)) is not None:  # a render batch made it already
+        return data
     try:
         current_app.config.get("ECERT_PDF_DISPATCH", tasks.request_pdf)(cert.number)
     except Exception:  # the broker unreachable: the page says to retry, never a 500
@@ -305,8 +309,8 @@ def _signed_pdf(cert) -> Path | None:
         return None
     deadline = time.monotonic() + PDF_WAIT
     while time.monotonic() < deadline:
-        if path.is_file():
-            return path
+        if (data := store.read(cached)) is not None:
+            return data
         time.sleep(PDF_POLL)
     return None
 

@@ -29,6 +29,7 @@ from verifier.clock import today_in_china
 from ...db import read_session
 from ...errors import EcertError, InputRefused, NotFound
 from ...models import School
+from ...storage import storage_for
 from . import NAV, bp, engine, profile, settings, staff_required
 
 REFRESH_SECONDS = 2
@@ -169,7 +170,7 @@ def job(job_id: int):
         printing=printing,
         print_problem=print_problem,
         refresh=REFRESH_SECONDS if running else None,
-        pdf_dir=jobs_lib.pdf_dir(settings()),
+        pdf_dir=jobs_lib.pdf_place(settings(), engine()),
         embedded=tasks.embedded(),
     )
 
@@ -199,7 +200,7 @@ def job_zip(job_id: int):
         abort(404)
     fallback = f"ecert-pdfs-job-{job_id}.zip"
     return Response(
-        zipstream.stream(printing.entries),
+        zipstream.stream(printing.entries, store=storage_for(settings(), engine())),
         mimetype="application/zip",
         headers={
             "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''"
