@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.models import Certificate
+from issuer.storage import Storage
 from verifier.clock import as_utc, now_utc
 from verifier.profiles import RulesProfile
 from verifier.status import SNAPSHOT_FORMAT, VersionState, canonical, snapshot_entry
@@ -71,14 +72,29 @@ def _compact(summary: str, profile: RulesProfile) -> CompactSummary | None:
         return None  # read from the token alone offline, as online
 
 
-def write_snapshot(snapshot: Snapshot, signer: Signer, path: Path) -> None:
+STORED_AT = "status/snapshot.json"  # its key in the shared store (issuer/storage.py)
+
+
+def snapshot_document(snapshot: Snapshot, signer: Signer) -> bytes:
+    """The signed file, as `teacher-ecert-status/2` spells it."""
     doc = {
         "format": SNAPSHOT_FORMAT,
         "kid": signer.kid_text,
         "signature": b64u(signer.sign_bytes(canonical(snapshot))),
         "snapshot": snapshot,
     }
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def write_snapshot(snapshot: Snapshot, signer: Signer, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    os.replace(tmp, path)
+    tmp.write_bytes(snapshot_document(snapshot, signer))
+    os.replace(tmp, path)  # a verifier refreshing from the file never reads half of it
+
+
+def publish_snapshot(snapshot: Snapshot, signer: Signer, store: Storage) -> None:
+    """Into the shared store, whole or not at all, where every web server
+    serves it (/.well-known/status-snapshot.json) to verifiers that run on
+    the snapshot alone (ECERT_STATUS=snapshot) and to a CDN in front."""
+    store.put(STORED_AT, snapshot_document(snapshot, signer))

@@ -18,10 +18,11 @@ from issuer.certificates import docsigning, fanout
 from issuer.certificates.audit import verify_chain
 from issuer.certificates.issuance import IssueOptions, Issuer
 from issuer.certificates.keystore import open_document_key
-from issuer.certificates.snapshot import build_snapshot, write_snapshot
+from issuer.certificates.snapshot import STORED_AT, build_snapshot, publish_snapshot, write_snapshot
 from issuer.certificates.versions import history, history_json, latest, show_json, signed_by
 from issuer.certificates.versions import revoke as revoke_certificate
 from issuer.models import Certificate
+from issuer.storage import storage_for
 from verifier.clock import CHINA, as_utc, today_in_china
 from verifier.inputs import names_a_missing_file
 from verifier.keyset import KeySet, KeySetError
@@ -536,24 +537,42 @@ def status() -> None:
     """证书状态 · certificate status for offline verifiers."""
 
 
-@status.command("export", epilog=example("ecert status export -o status.json"))
+@status.command(
+    "export",
+    epilog=example("ecert status export --publish   # every few minutes, from cron or a timer"),
+)
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
     help="写入的快照文件 / the snapshot file to write.",
 )
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="存入共享存储（ECERT_STORAGE），由各网页服务在 /.well-known/status-snapshot.json 提供 / "
+    "into the shared store, served by every web server at /.well-known/status-snapshot.json.",
+)
 @pass_context
-def status_export(ctx: Context, output: Path) -> None:
+def status_export(ctx: Context, output: Path | None, publish: bool) -> None:
     """导出签名的证书状态快照 · export a signed snapshot of every certificate's state."""
+    if output is None and not publish:
+        raise click.UsageError("请用 -o 指定文件，或用 --publish 存入共享存储 / give -o FILE, or --publish")
     profile = ctx.profile(None)
-    with read_session(ctx.engine()) as session:
+    engine = ctx.engine()
+    with read_session(engine) as session:
         signer = ctx.keystore().signer(session, profile.issuer_code)
         snapshot = build_snapshot(session, profile)
-    write_snapshot(snapshot, signer, output)
+    where = []
+    if output is not None:
+        write_snapshot(snapshot, signer, output)
+        where.append(str(output))
+    if publish:
+        store = storage_for(ctx.settings, engine)
+        publish_snapshot(snapshot, signer, store)
+        where.append(store.describe(STORED_AT))
     console().print(
-        f"状态快照已写入 {output}（{len(snapshot['certificates'])} 个证书编号，密钥 {signer.kid_text}）"
+        f"状态快照已写入 {'、'.join(where)}（{len(snapshot['certificates'])} 个证书编号，密钥 {signer.kid_text}）"
     )
 
 

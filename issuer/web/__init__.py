@@ -49,8 +49,9 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     init_verifier(app, engine, app.config.get("KEYS_TTL", 30.0))
     for name in ("verify", "api", "batch"):  # public and stateless: no session to forge a request with
         csrf.exempt(app.blueprints[name])
-    from . import office_api
+    from . import office_api, published
 
+    app.register_blueprint(published.bp)
     app.register_blueprint(office_api.bp)
     csrf.exempt(office_api.bp)  # bearer tokens only: no cookie to forge a request with
     app.add_url_rule("/", "home", _home)
