@@ -2,10 +2,16 @@
 
 An import is one transaction and all-or-nothing; what it reports changes
 nothing it does. It reports (stage, rows done, rows in all or None while
-unknown) for each stage: READ (rows read from the file; how many there are
-is known only at the end), CHECK (rows validated), WRITE (rows written).
-Reports come every EVERY rows and once at the end of a stage, so a caller
-pays a call per few thousand rows, not per row."""
+unknown) for each stage: READ (rows read from the file), CHECK (rows
+validated), WRITE (rows written). A roster or projects file is read whole,
+then checked, then written, one stage after another; the records import
+streams its file a chunk at a time, so its three stages go on together
+(records.py). How many rows there are is known only once the file is read:
+until then `total` is None, or, for a CSV, its count of line breaks (exact
+unless cells hold line breaks or rows are blank). Each stage's last report
+has the true total, done = total. Reports come every EVERY rows and once at
+the end of a stage, so a caller pays a call per few thousand rows, not per
+row."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ be read, never a traceback."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -21,9 +22,10 @@ import unicodedata
 import warnings
 import zipfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 from xml.etree.ElementTree import Element, iterparse
 
 from .fields import FieldError
@@ -71,12 +73,16 @@ class Table:
     @property
     def notes(self) -> list[str]:
         """What the import's result should say about how the file was read."""
-        if self.encoding is None:
-            return []
-        return [
-            f"按 {self.encoding} 编码读取（文件不是 UTF-8；Excel 默认的“CSV”即此编码）"
-            f" / read as {self.encoding}: the file is not UTF-8"
-        ]
+        return _encoding_notes(self.encoding)
+
+
+def _encoding_notes(encoding: str | None) -> list[str]:
+    if encoding is None:
+        return []
+    return [
+        f"按 {encoding} 编码读取（文件不是 UTF-8；Excel 默认的“CSV”即此编码）"
+        f" / read as {encoding}: the file is not UTF-8"
+    ]
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,7 @@ class Source:
 
 class _Fault(Exception):
     """A cell a reader will not take (kind: long, columns, quote, damaged);
-    _keyed names its column by the header, once the header is known."""
+    RowStream names its column by the header, once the header is known."""
 
     def __init__(
         self, row: int, index: int, value: object, kind: str, length: int = 0, cause: str = ""
@@ -123,13 +129,127 @@ class _Fault(Exception):
 def read_table(
     source: Path | Source, columns: list[Column], limits: Limits, progress: Progress | None = None
 ) -> Table:
+    """The whole file's rows, in memory (a roster or a projects file: the
+    records import streams them instead, through open_table)."""
+    stream = open_table(source, columns, limits, progress)
+    try:
+        rows = [row for chunk in stream.chunks(limits.rows + 1) for row in chunk]
+    finally:
+        stream.close()
+    return Table(stream.file, stream.headers, rows, stream.positions, stream.ignored, stream.encoding)
+
+
+class RowStream:
+    """A file whose header has been read and matched, and whose data rows
+    are read as they are asked for, a chunk at a time (chunks()): nothing of
+    the rows is kept here, so an import holds only the chunk it works on.
+    The limits are checked as the rows come; a refusal (ImportRefused) may
+    come from any chunk, and "no data rows" after the last."""
+
+    def __init__(
+        self,
+        name: str,
+        rows: Rows,
+        columns: list[Column],
+        limits: Limits,
+        progress: Progress | None,
+        encoding: str | None,
+        estimate: int | None,
+    ) -> None:
+        self.file, self.encoding, self.limits = name, encoding, limits
+        # a guess of how many data rows there are (a CSV's line breaks), for the bars
+        self.estimate = estimate
+        self._rows, self._read = rows, Counter(progress, READ, estimate)
+        self._header: list[Any] = []
+        try:
+            with _openpyxl_quiet():
+                first = next(rows, None)
+        except _Fault as f:
+            rows.close()
+            raise ImportRefused(name, [_fault_error(f, [], limits)]) from None
+        except BaseException:
+            rows.close()
+            raise
+        if first is None or first[0] != 1 or not any(c not in (None, "") for c in first[1]):
+            rows.close()
+            raise ImportRefused(
+                name, [_file_error("文件为空或首行不是表头", "empty file, or the first row is not a header")]
+            )
+        self._header = first[1]
+        try:
+            self.headers, self.positions, self.ignored = _match_header(name, self._header, columns)
+        except BaseException:
+            rows.close()
+            raise
+        self.count = 0  # data rows read so far
+        self.ended = False  # the file is read to its end (set before its last chunk is given)
+
+    @property
+    def notes(self) -> list[str]:
+        return _encoding_notes(self.encoding)
+
+    def chunks(self, size: int) -> Iterator[list[tuple[int, list[Any]]]]:
+        """The data rows (blank ones skipped), `size` at a time, the last
+        chunk possibly shorter; refuses the file at the first row past the
+        row limit, the first cell past a limit, or, once the file is read,
+        if it has no data row."""
+        name, most = self.file, self.limits.rows
+        done = False
+        while not done:
+            chunk: list[tuple[int, list[Any]]] = []
+            try:
+                with _openpyxl_quiet():
+                    for n, r in self._rows:
+                        if _holds_value(r):
+                            if self.count == most:
+                                raise _too_many_rows(name, n, self.limits)
+                            self.count += 1
+                            chunk.append((n, r))
+                            self._read.add()
+                            if len(chunk) == size:
+                                break
+                    else:
+                        done = True
+            except _Fault as f:
+                raise ImportRefused(name, [_fault_error(f, self._header, self.limits)]) from None
+            if done:
+                if not self.count:
+                    raise ImportRefused(
+                        name, [_file_error("文件只有表头，没有数据行", "the file has a header but no rows")]
+                    )
+                self._read.total = self.count
+                self._read.finish()
+                self.ended = True
+            if chunk:
+                yield chunk
+
+    def close(self) -> None:
+        self._rows.close()
+
+
+@contextmanager
+def _openpyxl_quiet() -> Iterator[None]:
+    """openpyxl warns about what it skips (an unknown extension, a date out
+    of range read as an error value): the import says what matters itself."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"openpyxl\b")
+        yield
+
+
+def open_table(
+    source: Path | Source, columns: list[Column], limits: Limits, progress: Progress | None = None
+) -> RowStream:
+    """The file opened, its header read and matched; its rows to be read by
+    the stream's chunks(). Close the stream when done (or refused)."""
     source = Source.of(source)
     name, data = source.name, source.data
     encoding = None
+    estimate: int | None = None
     if len(data) > MAX_FILE_BYTES:  # an upload's bytes, given as they came
         raise _too_large(name)
     if source.rows is not None:
         rows: Rows = _memory_rows(source.rows, limits)
+        estimate = len(source.rows) - 1
     elif data[:4] == b"PK\x03\x04":
         rows = _xlsx_rows(name, data, limits)
     elif data[:4] == b"\xd0\xcf\x11\xe0":
@@ -153,18 +273,34 @@ def read_table(
             ],
         )
     else:
-        text, encoding = _csv_text(name, data)
-        rows = _csv_records(name, text, _delimiter(text), limits)
-    with warnings.catch_warnings():
-        # openpyxl warns about what it skips (an unknown extension, a date out
-        # of range read as an error value): the import says what matters itself
-        warnings.filterwarnings("ignore", module=r"openpyxl\b")
-        try:
-            table = _keyed(name, rows, columns, limits, Counter(progress, READ))
-        finally:
-            rows.close()
-    table.encoding = encoding
-    return table
+        encoding = _csv_encoding(name, data)
+        rows = _csv_records(name, data, encoding, _delimiter(data, encoding), limits)
+        # its line breaks, less the header's: exact unless cells hold line breaks or rows are blank
+        estimate = max(data.count(b"\n") + (not data.endswith(b"\n")) - 1, 0)
+    return RowStream(name, rows, columns, limits, progress, encoding, estimate)
+
+
+def _holds_value(cells: list[Any]) -> bool:
+    """Whether a row is not blank (most rows say so by their first cell)."""
+    for c in cells:  # noqa: SIM110 (a loop: any() over a generator costs a second a records file)
+        if c is not None and (c if isinstance(c, str) else str(c)).strip():
+            return True
+    return False
+
+
+def _too_many_rows(name: str, n: int, limits: Limits) -> ImportRefused:
+    return ImportRefused(
+        name,
+        [
+            RowError(
+                n,
+                "",
+                "",
+                f"数据超过 {limits.rows:,} 行，超出{limits.what}每个文件的上限：请分成几个文件导入",
+                f"more than {limits.rows:,} data rows, the limit for {limits.what_en}; split the file",
+            )
+        ],
+    )
 
 
 def _memory_rows(rows: Iterable[Sequence[str]], limits: Limits) -> Rows:
@@ -215,33 +351,88 @@ def _too_large(name: str) -> ImportRefused:
 # -- CSV ---------------------------------------------------------------------
 
 
-def _csv_text(name: str, data: bytes) -> tuple[str, str | None]:
-    """The text, and the encoding when it is not UTF-8. Chinese Excel saves
+_PIECE = 1 << 20  # bytes of a CSV decoded at a time
+
+
+def _csv_encoding(name: str, data: bytes) -> str | None:
+    """None for UTF-8, or the encoding the file is in. Chinese Excel saves
     "CSV" in GBK, which GB18030 contains: bytes that are not UTF-8 (with or
     without BOM) are read as GB18030 if they are that, and the result says so.
     UTF-8 comes first: GB18030 would read most UTF-8 Chinese as other,
-    wrong characters, while UTF-8 almost never reads GB18030's bytes."""
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as e:
-        utf8_error = e
-    try:
-        return data.decode("gb18030").removeprefix("\ufeff"), "GB18030"  # GB18030's own BOM too
-    except UnicodeDecodeError:
-        raise ImportRefused(
-            name,
-            [
-                _file_error(
-                    "文件既不是 UTF-8 编码，也不是 GB18030（GBK）编码：请在 Excel 中另存为“CSV UTF-8”",
-                    f"neither UTF-8 (byte {utf8_error.start}) nor GB18030; save as 'CSV UTF-8'",
-                )
-            ],
-        ) from None
+    wrong characters, while UTF-8 almost never reads GB18030's bytes. The
+    text is decoded a piece at a time and let go: it is read again, the same
+    way, as the rows are read (_text_pieces)."""
+    utf8_error: UnicodeDecodeError | None = None
+    for encoding in (None, "GB18030"):
+        try:
+            for _ in _text_pieces(data, encoding):
+                pass
+            return encoding
+        except UnicodeDecodeError as e:
+            utf8_error = utf8_error or e
+    if utf8_error is not None:
+        try:  # where in the whole file, for the message
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            utf8_error = e
+    raise ImportRefused(
+        name,
+        [
+            _file_error(
+                "文件既不是 UTF-8 编码，也不是 GB18030（GBK）编码：请在 Excel 中另存为“CSV UTF-8”",
+                f"neither UTF-8 (byte {utf8_error.start if utf8_error else 0}) nor GB18030; save as 'CSV UTF-8'",
+            )
+        ],
+    ) from None
 
 
-def _delimiter(text: str) -> str:
-    first = text[:200_000].split("\n", 1)[0]
+def _text_pieces(data: bytes, encoding: str | None) -> Iterator[str]:
+    """The text of a CSV (None: UTF-8, its BOM left out; or GB18030, its own
+    BOM left out too), _PIECE bytes at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding is None else encoding.lower())()
+    view, bom = memoryview(data), encoding is not None
+    for i in range(0, len(data), _PIECE):
+        piece = decoder.decode(view[i : i + _PIECE], final=i + _PIECE >= len(data))
+        if bom and piece:
+            piece, bom = piece.removeprefix("\ufeff"), False
+        if piece:
+            yield piece
+
+
+def _csv_text(data: bytes, encoding: str | None) -> str:
+    """The whole text, for a refusal's post-mortem (_csv_fault)."""
+    return "".join(_text_pieces(data, encoding))
+
+
+def _delimiter(data: bytes, encoding: str | None) -> str:
+    first = next(_text_pieces(data, encoding), "")[:200_000].split("\n", 1)[0]
     return max(",\t;", key=first.count)
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")  # a line and its end, which is empty only at the text's end
+
+
+def _lines(pieces: Iterable[str], longest: int) -> Iterator[str]:
+    """The text's lines as io.StringIO(text, newline="") splits them (at
+    \\n, \\r\\n or \\r, each kept), from its pieces, without a copy of the
+    whole text. A line growing past `longest` is given as it stands (the
+    caller refuses it) rather than kept growing."""
+    carry = ""
+    for piece in pieces:
+        text, pos = carry + piece, 0
+        for m in _LINE.finditer(text):
+            line, end = m.group(), m.end()
+            # the last line of a piece may go on in the next; a \r at its end may be a \r\n's
+            if not line or line[-1] != "\n" and (line[-1] != "\r" or end == len(text)):
+                break
+            yield line
+            pos = end
+        carry = text[pos:]
+        if len(carry) > longest:
+            yield carry
+            return
+    if carry:
+        yield carry
 
 
 class _LongLine(Exception):
@@ -249,22 +440,25 @@ class _LongLine(Exception):
 
 
 def _csv_records(
-    name: str, text: str, delimiter: str, limits: Limits
+    name: str, data: bytes, encoding: str | None, delimiter: str, limits: Limits
 ) -> Generator[tuple[int, list[str]], None, None]:
     """(record number, cells), header = 1. A line longer than a row of
     `columns` full cells (and an Excel row's empty ones) is not handed to the
     csv module, which would make a list of all its cells."""
     longest = limits.columns * (limits.cell + 3) + EXCEL_COLUMNS
     taken = [0]  # characters of text handed to the csv module so far
+    held: list[list[str]] = [[]]  # the lines of the record being read
 
     def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
+        for line in _lines(_text_pieces(data, encoding), longest):
             if len(line) > longest:
                 raise _LongLine
             taken[0] += len(line)
+            held[0].append(line)
             yield line
 
-    row_no = start = last = 0  # start: where the record being read begins; last: the one before
+    row_no = start = 0  # start: where the record being read begins
+    last: list[str] = []  # the lines of the record before it
     try:
         for row_no, cells in enumerate(csv.reader(lines(), delimiter=delimiter), start=1):
             # a record shorter than the cell limit cannot hold a cell over it (most never look)
@@ -275,14 +469,14 @@ def _csv_records(
                 and max(map(len, cells)) > limits.cell
             ):
                 # the record's text says which cell, and whether a quote is to blame
-                raise _csv_fault(name, text, start, row_no, delimiter, limits, None)
+                raise _csv_fault(name, _csv_text(data, encoding), start, row_no, delimiter, limits, None)
             yield row_no, cells
-            last, start = start, taken[0]
+            start, last, held[0] = taken[0], held[0], []
     except (csv.Error, _LongLine) as e:  # a cell over the csv module's own limit, or such a line
-        raise _csv_fault(name, text, start, row_no + 1, delimiter, limits, e) from None
+        raise _csv_fault(name, _csv_text(data, encoding), start, row_no + 1, delimiter, limits, e) from None
     # The csv module ends a quote left open at the end of the file without a
     # word, the rest of the file in one cell: the fault of the record it opened in.
-    fault = _first_fault(text, last, delimiter, limits) if row_no else None
+    fault = _first_fault("".join(last), 0, delimiter, limits) if row_no else None
     if fault is not None and fault.kind == "quote":
         fault.row = row_no
         raise fault
@@ -736,47 +930,6 @@ def _header_keys(header: object, columns: list[Column]) -> str | None:
     return None
 
 
-def _keyed(
-    name: str, rows: Iterator[tuple[int, list[Any]]], columns: list[Column], limits: Limits, read: Counter
-) -> Table:
-    header: list[Any] = []
-    try:
-        first = next(rows, None)
-        if first is None or first[0] != 1 or not any(c not in (None, "") for c in first[1]):
-            raise ImportRefused(
-                name, [_file_error("文件为空或首行不是表头", "empty file, or the first row is not a header")]
-            )
-        header = first[1]
-        headers, positions, ignored = _match_header(name, header, columns)
-        kept: list[tuple[int, list[Any]]] = []
-        most = limits.rows
-        for n, r in rows:
-            if any(c is not None and str(c).strip() for c in r):
-                if len(kept) == most:
-                    raise ImportRefused(
-                        name,
-                        [
-                            RowError(
-                                n,
-                                "",
-                                "",
-                                f"数据超过 {limits.rows:,} 行，超出{limits.what}每个文件的上限：请分成几个文件导入",
-                                f"more than {limits.rows:,} data rows, the limit for {limits.what_en}; split the file",
-                            )
-                        ],
-                    )
-                kept.append((n, r))
-                read.add()
-    except _Fault as f:
-        raise ImportRefused(name, [_fault_error(f, header, limits)]) from None
-    if not kept:
-        raise ImportRefused(
-            name, [_file_error("文件只有表头，没有数据行", "the file has a header but no rows")]
-        )
-    read.finish()
-    return Table(name, headers, kept, positions, ignored)
-
-
 def _match_header(
     name: str, header: list[Any], columns: list[Column]
 ) -> tuple[dict[str, str], dict[str, int], list[str]]:
@@ -867,8 +1020,7 @@ def _column_label(index: int, header: list[Any]) -> str:
     return f"第 {index + 1} 列（{letters}）"
 
 
-@dataclass(frozen=True)
-class ParsedRow:
+class ParsedRow(NamedTuple):  # a tuple: a records file makes hundreds of thousands
     row: int
     values: dict[str, Any]  # the cells that parsed
     ok: bool  # every cell parsed
@@ -880,32 +1032,76 @@ def parse_rows(
     """Each row parsed cell by cell; every bad cell becomes a RowError. Rows
     with bad cells are kept with the cells that did parse, so checks across
     rows (duplicates) still see them and the clerk gets every error at once."""
-    parsed: list[ParsedRow] = []
     errors = ErrorList()
     checked = Counter(progress, CHECK, len(table.rows))
-    for row_no, cells in table.rows:
-        values: dict[str, Any] = {}
-        for col in columns:
-            pos = table.positions.get(col.key)
-            raw = cells[pos] if pos is not None and pos < len(cells) else None
-            if isinstance(raw, str):
-                raw = raw.strip()
-            try:
-                values[col.key] = col.parse(raw)
-            except FieldError as e:
-                errors.append(
-                    RowError(
-                        row_no,
-                        table.headers.get(col.key, col.zh),
-                        "" if raw is None else str(raw),
-                        e.message,
-                        e.detail,
-                    )
-                )
-        parsed.append(ParsedRow(row_no, values, len(values) == len(columns)))
-        checked.add()
+    parsed = RowParser(columns, table.headers, table.positions).parse(table.rows, errors, checked)
     checked.finish()
     return parsed, errors
+
+
+# Distinct texts a column remembers the outcome of (a records file repeats
+# a few thousand ID numbers and a few hundred codes and dates all through).
+MEMO_SIZE = 50_000
+
+
+class RowParser:
+    """Rows parsed cell by cell by their columns' parsers, which are pure: a
+    text a column has already parsed is not parsed again (its value, or its
+    FieldError, is remembered, up to MEMO_SIZE texts a column)."""
+
+    def __init__(self, columns: list[Column], headers: dict[str, str], positions: dict[str, int]) -> None:
+        self.headers = headers
+        # a column missing from the file (an optional one) reads as empty, as past a row's last cell
+        self.columns: list[tuple[Column, int, dict[str, Any]]] = [
+            (c, positions.get(c.key, EXCEL_COLUMNS), {}) for c in columns
+        ]
+        self.width = len(columns)
+
+    def parse(
+        self, rows: Iterable[tuple[int, list[Any]]], errors: ErrorList, counter: Counter | None = None
+    ) -> list[ParsedRow]:
+        """The rows parsed; each bad cell's RowError added to `errors`, each
+        row counted by `counter`."""
+        out: list[ParsedRow] = []
+        columns, width = self.columns, self.width
+        for row_no, cells in rows:
+            values: dict[str, Any] = {}
+            n = len(cells)
+            for col, pos, memo in columns:
+                raw = cells[pos] if pos < n else None
+                if isinstance(raw, str):
+                    raw = raw.strip()
+                    outcome = memo.get(raw, memo)  # the memo itself: not seen yet
+                    if outcome is memo:
+                        outcome = _outcome(col, raw)
+                        if len(memo) >= MEMO_SIZE:
+                            memo.clear()
+                        memo[raw] = outcome
+                else:
+                    outcome = _outcome(col, raw)
+                if isinstance(outcome, FieldError):
+                    errors.append(
+                        RowError(
+                            row_no,
+                            self.headers.get(col.key, col.zh),
+                            "" if raw is None else str(raw),
+                            outcome.message,
+                            outcome.detail,
+                        )
+                    )
+                else:
+                    values[col.key] = outcome
+            out.append(ParsedRow(row_no, values, len(values) == width))
+            if counter is not None:
+                counter.add()
+        return out
+
+
+def _outcome(col: Column, raw: object) -> Any:
+    try:
+        return col.parse(raw)
+    except FieldError as e:
+        return e
 
 
 def find_duplicates(parsed: list[ParsedRow], keys: tuple[str, ...]) -> list[tuple[ParsedRow, int]]:
