@@ -140,12 +140,16 @@ def _run_web(
 ) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from verifier.web import serving
+
     from ..web import create_app
 
     app = create_app(ctx.settings)
 
     class Server(BaseApplication):
         def load_config(self):
+            for name, value in serving.settings().items():  # sync workers, start-up heap frozen (gc)
+                self.cfg.set(name, value)
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
