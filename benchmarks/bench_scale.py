@@ -47,7 +47,7 @@ from scripts.make_sample import generate  # noqa: E402
 
 PASSPHRASE = "bench-only-throwaway-passphrase"  # a temp key in a temp folder
 AS_OF = "2026-11-23"
-PART_ROWS = 1_000_000  # about 58 MB of records.csv
+PART_ROWS = 500_000  # the row limit of a records file (limits.py), about 29 MB
 SHEETS = """
 import sys, time
 from datetime import date
@@ -92,7 +92,7 @@ def ecert(*args: str) -> list[str]:
 
 def split(path: Path, rows: int) -> list[tuple[Path, int]]:
     """The file in parts of at most `rows` rows, each with the header: a
-    file is refused over 128 MB (issuer/ledger/importing/limits.py), so a
+    file is refused over 500,000 rows (issuer/ledger/importing/limits.py), so a
     region this size imports its records in parts, as a bureau would."""
     with path.open(encoding="utf-8", newline="") as f:
         header, parts, out, n = f.readline(), [], None, 0

@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from itertools import groupby
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, select
 from sqlalchemy.orm import Session
 
 from issuer.errors import InputRefused, NotFound
@@ -40,7 +40,24 @@ class Holder:
         return TeacherInput(self.number, self.hired_on, self.title)
 
 
-def holders_query(profile: RulesProfile) -> Select[int, str, str, str, str, str, date, str | None]:
+def registered(profile: RulesProfile, *, by_teacher: bool = False) -> list[ColumnElement[bool]]:
+    """Registered in the profile's cycle by its bureau. `by_teacher`: for a
+    query bounded by a range of teacher ids. Written so that no index serves
+    it (`+ 0`, `|| ''`), the planner then walks that range of teachers
+    instead of every registration of the cycle (SQLite took the
+    (bureau_code, cycle) index and sorted the whole cycle for each chunk of
+    500: issuing 100,000 teachers was quadratic). Same rows either way."""
+    if by_teacher:
+        return [
+            (Registration.cycle + 0) == profile.cycle,
+            Registration.bureau_code.concat("") == profile.issuer_code,
+        ]
+    return [Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code]
+
+
+def holders_query(
+    profile: RulesProfile, *, by_teacher: bool = False
+) -> Select[int, str, str, str, str, str, date, str | None]:
     """Holder's fields, in order."""
     return (
         select(
@@ -55,7 +72,7 @@ def holders_query(profile: RulesProfile) -> Select[int, str, str, str, str, str,
         )
         .join(Registration, Registration.teacher_id == Teacher.id)
         .join(School, School.code == Teacher.school_code)
-        .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
+        .where(*registered(profile, by_teacher=by_teacher))
     )
 
 
@@ -189,9 +206,11 @@ def holders_after(
 ) -> list[Holder]:
     """The next `limit` registered teachers in teacher order (all_sheets'
     order) whose teacher id is above `after` (None: from the first)."""
-    q = holders_query(profile).order_by(Teacher.id).limit(limit)
+    # Registration.teacher_id is Teacher.id; in its terms an index serves
+    # both the bound and the order, and the walk stops after `limit`.
+    q = holders_query(profile, by_teacher=True).order_by(Registration.teacher_id).limit(limit)
     if after is not None:
-        q = q.where(Teacher.id > after)
+        q = q.where(Registration.teacher_id > after)
     if school:
         q = q.where(Teacher.school_code == school)
     return [Holder(*r) for r in session.execute(q)]
@@ -209,11 +228,12 @@ def all_sheets(
     records are read as two ordered streams and merged, so memory stays
     flat however many teachers there are. `teachers`: only those whose
     teacher id lies in (first, last), both included."""
-    holders_q = holders_query(profile).order_by(Teacher.id)
+    ranged = teachers is not None
+    holders_q = holders_query(profile, by_teacher=ranged).order_by(Teacher.id)
     records_q = (
         _records(profile)
         .join(Registration, Registration.teacher_id == TrainingRecord.teacher_id)
-        .where(Registration.cycle == profile.cycle, Registration.bureau_code == profile.issuer_code)
+        .where(*registered(profile, by_teacher=ranged))
         .order_by(TrainingRecord.teacher_id)
     )
     if teachers:
