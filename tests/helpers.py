@@ -247,3 +247,42 @@ def render_pdfs_inline(app) -> None:
     app.config["ECERT_PDF_DISPATCH"] = lambda number: render_to_cache(
         engine, st, load_profile(st.profile_id), number
     )
+
+
+# -- a region's certificates and revocations (tests/staff/test_revoke_batch.py,
+# -- tests/test_cli_revoke_batch.py) ------------------------------------------------
+
+
+def number_of(region, idn: str) -> str:
+    """The certificate number of the teacher with ID number `idn`."""
+    return json.loads(region.run("credits", idn, "--json").stdout)["certificate_number"]
+
+
+def newest_states(region) -> dict[str, tuple[int, str]]:
+    """number → (version, state) of its newest version."""
+    from sqlalchemy import select
+
+    from issuer.db import read_session
+    from issuer.models import Certificate
+
+    with read_session(region.engine) as s:
+        rows = s.execute(
+            select(Certificate.number, Certificate.version, Certificate.state).order_by(Certificate.version)
+        )
+        return {n: (v, st) for n, v, st in rows}
+
+
+def revocations(region) -> list[tuple[str, dict]]:
+    """(number, detail with the actor) of each revocation in the audit log, in order."""
+    from sqlalchemy import select
+
+    from issuer.db import read_session
+    from issuer.models import AuditEntry
+
+    with read_session(region.engine) as s:
+        rows = s.execute(
+            select(AuditEntry.subject, AuditEntry.detail, AuditEntry.actor)
+            .where(AuditEntry.action == "revoke")
+            .order_by(AuditEntry.seq)
+        )
+        return [(subject, {**json.loads(detail), "actor": actor}) for subject, detail, actor in rows]

@@ -6,16 +6,24 @@ entry each, or none."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
-from issuer.db import read_session, write_session
-from issuer.models import AuditEntry, Certificate
+from issuer.db import write_session
 from tests.builders import record_row
-from tests.helpers import PASSPHRASE, SCHOOL_A, SCHOOL_B, plan, run, show, verify
+from tests.helpers import (
+    PASSPHRASE,
+    SCHOOL_A,
+    SCHOOL_B,
+    newest_states,
+    number_of,
+    plan,
+    revocations,
+    run,
+    show,
+    verify,
+)
 from verifier.clock import today_in_china
 
 ACTOR = "测试员"
@@ -57,31 +65,8 @@ def _issue_job(region) -> int:
     return job_id
 
 
-def _number(region, idn: str) -> str:
-    return json.loads(region.run("credits", idn, "--json").stdout)["certificate_number"]
-
-
 def _numbers(region) -> tuple[str, str, str]:
-    return _number(region, region.a[0]), _number(region, region.a[1]), _number(region, region.b[0])
-
-
-def _states(region) -> dict[str, tuple[int, str]]:
-    """number → (version, state) of its newest version."""
-    with read_session(region.engine) as s:
-        rows = s.execute(
-            select(Certificate.number, Certificate.version, Certificate.state).order_by(Certificate.version)
-        )
-        return {n: (v, st) for n, v, st in rows}
-
-
-def _revocations(region) -> list[tuple[str, dict]]:
-    with read_session(region.engine) as s:
-        rows = s.execute(
-            select(AuditEntry.subject, AuditEntry.detail, AuditEntry.actor)
-            .where(AuditEntry.action == "revoke")
-            .order_by(AuditEntry.seq)
-        )
-        return [(subject, {**json.loads(detail), "actor": actor}) for subject, detail, actor in rows]
+    return number_of(region, region.a[0]), number_of(region, region.a[1]), number_of(region, region.b[0])
 
 
 def test_revoke_what_a_job_signed_after_typing_the_count_back(keyed_region):
@@ -91,7 +76,7 @@ def test_revoke_what_a_job_signed_after_typing_the_count_back(keyed_region):
     # since then a0 has a new version: the batch no longer stands there, and it is passed over
     region.run("records", "import", str(region.records_file("more.csv", [record_row(region.a[0], "X-PRO")])))
     region.run("issue", "--teacher", a0)
-    assert _states(region) == {a0: (2, "current"), a1: (1, "current"), b0: (1, "current")}
+    assert newest_states(region) == {a0: (2, "current"), a1: (1, "current"), b0: (1, "current")}
 
     r = ecert("revoke-batch", "--job", str(job), "--reason", "  误用  测试数据 ", input="2\n")
     assert r.exit_code == 0, r.output
@@ -100,11 +85,11 @@ def test_revoke_what_a_job_signed_after_typing_the_count_back(keyed_region):
     assert a1 in out and b0 in out and a0 not in out and "李娜" in out and "张伟" in out
     assert "请输入将撤销的份数 2 以确认" in r.stderr
     assert "已撤销 2 份证书，原因：误用 测试数据" in out
-    assert _states(region) == {a0: (2, "current"), a1: (1, "revoked"), b0: (1, "revoked")}
+    assert newest_states(region) == {a0: (2, "current"), a1: (1, "revoked"), b0: (1, "revoked")}
 
     # one audit entry per certificate, the batch named in each, the chain intact
     detail = {"version": 1, "reason": "误用 测试数据", "batch": {"job": job}, "actor": ACTOR}
-    assert _revocations(region) == [(a1, detail), (b0, detail)]
+    assert revocations(region) == [(a1, detail), (b0, detail)]
     region.run("audit", "verify")
     # the verifier says so
     for number in (a1, b0):
@@ -114,7 +99,7 @@ def test_revoke_what_a_job_signed_after_typing_the_count_back(keyed_region):
     # again: nothing current is left of that batch
     r = ecert("revoke-batch", "--job", str(job), "--reason", "再次", "--yes", "2")
     assert r.exit_code == 3 and "没有可撤销的现行证书" in r.stderr and "没有撤销任何证书" in r.stderr
-    assert len(_revocations(region)) == 2
+    assert len(revocations(region)) == 2
 
 
 def test_revoke_a_schools_certificates_issued_on_a_day_with_yes(keyed_region):
@@ -131,9 +116,9 @@ def test_revoke_a_schools_certificates_issued_on_a_day_with_yes(keyed_region):
     assert r.exit_code == 0, r.output
     assert SCHOOL_A[1] in r.stdout and a0 in r.stdout and a1 in r.stdout and b0 not in r.stdout
     assert "请输入" not in r.output  # --yes asks nothing
-    assert _states(region) == {a0: (1, "revoked"), a1: (1, "revoked"), b0: (1, "current")}
+    assert newest_states(region) == {a0: (1, "revoked"), a1: (1, "revoked"), b0: (1, "current")}
     batch = {"school": SCHOOL_A[0], "issued_on": today.isoformat()}
-    assert _revocations(region) == [
+    assert revocations(region) == [
         (n, {"version": 1, "reason": "名册导入错误", "batch": batch, "actor": ACTOR}) for n in (a0, a1)
     ]
     region.run("audit", "verify")
@@ -157,8 +142,8 @@ def test_a_count_other_than_the_batchs_revokes_nothing(keyed_region, monkeypatch
         assert r.exit_code == 2, (extra, typed, r.output)
         assert said in r.stderr and "没有撤销任何证书" in r.stderr
         assert "将撤销 2 份现行证书" in r.stdout  # it said what it would have revoked
-    assert all(state == "current" for _, state in _states(region).values())
-    assert _revocations(region) == []
+    assert all(state == "current" for _, state in newest_states(region).values())
+    assert revocations(region) == []
 
     # the batch changed while the prompt waited: the count typed no longer holds, nothing revoked
     import click
@@ -173,8 +158,8 @@ def test_a_count_other_than_the_batchs_revokes_nothing(keyed_region, monkeypatch
     monkeypatch.setattr(click, "prompt", someone_else_revokes_one)
     r = ecert(*by_day, "--reason", "错发")
     assert r.exit_code == 2 and "现在是 1 份，不是 2 份" in r.stderr and "没有撤销任何证书" in r.stderr
-    assert _states(region)[a1] == (1, "current")
-    assert [n for n, _ in _revocations(region)] == [a0]
+    assert newest_states(region)[a1] == (1, "current")
+    assert [n for n, _ in revocations(region)] == [a0]
 
 
 def test_a_dry_run_lists_every_certificate_and_revokes_nothing(keyed_region, monkeypatch):
@@ -189,16 +174,16 @@ def test_a_dry_run_lists_every_certificate_and_revokes_nothing(keyed_region, mon
     assert "将撤销 3 份现行证书" in r.stdout and "未撤销任何证书" in r.stdout
     assert all(n in r.stdout for n in (a0, a1, b0)) and "未列出" not in r.stdout
     assert "请输入" not in r.output
-    assert all(state == "current" for _, state in _states(region).values())
-    assert _revocations(region) == []
+    assert all(state == "current" for _, state in newest_states(region).values())
+    assert revocations(region) == []
 
     r = ecert("revoke-batch", "--job", str(job), "--reason", "误用", input="0\n")
     assert r.exit_code == 2 and "另有 2 份未列出" in r.stdout and a0 in r.stdout and b0 not in r.stdout
-    assert _revocations(region) == []
+    assert revocations(region) == []
 
     r = ecert("revoke-batch", "--job", str(job), "--reason", "误用", "--dry-run", "--yes", "3")
     assert r.exit_code == 2 and "不能与 --yes 同用" in r.stderr
-    assert _revocations(region) == []
+    assert revocations(region) == []
 
 
 def test_what_names_no_batch_is_refused_and_revokes_nothing(keyed_region):
@@ -234,8 +219,8 @@ def test_what_names_no_batch_is_refused_and_revokes_nothing(keyed_region):
     )
     r = ecert("revoke-batch", "--job", str(render), "--reason", "x", "--yes", "3")
     assert r.exit_code == 2 and "不是签发证书的任务" in r.stderr
-    assert all(state == "current" for _, state in _states(region).values())
-    assert _revocations(region) == []
+    assert all(state == "current" for _, state in newest_states(region).values())
+    assert revocations(region) == []
 
 
 def test_the_help_is_bilingual_and_ends_with_examples(run_ecert):

@@ -16,38 +16,26 @@ from sqlalchemy import func, select
 from issuer.certificates import versions as register
 from issuer.db import read_session, write_session
 from issuer.errors import InputRefused
-from issuer.models import AuditEntry, Certificate, Job
+from issuer.models import AuditEntry, Job
 from tests.builders import record_row
-from tests.helpers import SCHOOL_A, SCHOOL_B, csrf, plan, run, signed_in, start
+from tests.helpers import (
+    SCHOOL_A,
+    SCHOOL_B,
+    csrf,
+    newest_states,
+    number_of,
+    plan,
+    revocations,
+    run,
+    signed_in,
+    start,
+)
 from verifier.clock import today_in_china
 
 
 def _work(region, job_id: int) -> None:
     for i in plan(region, job_id):
         assert run(region, job_id, i) == "done"
-
-
-def _number(region, idn: str) -> str:
-    return json.loads(region.run("credits", idn, "--json").stdout)["certificate_number"]
-
-
-def _states(region) -> dict[str, tuple[int, str]]:
-    """number → (version, state) of its newest version."""
-    with read_session(region.engine) as s:
-        rows = s.execute(
-            select(Certificate.number, Certificate.version, Certificate.state).order_by(Certificate.version)
-        )
-        return {n: (v, st) for n, v, st in rows}
-
-
-def _revocations(region) -> list[tuple[str, dict]]:
-    with read_session(region.engine) as s:
-        rows = s.execute(
-            select(AuditEntry.subject, AuditEntry.detail, AuditEntry.actor)
-            .where(AuditEntry.action == "revoke")
-            .order_by(AuditEntry.seq)
-        )
-        return [(subject, {**json.loads(detail), "actor": actor}) for subject, detail, actor in rows]
 
 
 def _check(c, **form):
@@ -62,12 +50,16 @@ def test_revoke_what_an_issue_job_signed_after_confirming_how_many(app, region, 
     aud = signed_in(app, region, "auditor")
     start(aud, "issue")
     _work(region, queued[0])
-    a0, a1, b0 = _number(region, region.a[0]), _number(region, region.a[1]), _number(region, region.b[0])
+    a0, a1, b0 = (
+        number_of(region, region.a[0]),
+        number_of(region, region.a[1]),
+        number_of(region, region.b[0]),
+    )
     # since then, a0 has a new version from another job: the batch no longer stands there
     region.run("records", "import", str(region.records_file("more.csv", [record_row(region.a[0], "X-PRO")])))
     start(aud, "issue", SCHOOL_A[0])
     _work(region, queued[1])
-    assert _states(region) == {a0: (2, "current"), a1: (1, "current"), b0: (1, "current")}
+    assert newest_states(region) == {a0: (2, "current"), a1: (1, "current"), b0: (1, "current")}
 
     job_page = aud.get(f"/office/jobs/{queued[0]}").get_data(as_text=True)
     assert f'href="/office/revoke-batch?job={queued[0]}"' in job_page
@@ -81,7 +73,7 @@ def test_revoke_what_an_issue_job_signed_after_confirming_how_many(app, region, 
     assert "误用 测试数据" in page
     form = _confirm_form(page)
     assert form["expected"] == "2" and form["job"] == str(queued[0])
-    assert _revocations(region) == []  # the check revokes nothing
+    assert revocations(region) == []  # the check revokes nothing
 
     r = aud.post("/office/revoke-batch/confirm", data={**form, "confirm": "3"})
     assert r.status_code == 400 and "请输入将撤销的份数 2 以确认" in r.get_data(as_text=True)
@@ -89,14 +81,14 @@ def test_revoke_what_an_issue_job_signed_after_confirming_how_many(app, region, 
         aud.post("/office/revoke-batch/confirm", data={**form, "csrf_token": "", "confirm": "2"}).status_code
         == 400
     )
-    assert _revocations(region) == []
+    assert revocations(region) == []
 
     r = aud.post("/office/revoke-batch/confirm", data={**form, "confirm": "2"})
     assert r.status_code == 302 and r.headers["Location"] == f"/office/jobs/{queued[0]}"
     assert "已撤销 2 份证书" in aud.get(r.headers["Location"]).get_data(as_text=True)
-    assert _states(region) == {a0: (2, "current"), a1: (1, "revoked"), b0: (1, "revoked")}
+    assert newest_states(region) == {a0: (2, "current"), a1: (1, "revoked"), b0: (1, "revoked")}
     detail = {"version": 1, "reason": "误用 测试数据", "batch": {"job": queued[0]}, "actor": "staff:auditor"}
-    assert _revocations(region) == [(a1, detail), (b0, detail)]  # one entry per certificate
+    assert revocations(region) == [(a1, detail), (b0, detail)]  # one entry per certificate
     region.run("audit", "verify")  # the chain holds
     shown = json.loads(region.run("show", b0, "--json").stdout)
     result = json.loads(region.run("verify", shown["url"], "--json", check=False).stdout)
@@ -110,7 +102,11 @@ def test_revoke_what_an_issue_job_signed_after_confirming_how_many(app, region, 
 
 def test_revoke_a_schools_certificates_issued_on_a_day(app, region, keys, clock):
     region.run("issue")
-    a0, a1, b0 = _number(region, region.a[0]), _number(region, region.a[1]), _number(region, region.b[0])
+    a0, a1, b0 = (
+        number_of(region, region.a[0]),
+        number_of(region, region.a[1]),
+        number_of(region, region.b[0]),
+    )
     admin = signed_in(app, region, "admin")  # administrators may too
     today = today_in_china()
     page = _check(
@@ -125,9 +121,9 @@ def test_revoke_a_schools_certificates_issued_on_a_day(app, region, keys, clock)
     assert (form["by"], form["school"], form["day"]) == ("school", SCHOOL_A[0], today.isoformat())
     r = admin.post("/office/revoke-batch/confirm", data={**form, "confirm": "2"})
     assert r.status_code == 302 and r.headers["Location"] == "/office/revoke-batch"
-    assert _states(region) == {a0: (1, "revoked"), a1: (1, "revoked"), b0: (1, "current")}
+    assert newest_states(region) == {a0: (1, "revoked"), a1: (1, "revoked"), b0: (1, "current")}
     batch = {"school": SCHOOL_A[0], "issued_on": today.isoformat()}
-    assert [(n, d["batch"], d["actor"]) for n, d in _revocations(region)] == [
+    assert [(n, d["batch"], d["actor"]) for n, d in revocations(region)] == [
         (a0, batch, "staff:admin"),
         (a1, batch, "staff:admin"),
     ]
@@ -144,7 +140,7 @@ def test_revoke_a_schools_certificates_issued_on_a_day(app, region, keys, clock)
 
 def test_nothing_is_revoked_when_the_batch_changed_after_the_check(app, region, keys, queued):
     region.run("issue")
-    a0, a1 = _number(region, region.a[0]), _number(region, region.a[1])
+    a0, a1 = number_of(region, region.a[0]), number_of(region, region.a[1])
     aud = signed_in(app, region, "auditor")
     page = _check(aud, by="school", school=SCHOOL_A[0], day=today_in_china().isoformat(), reason="错发")
     form = _confirm_form(page.get_data(as_text=True))
@@ -154,7 +150,7 @@ def test_nothing_is_revoked_when_the_batch_changed_after_the_check(app, region, 
     html = r.get_data(as_text=True)
     assert r.status_code == 409 and "现在是 1 份，不是 2 份" in html and "没有撤销任何证书" in html
     assert re.search(r'id="revoke-count">1<', html)  # the page as it stands now, to confirm again
-    assert _states(region)[a1] == (1, "current") and len(_revocations(region)) == 1
+    assert newest_states(region)[a1] == (1, "current") and len(revocations(region)) == 1
 
 
 def test_what_cannot_be_revoked_by_job_is_said_on_the_form(app, region, keys, queued):
@@ -208,12 +204,16 @@ def test_registrars_reach_no_batch_revocation(app, region, keys, queued):
         == 404
     )
     assert "批量撤销" not in reg.get("/office/").get_data(as_text=True)
-    assert all(state == "current" for _, state in _states(region).values())
+    assert all(state == "current" for _, state in newest_states(region).values())
 
 
 def test_the_library_revokes_a_batch_once_each_and_passes_over_what_moved_on(region, keys):
     region.run("issue")
-    a0, a1, b0 = _number(region, region.a[0]), _number(region, region.a[1]), _number(region, region.b[0])
+    a0, a1, b0 = (
+        number_of(region, region.a[0]),
+        number_of(region, region.a[1]),
+        number_of(region, region.b[0]),
+    )
     region.run("records", "import", str(region.records_file("more.csv", [record_row(region.a[0], "X-PRO")])))
     region.run("issue", "--teacher", a0)  # a0 is at version 2: version 1 is no longer there to revoke
     with write_session(region.engine) as s:
@@ -223,8 +223,8 @@ def test_the_library_revokes_a_batch_once_each_and_passes_over_what_moved_on(reg
             s, [(b0, 1), (a0, 1), (a1, 1), (a1, 1)], "批次错误", "测试员", {"job": 7}
         )
     assert done == [register.Revoked(a1, 1), register.Revoked(b0, 1)]
-    assert _states(region) == {a0: (2, "current"), a1: (1, "revoked"), b0: (1, "revoked")}
-    assert [(n, d) for n, d in _revocations(region)] == [
+    assert newest_states(region) == {a0: (2, "current"), a1: (1, "revoked"), b0: (1, "revoked")}
+    assert [(n, d) for n, d in revocations(region)] == [
         (n, {"version": 1, "reason": "批次错误", "batch": {"job": 7}, "actor": "测试员"}) for n in (a1, b0)
     ]
     with write_session(region.engine) as s:  # again: nothing current left of them
