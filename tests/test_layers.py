@@ -15,7 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lowest first. A module may import its own part and any part listed before it.
 LAYERS = [
     ("verifier",),  # the public verifier and the shared kernel
-    ("issuer.config", "issuer.db", "issuer.errors", "issuer.models", "issuer.storage"),  # the issuer's base
+    (
+        "issuer.config",
+        "issuer.db",
+        "issuer.errors",
+        "issuer.models",
+        "issuer.processes",
+        "issuer.storage",
+    ),  # the issuer's base
     ("issuer.ledger",),
     ("issuer.certificates",),
     ("issuer.pdf",),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from issuer.db import read_session, write_session
 from issuer.ledger.credits.ledger import all_sheets, holder_ids, sheets_for
+from issuer.processes import die_with_parent
 from verifier.clock import now_utc
 
 from .issuance import (
@@ -164,7 +166,10 @@ _FORKED: tuple[Issuer, Signer, IssueOptions] | None = None
 
 
 def _forked() -> None:
-    """A worker's start: the parent's pooled connections are not its own."""
+    """A worker's start: it goes when this process goes (killed mid-run, it
+    would keep the pipes and its chunk alive), and the parent's pooled
+    connections are not its own."""
+    die_with_parent(signal.SIGKILL)
     assert _FORKED is not None
     _FORKED[0].engine.dispose(close=False)
 

@@ -42,6 +42,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from issuer.config import load_settings
 from issuer.db import make_engine
 from issuer.office import jobs
+from issuer.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -314,9 +315,4 @@ def keep_environment_private() -> None:
 
 
 def _die_with_parent() -> None:
-    try:  # Linux: SIGTERM when the parent goes, however it goes
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    die_with_parent(signal.SIGTERM)
