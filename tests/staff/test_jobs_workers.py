@@ -400,6 +400,15 @@ def test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued
             timeout=45,
         )
         recovered = time.monotonic() - t0
+
+        def replans() -> int:
+            return sum(
+                len(re.findall(r"Task ecert\.jobs\.plan\[[^]]+\] succeeded", logs[n].read_text()))
+                for n in ("w2", "w3")
+            )
+
+        # A worker still starting (a loaded machine) has not planned yet: wait for both.
+        planned = wait_for(replans, lambda n: n >= 2, "both new workers' plans", list(logs.values()), 30)
     finally:
         for w in workers.values():
             tasks.stop_worker(w)
@@ -408,11 +417,7 @@ def test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued
     assert done["done"] == TEACHERS and done["chunks_done"] == done["chunks"] == TEACHERS // CHUNK
     assert sum(done["workers"].values()) == TEACHERS // CHUNK  # each chunk recorded once
     assert {w.split("@")[0] for w in done["workers"]} >= {"w1"} and len(done["workers"]) >= 2
-    replans = sum(
-        len(re.findall(r"Task ecert\.jobs\.plan\[[^]]+\] succeeded", logs[n].read_text()))
-        for n in ("w2", "w3")
-    )
-    assert replans == 2  # each new worker planned the job again, and still nobody was issued twice
+    assert planned == 2  # each new worker planned the job again, and still nobody was issued twice
     assert recovered < 30, recovered
     with read_session(engine) as s:
         registered = set(s.scalars(select(Registration.number)))
