@@ -27,9 +27,10 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 
 from sqlalchemy.orm import Session
 
@@ -89,9 +90,9 @@ def run(
     if len(ranges) < 2:
         return issuer.run(options, progress, signer)
     summary = IssueSummary()
-    for bounds, plan in _planned(issuer, signer, options, ranges, workers):
+    for plan in _planned(issuer, signer, options, ranges, workers):
         with write_session(issuer.engine) as session:
-            signer = _store(issuer, session, signer, options, bounds, plan, summary)
+            signer = _store(issuer, session, signer, options, plan, summary)
         progress(len(plan.decisions))
     return summary
 
@@ -108,26 +109,21 @@ def _can_fork(issuer: Issuer) -> bool:
 
 def _planned(
     issuer: Issuer, signer: Signer, options: IssueOptions, ranges: list[tuple[int, int]], workers: int
-) -> Iterator[tuple[tuple[int, int], Plan]]:
+) -> Iterator[Plan]:
     """Each range's plan, in order, at most AHEAD a worker in flight."""
     global _FORKED
     _FORKED = (issuer, signer, options)
     context = multiprocessing.get_context("fork")
     try:
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_forked) as pool:
-            pending: deque[tuple[tuple[int, int], Future[Plan]]] = deque()
             todo = iter(ranges)
-            for bounds in todo:
-                pending.append((bounds, pool.submit(_plan, bounds)))
-                if len(pending) >= workers * AHEAD:
-                    break
+            pending = deque(pool.submit(_plan, bounds) for bounds in islice(todo, workers * AHEAD))
             while pending:
-                bounds, future = pending.popleft()
-                plan = future.result()
+                plan = pending.popleft().result()
                 following = next(todo, None)
                 if following is not None:
-                    pending.append((following, pool.submit(_plan, following)))
-                yield bounds, plan
+                    pending.append(pool.submit(_plan, following))
+                yield plan
     finally:
         _FORKED = None
 
@@ -137,7 +133,6 @@ def _store(
     session: Session,
     signer: Signer,
     options: IssueOptions,
-    bounds: tuple[int, int],
     plan: Plan,
     summary: IssueSummary,
 ) -> Signer:
@@ -152,12 +147,12 @@ def _store(
         and all(latest.get(n) == prev for n, prev in seen.items())
         and key_windows(session) == plan.keys
     )
-    if holds:
-        issuer.store(session, plan.decisions, now_utc().replace(microsecond=0), summary)
-        return signer
-    holders = [d.holder for d in plan.decisions]
-    chunk = sheets_for(session, issuer.profile, holders, options.as_of)
-    return issuer.issue_chunk(session, signer, chunk, options, summary)
+    now = now_utc().replace(microsecond=0)
+    if not holds:  # decided again here, the key active and the registrations locked already
+        chunk = sheets_for(session, issuer.profile, [d.holder for d in plan.decisions], options.as_of)
+        plan = Plan(issuer.decide(session, signer, chunk, options, now), signer.kid_text, plan.keys)
+    issuer.store(session, plan.decisions, now, summary)
+    return signer
 
 
 # -- in a worker -------------------------------------------------------------
