@@ -128,6 +128,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import cbor2  # noqa: E402
+import orjson  # noqa: E402
 import sqlalchemy  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -148,7 +149,7 @@ from verifier.status import DatabaseStatus  # noqa: E402
 from verifier.token import from_b64u, from_base32, parse  # noqa: E402
 from verifier.verify import Verifier  # noqa: E402
 
-json_text = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode  # as the API encodes
+json_text = orjson.dumps  # as the API encodes (verifier/web/common.py, json_response)
 
 PROFILE_ID = "horgos-7"
 AS_OF = date(2026, 11, 23)  # the credit sheets' date, fixed so that runs compare

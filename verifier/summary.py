@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
+import orjson
+
 from verifier.vocab import BUCKETS
 
 YEAR_STATUSES = ("met", "short", "not-required", "not-yet")
@@ -111,7 +113,7 @@ class SheetSummary:
     @classmethod
     def from_json(cls, text: str) -> SheetSummary:
         try:
-            d = json.loads(text)  # the stored JSON: a wrong shape raises below, and is malformed
+            d = orjson.loads(text)  # the stored JSON: a wrong shape raises below, and is malformed
             years: list[YearSummary] = []
             for y in d["years"]:  # a plain loop: every verification of the API reads this
                 if y["status"] not in YEAR_STATUSES:

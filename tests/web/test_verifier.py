@@ -464,8 +464,10 @@ def test_the_api_is_counted_once_a_request(service, monkeypatch):
     assert contexts  # and its response and teardown hooks
 
 
-def test_the_api_json_is_what_jsonify_writes(service):
-    from flask import jsonify
+def test_the_api_json_is_compact_utf8_in_the_documented_order(service):
+    """The answer is what jsonify writes (compact, keys in docs/formats.md's
+    order, a newline) but in UTF-8, not \\u escapes (orjson, json_response)."""
+    import json
 
     from verifier.numbers import CertificateNumber
     from verifier.token import from_base32, parse
@@ -477,8 +479,9 @@ def test_the_api_json_is_what_jsonify_writes(service):
     for token in (show(run, A)["token"], show(run, C)["token"], "x"):
         r = c.get(f"/api/v1/verify?token={token}")
         assert r.mimetype == "application/json"
-        with app.app_context():
-            assert r.data == jsonify(r.json).get_data()
+        assert r.data == json.dumps(r.json, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        assert list(r.json) == ["valid", "outcome", "checks", "certificate", "current", "reading"]
+        assert b"\\u" not in r.data and "证书".encode() in r.data
     claims = parse(from_base32(show(run, A)["token"])).claims
     cert = c.get(f"/api/v1/verify?token={show(run, A)['token']}").json["certificate"]
     amounts = bucket_amounts(claims.credits)

@@ -4,12 +4,12 @@ verifier of this app."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, NoReturn
 
+import orjson
 from flask import Response, current_app, request
 from flask_limiter import Limiter
 from werkzeug.exceptions import TooManyRequests
@@ -60,8 +60,13 @@ def limiter() -> Limiter:
 
 
 def asked_date() -> date:
-    """?at=YYYY-MM-DD, the day a review took place; default today in China."""
-    return parse_date(request.values.get("at") or "")
+    """?at=YYYY-MM-DD, the day a review took place; default today in China.
+    A form's `at` counts when the query has none (`request.values`, whose
+    combined dict cost a GET more than reading the query alone)."""
+    text = request.args.get("at")
+    if text is None and request.method != "GET":
+        text = request.form.get("at")
+    return parse_date(text or "")
 
 
 def parse_date(text: str) -> date:
@@ -96,12 +101,10 @@ def online() -> Source:
     return mounted
 
 
-# What jsonify writes with this app's settings (ASCII, compact, keys in
-# their order: create_app sets sort_keys off), from one encoder made once.
-_JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), sort_keys=False)
-
-
 def json_response(obj: Mapping[str, object], status: int) -> Response:
-    """`jsonify(obj), status`, byte for byte, for plain JSON values (dicts,
-    lists, text, numbers, booleans, None), without its per-call setup."""
-    return current_app.response_class(_JSON.encode(obj) + "\n", status, mimetype="application/json")
+    """`jsonify(obj), status` for plain JSON values (dicts with text keys,
+    lists, text, numbers, booleans, None): compact, keys in their order, but
+    UTF-8 rather than \\u escapes, and encoded by orjson, which is C: the
+    json module's encoder was a tenth of a verification's time (its
+    3 KB result), orjson's is a hundredth."""
+    return current_app.response_class(orjson.dumps(obj) + b"\n", status, mimetype="application/json")

@@ -145,10 +145,15 @@ class SharedCount:
 
 
 def counts_itself() -> bool:
-    """Whether this request's view is limited by `per_client`."""
-    endpoint = request.endpoint  # None only when no route matched: no view, not limited
-    view = current_app.view_functions.get(endpoint) if endpoint is not None else None
-    return bool(getattr(view, _MARK, False))
+    """Whether this request's view is limited by `per_client` (asked by
+    three hooks a request: the answer is kept in the request's environ)."""
+    environ = request.environ
+    known: bool | None = environ.get(_MARK)
+    if known is None:
+        endpoint = request.endpoint  # None only when no route matched: no view, not limited
+        view = current_app.view_functions.get(endpoint) if endpoint is not None else None
+        known = environ[_MARK] = bool(getattr(view, _MARK, False))
+    return known
 
 
 class VerifierLimiter(Limiter):
