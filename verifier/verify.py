@@ -635,15 +635,26 @@ def qualifying_share(c: Claims, profile: RulesProfile) -> tuple[int, list[str]]:
     return 0, unmet
 
 
-# Each bucket of the JSON's "credits", in BUCKETS order, as the positions of
-# the leaves it adds up in the token's credits array (bucket_amounts' sums).
-_BUCKET_SLOTS = tuple((b, tuple(LEAF_BUCKETS.index(p) for p in AGGREGATES.get(b, (b,)))) for b in BUCKETS)
+# Each bucket of the JSON's "credits", in BUCKETS order, as the position of
+# the leaf in the token's credits array, or the positions of the leaves an
+# aggregate adds up (bucket_amounts' sums).
+_BUCKET_SLOTS: tuple[tuple[str, int | tuple[int, ...]], ...] = tuple(
+    (b, LEAF_BUCKETS.index(b) if b in LEAF_BUCKETS else tuple(LEAF_BUCKETS.index(p) for p in AGGREGATES[b]))
+    for b in BUCKETS
+)
 
 
 def _hundredths(v: int) -> str:
     """amount(cents(v)) for the token's unsigned integers, without Decimal
     (the JSON of every verification formats 16 of them)."""
-    return f"{v // 100}.{v % 100:02d}" if v >= 0 else amount(cents(v))
+    return "%d.%02d" % divmod(v, 100) if v >= 0 else amount(cents(v))  # noqa: UP031 (a third faster)
+
+
+def _bucket_texts(credits: tuple[int, ...]) -> dict[str, str]:
+    out = {}
+    for name, at in _BUCKET_SLOTS:
+        out[name] = _hundredths(credits[at] if isinstance(at, int) else sum(map(credits.__getitem__, at)))
+    return out
 
 
 def _printed(number: str) -> str:
@@ -654,7 +665,6 @@ def _printed(number: str) -> str:
 
 def _certificate(token: ParsedToken, profile: RulesProfile | None) -> CertificateJSON:
     c = token.claims
-    credits = c.credits
     first = profile.first_year if profile else None
     years = {str(first + i) if first else str(i + 1): _hundredths(v) for i, v in enumerate(c.years)}
     return {
@@ -666,7 +676,7 @@ def _certificate(token: ParsedToken, profile: RulesProfile | None) -> Certificat
         "school": c.school,
         "cycle": c.cycle,
         "status": c.status_name,
-        "credits": {b: _hundredths(sum([credits[i] for i in slots])) for b, slots in _BUCKET_SLOTS},
+        "credits": _bucket_texts(c.credits),
         "years": years,
         "issued_at": c.issued_at.isoformat(),
         "valid_until": c.valid_until.isoformat(),
