@@ -37,7 +37,7 @@ issue 18), `--worker-class gthread` threads with keep-alive, for all alike.
 Each endpoint loaded by `wrk -t THREADS -c CONNECTIONS -d DURATION --latency`
 after a 3 s warm-up, through a Lua script that rotates over every issued
 token so that each request verifies a different certificate. --configs
-chooses among (the bare route always; default the first three):
+chooses among (the bare route always; default the first three and the floor):
 
   - baseline: a bare Flask app with one route, GET /b/<base32>, that only
     decodes the token (base32 → bytes → COSE_Sign1) and checks its Ed25519
@@ -53,6 +53,12 @@ chooses among (the bare route always; default the first three):
   - api-unbound: the JSON API without the register's digest check (a benchmark-only
     switch: the token's SHA-256 neither computed nor compared), to price
     the binding of tokens to the register in the same run;
+  - floor: a Flask route doing only what any verifier of ours must do before
+    it may say "valid": the token parsed as strictly as verifier/token.py
+    parses it, its Ed25519 signature, the register's lookup and the digest
+    binding (verifier/status.py), answering {"valid": true} as the bare route
+    does: no messages, no certificate, no reading, no limiter. Its ratio to
+    the bare route is a ceiling for the API's (issue 18 asks 0.8×);
   - with --before REF, the verifier at an earlier commit (a git worktree)
     on the same database: the whole change since, in the same run.
 
@@ -288,6 +294,46 @@ def verify(token):
 '''
 
 
+FLOOR_MODULE = '''\
+"""The floor (written by bench_verifier.py): what any verifier of ours
+must do before it may say "valid", and nothing more: the token parsed as
+strictly as the verifier parses it (verifier/token.py: canonical CBOR, every
+claim's type, the number's check character), its Ed25519 signature, and the
+register's lookup with the digest binding (verifier/status.py). It answers
+{{"valid": ...}} as the bare route does: no checks' messages, no key window,
+no certificate, no credits reading, no rate limiter."""
+import sys
+sys.path.insert(0, {root!r})
+from flask import Flask, jsonify
+from sqlalchemy import create_engine
+
+from verifier.keyset import KeySet
+from verifier.status import DatabaseStatus
+from verifier.token import TokenError, from_base32, parse, token_digest, verify_signature
+
+_engine = create_engine({url!r})
+KEYS = KeySet.from_database(_engine)
+_engine.dispose()  # the workers connect afresh (DatabaseStatus: one connection a thread)
+STATUS = DatabaseStatus(_engine)
+app = Flask(__name__)
+
+
+@app.get("/f/<token>")
+def verify(token):
+    try:
+        raw = from_base32(token)
+        t = parse(raw)
+    except TokenError:
+        return jsonify(valid=False), 400
+    key = KEYS.get(t.kid)
+    info = STATUS.lookup(t.claims.number, t.claims.version) if key else None
+    state = info.of(t.claims.version) if info else None
+    if state and verify_signature(t, key.verifying_key) and state.issued(token_digest(raw)):
+        return jsonify(valid=True)
+    return jsonify(valid=False), 400
+'''
+
+
 UNBOUND = """
 # Benchmark only: the register's binding switched off (the token's SHA-256
 # neither computed nor compared with the register's digest), to price the
@@ -412,6 +458,7 @@ def write_apps(folder: Path, db: dict, before: Path | None = None) -> dict[str, 
         "bench_baseline": BASELINE_MODULE.format(
             root=root, keys={k.hex(): v.hex() for k, v in db["keys"].items()}
         ),
+        "bench_floor": FLOOR_MODULE.format(root=root, url=url),
     }
     if before is not None:
         modules["bench_before"] = OURS_MODULE.format(root=str(before), url=url, config=off)
@@ -425,6 +472,7 @@ def write_apps(folder: Path, db: dict, before: Path | None = None) -> dict[str, 
         "ours+limiter": "bench_ours_limited:app",
         "ours-unbound": "bench_ours_unbound:app",
         "baseline": "bench_baseline:app",
+        "floor": "bench_floor:app",
     }
     if before is not None:
         targets["before"] = "bench_before:app"
@@ -949,9 +997,10 @@ CONFIGS = (  # key, server, paths file, label
     ("api", "ours", "api", "ours: JSON API, limiter off"),
     ("api-unbound", "ours-unbound", "api", "ours: JSON API, no digest†"),
     ("landing", "ours", "landing", "ours: landing page /V/…"),
+    ("floor", "floor", "floor", "floor: parse+sig+register§"),
 )
 BEFORE = ("api-before", "before", "api", "before: JSON API‡")
-DEFAULT_CONFIGS = "baseline,api+limiter,api"
+DEFAULT_CONFIGS = "baseline,api+limiter,api,floor"
 
 
 def configs(args) -> tuple:
@@ -974,7 +1023,7 @@ def ed25519_now(n: int = 2000) -> float:
     return best_rate(run, 3)
 
 
-READY = {"baseline": "/b/{token}"}  # else the API's OpenAPI document
+READY = {"baseline": "/b/{token}", "floor": "/f/{token}"}  # else the API's OpenAPI document
 
 
 def bench_http(db: dict, apps_dir: Path, targets: dict[str, str], wrk: str, args) -> list[dict]:
@@ -991,6 +1040,7 @@ def bench_http(db: dict, apps_dir: Path, targets: dict[str, str], wrk: str, args
         "landing": write_paths(apps_dir, "landing", [f"/V/{t}" for t in tokens]),
         "api-clients": write_paths(apps_dir, "api-clients", api_paths, args.clients),
         "baseline": write_paths(apps_dir, "baseline", [f"/b/{t}" for t in tokens]),
+        "floor": write_paths(apps_dir, "floor", [f"/f/{t}" for t in tokens]),
     }
     valid_json, valid_page = b'"valid":true', "证书真实有效".encode()
     checks = {  # server: (paths, marker), every token once (the limited one: one client address)
@@ -999,6 +1049,7 @@ def bench_http(db: dict, apps_dir: Path, targets: dict[str, str], wrk: str, args
         "ours+limiter": (api_paths[:100], valid_json),
         "ours-unbound": (api_paths, valid_json),
         "before": (api_paths, valid_json),
+        "floor": ([f"/f/{t}" for t in tokens], valid_json),
     }
     chosen = configs(args)
     rounds: list[dict] = []
@@ -1035,7 +1086,9 @@ def bench_http(db: dict, apps_dir: Path, targets: dict[str, str], wrk: str, args
         f"  * rate limiter on (memory storage), the requests spread over {args.clients:,} simulated "
         "client addresses\n"
         "  † the register's binding switched off (benchmark only): the token's SHA-256 neither computed "
-        "nor compared"
+        "nor compared\n"
+        "  § the floor: the token parsed strictly, its signature and the register's lookup with the digest\n"
+        '    binding, answering {"valid": …} alone (what any verifier must do; benchmark only)'
         + (
             f"\n  ‡ the verifier at {args.before}, from a git worktree, on the same database"
             if args.before
@@ -1163,6 +1216,20 @@ def report_http(rounds: list[dict], rates: dict[str, float] | None, args) -> Non
             + "; the collector "
             + f"{statistics.median(r['gc_per_request'] for r in runs) * 1e6:.1f} µs a request"
         )
+    if "floor" in rounds[0]:
+        floor = sorted(x["floor"]["ratio"] for x in rounds)
+        say(
+            f"  The floor (§: strict parse, signature, register with its digest, nothing else): "
+            f"{statistics.median(floor):.2f}× the bare route ({floor[0]:.2f}–{floor[-1]:.2f}), the "
+            f"ceiling of any verifier of ours on this stack"
+        )
+        for key, name in (("api+limiter", "limiter on"), ("api", "limiter off")):
+            if key in rounds[0]:
+                of_floor = sorted(x[key]["rps"] / x["floor"]["rps"] for x in rounds)
+                say(
+                    f"    JSON API, {name}: {statistics.median(of_floor):.2f}× the floor "
+                    f"({of_floor[0]:.2f}–{of_floor[-1]:.2f}), round by round"
+                )
     if "api" not in rounds[0]:
         return
     api = median_run(rounds, "api")
