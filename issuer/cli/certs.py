@@ -4,6 +4,7 @@ revoke-batch, verify, status export, audit verify."""
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from datetime import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from issuer.certificates import docsigning, fanout
 from issuer.certificates.audit import verify_chain
 from issuer.certificates.issuance import IssueOptions, Issuer
 from issuer.certificates.keystore import open_document_key
-from issuer.certificates.snapshot import STORED_AT, build_snapshot, publish_snapshot, write_snapshot
+from issuer.certificates.snapshot import STORED_AT, publish_snapshot, signed_snapshot, write_snapshot
 from issuer.certificates.versions import history, history_json, latest, show_json, signed_by
 from issuer.certificates.versions import revoke as revoke_certificate
 from issuer.models import Certificate
@@ -560,19 +561,20 @@ def status_export(ctx: Context, output: Path | None, publish: bool) -> None:
         raise click.UsageError("请用 -o 指定文件，或用 --publish 存入共享存储 / give -o FILE, or --publish")
     profile = ctx.profile(None)
     engine = ctx.engine()
-    with read_session(engine) as session:
-        signer = ctx.keystore().signer(session, profile.issuer_code)
-        snapshot = build_snapshot(session, profile)
-    where = []
-    if output is not None:
-        write_snapshot(snapshot, signer, output)
-        where.append(str(output))
-    if publish:
-        store = storage_for(ctx.settings, engine)
-        publish_snapshot(snapshot, signer, store)
-        where.append(store.describe(STORED_AT))
+    with ExitStack() as temporary:
+        with read_session(engine) as session:  # read whole and closed before anything is written
+            signer = ctx.keystore().signer(session, profile.issuer_code)
+            snapshot = temporary.enter_context(signed_snapshot(session, profile, signer))
+        where = []
+        if output is not None:
+            write_snapshot(snapshot, output)
+            where.append(str(output))
+        if publish:
+            store = storage_for(ctx.settings, engine)
+            publish_snapshot(snapshot, store)
+            where.append(store.describe(STORED_AT))
     console().print(
-        f"状态快照已写入 {'、'.join(where)}（{len(snapshot['certificates'])} 个证书编号，密钥 {signer.kid_text}）"
+        f"状态快照已写入 {'、'.join(where)}（{snapshot.numbers} 个证书编号，密钥 {snapshot.kid}）"
     )
 
 

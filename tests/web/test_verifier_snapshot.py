@@ -42,7 +42,7 @@ class Register:
 
     def publish(self) -> None:
         """As the bureau publishes on its schedule: `ecert keys jwks` and
-        `ecert status export` (issuer/certificates/snapshot.py's build_snapshot
+        `ecert status export` (issuer/certificates/snapshot.py's signed_snapshot
         and write_snapshot, which replaces the file whole)."""
         self.run("keys", "jwks", "-o", str(self.jwks))
         self.run("status", "export", "-o", str(self.status))
