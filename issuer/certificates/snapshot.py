@@ -26,6 +26,7 @@ from typing import IO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.errors import EcertError
 from issuer.models import Certificate
 from issuer.storage import Storage
 from verifier.clock import as_utc, now_utc
@@ -51,7 +52,7 @@ _COLUMNS = (
 )
 
 
-class SnapshotOrderError(RuntimeError):
+class SnapshotOrderError(EcertError):
     """The database gave the numbers out of code-point order: the canonical
     JSON (sorted keys) cannot be written as they come."""
 
@@ -104,8 +105,9 @@ def _write_canonical(session: Session, profile: RulesProfile, out: IO[bytes]) ->
     for number, versions in _versions(session, profile):
         if number <= last:
             raise SnapshotOrderError(
+                f"数据库返回的证书编号顺序不对（{number} 在 {last} 之后），状态快照未写出",
                 f"the database returned {number} after {last}: the snapshot needs numbers in "
-                "code-point order (a collation that sorts otherwise cannot be streamed)"
+                "code-point order (a collation that sorts otherwise cannot be streamed); nothing was written",
             )
         out.write((b"," if numbers else b"") + canonical(number) + b":" + canonical(versions))
         numbers, last = numbers + 1, number

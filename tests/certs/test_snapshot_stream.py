@@ -52,3 +52,19 @@ def test_an_empty_register_exports_an_empty_signed_snapshot(keyed, db, tmp_path)
     doc = json.loads(path.read_bytes())
     assert doc["snapshot"]["certificates"] == {}
     assert SnapshotStatus.from_document(doc, KeySet.from_database(db)).lookup(A) is None
+
+
+def test_numbers_out_of_code_point_order_stop_the_export(monkeypatch):
+    """A collation that sorted the numbers otherwise would make a snapshot
+    whose bytes are not the canonical JSON signed: refused, with a message."""
+    import io
+
+    from issuer.certificates import snapshot
+    from issuer.errors import EcertError
+    from verifier.profiles import load_profile
+
+    entry = [["current", None, None, "0" * 64, "2026-01-01T00:00:00+00:00", 0, "2028-12-31", 0, None]]
+    monkeypatch.setattr(snapshot, "_versions", lambda session, profile: iter([(B, entry), (A, entry)]))
+    with pytest.raises(EcertError, match="顺序") as e:
+        snapshot._write_canonical(None, load_profile("horgos-7"), io.BytesIO())  # type: ignore[arg-type]
+    assert f"{A} after {B}" in e.value.detail

@@ -228,6 +228,8 @@ def test_wrong_codes_in_batches_are_capped_as_on_the_lookup_page_and_then_no_cod
         ({"json": {"items": [], "at": "2029-13-45"}}, "bad_date"),
         ({"json": {"items": [], "at": "tomorrow"}}, "bad_date"),
         ({"json": {"items": [], "at": 20290101}}, "bad_date"),
+        # a lone surrogate, which the answer quotes back and UTF-8 cannot carry
+        ({"data": '{"items": [], "at": "\\ud800"}', "content_type": "application/json"}, "bad_date"),
     ],
 )
 def test_whole_request_errors_are_400s_in_the_api_s_error_shape(batch, kw, error):
@@ -240,6 +242,17 @@ def test_whole_request_errors_are_400s_in_the_api_s_error_shape(batch, kw, error
             body["message"].startswith("日期格式应为 YYYY-MM-DD")
             and body["detail"] == "at must be YYYY-MM-DD"
         )
+
+
+def test_text_utf8_cannot_carry_is_quoted_back_escaped_not_a_500(batch):
+    """JSON may spell a lone surrogate ("\\udfff"); an item that names it
+    is a result like any malformed item, its answer escaped JSON."""
+    body = '{"items": [{"\\ud800": 1}, {"token": "\\udfff"}]}'
+    r = batch.client().post("/api/v1/verify/batch", data=body, content_type="application/json")
+    conforms(r, 200)
+    results = r.get_json()["results"]
+    assert [x["outcome"] for x in results] == ["not_valid", "not_valid"]
+    assert "\\ud800" in r.get_data(as_text=True)
 
 
 def test_500_items_are_allowed_and_an_empty_batch_is_an_empty_answer(batch):

@@ -4,6 +4,7 @@ verifier of this app."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Mapping
 from datetime import date
@@ -106,5 +107,14 @@ def json_response(obj: Mapping[str, object], status: int) -> Response:
     lists, text, numbers, booleans, None): compact, keys in their order, but
     UTF-8 rather than \\u escapes, and encoded by orjson, which is C: the
     json module's encoder was a tenth of a verification's time (its
-    3 KB result), orjson's is a hundredth."""
-    return current_app.response_class(orjson.dumps(obj) + b"\n", status, mimetype="application/json")
+    3 KB result), orjson's is a hundredth. Text that UTF-8 cannot carry (a
+    lone surrogate, which a request's JSON can spell as "\\ud800" and an
+    answer may quote back) is written by the json module, escaped."""
+    try:
+        body = orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        body = _ESCAPED.encode(obj).encode("ascii")
+    return current_app.response_class(body + b"\n", status, mimetype="application/json")
+
+
+_ESCAPED = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), sort_keys=False)
