@@ -31,12 +31,14 @@ import hmac
 import json
 import re
 import threading
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, bindparam, case, select
@@ -246,12 +248,12 @@ class SnapshotStatus:
         version a list of the module docstring's VERSION, checked by from_document)."""
         self.issuer = issuer
         self.generated_at = generated_at
-        self._entries = entries
+        self._entries = _Entries(entries)
         self.description = f"status snapshot of bureau {issuer}, {generated_at.isoformat()}"
         self.note = f"离线查验：登记状态依据 {generated_at.astimezone(CHINA):%Y-%m-%d %H:%M} 的状态快照，其后的变更不在其中"
 
     def lookup(self, number: str, version: int = 0) -> NumberStatus | None:
-        versions = self._entries.get(number) if number.startswith(self.issuer) else None
+        versions = self._entries.lookup(number) if number.startswith(self.issuer) else None
         if versions is None:
             return None
         asked = versions[version - 1] if 1 <= version <= len(versions) else None
@@ -297,6 +299,51 @@ class SnapshotStatus:
         if not isinstance(entries, dict) or not all(_well_formed(v) for v in entries.values()):
             raise SnapshotError("malformed certificate entries")
         return cls(issuer, generated_at, entries)
+
+
+class _Entries:
+    """A snapshot's certificates, held compactly: every number's versions as
+    their JSON, one after another in one buffer, found by a binary search
+    over the numbers, side by side in another. As the Python lists json.loads
+    makes, a snapshot took about 2.5 KB a number in every verifier process
+    (51 MB for 20,000 numbers, some 2.5 GB at a million); held so, about
+    the size of its file, and the lists are freed whole once read. A number
+    that is not 16 ASCII characters (never one of ours) is kept aside."""
+
+    WIDTH = 16
+
+    def __init__(self, entries: Mapping[str, list[list[Any]]]) -> None:
+        regular = sorted(n for n in entries if len(n) == self.WIDTH and n.isascii())
+        self._numbers = "".join(regular).encode("ascii")
+        self._json = bytearray()
+        self._ends = array("Q")
+        for number in regular:
+            self._json += orjson.dumps(entries[number])
+            self._ends.append(len(self._json))
+        self._aside = {n: orjson.dumps(v) for n, v in entries.items() if not self._regular(n)}
+
+    def __len__(self) -> int:
+        return len(self._ends) + len(self._aside)
+
+    def _regular(self, number: str) -> bool:
+        return len(number) == self.WIDTH and number.isascii()
+
+    def lookup(self, number: str) -> list[list[Any]] | None:
+        if not self._regular(number):
+            held = self._aside.get(number)
+            return None if held is None else list(orjson.loads(held))
+        key, w = number.encode("ascii"), self.WIDTH
+        lo, hi = 0, len(self._ends)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._numbers[mid * w : mid * w + w] < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == len(self._ends) or self._numbers[lo * w : lo * w + w] != key:
+            return None
+        start = self._ends[lo - 1] if lo else 0
+        return list(orjson.loads(self._json[start : self._ends[lo]]))
 
 
 def _trusted_signer(key: PublicKey, issuer: str, generated_at: datetime) -> None:

@@ -68,3 +68,49 @@ def test_numbers_out_of_code_point_order_stop_the_export(monkeypatch):
     with pytest.raises(EcertError, match="顺序") as e:
         snapshot._write_canonical(None, load_profile("horgos-7"), io.BytesIO())  # type: ignore[arg-type]
     assert f"{A} after {B}" in e.value.detail
+
+
+def test_a_verifier_holds_the_snapshot_compactly_and_finds_every_number():
+    """verifier/status.py keeps the entries as JSON in one buffer, found by a
+    binary search: every number is found with exactly its versions, and
+    nothing else is found (before the first, after the last, in between, a
+    prefix, a number that is not 16 ASCII characters)."""
+    import random
+
+    from verifier.status import _Entries
+
+    rng = random.Random(7)
+
+    def versions(k: int) -> list[list[object]]:
+        summary = {"y": ["met", "short:elective"], "u": ["elective"]} if k % 3 else None
+        reason = None if k % 2 else f"原因 “{k}” \\ \n"
+        return [
+            [
+                "current",
+                None,
+                reason,
+                f"{k:064x}",
+                "2026-01-01T00:00:00+00:00",
+                k % 3,
+                "2028-12-31",
+                k,
+                summary,
+            ]
+        ]
+
+    numbers = sorted({f"{rng.randrange(10**15):015d}{rng.choice('0123456789X')}" for _ in range(500)})
+    entries = {n: versions(i) for i, n in enumerate(numbers)}
+    entries |= {"short": versions(1), "654004071000001４": versions(2), "": versions(3)}
+    expected = {n: json.loads(json.dumps(v)) for n, v in entries.items()}
+    held = _Entries(entries)
+    assert len(held) == len(expected)
+    for n, v in expected.items():
+        assert held.lookup(n) == v, n
+    for absent in ("0" * 16, "9" * 15 + "X" + "", "Z" * 16, numbers[0][:15], numbers[10] + "0", "long" * 5):
+        if absent not in expected:
+            assert held.lookup(absent) is None, absent
+    between = [f"{int(a[:15]) + 1:015d}{a[15]}" for a in numbers]
+    for n in between:
+        if n not in expected:
+            assert held.lookup(n) is None
+    assert _Entries({}).lookup(numbers[0]) is None
