@@ -296,9 +296,14 @@ class SnapshotStatus:
             Ed25519PublicKey.from_public_bytes(key.public_raw).verify(signature, canonical(snap))
         except InvalidSignature:
             raise SnapshotError("its signature does not verify: altered or not the bureau's") from None
+        except UnicodeEncodeError:  # text JSON can spell and UTF-8 cannot carry (a lone surrogate)
+            raise SnapshotError("it holds text that is not valid Unicode: altered") from None
         if not isinstance(entries, dict) or not all(_well_formed(v) for v in entries.values()):
             raise SnapshotError("malformed certificate entries")
-        return cls(issuer, generated_at, entries)
+        try:
+            return cls(issuer, generated_at, entries)
+        except TypeError as e:  # orjson's refusal: an integer beyond 64 bits, nesting past its limit
+            raise SnapshotError(f"malformed certificate entries ({e})") from None
 
 
 class _Entries:

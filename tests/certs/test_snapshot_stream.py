@@ -114,3 +114,67 @@ def test_a_verifier_holds_the_snapshot_compactly_and_finds_every_number():
         if n not in expected:
             assert held.lookup(n) is None
     assert _Entries({}).lookup(numbers[0]) is None
+
+
+def _signed_document(certificates: dict) -> tuple[str, object]:
+    """A snapshot of bureau 654004 signed by a throwaway key, and its key set."""
+    from datetime import UTC, datetime
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from verifier.keyset import PublicKey
+    from verifier.token import b64u, key_id
+
+    private = Ed25519PrivateKey.generate()
+    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    kid = b64u(key_id(raw))
+    snap = {"issuer": "654004", "generated_at": "2026-06-01T00:00:00+00:00", "certificates": certificates}
+    doc = {
+        "format": "teacher-ecert-status/2",
+        "kid": kid,
+        "signature": b64u(private.sign(canonical(snap))),
+        "snapshot": snap,
+    }
+    return json.dumps(doc, ensure_ascii=False), KeySet(
+        [PublicKey(kid, "654004", raw, datetime(2020, 1, 1, tzinfo=UTC))]
+    )
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        {"y": ["met"], "u": [], "m": {"required": 10**25}},  # an integer beyond 64 bits
+        json.loads('{"a":' * 300 + "1" + "}" * 300),  # nesting past orjson's limit
+    ],
+)
+def test_a_signed_snapshot_a_verifier_cannot_hold_is_refused_as_malformed(summary):
+    """Values the exporter never writes, in a snapshot signed by a bureau key:
+    a SnapshotError naming the problem (a verifier then refuses to start,
+    naming its setting), not a traceback."""
+    from verifier.status import SnapshotError
+
+    version = ["current", None, None, "0" * 64, "2026-01-01T00:00:00+00:00", 1, "2028-12-31", 100, summary]
+    text, keys = _signed_document({A: [version]})
+    with pytest.raises(SnapshotError, match="malformed certificate entries"):
+        SnapshotStatus.from_document(json.loads(text), keys)
+
+
+def test_a_snapshot_with_text_unicode_cannot_carry_is_refused():
+    from verifier.status import SnapshotError
+
+    version = [
+        "revoked",
+        "2026-02-01T00:00:00+00:00",
+        "x",
+        "0" * 64,
+        "2026-01-01T00:00:00+00:00",
+        1,
+        "2028-12-31",
+        0,
+        None,
+    ]
+    text, keys = _signed_document({A: [version]})
+    tampered = json.loads(text.replace('"x"', '"\\ud800"'))
+    with pytest.raises(SnapshotError, match="not valid Unicode"):
+        SnapshotStatus.from_document(tampered, keys)
