@@ -297,3 +297,49 @@ def test_a_record_the_callers_session_holds_reads_the_correction(engine, files, 
         assert held.grade == "pass"
         import_records(s, files.csv("b.csv", RECORD_HEADER, [record_row(ledger[0], "P-1", grade="不合格")]))
         assert held.grade == "fail"
+
+
+def test_an_import_moves_the_ledger_version_once_and_leaves_the_triggers_on(
+    engine, files, ledger, small_chunks
+):
+    """On SQLite the table's row triggers are dropped inside the import's
+    savepoint and made again before it ends (issuer/ledger/version.py), and
+    the version goes up once; afterwards they are as they were and an
+    ordinary write bumps it again. PostgreSQL bumps once a transaction."""
+    _, before, _ = _stored(engine)
+    triggers = _triggers(engine)
+    do(engine, import_records, files.csv("rec.csv", RECORD_HEADER, _rows(ledger, 20)))
+    rows, after, _ = _stored(engine)
+    assert len(rows) == 20 and after == before + 1
+    assert _triggers(engine) == triggers
+    with write_session(engine) as s:
+        s.execute(text("UPDATE training_records SET grade = grade WHERE id = :id"), {"id": rows[0].id})
+    assert _stored(engine)[1] == after + 1
+
+
+def test_a_refused_import_leaves_the_triggers_as_they_were(engine, files, ledger, small_chunks):
+    triggers = _triggers(engine)
+    rows = _rows(ledger, 20)
+    rows[15] = record_row(rows[15][0], rows[15][1], done="2025-13-01")  # after some chunks were written
+    refused(engine, import_records, files.csv("rec.csv", RECORD_HEADER, rows))
+    assert _triggers(engine) == triggers
+
+
+def _triggers(engine) -> list[tuple[str, str]]:
+    """The ledger's triggers as the database holds them (SQLite: their text)."""
+    with read_session(engine) as s:
+        if engine.dialect.name == "sqlite":
+            return [
+                tuple(r)
+                for r in s.execute(
+                    text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+                )
+            ]
+        return [
+            tuple(r)
+            for r in s.execute(
+                text(
+                    "SELECT tgname, tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2"
+                )
+            )
+        ]

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from issuer.ledger.importing import fields as f
 from issuer.ledger.importing import limits
 from issuer.ledger.numbering import chunks
+from issuer.ledger.version import one_bump
 from issuer.models import Project, Teacher, TrainingRecord, utcnow
 from verifier.numbers import mask_id_number
 from verifier.vocab import GRADES, ROLES
@@ -115,7 +116,9 @@ def import_records(
     source = Source.of(file)
     stream = open_table(source, COLUMNS, limits.RECORDS if school is None else limits.DECLARATION, progress)
     try:
-        with session.begin_nested():  # a refusal, or any error, rolls back what the chunks wrote
+        with one_bump(
+            session, TrainingRecord.__tablename__
+        ):  # a savepoint: a refusal, or any error, rolls back what the chunks wrote
             result = _Import(session, stream, school, progress).run()
     finally:
         stream.close()
