@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 _BUMP = text("UPDATE ledger_version SET version = version + 1 WHERE id = 1")
+_CHANGES = text("SELECT total_changes()")  # rows this connection has inserted, updated or deleted
 # the ledger's own triggers only: any other a table may have keeps guarding it
 _TRIGGERS = text(
     "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :table "
@@ -34,8 +35,9 @@ def one_bump(session: Session, table: str) -> Iterator[None]:
         triggers = session.execute(_TRIGGERS, {"table": table}).all() if sqlite else []
         for name, _ in triggers:
             session.execute(text(f'DROP TRIGGER "{name}"'))
+        changes = session.scalar(_CHANGES) if sqlite else 0
         yield
         for _, sql in triggers:
             session.execute(text(sql))
-        if sqlite:
+        if sqlite and session.scalar(_CHANGES) != changes:  # nothing written (all unchanged): no bump
             session.execute(_BUMP)
