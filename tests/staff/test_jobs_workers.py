@@ -264,7 +264,9 @@ def test_two_workers_on_redis_share_a_batch_and_issue_each_teacher_once(pg_burea
 
 # `celery` with each chunk held back: the chunk's message delivered (and not
 # acknowledged), a file marks it taken, then a wait before any work, long
-# enough for the test to kill the worker then.
+# enough for the test to kill the worker then. With ECERT_TEST_GATE, no chunk
+# starts before that file exists (the test makes it once both new workers are
+# ready, so that neither finishes the job before the other has planned it).
 SLOW_CELERY = """
 import os, sys, time
 from pathlib import Path
@@ -273,6 +275,9 @@ real = jobs.run_chunk
 def run_chunk(engine, job_id, index, settings, worker=""):
     Path(os.environ["ECERT_TEST_TAKEN"], f"{job_id}-{index}").touch()
     time.sleep(float(os.environ["ECERT_TEST_CHUNK_DELAY"]))
+    gate, t0 = os.environ.get("ECERT_TEST_GATE"), time.monotonic()
+    while gate and not Path(gate).exists() and time.monotonic() - t0 < 60:
+        time.sleep(0.05)
     return real(engine, job_id, index, settings, worker)
 jobs.run_chunk = run_chunk
 from celery.__main__ import main
@@ -389,9 +394,25 @@ def test_a_worker_killed_mid_chunk_on_redis_leaves_no_teacher_unissued_or_issued
         clock.move_to(datetime.now(UTC))
 
         # Two workers start at once: each plans the job again, and the job ends.
-        t0 = time.monotonic()
+        # Their chunks wait until both are ready: else the first could finish
+        # the job before the second, on a loaded machine, had even looked.
+        t0, gate = time.monotonic(), tmp_path / "both-ready"
         for name in ("w2", "w3"):
-            workers[name] = _worker(name, redis_queue, logs[name])
+            slow = {
+                "ECERT_TEST_TAKEN": str(taken),
+                "ECERT_TEST_CHUNK_DELAY": "0",
+                "ECERT_TEST_GATE": str(gate),
+            }
+            workers[name] = _worker(name, redis_queue, logs[name], slow=slow)
+        for name in ("w2", "w3"):
+            wait_for(
+                lambda n=name: logs[n].read_text(),
+                lambda t: " ready." in t,
+                f"{name} ready",
+                [logs[name]],
+                60,
+            )
+        gate.touch()
         done = wait_for(
             lambda: page(job_id),
             lambda p: p["state"] in ("done", "failed"),
