@@ -32,6 +32,7 @@ import json
 import re
 import threading
 from array import array
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -318,7 +319,7 @@ class _Entries:
     WIDTH = 16
 
     def __init__(self, entries: Mapping[str, list[list[Any]]]) -> None:
-        regular = sorted(n for n in entries if len(n) == self.WIDTH and n.isascii())
+        regular = sorted(filter(self._regular, entries))
         self._numbers = "".join(regular).encode("ascii")
         self._json = bytearray()
         self._ends = array("Q")
@@ -334,21 +335,15 @@ class _Entries:
         return len(number) == self.WIDTH and number.isascii()
 
     def lookup(self, number: str) -> list[list[Any]] | None:
-        if not self._regular(number):
+        held: bytes | bytearray | None
+        if self._regular(number):
+            w, n, key = self.WIDTH, len(self._ends), number.encode("ascii")
+            at = bisect_left(range(n), key, key=lambda i: self._numbers[i * w : i * w + w])
+            found = at < n and self._numbers[at * w : at * w + w] == key
+            held = self._json[self._ends[at - 1] if at else 0 : self._ends[at]] if found else None
+        else:
             held = self._aside.get(number)
-            return None if held is None else list(orjson.loads(held))
-        key, w = number.encode("ascii"), self.WIDTH
-        lo, hi = 0, len(self._ends)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self._numbers[mid * w : mid * w + w] < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == len(self._ends) or self._numbers[lo * w : lo * w + w] != key:
-            return None
-        start = self._ends[lo - 1] if lo else 0
-        return list(orjson.loads(self._json[start : self._ends[lo]]))
+        return None if held is None else orjson.loads(held)
 
 
 def _trusted_signer(key: PublicKey, issuer: str, generated_at: datetime) -> None:

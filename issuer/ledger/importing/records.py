@@ -116,9 +116,8 @@ def import_records(
     source = Source.of(file)
     stream = open_table(source, COLUMNS, limits.RECORDS if school is None else limits.DECLARATION, progress)
     try:
-        with one_bump(
-            session, TrainingRecord.__tablename__
-        ):  # a savepoint: a refusal, or any error, rolls back what the chunks wrote
+        # a savepoint: a refusal, or any error, rolls back what the chunks wrote
+        with one_bump(session, TrainingRecord.__tablename__):
             result = _Import(session, stream, school, progress).run()
     finally:
         stream.close()
